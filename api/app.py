@@ -1,0 +1,104 @@
+"""The one place that wires dependencies: ``create_app`` builds everything a request needs."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.routing import Route
+
+from api.auth import RequireApiKey
+from api.graphql import GraphQLApp
+from api.settings import Settings, load_settings
+from providers.host_policy import Resolver, system_resolver
+from resolvers.services import Services
+from schema import build_schema
+from storage.crypto import SecretBox, load_or_create_key_file
+from storage.db import create_engine, create_sessionmakers, sqlite_path
+
+log = logging.getLogger("sms_accounts")
+
+
+class ConfigurationError(Exception):
+    """The app cannot start with these settings; the message says what to set."""
+
+
+def key_file_for(settings: Settings) -> Path | None:
+    """Where the embedded default keeps its generated key: beside the SQLite database."""
+    path = sqlite_path(settings.database_url)
+    return None if path is None else path.with_name(path.stem + ".key")
+
+
+def secret_box(settings: Settings) -> SecretBox:
+    keys = settings.encryption_key_list
+    if keys:
+        return SecretBox(keys)
+    key_file = key_file_for(settings)
+    if key_file is None:
+        raise ConfigurationError(
+            "SMS_ENCRYPTION_KEYS is required with this database: set it to a base64 32-byte key "
+            '(python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
+        )
+    key, created = load_or_create_key_file(key_file)
+    if created:
+        log.warning(
+            "Generated an encryption key for Auth Tokens at %s (mode 0600). Back it up with the "
+            "database, or set SMS_ENCRYPTION_KEYS.",
+            key_file,
+        )
+    return SecretBox([key])
+
+
+def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None) -> Starlette:
+    """Build the ASGI app. Tests pass their own settings (and a DNS resolver)."""
+    settings = settings or load_settings()
+    engine = create_engine(settings.database_url, echo=settings.log_sql)
+    reads, writes = create_sessionmakers(engine)
+    services = Services(
+        reads=reads,
+        writes=writes,
+        secrets=secret_box(settings),
+        host_policy=settings.host_policy,
+        resolver=resolver or system_resolver,
+        public_url=settings.public_url,
+    )
+    graphql = RequireApiKey(
+        GraphQLApp(build_schema(), services, graphiql=settings.graphiql),
+        reads,
+        graphiql=settings.graphiql,
+    )
+
+    async def healthz(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    async def readyz(_: Request) -> JSONResponse:
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+        except Exception:
+            log.exception("readiness check: database unreachable")
+            return JSONResponse({"database": "unreachable"}, status_code=503)
+        return JSONResponse({"database": "ok"})
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = Starlette(
+        routes=[
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/readyz", readyz, methods=["GET"]),
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.engine = engine
+    return app

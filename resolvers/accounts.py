@@ -1,0 +1,223 @@
+"""Use cases of the SMS Accounts page: list, read, add, edit and remove accounts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from providers.host_policy import HostPolicyError
+from resolvers.domain import (
+    FAILURE_MESSAGES,
+    Account,
+    AccountList,
+    AccountStatus,
+    Caller,
+    Provider,
+    SenderKind,
+    Stats,
+    VerificationFailure,
+)
+from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
+from resolvers.services import Services
+from resolvers.validation import (
+    CleanFields,
+    auth_token_hint,
+    clean_account_fields,
+    default_display_name,
+    sender_kind_of,
+)
+from storage import queries
+from storage.models import SmsAccountRow, new_id
+from storage.types import utcnow
+
+ADDED = "SMS Account added successfully"
+UPDATED = "SMS Account updated successfully"
+REMOVED = "SMS Account removed"
+
+# Fields whose change invalidates a verification: the account returns to Draft.
+CREDENTIAL_FIELDS = ("senderId", "dltEntityId", "clientId", "authToken", "baseUrl")
+_COLUMNS = {
+    "displayName": "display_name",
+    "senderId": "sender_id",
+    "dltEntityId": "dlt_entity_id",
+    "clientId": "client_id",
+    "baseUrl": "base_url",
+}
+
+
+@dataclass(slots=True)
+class AccountResult:
+    """What an account mutation answers: the account, a toast message, or the problems."""
+
+    account: Account | None = None
+    message: str | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def secret_binding(account_id: str) -> str:
+    """Associated data that ties an encrypted Auth Token to its row."""
+    return f"sms_accounts:{account_id}:auth_token"
+
+
+def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
+    failure = VerificationFailure(row.failure) if row.failure else None
+    return Account(
+        id=row.id,
+        provider=Provider(row.provider),
+        display_name=row.display_name,
+        sender_id=row.sender_id,
+        sender_kind=SenderKind(row.sender_kind) if row.sender_kind else None,
+        dlt_entity_id=row.dlt_entity_id,
+        client_id=row.client_id,
+        auth_token_hint="••••" + row.auth_token_hint,
+        base_url=row.base_url,
+        status=AccountStatus(row.status),
+        failure=failure,
+        failure_message=FAILURE_MESSAGES[failure] if failure else None,
+        trial=row.trial,
+        inbound_webhook_url=(
+            f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
+        ),
+        verified_at=row.verified_at,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def list_accounts(services: Services, caller: Caller) -> AccountList:
+    """The page: every card and the stat row, from one query."""
+    async with services.reads() as session:
+        rows = await queries.live_accounts(session, caller.workspace_id)
+    nodes = [to_account(row, services.public_url) for row in rows]
+    return AccountList(stats=Stats.of(nodes), nodes=nodes)
+
+
+async def get_account(services: Services, caller: Caller, account_id: str) -> Account | None:
+    async with services.reads() as session:
+        row = await queries.live_account(session, caller.workspace_id, account_id)
+    return None if row is None else to_account(row, services.public_url)
+
+
+async def _check_base_url_resolves(services: Services, clean: CleanFields) -> None:
+    base_url = clean.values.get("baseUrl")
+    if base_url is None or clean.errors:
+        return
+    try:
+        await services.host_policy.check_url_resolving(base_url, services.resolver)
+    except HostPolicyError as refusal:
+        clean.fail("baseUrl", ErrorCode.INVALID, str(refusal))
+
+
+async def add_account(
+    services: Services, caller: Caller, provider: Provider, raw: Mapping[str, str | None]
+) -> AccountResult:
+    """Save a Draft account, or report every field problem and store nothing."""
+    async with services.reads() as session:
+        enabled = await queries.integration_enabled(session, caller.workspace_id)
+    if not enabled:
+        return AccountResult(errors=[INTEGRATION_DISABLED])
+    clean = clean_account_fields(raw, policy=services.host_policy, creating=True)
+    await _check_base_url_resolves(services, clean)
+    if clean.errors:
+        return AccountResult(errors=clean.errors)
+
+    values = clean.values
+    sender = values["senderId"]
+    token = values["authToken"]
+    assert sender is not None
+    assert token is not None
+    assert values["clientId"] is not None
+    account_id = new_id()
+    now = utcnow()
+    row = SmsAccountRow(
+        id=account_id,
+        workspace_id=caller.workspace_id,
+        provider=provider.value,
+        display_name=values.get("displayName") or default_display_name(sender),
+        sender_id=sender,
+        sender_kind=sender_kind_of(sender).value,
+        dlt_entity_id=values.get("dltEntityId"),
+        client_id=values["clientId"],
+        auth_token_ciphertext=services.secrets.encrypt(token, bound_to=secret_binding(account_id)),
+        auth_token_hint=auth_token_hint(token),
+        base_url=values["baseUrl"] or "",
+        status=AccountStatus.DRAFT.value,
+        created_at=now,
+        updated_at=now,
+    )
+    async with services.writes() as session:
+        session.add(row)
+        await session.commit()
+    return AccountResult(account=to_account(row, services.public_url), message=ADDED)
+
+
+async def update_account(
+    services: Services, caller: Caller, account_id: str, raw: Mapping[str, str | None]
+) -> AccountResult:
+    """Change only the given fields; a credential change returns the account to Draft."""
+    clean = clean_account_fields(raw, policy=services.host_policy, creating=False)
+    await _check_base_url_resolves(services, clean)
+    async with services.writes() as session:
+        row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
+        if row is None:
+            return AccountResult(errors=[NOT_FOUND])
+        if clean.errors:
+            return AccountResult(errors=clean.errors)
+        changed = _apply(services, row, clean.values)
+        if changed:
+            row.updated_at = utcnow()
+            session.add(row)
+            await session.commit()
+        return AccountResult(account=to_account(row, services.public_url), message=UPDATED)
+
+
+def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | None]) -> bool:
+    """Write the changed values onto ``row``; True when anything changed."""
+    credentials_changed = False
+    old_default_name = default_display_name(row.sender_id)
+    for name, value in values.items():
+        if name == "displayName":
+            continue
+        if name == "authToken":
+            assert value is not None
+            binding = secret_binding(row.id)
+            if services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding) != value:
+                row.auth_token_ciphertext = services.secrets.encrypt(value, bound_to=binding)
+                row.auth_token_hint = auth_token_hint(value)
+                credentials_changed = True
+            continue
+        column = _COLUMNS[name]
+        if getattr(row, column) != value:
+            setattr(row, column, value)
+            credentials_changed = True
+    row.sender_kind = sender_kind_of(row.sender_id).value if row.sender_id else None
+
+    changed = credentials_changed
+    if "displayName" in values or row.display_name == old_default_name:
+        wanted = values.get("displayName") or default_display_name(row.sender_id)
+        if row.display_name != wanted:
+            row.display_name = wanted
+            changed = True
+    if credentials_changed:
+        row.status = AccountStatus.DRAFT.value
+        row.failure = None
+        row.trial = None
+        row.verified_at = None
+        row.credentials_version += 1
+    return changed
+
+
+async def remove_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
+    """Take the account out of lists, stats and senders; its secret is destroyed."""
+    async with services.writes() as session:
+        row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
+        if row is None:
+            return AccountResult(errors=[NOT_FOUND])
+        now = utcnow()
+        row.removed_at = now
+        row.updated_at = now
+        row.auth_token_ciphertext = ""
+        row.credentials_version += 1
+        session.add(row)
+        await session.commit()
+    return AccountResult(account=to_account(row, services.public_url), message=REMOVED)

@@ -1,0 +1,136 @@
+"""The product's vocabulary: enums and read-only views the GraphQL layer renders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+
+class Role(Enum):
+    ADMIN = "admin"
+    MARKETER = "marketer"
+    SALES = "sales"
+
+
+class Provider(Enum):
+    TWILIO = "TWILIO"
+
+
+class AccountStatus(Enum):
+    DRAFT = "DRAFT"
+    VERIFYING = "VERIFYING"
+    VERIFIED = "VERIFIED"
+    FAILED = "FAILED"
+
+
+class SenderKind(Enum):
+    PHONE_NUMBER = "PHONE_NUMBER"
+    MESSAGING_SERVICE = "MESSAGING_SERVICE"
+
+
+class VerificationFailure(Enum):
+    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
+    ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
+    INVALID_FROM_NUMBER = "INVALID_FROM_NUMBER"
+    INVALID_MESSAGING_SERVICE = "INVALID_MESSAGING_SERVICE"
+    MISSING_SENDER = "MISSING_SENDER"
+    BASE_URL = "BASE_URL"
+    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
+
+
+FAILURE_MESSAGES: dict[VerificationFailure, str] = {
+    VerificationFailure.INVALID_CREDENTIALS: (
+        "Invalid credentials: Twilio rejected this Account SID and Auth Token. Copy both fresh "
+        "from the Twilio Console, save, and verify again."
+    ),
+    VerificationFailure.ACCOUNT_SUSPENDED: (
+        "Account suspended or closed: Twilio reports this account is not active. Reactivate it "
+        "in the Twilio Console (or contact Twilio Support), then verify again."
+    ),
+    VerificationFailure.INVALID_FROM_NUMBER: (
+        "Invalid From number: the Sender ID is not an SMS-capable number on this Twilio account. "
+        "Use a number from Phone Numbers → Manage → Active numbers of this account, save, and "
+        "verify again."
+    ),
+    VerificationFailure.INVALID_MESSAGING_SERVICE: (
+        "Invalid Messaging Service: the Sender ID is not a Messaging Service of this Twilio "
+        "account. Copy the MG… SID from Messaging → Services of this account, save, and verify "
+        "again."
+    ),
+    VerificationFailure.MISSING_SENDER: (
+        "No sender: this account has no From number or Messaging Service SID. Edit the account, "
+        "set a Sender ID, save, and verify again."
+    ),
+    VerificationFailure.BASE_URL: (
+        "Base URL: Twilio could not be reached at this Base URL. Use https://api.twilio.com/ "
+        "unless Twilio Support gave you a regional endpoint, save, and verify again."
+    ),
+    VerificationFailure.PROVIDER_UNAVAILABLE: (
+        "Twilio is unavailable: Twilio did not answer after several attempts. Nothing is wrong "
+        "with your settings as far as we can tell; verify again in a few minutes."
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the workspace of the API key and its role."""
+
+    workspace_id: str
+    role: Role
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """An SMS account as clients see it: never the token, only its hint."""
+
+    id: str
+    provider: Provider
+    display_name: str
+    sender_id: str | None
+    sender_kind: SenderKind | None
+    dlt_entity_id: str | None
+    client_id: str
+    auth_token_hint: str
+    base_url: str
+    status: AccountStatus
+    failure: VerificationFailure | None
+    failure_message: str | None
+    trial: bool | None
+    inbound_webhook_url: str | None
+    verified_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    connected: int
+    verified: int
+    awaiting_action: int
+
+    @classmethod
+    def of(cls, accounts: list[Account]) -> Stats:
+        verified = sum(1 for account in accounts if account.status is AccountStatus.VERIFIED)
+        return cls(
+            connected=len(accounts), verified=verified, awaiting_action=len(accounts) - verified
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AccountList:
+    stats: Stats
+    nodes: list[Account]
+
+
+@dataclass(frozen=True, slots=True)
+class Sender:
+    """One entry of the sender picker."""
+
+    account_id: str
+    display_name: str
+    provider: Provider
+    sender_id: str
+    sender_kind: SenderKind

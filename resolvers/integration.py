@@ -1,0 +1,20 @@
+"""The SMS integration toggle, per workspace."""
+
+from __future__ import annotations
+
+from resolvers.domain import Caller
+from resolvers.services import Services
+from storage import queries
+
+
+async def integration_enabled(services: Services, caller: Caller) -> bool:
+    async with services.reads() as session:
+        return await queries.integration_enabled(session, caller.workspace_id)
+
+
+async def set_integration_enabled(services: Services, caller: Caller, enabled: bool) -> bool:
+    """Turn SMS on or off for the workspace. Account statuses are untouched either way."""
+    async with services.writes() as session:
+        await queries.set_integration_enabled(session, caller.workspace_id, enabled)
+        await session.commit()
+    return enabled

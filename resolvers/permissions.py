@@ -1,0 +1,25 @@
+"""Who may run what. The GraphQL layer enforces this table on every field it names."""
+
+from __future__ import annotations
+
+from resolvers.domain import Role
+
+EVERYONE = frozenset(Role)
+ADMIN_AND_MARKETER = frozenset({Role.ADMIN, Role.MARKETER})
+ADMIN = frozenset({Role.ADMIN})
+
+OPERATIONS: dict[str, frozenset[Role]] = {
+    "smsIntegration": EVERYONE,
+    "smsProviders": ADMIN,
+    "smsAccounts": ADMIN,
+    "smsAccount": ADMIN,
+    "smsSenders": ADMIN_AND_MARKETER,
+    "setSmsIntegrationEnabled": ADMIN,
+    "addSmsAccount": ADMIN,
+    "updateSmsAccount": ADMIN,
+    "removeSmsAccount": ADMIN,
+}
+
+
+def may(role: Role, operation: str) -> bool:
+    return role in OPERATIONS[operation]

@@ -1,0 +1,23 @@
+"""The sender picker of campaigns and workflow SMS actions."""
+
+from __future__ import annotations
+
+from resolvers.domain import Caller, Provider, Sender, SenderKind
+from resolvers.services import Services
+from storage import queries
+
+
+async def list_senders(services: Services, caller: Caller) -> list[Sender]:
+    """Verified accounts with a sender, by display name; empty while the integration is off."""
+    async with services.reads() as session:
+        rows = await queries.senders(session, caller.workspace_id)
+    return [
+        Sender(
+            account_id=row.id,
+            display_name=row.display_name,
+            provider=Provider(row.provider),
+            sender_id=row.sender_id,
+            sender_kind=SenderKind(row.sender_kind),
+        )
+        for row in rows
+    ]

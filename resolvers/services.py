@@ -1,0 +1,20 @@
+"""What the use cases run on, built once by the app factory (or a CLI command)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from providers.host_policy import HostPolicy, Resolver
+from storage.crypto import SecretBox
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    reads: async_sessionmaker[AsyncSession]
+    writes: async_sessionmaker[AsyncSession]
+    secrets: SecretBox
+    host_policy: HostPolicy
+    resolver: Resolver
+    public_url: str | None

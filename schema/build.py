@@ -1,0 +1,55 @@
+"""Assemble the schema and its extensions."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types import ExecutionContext
+
+from schema.mutation import Mutation
+from schema.query import Query
+
+_VARIABLE_ERROR = re.compile(r"^(Variable '\$\w+' (?:got|has) invalid value)")
+
+
+def _is_unexpected(error: GraphQLError) -> bool:
+    """Mask crashes, keep GraphQL's own errors (syntax, validation, FORBIDDEN)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """A crash answers "Internal server error" without its text (which could quote input)."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
+
+
+class Schema(strawberry.Schema):
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            scrub_variable_values(error)
+        super().process_errors(errors, execution_context)
+
+
+def scrub_variable_values(error: GraphQLError) -> None:
+    """Variable errors quote what the client sent, which may be an Auth Token: drop the quote."""
+    match = _VARIABLE_ERROR.match(error.message)
+    if match is not None:
+        error.message = f"{match.group(1)}: check the variable's type and required fields."
+
+
+def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
+    chosen: list[Any] = [MaskUnexpectedErrors, *(extensions or [])]
+    return Schema(query=Query, mutation=Mutation, extensions=chosen)
+
+
+def export_schema() -> str:
+    """The SDL written to ``schema.graphql``."""
+    return build_schema().as_str() + "\n"

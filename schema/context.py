@@ -1,0 +1,29 @@
+"""The per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from strawberry.types import Info as _Info
+
+from resolvers.domain import Caller
+from resolvers.services import Services
+
+
+class NotAuthenticatedError(Exception):
+    """No caller on this request (only the GraphiQL page itself is served without one)."""
+
+
+@dataclass(slots=True)
+class Context:
+    services: Services
+    authenticated: Caller | None
+
+    @property
+    def caller(self) -> Caller:
+        if self.authenticated is None:
+            raise NotAuthenticatedError("this request carries no API key")
+        return self.authenticated
+
+
+Info = _Info[Context, None]

@@ -1,0 +1,90 @@
+"""Root mutations: every one answers ``{ <thing>, errors { field code message } }``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from resolvers import accounts, integration
+from resolvers.accounts import AccountResult
+from schema.context import Info
+from schema.permissions import allowed
+from schema.types import (
+    AddSmsAccountInput,
+    SmsAccount,
+    SmsAccountPayload,
+    SmsError,
+    SmsIntegration,
+    SmsIntegrationPayload,
+    UpdateSmsAccountInput,
+)
+
+_FIELDS = ("display_name", "sender_id", "dlt_entity_id", "client_id", "auth_token", "base_url")
+_GRAPHQL_NAMES = {
+    "display_name": "displayName",
+    "sender_id": "senderId",
+    "dlt_entity_id": "dltEntityId",
+    "client_id": "clientId",
+    "auth_token": "authToken",
+    "base_url": "baseUrl",
+}
+
+
+def _given(data: Any) -> dict[str, str | None]:
+    """The input's fields that were given a value, by their GraphQL names (null = not given)."""
+    given: dict[str, str | None] = {}
+    for name in _FIELDS:
+        value = getattr(data, name)
+        if value is not strawberry.UNSET and value is not None:
+            given[_GRAPHQL_NAMES[name]] = value
+    return given
+
+
+def _payload(result: AccountResult) -> SmsAccountPayload:
+    return SmsAccountPayload(
+        account=None if result.account is None else SmsAccount.of(result.account),
+        message=result.message,
+        errors=[SmsError.of(error) for error in result.errors],
+    )
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(permission_classes=allowed("setSmsIntegrationEnabled"))
+    async def set_sms_integration_enabled(self, info: Info, enabled: bool) -> SmsIntegrationPayload:
+        context = info.context
+        now = await integration.set_integration_enabled(context.services, context.caller, enabled)
+        return SmsIntegrationPayload(integration=SmsIntegration(enabled=now), errors=[])
+
+    @strawberry.mutation(
+        permission_classes=allowed("addSmsAccount"),
+        description="Save a new account as Draft; every field problem is reported at once.",
+    )
+    async def add_sms_account(self, info: Info, input: AddSmsAccountInput) -> SmsAccountPayload:
+        context = info.context
+        result = await accounts.add_account(
+            context.services, context.caller, input.provider, _given(input)
+        )
+        return _payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("updateSmsAccount"),
+        description=(
+            "Change the given fields. A change of sender, DLT Entity ID, Account SID, Auth Token "
+            'or Base URL returns the account to Draft. senderId: "" disconnects the sender.'
+        ),
+    )
+    async def update_sms_account(
+        self, info: Info, id: strawberry.ID, input: UpdateSmsAccountInput
+    ) -> SmsAccountPayload:
+        context = info.context
+        result = await accounts.update_account(
+            context.services, context.caller, str(id), _given(input)
+        )
+        return _payload(result)
+
+    @strawberry.mutation(permission_classes=allowed("removeSmsAccount"))
+    async def remove_sms_account(self, info: Info, id: strawberry.ID) -> SmsAccountPayload:
+        context = info.context
+        return _payload(await accounts.remove_account(context.services, context.caller, str(id)))

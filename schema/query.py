@@ -1,0 +1,61 @@
+"""Root queries: thin calls into the use cases."""
+
+from __future__ import annotations
+
+import strawberry
+
+from resolvers import accounts, integration, senders
+from resolvers.catalog import PROVIDERS
+from schema.context import Info
+from schema.permissions import allowed
+from schema.types import (
+    SmsAccount,
+    SmsAccountList,
+    SmsAccountStats,
+    SmsIntegration,
+    SmsProviderInfo,
+    SmsSender,
+)
+
+_PROVIDERS = [SmsProviderInfo.of(info) for info in PROVIDERS]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(permission_classes=allowed("smsIntegration"))
+    async def sms_integration(self, info: Info) -> SmsIntegration:
+        context = info.context
+        return SmsIntegration(
+            enabled=await integration.integration_enabled(context.services, context.caller)
+        )
+
+    @strawberry.field(
+        permission_classes=allowed("smsProviders"),
+        description="What the Add SMS Account dialog shows for each provider, in form order.",
+    )
+    def sms_providers(self) -> list[SmsProviderInfo]:
+        return _PROVIDERS
+
+    @strawberry.field(
+        permission_classes=allowed("smsAccounts"),
+        description="Every account of the workspace and the stat row, in one round trip.",
+    )
+    async def sms_accounts(self, info: Info) -> SmsAccountList:
+        page = await accounts.list_accounts(info.context.services, info.context.caller)
+        return SmsAccountList(
+            stats=SmsAccountStats.of(page.stats),
+            nodes=[SmsAccount.of(account) for account in page.nodes],
+        )
+
+    @strawberry.field(permission_classes=allowed("smsAccount"))
+    async def sms_account(self, info: Info, id: strawberry.ID) -> SmsAccount | None:
+        account = await accounts.get_account(info.context.services, info.context.caller, str(id))
+        return None if account is None else SmsAccount.of(account)
+
+    @strawberry.field(
+        permission_classes=allowed("smsSenders"),
+        description="The sender picker: verified accounts with a sender, by display name.",
+    )
+    async def sms_senders(self, info: Info) -> list[SmsSender]:
+        found = await senders.list_senders(info.context.services, info.context.caller)
+        return [SmsSender.of(sender) for sender in found]

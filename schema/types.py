@@ -1,0 +1,189 @@
+"""GraphQL types. Plain attributes for plain fields: they are built from the use cases' views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from resolvers import domain
+from resolvers.catalog import ProviderField, ProviderInfo
+from resolvers.errors import ErrorCode, FieldError
+
+# The use cases' enums under their GraphQL names (strawberry marks the classes in place).
+strawberry.enum(domain.Provider, name="SmsProvider")
+strawberry.enum(domain.AccountStatus, name="SmsAccountStatus")
+strawberry.enum(domain.SenderKind, name="SenderKind")
+strawberry.enum(domain.VerificationFailure, name="VerificationFailure")
+strawberry.enum(ErrorCode, name="SmsErrorCode")
+
+
+@strawberry.type(description="A connected SMS provider account, as shown on its card.")
+class SmsAccount:
+    id: strawberry.ID
+    provider: domain.Provider
+    display_name: str
+    sender_id: str | None
+    sender_kind: domain.SenderKind | None
+    dlt_entity_id: str | None
+    client_id: str
+    auth_token_hint: str = strawberry.field(
+        description="The Auth Token is never returned: this is •••• and its last 4 characters."
+    )
+    base_url: str
+    status: domain.AccountStatus
+    failure: domain.VerificationFailure | None
+    failure_message: str | None
+    trial: bool | None
+    inbound_webhook_url: str | None
+    verified_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: domain.Account) -> SmsAccount:
+        return cls(
+            id=strawberry.ID(account.id),
+            provider=account.provider,
+            display_name=account.display_name,
+            sender_id=account.sender_id,
+            sender_kind=account.sender_kind,
+            dlt_entity_id=account.dlt_entity_id,
+            client_id=account.client_id,
+            auth_token_hint=account.auth_token_hint,
+            base_url=account.base_url,
+            status=account.status,
+            failure=account.failure,
+            failure_message=account.failure_message,
+            trial=account.trial,
+            inbound_webhook_url=account.inbound_webhook_url,
+            verified_at=account.verified_at,
+            created_at=account.created_at,
+            updated_at=account.updated_at,
+        )
+
+
+@strawberry.type(description="The stat row of the SMS Accounts page.")
+class SmsAccountStats:
+    connected: int
+    verified: int
+    awaiting_action: int
+
+    @classmethod
+    def of(cls, stats: domain.Stats) -> SmsAccountStats:
+        return cls(
+            connected=stats.connected,
+            verified=stats.verified,
+            awaiting_action=stats.awaiting_action,
+        )
+
+
+@strawberry.type
+class SmsAccountList:
+    stats: SmsAccountStats
+    nodes: list[SmsAccount]
+
+
+@strawberry.type
+class SmsIntegration:
+    enabled: bool
+
+
+@strawberry.type(description="One field of the Add SMS Account dialog, in form order.")
+class SmsProviderField:
+    name: str
+    label: str
+    required: bool
+    secret: bool
+    hint: str | None
+    default_value: str | None
+
+    @classmethod
+    def of(cls, field: ProviderField) -> SmsProviderField:
+        return cls(
+            name=field.name,
+            label=field.label,
+            required=field.required,
+            secret=field.secret,
+            hint=field.hint,
+            default_value=field.default_value,
+        )
+
+
+@strawberry.type
+class SmsProviderInfo:
+    provider: domain.Provider
+    label: str
+    fields: list[SmsProviderField]
+
+    @classmethod
+    def of(cls, info: ProviderInfo) -> SmsProviderInfo:
+        return cls(
+            provider=info.provider,
+            label=info.label,
+            fields=[SmsProviderField.of(field) for field in info.fields],
+        )
+
+
+@strawberry.type(description="An entry of the sender picker.")
+class SmsSender:
+    account_id: strawberry.ID
+    display_name: str
+    provider: domain.Provider
+    sender_id: str
+    sender_kind: domain.SenderKind
+
+    @classmethod
+    def of(cls, sender: domain.Sender) -> SmsSender:
+        return cls(
+            account_id=strawberry.ID(sender.account_id),
+            display_name=sender.display_name,
+            provider=sender.provider,
+            sender_id=sender.sender_id,
+            sender_kind=sender.sender_kind,
+        )
+
+
+@strawberry.type(description="An expected problem: a field (or null), a code and a sentence.")
+class SmsError:
+    field: str | None
+    code: ErrorCode
+    message: str
+
+    @classmethod
+    def of(cls, error: FieldError) -> SmsError:
+        return cls(field=error.field, code=error.code, message=error.message)
+
+
+@strawberry.type
+class SmsAccountPayload:
+    account: SmsAccount | None
+    message: str | None
+    errors: list[SmsError]
+
+
+@strawberry.type
+class SmsIntegrationPayload:
+    integration: SmsIntegration
+    errors: list[SmsError]
+
+
+@strawberry.input
+class AddSmsAccountInput:
+    provider: domain.Provider
+    display_name: str | None = strawberry.UNSET
+    sender_id: str
+    dlt_entity_id: str | None = strawberry.UNSET
+    client_id: str
+    auth_token: str
+    base_url: str | None = strawberry.UNSET
+
+
+@strawberry.input(description="Only the fields given change; null means unchanged.")
+class UpdateSmsAccountInput:
+    display_name: str | None = strawberry.UNSET
+    sender_id: str | None = strawberry.UNSET
+    dlt_entity_id: str | None = strawberry.UNSET
+    client_id: str | None = strawberry.UNSET
+    auth_token: str | None = strawberry.UNSET
+    base_url: str | None = strawberry.UNSET

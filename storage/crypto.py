@@ -1,0 +1,84 @@
+"""Secrets at rest: AES-256-GCM with a key ring, each ciphertext bound to its row.
+
+Stored form: ``v1:<key id>:<base64(nonce || ciphertext+tag)>``. The key id is the first 8 hex
+digits of SHA-256(key), so a ciphertext names the key that opened it without revealing it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+_VERSION = "v1"
+
+
+class SecretError(Exception):
+    """A ciphertext that no configured key opens, or that is malformed."""
+
+
+def _key_id(key: bytes) -> str:
+    return hashlib.sha256(key).hexdigest()[:8]
+
+
+class SecretBox:
+    """Encrypts with the first key; decrypts with whichever key wrote the ciphertext."""
+
+    def __init__(self, keys: list[bytes]) -> None:
+        if not keys:
+            raise ValueError("at least one encryption key is needed")
+        for key in keys:
+            if len(key) != 32:
+                raise ValueError("encryption keys must be 32 bytes")
+        self._primary_id = _key_id(keys[0])
+        self._ciphers = {_key_id(key): AESGCM(key) for key in reversed(keys)}
+
+    @property
+    def primary_key_id(self) -> str:
+        return self._primary_id
+
+    def encrypt(self, plaintext: str, *, bound_to: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._ciphers[self._primary_id].encrypt(
+            nonce, plaintext.encode(), bound_to.encode()
+        )
+        return f"{_VERSION}:{self._primary_id}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def decrypt(self, stored: str, *, bound_to: str) -> str:
+        try:
+            version, key_id, payload = stored.split(":", 2)
+            raw = base64.b64decode(payload, validate=True)
+        except ValueError:
+            raise SecretError("malformed ciphertext") from None
+        cipher = self._ciphers.get(key_id)
+        if version != _VERSION or cipher is None:
+            raise SecretError(f"no configured key opens this secret (key id {key_id})")
+        try:
+            return cipher.decrypt(raw[:12], raw[12:], bound_to.encode()).decode()
+        except InvalidTag:
+            raise SecretError("secret failed authentication (wrong key or wrong row)") from None
+
+    def needs_rotation(self, stored: str) -> bool:
+        """True when ``stored`` was not written with the current first key."""
+        return not stored.startswith(f"{_VERSION}:{self._primary_id}:")
+
+
+def load_or_create_key_file(path: Path) -> tuple[bytes, bool]:
+    """The embedded default's key: read ``path`` or create it, mode 0600. Returns (key, created)."""
+    if path.exists():
+        raw = base64.b64decode(path.read_text().strip(), validate=True)
+        if len(raw) != 32:
+            raise ValueError(f"key file {path} does not hold a 32-byte key")
+        return raw, False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(key).decode() + "\n")
+    return key, True

@@ -1,0 +1,69 @@
+"""Engine and sessions. Parameters are never logged: they can hold ciphertexts and key hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+
+def sqlite_path(database_url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    url = make_url(database_url)
+    if not url.drivername.startswith("sqlite") or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database)
+
+
+def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+    url = make_url(database_url)
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+    if url.drivername.startswith("sqlite"):
+        path = sqlite_path(database_url)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=False)
+    engine = create_async_engine(url, **kwargs)
+    if url.drivername.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # SQLAlchemy, not the driver, begins transactions, so writers can take the lock up front.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(connection: Any) -> None:
+    immediate = connection.get_execution_options().get(_WRITER, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_WRITER = "sms_writer"
+
+
+def create_sessionmakers(
+    engine: AsyncEngine,
+) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
+    """(reads, writes). On SQLite a write transaction takes the write lock when it begins, so a
+    read-then-write never fails on a lock upgrade; on PostgreSQL writers lock rows FOR UPDATE."""
+    reads = async_sessionmaker(engine, expire_on_commit=False)
+    writes = async_sessionmaker(engine.execution_options(**{_WRITER: True}), expire_on_commit=False)
+    return reads, writes

@@ -1,0 +1,28 @@
+"""Alembic, driven from code: every command that touches the database migrates it to head first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+_HERE = Path(__file__).resolve().parent
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_HERE / "migrations"))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def migrate(database_url: str) -> None:
+    """Bring the schema to head. Synchronous: call it outside a running event loop."""
+    from storage.db import sqlite_path
+
+    path = sqlite_path(database_url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), "head")

@@ -1,0 +1,77 @@
+"""Tables. Plain storage shapes: nothing here knows about GraphQL."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, String, text
+from sqlmodel import Field, SQLModel
+
+from storage.types import UTCDateTime, utcnow
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Workspace(SQLModel, table=True):
+    __tablename__ = "workspaces"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    name: str = Field(max_length=100, unique=True)
+    sms_enabled: bool = Field(default=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ApiKey(SQLModel, table=True):
+    """A workspace key; only its SHA-256 is stored, its prefix identifies it for revocation."""
+
+    __tablename__ = "api_keys"
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    workspace_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("workspaces.id"), nullable=False, index=True)
+    )
+    role: str = Field(max_length=16)
+    prefix: str = Field(max_length=32, unique=True)
+    key_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SmsAccountRow(SQLModel, table=True):
+    """One connected provider account. ``auth_token_ciphertext`` is AES-GCM, bound to ``id``."""
+
+    __tablename__ = "sms_accounts"
+    __table_args__ = (
+        Index(
+            "ix_sms_accounts_live",
+            "workspace_id",
+            "display_name",
+            sqlite_where=text("removed_at IS NULL"),
+            postgresql_where=text("removed_at IS NULL"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    workspace_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("workspaces.id"), nullable=False)
+    )
+    provider: str = Field(max_length=16)
+    display_name: str = Field(max_length=100)
+    sender_id: str | None = Field(default=None, max_length=64)
+    sender_kind: str | None = Field(default=None, max_length=32)
+    dlt_entity_id: str | None = Field(default=None, max_length=30)
+    client_id: str = Field(max_length=64)
+    auth_token_ciphertext: str = Field(max_length=512)
+    auth_token_hint: str = Field(max_length=4)
+    base_url: str = Field(max_length=2048)
+    status: str = Field(max_length=16)
+    failure: str | None = Field(default=None, max_length=32)
+    trial: bool | None = Field(default=None)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    credentials_version: int = Field(default=1)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

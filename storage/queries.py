@@ -1,0 +1,115 @@
+"""The SQL the use cases need, one function a statement. Every account query is workspace-scoped."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import ApiKey, SmsAccountRow, Workspace
+
+_A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
+_W = Workspace.__table__.c  # type: ignore[attr-defined]
+_K = ApiKey.__table__.c  # type: ignore[attr-defined]
+
+
+async def key_owner(session: AsyncSession, key_hash: str) -> tuple[str, str, str] | None:
+    """(key id, workspace id, role) of a live key with this hash."""
+    row = (
+        await session.execute(
+            select(_K.id, _K.workspace_id, _K.role).where(
+                _K.key_hash == key_hash, _K.revoked_at.is_(None)
+            )
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
+async def workspace_by_name(session: AsyncSession, name: str) -> Workspace | None:
+    return (await session.execute(select(Workspace).where(_W.name == name))).scalars().first()
+
+
+async def count_workspaces(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(Workspace))).scalar_one())
+
+
+async def keys_with_prefix(session: AsyncSession, prefix: str) -> Sequence[ApiKey]:
+    return (await session.execute(select(ApiKey).where(_K.prefix == prefix))).scalars().all()
+
+
+async def integration_enabled(session: AsyncSession, workspace_id: str) -> bool:
+    value = (await session.execute(select(_W.sms_enabled).where(_W.id == workspace_id))).scalar()
+    return bool(value)
+
+
+async def set_integration_enabled(session: AsyncSession, workspace_id: str, enabled: bool) -> bool:
+    """Set the toggle; True when it changed."""
+    result = await session.execute(
+        update(Workspace)
+        .where(_W.id == workspace_id, _W.sms_enabled.is_not(enabled))
+        .values(sms_enabled=enabled)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def live_accounts(session: AsyncSession, workspace_id: str) -> Sequence[SmsAccountRow]:
+    return (
+        (
+            await session.execute(
+                select(SmsAccountRow)
+                .where(_A.workspace_id == workspace_id, _A.removed_at.is_(None))
+                .order_by(_A.created_at, _A.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def live_account(
+    session: AsyncSession, workspace_id: str, account_id: str, *, for_update: bool = False
+) -> SmsAccountRow | None:
+    statement = select(SmsAccountRow).where(
+        _A.id == account_id, _A.workspace_id == workspace_id, _A.removed_at.is_(None)
+    )
+    if for_update:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalars().first()
+
+
+async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:
+    """Rows of the sender picker: verified accounts with a sender, while the integration is on."""
+    return (
+        await session.execute(
+            select(_A.id, _A.display_name, _A.provider, _A.sender_id, _A.sender_kind)
+            .join(Workspace, _W.id == _A.workspace_id)
+            .where(
+                _A.workspace_id == workspace_id,
+                _A.removed_at.is_(None),
+                _A.status == "VERIFIED",
+                _A.sender_id.is_not(None),
+                _W.sms_enabled.is_(True),
+            )
+            .order_by(func.lower(_A.display_name), _A.display_name, _A.id)
+        )
+    ).all()
+
+
+async def all_secrets(session: AsyncSession) -> Sequence[Any]:
+    """(id, ciphertext) of every stored secret, for key rotation."""
+    return (
+        await session.execute(
+            select(_A.id, _A.auth_token_ciphertext).where(_A.auth_token_ciphertext != "")
+        )
+    ).all()
+
+
+async def replace_secret(session: AsyncSession, account_id: str, old: str, new: str) -> bool:
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(_A.id == account_id, _A.auth_token_ciphertext == old)
+        .values(auth_token_ciphertext=new)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
