@@ -35,7 +35,11 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             scrub_variable_values(error)
-        super().process_errors(errors, execution_context)
+        # Only crashes are the server's problem. Client errors (syntax, validation, variables,
+        # FORBIDDEN) are answered, not logged: their tracebacks quote what the client sent.
+        unexpected = [error for error in errors if _is_unexpected(error)]
+        if unexpected:
+            super().process_errors(unexpected, execution_context)
 
 
 def scrub_variable_values(error: GraphQLError) -> None:
