@@ -1,0 +1,72 @@
+"""The Add / Edit dialog's rules, without a server."""
+
+from __future__ import annotations
+
+import pytest
+
+from providers.host_policy import HostPolicy
+from resolvers.errors import ErrorCode
+from resolvers.validation import auth_token_hint, clean_account_fields, default_display_name
+
+POLICY = HostPolicy.parse("api.twilio.com,*.twilio.com")
+SID = "AC" + "a" * 32
+
+
+def test_creating_requires_sender_client_id_and_token() -> None:
+    result = clean_account_fields({}, policy=POLICY, creating=True)
+    assert {(e.field, e.code) for e in result.errors} == {
+        ("senderId", ErrorCode.REQUIRED),
+        ("clientId", ErrorCode.REQUIRED),
+        ("authToken", ErrorCode.REQUIRED),
+    }
+
+
+def test_creating_defaults_the_base_url() -> None:
+    result = clean_account_fields(
+        {"senderId": "+15005550006", "clientId": SID, "authToken": "t"},
+        policy=POLICY,
+        creating=True,
+    )
+    assert result.errors == []
+    assert result.values["baseUrl"] == "https://api.twilio.com/"
+
+
+def test_updating_checks_only_the_given_fields() -> None:
+    result = clean_account_fields({"displayName": "New"}, policy=POLICY, creating=False)
+    assert result.errors == []
+    assert result.values == {"displayName": "New"}
+
+
+def test_updating_with_a_blank_sender_disconnects_it() -> None:
+    result = clean_account_fields({"senderId": " "}, policy=POLICY, creating=False)
+    assert result.values == {"senderId": None}
+
+
+def test_updating_with_a_blank_dlt_entity_id_clears_it() -> None:
+    result = clean_account_fields({"dltEntityId": ""}, policy=POLICY, creating=False)
+    assert result.values == {"dltEntityId": None}
+
+
+def test_updating_with_a_blank_token_or_client_id_is_refused() -> None:
+    result = clean_account_fields({"authToken": "", "clientId": " "}, policy=POLICY, creating=False)
+    assert {(e.field, e.code) for e in result.errors} == {
+        ("authToken", ErrorCode.REQUIRED),
+        ("clientId", ErrorCode.REQUIRED),
+    }
+
+
+@pytest.mark.parametrize("token", ["Qz7 xW9p", "Qz7\txW9p", "Qz7xW9p" * 19])
+def test_no_token_error_message_quotes_the_token(token: str) -> None:
+    [error] = clean_account_fields({"authToken": token}, policy=POLICY, creating=False).errors
+    assert "Qz7" not in error.message
+    assert "xW9p" not in error.message
+
+
+def test_the_hint_shows_the_last_four_characters_of_a_real_token_only() -> None:
+    assert auth_token_hint("0123456789abcdef0123456789abcdef") == "cdef"
+    assert auth_token_hint("short") == ""
+
+
+def test_the_default_display_name_names_the_sender() -> None:
+    assert default_display_name("+15005550006") == "Twilio +15005550006"
+    assert default_display_name(None) == "Twilio"
