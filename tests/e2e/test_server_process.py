@@ -8,7 +8,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,9 +19,16 @@ from tests.integration.documents import ACCOUNTS, ADD, INTEGRATION, SET_ENABLED
 COMMAND = Path(sys.executable).with_name("sms-accounts")
 
 
-def cli(*args: str, cwd: Path, env: dict[str, str]) -> list[str]:
+def cli(*args: str) -> list[str]:
+    """The installed ``sms-accounts`` command (the module when not installed)."""
     command = [str(COMMAND)] if COMMAND.exists() else [sys.executable, "-m", "api.cli"]
     return [*command, *args]
+
+
+def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cli(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
 
 
 def environment(extra: dict[str, str]) -> dict[str, str]:
@@ -45,7 +51,7 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / "server.log"
         self.process = subprocess.Popen(
-            cli("serve", "--port", str(self.port), cwd=cwd, env=env),
+            cli("serve", "--port", str(self.port)),
             cwd=cwd,
             env=env,
             stdout=self.log.open("w"),
@@ -85,9 +91,9 @@ class Server:
 
 
 @pytest.fixture
-def workdir(tmp_path: Path, database_url: str) -> Iterator[Path]:
+def workdir(tmp_path: Path, database_url: str) -> Path:
     """A fresh working directory (and, on PostgreSQL, the emptied test database)."""
-    yield tmp_path
+    return tmp_path
 
 
 def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) -> None:
@@ -121,27 +127,14 @@ def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) 
 
 def test_keys_made_on_the_command_line_work_until_revoked(workdir: Path) -> None:
     env = environment({})
-    made = subprocess.run(
-        cli("create-api-key", "--workspace", "acme", "--role", "marketer", cwd=workdir, env=env),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    made = run("create-api-key", "--workspace", "acme", "--role", "marketer", cwd=workdir, env=env)
+    assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
     prefix = "_".join(key.split("_")[:2])
     server = Server(workdir, env)
     try:
         assert server.graphql(key, INTEGRATION) == {"smsIntegration": {"enabled": False}}
-        revoked = subprocess.run(
-            cli("revoke-api-key", prefix, cwd=workdir, env=env),
-            cwd=workdir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        revoked = run("revoke-api-key", prefix, cwd=workdir, env=env)
         assert revoked.returncode == 0, revoked.stderr
         response = httpx.post(
             f"{server.url}/graphql",
@@ -151,28 +144,13 @@ def test_keys_made_on_the_command_line_work_until_revoked(workdir: Path) -> None
         assert response.status_code == 401
     finally:
         server.stop()
-    unknown = subprocess.run(
-        cli("revoke-api-key", "sms_ffffffff", cwd=workdir, env=env),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    unknown = run("revoke-api-key", "sms_ffffffff", cwd=workdir, env=env)
     assert unknown.returncode == 1
     assert "no API key" in unknown.stderr
 
 
 def test_an_unknown_setting_stops_the_start_with_a_clear_message(workdir: Path) -> None:
     env = environment({"SMS_DATABSE_URL": "sqlite+aiosqlite:///x.db"})
-    result = subprocess.run(
-        cli("serve", cwd=workdir, env=env),
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    result = run("serve", cwd=workdir, env=env)
     assert result.returncode == 2
     assert "SMS_DATABSE_URL" in result.stderr

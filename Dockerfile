@@ -1,0 +1,18 @@
+FROM python:3.11-slim
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY api ./api
+COPY schema ./schema
+COPY resolvers ./resolvers
+COPY storage ./storage
+COPY providers ./providers
+RUN pip install --no-cache-dir . && useradd --system --uid 10001 sms && mkdir /data && chown sms /data
+
+USER sms
+ENV SMS_DATABASE_URL=sqlite+aiosqlite:////data/sms.db
+VOLUME /data
+EXPOSE 8000
+HEALTHCHECK CMD python -c "import urllib.request;urllib.request.urlopen('http://127.0.0.1:8000/healthz')"
+ENTRYPOINT ["sms-accounts"]
+CMD ["serve", "--host", "0.0.0.0", "--port", "8000"]
