@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
-from api.auth import RequireApiKey
+from api.auth import KeyAuthenticator, RequireApiKey
 from api.graphql import GraphQLApp
 from api.settings import Settings, load_settings
 from providers.host_policy import Resolver, system_resolver
+from providers.transport import create_http_client
+from providers.twilio import RetryPolicy, TwilioClient
+from resolvers.bus import create_bus
 from resolvers.services import Services
+from resolvers.verification import Verifier
 from schema import build_schema
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
@@ -55,24 +62,42 @@ def secret_box(settings: Settings) -> SecretBox:
     return SecretBox([key])
 
 
-def create_app(settings: Settings | None = None, *, resolver: Resolver | None = None) -> Starlette:
-    """Build the ASGI app. Tests pass their own settings (and a DNS resolver)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    twilio_transport: httpx.AsyncBaseTransport | None = None,
+    resolver: Resolver | None = None,
+) -> Starlette:
+    """Build the ASGI app. Tests pass their own settings, a Twilio transport (respx) and a DNS
+    resolver; nothing here reads the environment unless ``settings`` is None."""
     settings = settings or load_settings()
+    resolver = resolver or system_resolver
     engine = create_engine(settings.database_url, echo=settings.log_sql)
     reads, writes = create_sessionmakers(engine)
+    policy = settings.host_policy
+    http = create_http_client(policy, resolver, transport=twilio_transport)
+    twilio = TwilioClient(http, RetryPolicy(base_seconds=settings.retry_base_seconds))
+    verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
     services = Services(
         reads=reads,
         writes=writes,
         secrets=secret_box(settings),
-        host_policy=settings.host_policy,
-        resolver=resolver or system_resolver,
+        host_policy=policy,
+        resolver=resolver,
         public_url=settings.public_url,
+        bus=create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size),
+        verifier=verifier,
+        verify_lease_seconds=settings.verify_lease_seconds,
     )
-    graphql = RequireApiKey(
-        GraphQLApp(build_schema(), services, graphiql=settings.graphiql),
-        reads,
+    authenticator = KeyAuthenticator(reads)
+    graphql_app = GraphQLApp(
+        build_schema(),
+        services,
         graphiql=settings.graphiql,
+        authenticator=authenticator,
+        allowed_origins=settings.origin_list,
     )
+    graphql = RequireApiKey(graphql_app, authenticator, graphiql=settings.graphiql)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -86,16 +111,36 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver | None = 
             return JSONResponse({"database": "unreachable"}, status_code=503)
         return JSONResponse({"database": "ok"})
 
+    async def sweep_forever() -> None:
+        """Pick up checks whose process died: at start, then every sweep interval."""
+        while True:
+            try:
+                picked = await verifier.sweep(services)
+                if picked:
+                    log.info("resumed %d verification(s) whose lease had expired", picked)
+            except Exception:
+                log.exception("verification sweep failed; trying again later")
+            await asyncio.sleep(settings.verify_sweep_seconds)
+
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        yield
-        await engine.dispose()
+        sweeper = asyncio.create_task(sweep_forever())
+        try:
+            yield
+        finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await verifier.stop()
+            await http.aclose()
+            await engine.dispose()
 
     app = Starlette(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
         ],
         lifespan=lifespan,
     )

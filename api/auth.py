@@ -39,6 +39,17 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+class KeyAuthenticator:
+    """Turns an ``Authorization`` value into the caller behind it (None: no live key)."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    async def caller(self, authorization: str | None) -> Caller | None:
+        key = bearer_key(authorization)
+        return None if key is None else await authenticate(self.sessions, key)
+
+
 class RequireApiKey:
     """ASGI wrapper: resolves the caller into ``scope["state"]["caller"]`` or answers 401.
 
@@ -46,18 +57,16 @@ class RequireApiKey:
     static, and every query it then sends carries the header the user pasted.
     """
 
-    def __init__(
-        self, app: ASGIApp, sessions: async_sessionmaker[AsyncSession], *, graphiql: bool
-    ) -> None:
+    def __init__(self, app: ASGIApp, authenticator: KeyAuthenticator, *, graphiql: bool) -> None:
         self.app = app
-        self.sessions = sessions
+        self.authenticator = authenticator
         self.graphiql = graphiql
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._is_graphiql_page(scope):
             await self.app(scope, receive, send)
             return
-        caller = await self.caller(_header(scope, b"authorization"))
+        caller = await self.authenticator.caller(_header(scope, b"authorization"))
         if caller is None:
             await send(
                 {
@@ -73,10 +82,6 @@ class RequireApiKey:
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
-
-    async def caller(self, authorization: str | None) -> Caller | None:
-        key = bearer_key(authorization)
-        return None if key is None else await authenticate(self.sessions, key)
 
     def _is_graphiql_page(self, scope: Scope) -> bool:
         if not self.graphiql or scope["method"] != "GET" or b"query=" in scope["query_string"]:

@@ -25,6 +25,13 @@ class Settings(BaseSettings):
     public_url: str | None = None
     graphiql: bool = True
     log_sql: bool = False
+    broadcast_url: str = "memory://"
+    allowed_origins: str = ""
+    subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
+    max_concurrent_checks: int = Field(default=32, ge=1, le=10_000)
+    verify_lease_seconds: float = Field(default=120.0, gt=0)
+    verify_sweep_seconds: float = Field(default=30.0, gt=0)
+    retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
 
     @field_validator("database_url")
     @classmethod
@@ -54,6 +61,13 @@ class Settings(BaseSettings):
         HostPolicy.parse(value)
         return value
 
+    @field_validator("broadcast_url")
+    @classmethod
+    def _known_broadcast(cls, value: str) -> str:
+        if value != "memory://":
+            raise ValueError("must be memory:// (the in-process event bus)")
+        return value
+
     @field_validator("public_url")
     @classmethod
     def _public_url_is_absolute(cls, value: str | None) -> str | None:
@@ -73,6 +87,11 @@ class Settings(BaseSettings):
     def encryption_key_list(self) -> list[bytes]:
         """Decoded keys, first one encrypts."""
         return [base64.b64decode(item) for item in _split(self.encryption_keys)]
+
+    @property
+    def origin_list(self) -> list[str]:
+        """Origins whose pages may open a websocket (``*``: any); same-origin always may."""
+        return _split(self.allowed_origins)
 
     @property
     def host_policy(self) -> HostPolicy:

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from providers.host_policy import HostPolicyError
+from resolvers import events
 from resolvers.domain import (
     FAILURE_MESSAGES,
     Account,
@@ -148,7 +149,9 @@ async def add_account(
     async with services.writes() as session:
         session.add(row)
         await session.commit()
-    return AccountResult(account=to_account(row, services.public_url), message=ADDED)
+    account = to_account(row, services.public_url)
+    await events.account_changed(services, caller.workspace_id, account, before=None)
+    return AccountResult(account=account, message=ADDED)
 
 
 async def update_account(
@@ -163,12 +166,16 @@ async def update_account(
             return AccountResult(errors=[NOT_FOUND])
         if clean.errors:
             return AccountResult(errors=clean.errors)
+        before = to_account(row, services.public_url)
         changed = _apply(services, row, clean.values)
         if changed:
             row.updated_at = utcnow()
             session.add(row)
             await session.commit()
-        return AccountResult(account=to_account(row, services.public_url), message=UPDATED)
+    account = to_account(row, services.public_url)
+    if changed:
+        await events.account_changed(services, caller.workspace_id, account, before=before)
+    return AccountResult(account=account, message=UPDATED)
 
 
 def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | None]) -> bool:
@@ -203,6 +210,7 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
         row.failure = None
         row.trial = None
         row.verified_at = None
+        row.verify_lease_until = None
         row.credentials_version += 1
     return changed
 
@@ -213,6 +221,7 @@ async def remove_account(services: Services, caller: Caller, account_id: str) ->
         row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
         if row is None:
             return AccountResult(errors=[NOT_FOUND])
+        before = to_account(row, services.public_url)
         now = utcnow()
         row.removed_at = now
         row.updated_at = now
@@ -220,4 +229,8 @@ async def remove_account(services: Services, caller: Caller, account_id: str) ->
         row.credentials_version += 1
         session.add(row)
         await session.commit()
-    return AccountResult(account=to_account(row, services.public_url), message=REMOVED)
+    account = to_account(row, services.public_url)
+    await events.account_changed(
+        services, caller.workspace_id, account, before=before, removed=True
+    )
+    return AccountResult(account=account, message=REMOVED)

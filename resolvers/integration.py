@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from resolvers import events
 from resolvers.domain import Caller
 from resolvers.services import Services
 from storage import queries
@@ -15,6 +16,8 @@ async def integration_enabled(services: Services, caller: Caller) -> bool:
 async def set_integration_enabled(services: Services, caller: Caller, enabled: bool) -> bool:
     """Turn SMS on or off for the workspace. Account statuses are untouched either way."""
     async with services.writes() as session:
-        await queries.set_integration_enabled(session, caller.workspace_id, enabled)
+        changed = await queries.set_integration_enabled(session, caller.workspace_id, enabled)
         await session.commit()
+    if changed:
+        await events.senders_changed(services, caller.workspace_id)
     return enabled

@@ -18,6 +18,9 @@ OPERATIONS: dict[str, frozenset[Role]] = {
     "addSmsAccount": ADMIN,
     "updateSmsAccount": ADMIN,
     "removeSmsAccount": ADMIN,
+    "verifySmsAccount": ADMIN,
+    "smsAccountChanged": ADMIN,
+    "smsSendersChanged": ADMIN_AND_MARKETER,
 }
 
 

@@ -9,8 +9,12 @@ from storage import queries
 
 async def list_senders(services: Services, caller: Caller) -> list[Sender]:
     """Verified accounts with a sender, by display name; empty while the integration is off."""
+    return await senders_of(services, caller.workspace_id)
+
+
+async def senders_of(services: Services, workspace_id: str) -> list[Sender]:
     async with services.reads() as session:
-        rows = await queries.senders(session, caller.workspace_id)
+        rows = await queries.senders(session, workspace_id)
     return [
         Sender(
             account_id=row.id,

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from providers.host_policy import HostPolicy, Resolver
+from resolvers.bus import EventBus
 from storage.crypto import SecretBox
+
+if TYPE_CHECKING:
+    from resolvers.verification import Verifier
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,3 +23,6 @@ class Services:
     host_policy: HostPolicy
     resolver: Resolver
     public_url: str | None
+    bus: EventBus
+    verifier: Verifier
+    verify_lease_seconds: float

@@ -12,6 +12,7 @@ from strawberry.types import ExecutionContext
 
 from schema.mutation import Mutation
 from schema.query import Query
+from schema.subscription import Subscription
 
 _VARIABLE_ERROR = re.compile(r"^(Variable '\$\w+' (?:got|has) invalid value)")
 
@@ -51,7 +52,7 @@ def scrub_variable_values(error: GraphQLError) -> None:
 
 def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
     chosen: list[Any] = [MaskUnexpectedErrors, *(extensions or [])]
-    return Schema(query=Query, mutation=Mutation, extensions=chosen)
+    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
 
 
 def export_schema() -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from strawberry.types import Info as _Info
 
@@ -18,6 +19,8 @@ class NotAuthenticatedError(Exception):
 class Context:
     services: Services
     authenticated: Caller | None
+    # Set by strawberry from a websocket's connection_init payload.
+    connection_params: dict[str, Any] | None = field(default=None)
 
     @property
     def caller(self) -> Caller:

@@ -6,7 +6,7 @@ from typing import Any
 
 import strawberry
 
-from resolvers import accounts, integration
+from resolvers import accounts, integration, verification
 from resolvers.accounts import AccountResult
 from schema.context import Info
 from schema.permissions import allowed
@@ -88,3 +88,15 @@ class Mutation:
     async def remove_sms_account(self, info: Info, id: strawberry.ID) -> SmsAccountPayload:
         context = info.context
         return _payload(await accounts.remove_account(context.services, context.caller, str(id)))
+
+    @strawberry.mutation(
+        permission_classes=allowed("verifySmsAccount"),
+        description=(
+            "Check the account and its sender against Twilio. Answers at once with VERIFYING; "
+            "the verdict (VERIFIED, or FAILED with a reason) arrives on smsAccountChanged."
+        ),
+    )
+    async def verify_sms_account(self, info: Info, id: strawberry.ID) -> SmsAccountPayload:
+        context = info.context
+        result = await verification.verify_account(context.services, context.caller, str(id))
+        return _payload(result)

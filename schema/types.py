@@ -9,6 +9,7 @@ import strawberry
 from resolvers import domain
 from resolvers.catalog import ProviderField, ProviderInfo
 from resolvers.errors import ErrorCode, FieldError
+from resolvers.events import AccountEvent, AccountEventKind
 
 # The use cases' enums under their GraphQL names (strawberry marks the classes in place).
 strawberry.enum(domain.Provider, name="SmsProvider")
@@ -16,6 +17,7 @@ strawberry.enum(domain.AccountStatus, name="SmsAccountStatus")
 strawberry.enum(domain.SenderKind, name="SenderKind")
 strawberry.enum(domain.VerificationFailure, name="VerificationFailure")
 strawberry.enum(ErrorCode, name="SmsErrorCode")
+strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
 
 
 @strawberry.type(description="A connected SMS provider account, as shown on its card.")
@@ -187,3 +189,20 @@ class UpdateSmsAccountInput:
     client_id: str | None = strawberry.UNSET
     auth_token: str | None = strawberry.UNSET
     base_url: str | None = strawberry.UNSET
+
+
+@strawberry.type(description="One change on the SMS Accounts page, with the stat row after it.")
+class SmsAccountEvent:
+    kind: AccountEventKind
+    account: SmsAccount
+    previous_status: domain.AccountStatus | None
+    stats: SmsAccountStats
+
+    @classmethod
+    def of(cls, event: AccountEvent) -> SmsAccountEvent:
+        return cls(
+            kind=event.kind,
+            account=SmsAccount.of(event.account),
+            previous_status=event.previous_status,
+            stats=SmsAccountStats.of(event.stats),
+        )

@@ -52,6 +52,12 @@ class SmsAccountRow(SQLModel, table=True):
             sqlite_where=text("removed_at IS NULL"),
             postgresql_where=text("removed_at IS NULL"),
         ),
+        Index(
+            "ix_sms_accounts_verifying",
+            "verify_lease_until",
+            sqlite_where=text("status = 'VERIFYING'"),
+            postgresql_where=text("status = 'VERIFYING'"),
+        ),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -72,6 +78,7 @@ class SmsAccountRow(SQLModel, table=True):
     trial: bool | None = Field(default=None)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     credentials_version: int = Field(default=1)
+    verify_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

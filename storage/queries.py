@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -77,6 +78,86 @@ async def live_account(
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalars().first()
+
+
+async def status_counts(session: AsyncSession, workspace_id: str) -> dict[str, int]:
+    """Live accounts by status: the stat row."""
+    rows = await session.execute(
+        select(_A.status, func.count())
+        .where(_A.workspace_id == workspace_id, _A.removed_at.is_(None))
+        .group_by(_A.status)
+    )
+    return {status: int(count) for status, count in rows.all()}
+
+
+async def account_by_id(session: AsyncSession, account_id: str) -> SmsAccountRow | None:
+    """A live account by id, whatever its workspace: for background work, never for callers."""
+    statement = select(SmsAccountRow).where(_A.id == account_id, _A.removed_at.is_(None))
+    return (await session.execute(statement)).scalars().first()
+
+
+async def record_verdict(
+    session: AsyncSession,
+    account_id: str,
+    version: int,
+    *,
+    status: str,
+    failure: str | None,
+    trial: bool | None,
+    verified_at: datetime | None,
+    now: datetime,
+) -> bool:
+    """Write a check's verdict only if the credentials it checked are still the current ones."""
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(
+            _A.id == account_id,
+            _A.credentials_version == version,
+            _A.status == "VERIFYING",
+            _A.removed_at.is_(None),
+        )
+        .values(
+            status=status,
+            failure=failure,
+            trial=_A.trial if trial is None else trial,
+            verified_at=verified_at,
+            verify_lease_until=None,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def claim_expired_checks(
+    session: AsyncSession, now: datetime, lease_until: datetime
+) -> list[tuple[str, int]]:
+    """(id, credentials version) of VERIFYING accounts whose lease expired, now leased to us."""
+    candidates = (
+        await session.execute(
+            select(_A.id, _A.credentials_version, _A.verify_lease_until).where(
+                _A.status == "VERIFYING",
+                _A.removed_at.is_(None),
+                (_A.verify_lease_until.is_(None)) | (_A.verify_lease_until < now),
+            )
+        )
+    ).all()
+    claimed = []
+    for account_id, version, old_lease in candidates:
+        same_lease = (
+            _A.verify_lease_until.is_(None)
+            if old_lease is None
+            else _A.verify_lease_until == old_lease
+        )
+        result = await session.execute(
+            update(SmsAccountRow)
+            .where(_A.id == account_id, _A.status == "VERIFYING", same_lease)
+            .values(verify_lease_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:  # type: ignore[attr-defined]
+            claimed.append((account_id, int(version)))
+    return claimed
 
 
 async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -94,6 +95,7 @@ class Api:
     """A GraphQL client over the ASGI app: real documents, real variables, real HTTP semantics."""
 
     http: httpx.AsyncClient
+    app: Any = None
 
     async def post(
         self, key: str | None, query: str, variables: dict[str, Any] | None = None
@@ -122,8 +124,14 @@ class Api:
 
 
 @pytest.fixture
+def twilio() -> respx.Router:
+    """Twilio, mocked at the HTTP boundary: the only thing the tests fake."""
+    return respx.Router(assert_all_mocked=True, assert_all_called=False)
+
+
+@pytest.fixture
 def make_api(
-    settings_factory: Callable[..., Settings], dns: dict[str, list[str]]
+    settings_factory: Callable[..., Settings], dns: dict[str, list[str]], twilio: respx.Router
 ) -> Callable[..., Any]:
     """Build an app with settings overrides; used as ``async with make_api(...) as api``."""
     from contextlib import asynccontextmanager
@@ -135,11 +143,18 @@ def make_api(
 
     @asynccontextmanager
     async def build(**overrides: Any) -> AsyncIterator[Api]:
-        app = create_app(settings_factory(**overrides), resolver=resolver)
+        overrides.setdefault("retry_base_seconds", 0.01)
+        app = create_app(
+            settings_factory(**overrides),
+            twilio_transport=httpx.MockTransport(twilio.async_handler),
+            resolver=resolver,
+        )
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
-            yield Api(http)
-        await app.state.engine.dispose()
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
+        ):
+            yield Api(http, app)
 
     return build
 

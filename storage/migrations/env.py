@@ -26,6 +26,11 @@ async def _run_async() -> None:
     url = str(context.config.attributes["database_url"])
     engine = create_async_engine(url, hide_parameters=True)
     async with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # WAL is a property of the file: set it once here, before any server connects,
+            # so that no connection ever needs the exclusive lock that switching takes.
+            await connection.exec_driver_sql("PRAGMA journal_mode=WAL")
+            await connection.commit()
         await connection.run_sync(_run)
         await connection.commit()
     await engine.dispose()

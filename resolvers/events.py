@@ -1,0 +1,136 @@
+"""Live updates: what changed on the SMS Accounts page and in the sender picker.
+
+Published after the commit that made the change, on the workspace's own channels only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from enum import Enum
+
+from resolvers.bus import SubscriberOverflow
+from resolvers.domain import Account, AccountStatus, Caller, Sender, Stats
+from resolvers.senders import senders_of
+from resolvers.services import Services
+from storage import queries
+
+log = logging.getLogger(__name__)
+
+
+class AccountEventKind(Enum):
+    ADDED = "ADDED"
+    UPDATED = "UPDATED"
+    STATUS_CHANGED = "STATUS_CHANGED"
+    REMOVED = "REMOVED"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountEvent:
+    kind: AccountEventKind
+    account: Account
+    previous_status: AccountStatus | None
+    stats: Stats
+
+
+@dataclass(frozen=True, slots=True)
+class SendersChanged:
+    senders: list[Sender]
+
+
+class SubscriberTooSlowError(Exception):
+    """Events were dropped for this subscriber: it must refetch and subscribe again."""
+
+
+def accounts_channel(workspace_id: str) -> str:
+    return f"sms-accounts:{workspace_id}"
+
+
+def senders_channel(workspace_id: str) -> str:
+    return f"sms-senders:{workspace_id}"
+
+
+def in_sender_picker(account: Account | None) -> bool:
+    return (
+        account is not None
+        and account.status is AccountStatus.VERIFIED
+        and account.sender_id is not None
+    )
+
+
+async def account_changed(
+    services: Services,
+    workspace_id: str,
+    account: Account,
+    *,
+    before: Account | None,
+    removed: bool = False,
+) -> None:
+    """Publish the change of one account (and the picker, when it moved). Never raises."""
+    try:
+        if removed:
+            kind = AccountEventKind.REMOVED
+        elif before is None:
+            kind = AccountEventKind.ADDED
+        elif before.status is not account.status:
+            kind = AccountEventKind.STATUS_CHANGED
+        else:
+            kind = AccountEventKind.UPDATED
+        async with services.reads() as session:
+            counts = await queries.status_counts(session, workspace_id)
+        verified = counts.get(AccountStatus.VERIFIED.value, 0)
+        connected = sum(counts.values())
+        stats = Stats(connected=connected, verified=verified, awaiting_action=connected - verified)
+        previous = before.status if before is not None else None
+        await services.bus.publish(
+            accounts_channel(workspace_id), AccountEvent(kind, account, previous, stats)
+        )
+        picker_moved = in_sender_picker(before) or (in_sender_picker(account) and not removed)
+        if picker_moved:
+            await senders_changed(services, workspace_id)
+    except Exception:
+        log.exception("could not publish an account change for workspace %s", workspace_id)
+
+
+async def senders_changed(services: Services, workspace_id: str) -> None:
+    """Publish the whole new sender picker list of a workspace. Never raises."""
+    try:
+        senders = await senders_of(services, workspace_id)
+        await services.bus.publish(senders_channel(workspace_id), SendersChanged(senders))
+    except Exception:
+        log.exception("could not publish the sender list of workspace %s", workspace_id)
+
+
+async def account_events(services: Services, caller: Caller) -> AsyncIterator[AccountEvent]:
+    """Every account change of the caller's workspace, in order, from now on."""
+    async with services.bus.subscribe(accounts_channel(caller.workspace_id)) as subscription:
+        iterator = aiter(subscription)
+        while True:
+            try:
+                message = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except SubscriberOverflow as overflow:
+                raise SubscriberTooSlowError(
+                    "Too many account events were missed: refetch smsAccounts and subscribe again."
+                ) from overflow
+            if isinstance(message, AccountEvent):
+                yield message
+
+
+async def sender_lists(services: Services, caller: Caller) -> AsyncIterator[list[Sender]]:
+    """The whole picker list each time it changes. A subscriber that falls behind gets the
+    current list (read again) instead of the ones it missed."""
+    async with services.bus.subscribe(senders_channel(caller.workspace_id)) as subscription:
+        iterator = aiter(subscription)
+        while True:
+            try:
+                message = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except SubscriberOverflow:
+                yield await senders_of(services, caller.workspace_id)
+                continue
+            if isinstance(message, SendersChanged):
+                yield message.senders

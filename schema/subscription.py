@@ -1,0 +1,31 @@
+"""Root subscriptions: every change pushed live, scoped to the key's workspace."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+
+import strawberry
+
+from resolvers import events
+from schema.context import Info
+from schema.permissions import allowed
+from schema.types import SmsAccountEvent, SmsSender
+
+
+@strawberry.type
+class Subscription:
+    @strawberry.subscription(
+        permission_classes=allowed("smsAccountChanged"),
+        description="Adds, edits, status changes and removals, each with the new stat row.",
+    )
+    async def sms_account_changed(self, info: Info) -> AsyncGenerator[SmsAccountEvent, None]:
+        async for event in events.account_events(info.context.services, info.context.caller):
+            yield SmsAccountEvent.of(event)
+
+    @strawberry.subscription(
+        permission_classes=allowed("smsSendersChanged"),
+        description="The whole new sender picker list, whenever it changes.",
+    )
+    async def sms_senders_changed(self, info: Info) -> AsyncGenerator[list[SmsSender], None]:
+        async for senders in events.sender_lists(info.context.services, info.context.caller):
+            yield [SmsSender.of(sender) for sender in senders]
