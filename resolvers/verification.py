@@ -34,7 +34,8 @@ IN_PROGRESS = FieldError(
     "A verification of this account is already running; its result will show on the card.",
 )
 # Twilio error codes that mean "these credentials are not an account you can use".
-CREDENTIAL_CODES = {20003, 20404}
+AUTHENTICATION_FAILED = 20003
+CREDENTIAL_CODES = {AUTHENTICATION_FAILED, 20404}
 CREDENTIAL_STATUSES = {401, 403, 404}
 # How many checks of one Twilio account may be in flight at once.
 PER_TWILIO_ACCOUNT = 2
@@ -234,7 +235,8 @@ def _failure_of(error: BaseException, rejected: VerificationFailure) -> Verifica
     if isinstance(error, BaseUrlUnreachable):
         return VerificationFailure.BASE_URL
     if isinstance(error, TwilioRejected):
-        if error.code in CREDENTIAL_CODES or error.status == 401:
+        # On a sender, "not found" (404 / 20404) means the sender, not the account.
+        if error.code == AUTHENTICATION_FAILED or error.status == 401:
             return VerificationFailure.INVALID_CREDENTIALS
         return rejected
     if isinstance(error, TwilioError):

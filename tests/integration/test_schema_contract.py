@@ -2,34 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-from pathlib import Path
-
 from graphql import build_schema as parse_sdl
 from graphql import find_breaking_changes
 
 from schema import export_schema
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def shared_dir() -> Path:
-    """``../shared`` beside the checkout, or beside the repository it was cloned from."""
-    candidates = [ROOT.parent / "shared"]
-    origin = subprocess.run(
-        ["git", "config", "--get", "remote.origin.url"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.strip()
-    if origin and "://" not in origin:
-        candidates.append(Path(origin).resolve().parent / "shared")
-    for candidate in candidates:
-        if (candidate / "contract" / "schema.graphql").exists():
-            return candidate
-    raise AssertionError(f"the shared contract is missing; looked in {candidates}")
-
+from tests.shared import ROOT, shared_dir
 
 CONTRACT = shared_dir() / "contract" / "schema.graphql"
 

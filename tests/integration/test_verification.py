@@ -1,0 +1,483 @@
+"""verifySmsAccount against Twilio (mocked with respx from Twilio's own spec)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys
+from tests.integration.documents import ACCOUNT, SENDERS, UPDATE
+from tests.integration.test_accounts import added, enable
+from tests.twilio_fixtures import (
+    account,
+    assert_request_matches_spec,
+    error,
+    incoming_numbers,
+    messaging_service,
+)
+
+BASE = "https://api.twilio.com"
+ACCOUNT_URL = f"{BASE}/2010-04-01/Accounts/{ACCOUNT_SID}.json"
+NUMBERS_URL = f"{BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
+SERVICE_URL = f"https://messaging.twilio.com/v1/Services/{MG_SID}"
+
+VERIFY = """
+mutation Verify($id: ID!) {
+  verifySmsAccount(id: $id) {
+    account { id status failure failureMessage trial verifiedAt }
+    message
+    errors { field code message }
+  }
+}
+"""
+
+
+async def verify(api: Api, key: str, account_id: str) -> dict[str, Any]:
+    payload: dict[str, Any] = (await api.data(key, VERIFY, {"id": account_id}))["verifySmsAccount"]
+    return payload
+
+
+async def verdict(api: Api, key: str, account_id: str) -> dict[str, Any]:
+    """Wait for the background check to finish; the account as the card then shows it."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found: dict[str, Any] = (await api.data(key, ACCOUNT, {"id": account_id}))["smsAccount"]
+        if found["status"] != "VERIFYING":
+            return found
+        await asyncio.sleep(0.02)
+    raise AssertionError("the verification did not finish")
+
+
+def twilio_answers(
+    twilio: respx.Router,
+    *,
+    account_reply: Any = None,
+    numbers_reply: Any = None,
+    service_reply: Any = None,
+) -> dict[str, respx.Route]:
+    routes = {
+        "account": twilio.get(ACCOUNT_URL).mock(
+            side_effect=_checked(account_reply or httpx.Response(200, json=account()))
+        ),
+        "numbers": twilio.get(NUMBERS_URL).mock(
+            side_effect=_checked(
+                numbers_reply or httpx.Response(200, json=incoming_numbers((PHONE, True)))
+            )
+        ),
+        "service": twilio.get(SERVICE_URL).mock(
+            side_effect=_checked(
+                service_reply or httpx.Response(200, json=messaging_service(MG_SID))
+            )
+        ),
+    }
+    return routes
+
+
+def _checked(reply: Any) -> Any:
+    """Every request is checked against Twilio's spec before it is answered."""
+    replies = list(reply) if isinstance(reply, list) else None
+
+    def answer(request: httpx.Request) -> Any:
+        assert_request_matches_spec(request)
+        current = replies.pop(0) if replies else reply
+        if isinstance(current, BaseException):
+            raise current
+        return current
+
+    return answer
+
+
+async def verified_card(api: Api, keys: Keys, **overrides: Any) -> dict[str, Any]:
+    await enable(api, keys.admin)
+    card = await added(api, keys.admin, **overrides)
+    started = await verify(api, keys.admin, card["id"])
+    assert started["errors"] == []
+    assert started["message"] == "Verification process started"
+    assert started["account"]["status"] == "VERIFYING"
+    return await verdict(api, keys.admin, card["id"])
+
+
+async def test_a_phone_sender_with_good_credentials_is_verified(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(twilio)
+
+    card = await verified_card(api, keys)
+
+    assert card["status"] == "VERIFIED"
+    assert card["failure"] is None
+    assert card["trial"] is False
+    assert card["verifiedAt"] is not None
+    request = routes["numbers"].calls.last.request
+    assert request.url.params["PhoneNumber"] == PHONE
+    assert "PhoneNumber=%2B1" in str(request.url)
+    auth = httpx.BasicAuth(ACCOUNT_SID, AUTH_TOKEN)
+    assert (
+        request.headers["authorization"] == next(auth.auth_flow(request)).headers["authorization"]
+    )
+    assert [s["accountId"] for s in (await api.data(keys.marketer, SENDERS))["smsSenders"]] == [
+        card["id"]
+    ]
+
+
+async def test_a_messaging_service_sender_is_checked_on_the_messaging_host(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(twilio)
+
+    card = await verified_card(api, keys, senderId=MG_SID)
+
+    assert card["status"] == "VERIFIED"
+    assert routes["service"].called
+    assert not routes["numbers"].called
+
+
+async def test_a_regional_base_url_checks_the_regional_messaging_host(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    regional = "https://api.dublin.ie1.twilio.com"
+    twilio.get(f"{regional}/2010-04-01/Accounts/{ACCOUNT_SID}.json").respond(json=account())
+    service = twilio.get(f"https://messaging.dublin.ie1.twilio.com/v1/Services/{MG_SID}").respond(
+        json=messaging_service(MG_SID)
+    )
+
+    card = await verified_card(api, keys, senderId=MG_SID, baseUrl=regional)
+
+    assert card["status"] == "VERIFIED"
+    assert service.called
+
+
+async def test_a_trial_account_is_verified_and_marked_trial(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    twilio_answers(twilio, account_reply=httpx.Response(200, json=account(type="Trial")))
+    card = await verified_card(api, keys)
+    assert card["status"] == "VERIFIED"
+    assert card["trial"] is True
+
+
+@pytest.mark.parametrize(
+    ("replies", "failure"),
+    [
+        ({"account_reply": httpx.Response(401, json=error(20003, 401))}, "INVALID_CREDENTIALS"),
+        ({"account_reply": httpx.Response(404, json=error(20404, 404))}, "INVALID_CREDENTIALS"),
+        ({"account_reply": httpx.Response(403, json=error(20003, 403))}, "INVALID_CREDENTIALS"),
+        (
+            {"account_reply": httpx.Response(200, json=account("AC" + "9" * 32))},
+            "INVALID_CREDENTIALS",
+        ),
+        (
+            {"account_reply": httpx.Response(200, json=account(status="suspended"))},
+            "ACCOUNT_SUSPENDED",
+        ),
+        (
+            {"account_reply": httpx.Response(200, json=account(status="closed"))},
+            "ACCOUNT_SUSPENDED",
+        ),
+        (
+            {"numbers_reply": httpx.Response(200, json=incoming_numbers())},
+            "INVALID_FROM_NUMBER",
+        ),
+        (
+            {"numbers_reply": httpx.Response(200, json=incoming_numbers((PHONE, False)))},
+            "INVALID_FROM_NUMBER",
+        ),
+        (
+            {"numbers_reply": httpx.Response(200, json=incoming_numbers(("+14155550124", True)))},
+            "INVALID_FROM_NUMBER",
+        ),
+        (
+            {"account_reply": httpx.Response(200, content=b"<html>hello</html>")},
+            "BASE_URL",
+        ),
+        (
+            {"account_reply": httpx.Response(404, content=b"<html>not found</html>")},
+            "BASE_URL",
+        ),
+        ({"account_reply": httpx.ConnectError("refused")}, "BASE_URL"),
+        ({"account_reply": httpx.Response(503, json=error(20500, 503))}, "PROVIDER_UNAVAILABLE"),
+        ({"account_reply": httpx.ReadTimeout("slow")}, "PROVIDER_UNAVAILABLE"),
+        ({"account_reply": httpx.ConnectTimeout("slow")}, "PROVIDER_UNAVAILABLE"),
+        ({"numbers_reply": httpx.Response(500, json=error(20500, 500))}, "PROVIDER_UNAVAILABLE"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+async def test_each_failure_kind_fails_the_account_with_its_reason(
+    api: Api, keys: Keys, twilio: respx.Router, replies: dict[str, Any], failure: str
+) -> None:
+    twilio_answers(twilio, **replies)
+
+    card = await verified_card(api, keys)
+
+    assert card["status"] == "FAILED"
+    assert card["failure"] == failure
+    assert card["verifiedAt"] is None
+    assert "Twilio says no" not in card["failureMessage"]
+    assert len(card["failureMessage"]) > 40
+    assert (await api.data(keys.marketer, SENDERS))["smsSenders"] == []
+
+
+@pytest.mark.parametrize(
+    ("service_reply", "failure"),
+    [
+        (httpx.Response(404, json=error(20404, 404)), "INVALID_MESSAGING_SERVICE"),
+        (
+            httpx.Response(200, json=messaging_service(MG_SID, account_sid="AC" + "1" * 32)),
+            "INVALID_MESSAGING_SERVICE",
+        ),
+    ],
+)
+async def test_a_messaging_service_of_another_account_fails_the_check(
+    api: Api, keys: Keys, twilio: respx.Router, service_reply: httpx.Response, failure: str
+) -> None:
+    twilio_answers(twilio, service_reply=service_reply)
+    card = await verified_card(api, keys, senderId=MG_SID)
+    assert card["failure"] == failure
+
+
+async def test_the_failure_message_says_what_to_do(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    twilio_answers(twilio, account_reply=httpx.Response(401, json=error(20003, 401)))
+    card = await verified_card(api, keys)
+    assert card["failureMessage"] == (
+        "Invalid credentials: Twilio rejected this Account SID and Auth Token. Copy both fresh "
+        "from the Twilio Console, save, and verify again."
+    )
+
+
+async def test_errors_are_read_by_code_not_by_message(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    misleading = error(20003, 400, message="Service unavailable, please retry later")
+    twilio_answers(twilio, account_reply=httpx.Response(400, json=misleading))
+    card = await verified_card(api, keys)
+    assert card["failure"] == "INVALID_CREDENTIALS"
+
+
+async def test_a_5xx_then_success_is_retried_and_verified(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(
+        twilio,
+        account_reply=[
+            httpx.Response(503, json=error(20503, 503)),
+            httpx.ReadTimeout("slow"),
+            httpx.Response(200, json=account()),
+        ],
+    )
+    card = await verified_card(api, keys)
+    assert card["status"] == "VERIFIED"
+    assert routes["account"].call_count == 3
+
+
+async def test_a_429_waits_for_retry_after_then_succeeds(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(
+        twilio,
+        account_reply=[
+            httpx.Response(429, json=error(20429, 429), headers={"Retry-After": "1"}),
+            httpx.Response(200, json=account()),
+        ],
+    )
+    started = time.monotonic()
+    card = await verified_card(api, keys)
+    assert card["status"] == "VERIFIED"
+    assert routes["account"].call_count == 2
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_a_retry_after_beyond_the_budget_gives_up_at_once(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(
+        twilio,
+        account_reply=httpx.Response(429, json=error(20429, 429), headers={"Retry-After": "3600"}),
+    )
+    started = time.monotonic()
+    card = await verified_card(api, keys)
+    assert card["failure"] == "PROVIDER_UNAVAILABLE"
+    assert routes["account"].call_count == 1
+    assert time.monotonic() - started < 5
+
+
+async def test_transient_failures_stop_after_four_attempts(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(twilio, account_reply=httpx.Response(500, json=error(20500, 500)))
+    card = await verified_card(api, keys)
+    assert card["failure"] == "PROVIDER_UNAVAILABLE"
+    assert routes["account"].call_count == 4
+
+
+async def test_a_redirect_is_not_followed(api: Api, keys: Keys, twilio: respx.Router) -> None:
+    elsewhere = twilio.get("https://evil.example.com/steal").respond(200, json=account())
+    twilio_answers(
+        twilio,
+        account_reply=httpx.Response(
+            301, headers={"Location": "https://evil.example.com/steal"}, json={}
+        ),
+    )
+    card = await verified_card(api, keys)
+    assert card["failure"] == "BASE_URL"
+    assert not elsewhere.called
+
+
+async def test_an_oversized_body_is_not_read_past_its_cap(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    huge = b'{"sid": "' + b"A" * (2 * 1024 * 1024) + b'"}'
+    twilio_answers(twilio, account_reply=httpx.Response(200, content=huge))
+    card = await verified_card(api, keys)
+    assert card["failure"] == "BASE_URL"
+
+
+async def test_an_account_without_a_sender_fails_at_once(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(twilio)
+    await enable(api, keys.admin)
+    card = await added(api, keys.admin)
+    await api.data(keys.admin, UPDATE, {"id": card["id"], "input": {"senderId": ""}})
+
+    payload = await verify(api, keys.admin, card["id"])
+
+    assert payload["account"]["status"] == "FAILED"
+    assert payload["account"]["failure"] == "MISSING_SENDER"
+    assert payload["errors"] == []
+    assert not routes["account"].called
+
+
+async def test_a_second_verify_while_one_runs_starts_nothing(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    release = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await release.wait()
+        return httpx.Response(200, json=account())
+
+    account_route = twilio.get(ACCOUNT_URL).mock(side_effect=slow)
+    twilio.get(NUMBERS_URL).respond(json=incoming_numbers((PHONE, True)))
+    await enable(api, keys.admin)
+    card = await added(api, keys.admin)
+
+    first = await verify(api, keys.admin, card["id"])
+    second = await verify(api, keys.admin, card["id"])
+    release.set()
+
+    assert first["account"]["status"] == "VERIFYING"
+    assert second["account"] is None
+    assert [(e["field"], e["code"]) for e in second["errors"]] == [
+        ("id", "VERIFICATION_IN_PROGRESS")
+    ]
+    assert (await verdict(api, keys.admin, card["id"]))["status"] == "VERIFIED"
+    assert account_route.call_count == 1
+
+
+async def test_verifying_a_verified_account_checks_it_again(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(
+        twilio,
+        account_reply=[
+            httpx.Response(200, json=account()),
+            httpx.Response(200, json=account(status="suspended")),
+        ],
+    )
+    card = await verified_card(api, keys)
+    assert card["status"] == "VERIFIED"
+
+    again = await verify(api, keys.admin, card["id"])
+    assert again["account"]["status"] == "VERIFYING"
+    final = await verdict(api, keys.admin, card["id"])
+
+    assert final["failure"] == "ACCOUNT_SUSPENDED"
+    assert routes["account"].call_count == 2
+
+
+async def test_credentials_changed_mid_check_are_never_marked_by_the_old_check(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    in_flight = asyncio.Event()
+    release = asyncio.Event()
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        in_flight.set()
+        await release.wait()
+        return httpx.Response(200, json=account())
+
+    twilio.get(ACCOUNT_URL).mock(side_effect=slow)
+    twilio.get(NUMBERS_URL).respond(json=incoming_numbers((PHONE, True)))
+    await enable(api, keys.admin)
+    card = await added(api, keys.admin)
+    await verify(api, keys.admin, card["id"])
+    await asyncio.wait_for(in_flight.wait(), 5)
+
+    changed = await api.data(
+        keys.admin, UPDATE, {"id": card["id"], "input": {"authToken": "a-brand-new-token-1234"}}
+    )
+    release.set()
+    await api.app.state.services.verifier.wait_idle()
+
+    assert changed["updateSmsAccount"]["account"]["status"] == "DRAFT"
+    after = (await api.data(keys.admin, ACCOUNT, {"id": card["id"]}))["smsAccount"]
+    assert after["status"] == "DRAFT"
+    assert after["verifiedAt"] is None
+
+
+async def test_verify_while_the_integration_is_off_answers_integration_disabled(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(twilio)
+    await enable(api, keys.admin)
+    card = await added(api, keys.admin)
+    await api.data(
+        keys.admin,
+        "mutation { setSmsIntegrationEnabled(enabled: false) { errors { code } } }",
+    )
+
+    disabled = await verify(api, keys.admin, card["id"])
+
+    assert [e["code"] for e in disabled["errors"]] == ["INTEGRATION_DISABLED"]
+    assert not routes["account"].called
+
+
+async def test_another_workspaces_account_cannot_be_verified(
+    api: Api, keys: Keys, other_keys: Keys, twilio: respx.Router
+) -> None:
+    routes = twilio_answers(twilio)
+    await enable(api, keys.admin)
+    await enable(api, other_keys.admin)
+    card = await added(api, keys.admin)
+
+    foreign = await verify(api, other_keys.admin, card["id"])
+
+    assert [(e["field"], e["code"]) for e in foreign["errors"]] == [("id", "NOT_FOUND")]
+    assert not routes["account"].called
+
+
+async def test_only_admins_verify(api: Api, keys: Keys) -> None:
+    for key in (keys.marketer, keys.sales):
+        result = await api.run(key, VERIFY, {"id": "x"})
+        assert result["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_nothing_upstream_reaches_the_log(
+    api: Api, keys: Keys, twilio: respx.Router, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    twilio_answers(twilio, account_reply=httpx.Response(401, json=error(20003, 401)))
+    await verified_card(api, keys)
+    twilio_answers(twilio)
+    await verified_card(api, keys)
+    assert AUTH_TOKEN not in caplog.text
+    assert "a-real-looking-upstream-auth-token" not in caplog.text
+    assert "Twilio says no" not in caplog.text
