@@ -19,6 +19,7 @@ from starlette.routing import Route, WebSocketRoute
 from api.auth import KeyAuthenticator, RequireApiKey
 from api.graphql import GraphQLApp
 from api.settings import Settings, load_settings
+from api.webhooks import webhook_routes
 from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
@@ -86,8 +87,10 @@ def create_app(
         resolver=resolver,
         public_url=settings.public_url,
         bus=create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size),
+        twilio=twilio,
         verifier=verifier,
         verify_lease_seconds=settings.verify_lease_seconds,
+        webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
     )
     authenticator = KeyAuthenticator(reads)
     graphql_app = GraphQLApp(
@@ -141,6 +144,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
+            *webhook_routes(services),
         ],
         lifespan=lifespan,
     )

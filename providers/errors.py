@@ -15,10 +15,17 @@ class BaseUrlUnreachable(TwilioError):
     """The Base URL cannot be reached at all, or what answers there is not Twilio's JSON API."""
 
 
+class OutcomeUnknown(TwilioError):
+    """The request went out but no answer came back (timeout, dropped connection, 5xx): Twilio
+    may or may not have acted on it. Never retried for sends (no idempotency key)."""
+
+
 class TwilioRejected(TwilioError):
     """Twilio answered the request with an error: its HTTP status and numeric error code."""
 
-    def __init__(self, status: int, code: int | None) -> None:
+    def __init__(self, status: int, code: int | None, message: str | None = None) -> None:
         super().__init__(f"Twilio answered {status} (code {code})")
         self.status = status
         self.code = code
+        # Twilio's own sentence, kept only for a message's errorMessage (never for accounts).
+        self.twilio_message = message

@@ -20,7 +20,12 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioRejected
+from providers.errors import (
+    BaseUrlUnreachable,
+    OutcomeUnknown,
+    ProviderUnavailable,
+    TwilioRejected,
+)
 from providers.transport import MAX_BODY_BYTES
 
 RATE_LIMITED = 20429
@@ -67,10 +72,20 @@ class MessagingService:
     account_sid: str
 
 
+@dataclass(frozen=True, slots=True)
+class SentMessage:
+    sid: str
+    status: str
+    segments: int | None
+    error_code: int | None
+    error_message: str | None
+
+
 class _Transient(Exception):
-    def __init__(self, retry_after: float | None = None) -> None:
+    def __init__(self, retry_after: float | None = None, *, rate_limited: bool = False) -> None:
         super().__init__("transient")
         self.retry_after = retry_after
+        self.rate_limited = rate_limited
 
 
 def messaging_base(base_url: str) -> str:
@@ -134,6 +149,47 @@ class TwilioClient:
             sid=str(body.get("sid", "")), account_sid=str(body.get("account_sid", ""))
         )
 
+    async def send_message(
+        self,
+        credentials: Credentials,
+        *,
+        to: str,
+        body: str,
+        sender: str,
+        status_callback: str | None,
+    ) -> SentMessage:
+        """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``: sent at most once.
+
+        Only a 429 (Twilio did not process it) is retried. A timeout or 5xx after the request
+        went out raises ``OutcomeUnknown``; a connection that never opened raises
+        ``BaseUrlUnreachable`` (nothing was sent).
+        """
+        sid = quote(credentials.account_sid, safe="")
+        url = f"{credentials.base_url}2010-04-01/Accounts/{sid}/Messages.json"
+        form = {"To": to, "Body": body}
+        form["From" if sender.startswith("+") else "MessagingServiceSid"] = sender
+        if status_callback:
+            form["StatusCallback"] = status_callback
+        auth = httpx.BasicAuth(credentials.account_sid, credentials.auth_token)
+
+        async def once() -> dict[str, Any]:
+            try:
+                return await self._once("POST", url, auth, None, form, sent_once=True)
+            except _Transient as transient:
+                if transient.rate_limited:
+                    raise
+                raise OutcomeUnknown("Twilio's answer did not arrive") from None
+
+        answer = await self._with_retries(once)
+        code = answer.get("error_code")
+        return SentMessage(
+            sid=str(answer.get("sid", "")),
+            status=str(answer.get("status", "queued")),
+            segments=_int_or_none(answer.get("num_segments")),
+            error_code=_int_or_none(code),
+            error_message=answer.get("error_message"),
+        )
+
     async def _get(
         self, credentials: Credentials, url: str, *, params: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
@@ -165,12 +221,18 @@ class TwilioClient:
         auth: httpx.Auth,
         params: Mapping[str, str] | None,
         data: Mapping[str, str] | None = None,
+        *,
+        sent_once: bool = False,
     ) -> dict[str, Any]:
         try:
             async with self._http.stream(
                 method, url, params=params, data=data, auth=auth
             ) as response:
                 body = await _read_capped(response)
+        except httpx.ConnectTimeout as exc:
+            if sent_once:  # the request never left: nothing was sent
+                raise BaseUrlUnreachable("Twilio could not be reached") from exc
+            raise _Transient() from exc
         except (httpx.TimeoutException, httpx.ReadError, httpx.WriteError) as exc:
             raise _Transient() from exc
         except httpx.RemoteProtocolError as exc:
@@ -194,6 +256,16 @@ async def _read_capped(response: httpx.Response) -> bytes:
             raise BaseUrlUnreachable("the answer is larger than any Twilio response")
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -224,7 +296,7 @@ def _interpret(response: httpx.Response, body: bytes) -> dict[str, Any]:
     code = parsed.get("code") if parsed is not None else None
     code = code if isinstance(code, int) else None
     if status == 429 or code == RATE_LIMITED:
-        raise _Transient(_retry_after(response))
+        raise _Transient(_retry_after(response), rate_limited=True)
     if status >= 500:
         raise _Transient(_retry_after(response))
     if 200 <= status < 300:
@@ -235,4 +307,5 @@ def _interpret(response: httpx.Response, body: bytes) -> dict[str, Any]:
         raise BaseUrlUnreachable("the Base URL redirects; redirects are not followed")
     if parsed is None or ("code" not in parsed and "status" not in parsed):
         raise BaseUrlUnreachable("the Base URL did not answer with Twilio's JSON")
-    raise TwilioRejected(status, code)
+    message = parsed.get("message")
+    raise TwilioRejected(status, code, message if isinstance(message, str) else None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from providers.host_policy import HostPolicyError
 from resolvers import events
@@ -58,6 +59,11 @@ class AccountResult:
 def secret_binding(account_id: str) -> str:
     """Associated data that ties an encrypted Auth Token to its row."""
     return f"sms_accounts:{account_id}:auth_token"
+
+
+def previous_secret_binding(account_id: str) -> str:
+    """Associated data of the token an account had before its last change."""
+    return f"sms_accounts:{account_id}:previous_auth_token"
 
 
 def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
@@ -189,6 +195,14 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
             assert value is not None
             binding = secret_binding(row.id)
             if services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding) != value:
+                # Webhooks signed with the old token keep arriving for a while after a rotation.
+                row.previous_auth_token_ciphertext = services.secrets.encrypt(
+                    services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding),
+                    bound_to=previous_secret_binding(row.id),
+                )
+                row.previous_auth_token_until = utcnow() + timedelta(
+                    seconds=services.webhook_token_grace_seconds
+                )
                 row.auth_token_ciphertext = services.secrets.encrypt(value, bound_to=binding)
                 row.auth_token_hint = auth_token_hint(value)
                 credentials_changed = True
@@ -226,6 +240,8 @@ async def remove_account(services: Services, caller: Caller, account_id: str) ->
         row.removed_at = now
         row.updated_at = now
         row.auth_token_ciphertext = ""
+        row.previous_auth_token_ciphertext = None
+        row.previous_auth_token_until = None
         row.credentials_version += 1
         session.add(row)
         await session.commit()

@@ -134,3 +134,47 @@ class Sender:
     provider: Provider
     sender_id: str
     sender_kind: SenderKind
+
+
+class MessageDirection(Enum):
+    OUTBOUND = "OUTBOUND"
+    INBOUND = "INBOUND"
+
+
+class MessageStatus(Enum):
+    QUEUED = "QUEUED"
+    ACCEPTED = "ACCEPTED"
+    SCHEDULED = "SCHEDULED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DELIVERED = "DELIVERED"
+    UNDELIVERED = "UNDELIVERED"
+    FAILED = "FAILED"
+    RECEIVED = "RECEIVED"
+    READ = "READ"
+    CANCELED = "CANCELED"
+    UNCONFIRMED = "UNCONFIRMED"
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    id: str
+    account_id: str
+    direction: MessageDirection
+    from_number: str
+    to_number: str
+    body: str
+    status: MessageStatus
+    provider_message_id: str | None
+    error_code: int | None
+    error_message: str | None
+    segments: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    nodes: list[tuple[str, Message]]  # (cursor, message)
+    has_next_page: bool
+    end_cursor: str | None

@@ -21,6 +21,9 @@ OPERATIONS: dict[str, frozenset[Role]] = {
     "verifySmsAccount": ADMIN,
     "smsAccountChanged": ADMIN,
     "smsSendersChanged": ADMIN_AND_MARKETER,
+    "sendSms": ADMIN_AND_MARKETER,
+    "smsMessages": EVERYONE,
+    "smsMessageUpdated": EVERYONE,
 }
 
 

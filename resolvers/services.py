@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from providers.host_policy import HostPolicy, Resolver
+from providers.twilio import TwilioClient
 from resolvers.bus import EventBus
 from storage.crypto import SecretBox
 
@@ -24,5 +25,7 @@ class Services:
     resolver: Resolver
     public_url: str | None
     bus: EventBus
+    twilio: TwilioClient
     verifier: Verifier
     verify_lease_seconds: float
+    webhook_token_grace_seconds: float

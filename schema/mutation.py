@@ -6,17 +6,20 @@ from typing import Any
 
 import strawberry
 
-from resolvers import accounts, integration, verification
+from resolvers import accounts, integration, messages, verification
 from resolvers.accounts import AccountResult
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import (
     AddSmsAccountInput,
+    SendSmsInput,
+    SendSmsPayload,
     SmsAccount,
     SmsAccountPayload,
     SmsError,
     SmsIntegration,
     SmsIntegrationPayload,
+    SmsMessage,
     UpdateSmsAccountInput,
 )
 
@@ -100,3 +103,20 @@ class Mutation:
         context = info.context
         result = await verification.verify_account(context.services, context.caller, str(id))
         return _payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("sendSms"),
+        description=(
+            "Send one SMS through a verified account. Sent at most once: an unconfirmed send is "
+            "stored as UNCONFIRMED and settled by Twilio's delivery report."
+        ),
+    )
+    async def send_sms(self, info: Info, input: SendSmsInput) -> SendSmsPayload:
+        context = info.context
+        result = await messages.send_sms(
+            context.services, context.caller, str(input.account_id), input.to, input.body
+        )
+        return SendSmsPayload(
+            message=None if result.message is None else SmsMessage.of(result.message),
+            errors=[SmsError.of(error) for error in result.errors],
+        )

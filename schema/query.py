@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 
-from resolvers import accounts, integration, senders
+from resolvers import accounts, integration, messages, senders
 from resolvers.catalog import PROVIDERS
+from resolvers.domain import MessageDirection
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import (
@@ -13,6 +15,7 @@ from schema.types import (
     SmsAccountList,
     SmsAccountStats,
     SmsIntegration,
+    SmsMessageConnection,
     SmsProviderInfo,
     SmsSender,
 )
@@ -59,3 +62,28 @@ class Query:
     async def sms_senders(self, info: Info) -> list[SmsSender]:
         found = await senders.list_senders(info.context.services, info.context.caller)
         return [SmsSender.of(sender) for sender in found]
+
+    @strawberry.field(
+        permission_classes=allowed("smsMessages"),
+        description="Messages of the workspace, newest first; first is capped at 100.",
+    )
+    async def sms_messages(
+        self,
+        info: Info,
+        account_id: strawberry.ID | None = None,
+        direction: MessageDirection | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+    ) -> SmsMessageConnection:
+        try:
+            page = await messages.list_messages(
+                info.context.services,
+                info.context.caller,
+                account_id=None if account_id is None else str(account_id),
+                direction=direction,
+                first=50 if first is None else first,
+                after=after,
+            )
+        except messages.InvalidCursorError as invalid:
+            raise GraphQLError(str(invalid), extensions={"code": "BAD_USER_INPUT"}) from None
+        return SmsMessageConnection.of(page)

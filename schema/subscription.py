@@ -6,10 +6,10 @@ from collections.abc import AsyncGenerator
 
 import strawberry
 
-from resolvers import events
+from resolvers import events, messages
 from schema.context import Info
 from schema.permissions import allowed
-from schema.types import SmsAccountEvent, SmsSender
+from schema.types import SmsAccountEvent, SmsMessage, SmsSender
 
 
 @strawberry.type
@@ -29,3 +29,11 @@ class Subscription:
     async def sms_senders_changed(self, info: Info) -> AsyncGenerator[list[SmsSender], None]:
         async for senders in events.sender_lists(info.context.services, info.context.caller):
             yield [SmsSender.of(sender) for sender in senders]
+
+    @strawberry.subscription(
+        permission_classes=allowed("smsMessageUpdated"),
+        description="Every new inbound message and every status change, in this workspace.",
+    )
+    async def sms_message_updated(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
+        async for message in messages.message_updates(info.context.services, info.context.caller):
+            yield SmsMessage.of(message)

@@ -18,6 +18,8 @@ strawberry.enum(domain.SenderKind, name="SenderKind")
 strawberry.enum(domain.VerificationFailure, name="VerificationFailure")
 strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
+strawberry.enum(domain.MessageDirection, name="MessageDirection")
+strawberry.enum(domain.MessageStatus, name="MessageStatus")
 
 
 @strawberry.type(description="A connected SMS provider account, as shown on its card.")
@@ -206,3 +208,76 @@ class SmsAccountEvent:
             previous_status=event.previous_status,
             stats=SmsAccountStats.of(event.stats),
         )
+
+
+@strawberry.type(description="One SMS sent or received through an account.")
+class SmsMessage:
+    id: strawberry.ID
+    account_id: strawberry.ID
+    direction: domain.MessageDirection
+    from_: str = strawberry.field(name="from")
+    to: str
+    body: str
+    status: domain.MessageStatus
+    provider_message_id: str | None
+    error_code: int | None
+    error_message: str | None
+    segments: int | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, message: domain.Message) -> SmsMessage:
+        return cls(
+            id=strawberry.ID(message.id),
+            account_id=strawberry.ID(message.account_id),
+            direction=message.direction,
+            from_=message.from_number,
+            to=message.to_number,
+            body=message.body,
+            status=message.status,
+            provider_message_id=message.provider_message_id,
+            error_code=message.error_code,
+            error_message=message.error_message,
+            segments=message.segments,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+@strawberry.type
+class SmsMessageEdge:
+    cursor: str
+    node: SmsMessage
+
+
+@strawberry.type
+class SmsMessageConnection:
+    edges: list[SmsMessageEdge]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: domain.MessagePage) -> SmsMessageConnection:
+        return cls(
+            edges=[SmsMessageEdge(cursor=c, node=SmsMessage.of(m)) for c, m in page.nodes],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )
+
+
+@strawberry.input
+class SendSmsInput:
+    account_id: strawberry.ID
+    to: str
+    body: str
+
+
+@strawberry.type
+class SendSmsPayload:
+    message: SmsMessage | None
+    errors: list[SmsError]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, text
+from sqlalchemy import Column, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import UTCDateTime, utcnow
@@ -79,6 +79,50 @@ class SmsAccountRow(SQLModel, table=True):
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     credentials_version: int = Field(default=1)
     verify_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The token before the last change, still accepted on webhooks until the grace period ends.
+    previous_auth_token_ciphertext: str | None = Field(default=None, max_length=512)
+    previous_auth_token_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SmsMessageRow(SQLModel, table=True):
+    """One SMS, sent (OUTBOUND) or received (INBOUND) through an account."""
+
+    __tablename__ = "sms_messages"
+    __table_args__ = (
+        Index("ix_sms_messages_provider_id", "provider_message_id", unique=True),
+        Index("ix_sms_messages_page", "workspace_id", "created_at", "id"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    workspace_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("workspaces.id"), nullable=False)
+    )
+    account_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("sms_accounts.id"), nullable=False)
+    )
+    direction: str = Field(max_length=16)
+    from_number: str = Field(max_length=64)
+    to_number: str = Field(max_length=64)
+    body: str = Field(sa_type=Text)
+    status: str = Field(max_length=16)
+    provider_message_id: str | None = Field(default=None, max_length=64)
+    error_code: int | None = Field(default=None)
+    error_message: str | None = Field(default=None, max_length=500)
+    segments: int | None = Field(default=None)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class OptOut(SQLModel, table=True):
+    """A number that replied STOP to this workspace: nothing is sent to it until START."""
+
+    __tablename__ = "sms_opt_outs"
+
+    workspace_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("workspaces.id"), primary_key=True)
+    )
+    phone_number: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

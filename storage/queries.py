@@ -178,19 +178,33 @@ async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:
     ).all()
 
 
-async def all_secrets(session: AsyncSession) -> Sequence[Any]:
-    """(id, ciphertext) of every stored secret, for key rotation."""
-    return (
+SECRET_COLUMNS = ("auth_token_ciphertext", "previous_auth_token_ciphertext")
+
+
+async def all_secrets(session: AsyncSession) -> list[tuple[str, str, str]]:
+    """(account id, column, ciphertext) of every stored secret, for key rotation."""
+    rows = (
         await session.execute(
-            select(_A.id, _A.auth_token_ciphertext).where(_A.auth_token_ciphertext != "")
+            select(_A.id, _A.auth_token_ciphertext, _A.previous_auth_token_ciphertext)
         )
     ).all()
+    found = []
+    for account_id, current, previous in rows:
+        for column, value in zip(SECRET_COLUMNS, (current, previous), strict=True):
+            if value:
+                found.append((account_id, column, value))
+    return found
 
 
-async def replace_secret(session: AsyncSession, account_id: str, old: str, new: str) -> bool:
+async def replace_secret(
+    session: AsyncSession, account_id: str, column: str, old: str, new: str
+) -> bool:
+    """Swap one ciphertext for another, unless it changed meanwhile."""
+    target = SmsAccountRow.__table__.c[column]  # type: ignore[attr-defined]
     result = await session.execute(
         update(SmsAccountRow)
-        .where(_A.id == account_id, _A.auth_token_ciphertext == old)
-        .values(auth_token_ciphertext=new)
+        .where(_A.id == account_id, target == old)
+        .values({column: new})
+        .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

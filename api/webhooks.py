@@ -1,0 +1,94 @@
+"""Twilio's webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``.
+
+Each request must carry a valid ``X-Twilio-Signature`` for the URL Twilio called, rebuilt from
+``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-* headers), or it is refused with 403 and
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from providers.signature import is_valid_signature
+from resolvers.services import Services
+from resolvers.webhooks import record_inbound, record_status, signing_tokens
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 64 * 1024
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: Request) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise _TooLarge
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def webhook_routes(services: Services) -> list[Route]:
+    async def authenticated(request: Request) -> tuple[str, list[tuple[str, str]]] | Response:
+        """(workspace id, form parameters) of a request Twilio signed, or the refusal."""
+        try:
+            body = await _read_body(request)
+        except _TooLarge:
+            return PlainTextResponse("Request body too large", status_code=413)
+        if services.public_url is None:
+            log.warning("a Twilio webhook arrived but SMS_PUBLIC_URL is not set; refused")
+            return PlainTextResponse("Forbidden", status_code=403)
+        try:
+            params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
+        except UnicodeDecodeError:
+            return PlainTextResponse("Bad request", status_code=400)
+        query = request.url.query
+        url = services.public_url + request.url.path + (f"?{query}" if query else "")
+        account = await signing_tokens(services, request.path_params["account_id"])
+        signature = request.headers.get("x-twilio-signature")
+        if account is None or not is_valid_signature(url, params, signature, account.tokens):
+            return PlainTextResponse("Forbidden", status_code=403)
+        return account.workspace_id, params
+
+    async def status(request: Request) -> Response:
+        checked = await authenticated(request)
+        if isinstance(checked, Response):
+            return checked
+        workspace_id, params = checked
+        await record_status(
+            services,
+            workspace_id,
+            request.path_params["account_id"],
+            dict(params),
+            request.query_params.get("mid"),
+        )
+        return Response(status_code=204)
+
+    async def inbound(request: Request) -> Response:
+        checked = await authenticated(request)
+        if isinstance(checked, Response):
+            return checked
+        workspace_id, params = checked
+        await record_inbound(
+            services, workspace_id, request.path_params["account_id"], dict(params)
+        )
+        return Response(EMPTY_TWIML, media_type="text/xml")
+
+    return [
+        Route("/webhooks/twilio/{account_id}/status", status, methods=["POST"]),
+        Route("/webhooks/twilio/{account_id}/inbound", inbound, methods=["POST"]),
+    ]

@@ -1,0 +1,339 @@
+"""Sending SMS through verified accounts, reading messages, and their live updates.
+
+Every send is billed to the customer's own Twilio account, so a send is attempted at most once:
+only a 429 (not processed by Twilio) is retried. A send whose answer never came back is stored
+as UNCONFIRMED and settled by Twilio's status callback, which carries our message id.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
+from providers.twilio import Credentials
+from resolvers import events
+from resolvers.accounts import secret_binding, to_account
+from resolvers.bus import SubscriberOverflow
+from resolvers.domain import (
+    AccountStatus,
+    Caller,
+    Message,
+    MessageDirection,
+    MessagePage,
+    MessageStatus,
+    VerificationFailure,
+)
+from resolvers.errors import INTEGRATION_DISABLED, ErrorCode, FieldError
+from resolvers.message_status import from_twilio
+from resolvers.services import Services
+from resolvers.validation import E164
+from storage import message_queries, queries
+from storage.models import SmsMessageRow, new_id
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1600
+MAX_PAGE = 100
+SENDER_GONE = {21606, 21212, 21659, 21712}
+AUTHENTICATION_FAILED = 20003
+RECIPIENT_UNSUBSCRIBED = 21610
+READABLE: dict[int, str] = {
+    21211: "The To number is not a valid phone number.",
+    21212: "The From number is not a valid phone number, short code or sender of this account.",
+    21408: "This account is not permitted to send to the To number's region (Twilio geo "
+    "permissions).",
+    21606: "The From number is not an SMS-capable number of this Twilio account.",
+    21608: "A Twilio trial account can only send to verified numbers.",
+    21610: "The recipient replied STOP: Twilio will not deliver to them until they reply START.",
+    21614: "The To number cannot receive SMS.",
+    21659: "The From number is not a Twilio number of this account.",
+    21712: "The From number cannot be used for this message.",
+    20003: "Twilio rejected the account's credentials: update the Auth Token and verify again.",
+}
+
+
+@dataclass(slots=True)
+class SendResult:
+    message: Message | None = None
+    errors: list[FieldError] = field(default_factory=list)
+
+
+def messages_channel(workspace_id: str) -> str:
+    return f"sms-messages:{workspace_id}"
+
+
+def to_message(row: SmsMessageRow) -> Message:
+    return Message(
+        id=row.id,
+        account_id=row.account_id,
+        direction=MessageDirection(row.direction),
+        from_number=row.from_number,
+        to_number=row.to_number,
+        body=row.body,
+        status=MessageStatus(row.status),
+        provider_message_id=row.provider_message_id,
+        error_code=row.error_code,
+        error_message=row.error_message,
+        segments=row.segments,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
+    try:
+        await services.bus.publish(messages_channel(workspace_id), message)
+    except Exception:
+        log.exception("could not publish a message update for workspace %s", workspace_id)
+
+
+def _check_fields(to: str, body: str) -> list[FieldError]:
+    errors = []
+    if to == "":
+        errors.append(FieldError("to", ErrorCode.REQUIRED, "Enter the recipient's number."))
+    elif not E164.fullmatch(to):
+        errors.append(
+            FieldError(
+                "to",
+                ErrorCode.INVALID,
+                "The recipient must be a phone number in E.164 format (+, country code and "
+                "number, e.g. +14155550123).",
+            )
+        )
+    if body.strip() == "":
+        errors.append(FieldError("body", ErrorCode.REQUIRED, "Write the message to send."))
+    elif len(body) > MAX_BODY:
+        errors.append(
+            FieldError(
+                "body",
+                ErrorCode.INVALID,
+                f"The message is {len(body)} characters; Twilio sends at most {MAX_BODY}.",
+            )
+        )
+    return errors
+
+
+async def send_sms(
+    services: Services, caller: Caller, account_id: str, to: str, body: str
+) -> SendResult:
+    """Check everything, then post to Twilio once, storing the message before it leaves."""
+    to = to.strip()
+    now = utcnow()
+    async with services.reads() as session:
+        if not await queries.integration_enabled(session, caller.workspace_id):
+            return SendResult(errors=[INTEGRATION_DISABLED])
+        account = await queries.live_account(session, caller.workspace_id, account_id)
+        if account is None:
+            return SendResult(
+                errors=[FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")]
+            )
+        if account.status != AccountStatus.VERIFIED.value or account.sender_id is None:
+            return SendResult(
+                errors=[
+                    FieldError(
+                        "accountId",
+                        ErrorCode.ACCOUNT_NOT_VERIFIED,
+                        "This SMS account is not verified (or has no sender): verify it first.",
+                    )
+                ]
+            )
+        field_errors = _check_fields(to, body)
+        if field_errors:
+            return SendResult(errors=field_errors)
+        if await message_queries.is_opted_out(session, caller.workspace_id, to):
+            return SendResult(
+                errors=[
+                    FieldError(
+                        "to",
+                        ErrorCode.RECIPIENT_OPTED_OUT,
+                        "This recipient replied STOP; nothing is sent to them until they reply "
+                        "START.",
+                    )
+                ]
+            )
+    token = services.secrets.decrypt(
+        account.auth_token_ciphertext, bound_to=secret_binding(account.id)
+    )
+    credentials = Credentials(account.client_id, token, account.base_url)
+    row = SmsMessageRow(
+        id=new_id(),
+        workspace_id=caller.workspace_id,
+        account_id=account.id,
+        direction=MessageDirection.OUTBOUND.value,
+        from_number=account.sender_id,
+        to_number=to,
+        body=body,
+        status=MessageStatus.UNCONFIRMED.value,  # until Twilio answers
+        created_at=now,
+        updated_at=now,
+    )
+    async with services.writes() as session:
+        session.add(row)
+        await session.commit()
+
+    callback = (
+        f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
+        if services.public_url
+        else None
+    )
+    errors: list[FieldError] = []
+    try:
+        sent = await services.twilio.send_message(
+            credentials, to=to, body=body, sender=account.sender_id, status_callback=callback
+        )
+    except OutcomeUnknown:
+        errors.append(
+            FieldError(
+                None,
+                ErrorCode.PROVIDER_UNAVAILABLE,
+                "Twilio did not confirm this message. It was not sent again (that could send it "
+                "twice); its delivery report will settle its status.",
+            )
+        )
+    except TwilioRejected as rejected:
+        row.status = MessageStatus.FAILED.value
+        row.error_code = rejected.code
+        row.error_message = READABLE.get(rejected.code or 0) or _twilio_words(rejected)
+        errors.append(
+            FieldError(
+                None,
+                ErrorCode.PROVIDER_REJECTED,
+                f"Twilio rejected the message (error {rejected.code}): {row.error_message}",
+            )
+        )
+        await _react_to_rejection(
+            services, caller, account.id, account.credentials_version, to, rejected
+        )
+    except TwilioError:
+        row.status = MessageStatus.FAILED.value
+        row.error_message = "Nothing was sent: Twilio could not be reached. Try again later."
+        errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
+    else:
+        row.status = (from_twilio(sent.status) or MessageStatus.QUEUED).value
+        row.provider_message_id = sent.sid or None
+        row.segments = sent.segments
+        row.error_code = sent.error_code
+        row.error_message = sent.error_message
+
+    row.updated_at = utcnow()
+    async with services.writes() as session:
+        await session.merge(row)
+        await session.commit()
+    message = to_message(row)
+    await publish_message(services, caller.workspace_id, message)
+    return SendResult(message=message, errors=errors)
+
+
+def _twilio_words(rejected: TwilioRejected) -> str:
+    words = (rejected.twilio_message or "").strip()
+    return words[:400] if words else f"Twilio error {rejected.code}."
+
+
+async def _react_to_rejection(
+    services: Services,
+    caller: Caller,
+    account_id: str,
+    version: int,
+    to: str,
+    rejected: TwilioRejected,
+) -> None:
+    """A gone sender or bad credentials fail the account; a STOP reply records the opt-out."""
+    now = utcnow()
+    failure = None
+    if rejected.code in SENDER_GONE:
+        failure = VerificationFailure.INVALID_FROM_NUMBER
+    elif rejected.code == AUTHENTICATION_FAILED:
+        failure = VerificationFailure.INVALID_CREDENTIALS
+    async with services.writes() as session:
+        if rejected.code == RECIPIENT_UNSUBSCRIBED:
+            await message_queries.opt_out(session, caller.workspace_id, to, now)
+        before_row = await queries.account_by_id(session, account_id)
+        before = to_account(before_row, services.public_url) if before_row else None
+        flipped = failure is not None and await message_queries.fail_sender(
+            session, account_id, version, failure.value, now
+        )
+        await session.commit()
+        if flipped and before_row is not None:
+            await session.refresh(before_row)
+    if flipped and before_row is not None:
+        await events.account_changed(
+            services,
+            caller.workspace_id,
+            to_account(before_row, services.public_url),
+            before=before,
+        )
+
+
+def encode_cursor(created_at: datetime, message_id: str) -> str:
+    raw = f"{created_at.isoformat()}|{message_id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        stamp, message_id = raw.split("|", 1)
+        return datetime.fromisoformat(stamp), message_id
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+
+
+class InvalidCursorError(ValueError):
+    """An ``after`` cursor this server did not hand out."""
+
+
+async def list_messages(
+    services: Services,
+    caller: Caller,
+    *,
+    account_id: str | None,
+    direction: MessageDirection | None,
+    first: int,
+    after: str | None,
+) -> MessagePage:
+    """Newest first; ``first`` is capped at 100."""
+    limit = max(0, min(first, MAX_PAGE))
+    position = None
+    if after:
+        position = decode_cursor(after)
+        if position is None:
+            raise InvalidCursorError("after is not a cursor from this list")
+    async with services.reads() as session:
+        rows = await message_queries.page(
+            session,
+            caller.workspace_id,
+            account_id=account_id,
+            direction=direction.value if direction else None,
+            after=position,
+            limit=limit + 1,
+        )
+    shown = [to_message(row) for row in rows[:limit]]
+    nodes = [(encode_cursor(m.created_at, m.id), m) for m in shown]
+    return MessagePage(
+        nodes=nodes,
+        has_next_page=len(rows) > limit,
+        end_cursor=nodes[-1][0] if nodes else None,
+    )
+
+
+async def message_updates(services: Services, caller: Caller) -> AsyncIterator[Message]:
+    """Every new inbound message and every status change of the caller's workspace."""
+    async with services.bus.subscribe(messages_channel(caller.workspace_id)) as subscription:
+        iterator = aiter(subscription)
+        while True:
+            try:
+                message = await anext(iterator)
+            except StopAsyncIteration:
+                return
+            except SubscriberOverflow as overflow:
+                raise events.SubscriberTooSlowError(
+                    "Too many message updates were missed: refetch smsMessages and subscribe again."
+                ) from overflow
+            if isinstance(message, Message):
+                yield message

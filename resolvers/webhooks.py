@@ -1,0 +1,126 @@
+"""What Twilio tells us: delivery outcomes of sent messages and inbound replies.
+
+The caller (``api/webhooks.py``) has already checked the signature with ``signing_tokens``.
+Both handlers are idempotent (Twilio retries) and never move a message backwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from resolvers.accounts import previous_secret_binding, secret_binding
+from resolvers.domain import MessageDirection, MessageStatus
+from resolvers.message_status import from_twilio, statuses_that_may_become
+from resolvers.messages import publish_message, to_message
+from resolvers.services import Services
+from storage import message_queries, queries
+from storage.models import SmsMessageRow, new_id
+from storage.types import utcnow
+
+OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
+OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
+
+
+@dataclass(frozen=True, slots=True)
+class SigningAccount:
+    workspace_id: str
+    tokens: list[str]  # the current Auth Token, and the previous one during its grace period
+
+
+async def signing_tokens(services: Services, account_id: str) -> SigningAccount | None:
+    """The tokens a webhook for this account may be signed with; None for an unknown account."""
+    async with services.reads() as session:
+        row = await queries.account_by_id(session, account_id)
+    if row is None or not row.auth_token_ciphertext:
+        return None
+    tokens = [services.secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))]
+    until = row.previous_auth_token_until
+    if row.previous_auth_token_ciphertext and until is not None and until > utcnow():
+        tokens.append(
+            services.secrets.decrypt(
+                row.previous_auth_token_ciphertext, bound_to=previous_secret_binding(row.id)
+            )
+        )
+    return SigningAccount(row.workspace_id, tokens)
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value is not None and value.strip().isdigit() else None
+
+
+async def record_status(
+    services: Services,
+    workspace_id: str,
+    account_id: str,
+    params: Mapping[str, str],
+    our_message_id: str | None,
+) -> bool:
+    """Apply a status callback; True when the message changed. Unknown messages are ignored."""
+    status = from_twilio(params.get("MessageStatus") or params.get("SmsStatus"))
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    if status is None or not sid:
+        return False
+    now = utcnow()
+    async with services.writes() as session:
+        row = await message_queries.by_provider_id(session, account_id, sid)
+        if row is None and our_message_id:
+            row = await message_queries.by_id_for_account(session, account_id, our_message_id)
+            if row is not None and row.provider_message_id not in (None, sid):
+                row = None
+        if row is None or row.direction != MessageDirection.OUTBOUND.value:
+            return False
+        moved = await message_queries.advance_status(
+            session,
+            row.id,
+            status=status.value,
+            allowed_from=[allowed.value for allowed in statuses_that_may_become(status)],
+            provider_message_id=sid,
+            error_code=_int(params.get("ErrorCode")),
+            now=now,
+        )
+        await session.commit()
+        if not moved:
+            return False
+        await session.refresh(row)
+    await publish_message(services, workspace_id, to_message(row))
+    return True
+
+
+async def record_inbound(
+    services: Services, workspace_id: str, account_id: str, params: Mapping[str, str]
+) -> bool:
+    """Store an inbound SMS once per MessageSid and apply STOP / START. True when new."""
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    sender = (params.get("From") or "").strip()
+    if not sid or not sender:
+        return False
+    body = params.get("Body") or ""
+    now = utcnow()
+    row = SmsMessageRow(
+        id=new_id(),
+        workspace_id=workspace_id,
+        account_id=account_id,
+        direction=MessageDirection.INBOUND.value,
+        from_number=sender,
+        to_number=(params.get("To") or "").strip(),
+        body=body,
+        status=MessageStatus.RECEIVED.value,
+        provider_message_id=sid,
+        segments=_int(params.get("NumSegments")),
+        created_at=now,
+        updated_at=now,
+    )
+    keyword = body.strip().upper()
+    opt_out_type = (params.get("OptOutType") or "").strip().upper()
+    async with services.writes() as session:
+        inserted = await message_queries.insert_once(session, row)
+        if inserted:
+            if keyword in OPT_OUT_WORDS or opt_out_type == "STOP":
+                await message_queries.opt_out(session, workspace_id, sender, now)
+            elif keyword in OPT_IN_WORDS or opt_out_type == "START":
+                await message_queries.opt_in(session, workspace_id, sender)
+        await session.commit()
+    if inserted:
+        await publish_message(services, workspace_id, to_message(row))
+    return inserted

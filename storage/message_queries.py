@@ -1,0 +1,142 @@
+"""The SQL of messages and opt-outs. Every read is workspace-scoped."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import OptOut, SmsAccountRow, SmsMessageRow
+
+_M = SmsMessageRow.__table__.c  # type: ignore[attr-defined]
+_O = OptOut.__table__.c  # type: ignore[attr-defined]
+_A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
+
+
+async def page(
+    session: AsyncSession,
+    workspace_id: str,
+    *,
+    account_id: str | None,
+    direction: str | None,
+    after: tuple[datetime, str] | None,
+    limit: int,
+) -> Sequence[SmsMessageRow]:
+    """Newest first, from just after the cursor ``(created_at, id)``."""
+    statement = select(SmsMessageRow).where(_M.workspace_id == workspace_id)
+    if account_id is not None:
+        statement = statement.where(_M.account_id == account_id)
+    if direction is not None:
+        statement = statement.where(_M.direction == direction)
+    if after is not None:
+        created_at, message_id = after
+        statement = statement.where(
+            or_(_M.created_at < created_at, and_(_M.created_at == created_at, _M.id < message_id))
+        )
+    statement = statement.order_by(_M.created_at.desc(), _M.id.desc()).limit(limit)
+    return (await session.execute(statement)).scalars().all()
+
+
+async def is_opted_out(session: AsyncSession, workspace_id: str, phone_number: str) -> bool:
+    found = await session.execute(
+        select(_O.phone_number).where(
+            _O.workspace_id == workspace_id, _O.phone_number == phone_number
+        )
+    )
+    return found.first() is not None
+
+
+async def opt_out(
+    session: AsyncSession, workspace_id: str, phone_number: str, now: datetime
+) -> None:
+    if await is_opted_out(session, workspace_id, phone_number):
+        return
+    try:
+        async with session.begin_nested():
+            session.add(
+                OptOut(workspace_id=workspace_id, phone_number=phone_number, created_at=now)
+            )
+    except IntegrityError:
+        pass  # opted out concurrently: same outcome
+
+
+async def opt_in(session: AsyncSession, workspace_id: str, phone_number: str) -> None:
+    await session.execute(
+        delete(OptOut).where(_O.workspace_id == workspace_id, _O.phone_number == phone_number)
+    )
+
+
+async def by_provider_id(
+    session: AsyncSession, account_id: str, provider_message_id: str
+) -> SmsMessageRow | None:
+    found = await session.execute(
+        select(SmsMessageRow).where(
+            _M.account_id == account_id, _M.provider_message_id == provider_message_id
+        )
+    )
+    return found.scalars().first()
+
+
+async def by_id_for_account(
+    session: AsyncSession, account_id: str, message_id: str
+) -> SmsMessageRow | None:
+    found = await session.execute(
+        select(SmsMessageRow).where(_M.account_id == account_id, _M.id == message_id)
+    )
+    return found.scalars().first()
+
+
+async def advance_status(
+    session: AsyncSession,
+    message_id: str,
+    *,
+    status: str,
+    allowed_from: Collection[str],
+    provider_message_id: str | None,
+    error_code: int | None,
+    now: datetime,
+) -> bool:
+    """Move a message to ``status`` only from one of ``allowed_from``; True when it moved."""
+    values: dict[str, object] = {"status": status, "updated_at": now}
+    if error_code is not None:
+        values["error_code"] = error_code
+    if provider_message_id is not None:
+        values["provider_message_id"] = provider_message_id
+    result = await session.execute(
+        update(SmsMessageRow)
+        .where(_M.id == message_id, _M.status.in_(list(allowed_from)))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def insert_once(session: AsyncSession, row: SmsMessageRow) -> bool:
+    """Insert unless a message with the same provider id exists; True when inserted."""
+    try:
+        async with session.begin_nested():
+            session.add(row)
+        return True
+    except IntegrityError:
+        return False
+
+
+async def fail_sender(
+    session: AsyncSession, account_id: str, version: int, failure: str, now: datetime
+) -> bool:
+    """Flip a VERIFIED account to FAILED after Twilio said its sender or credentials are gone."""
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(
+            _A.id == account_id,
+            _A.status == "VERIFIED",
+            _A.credentials_version == version,
+            _A.removed_at.is_(None),
+        )
+        .values(status="FAILED", failure=failure, verified_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
