@@ -222,12 +222,25 @@ async def send_sms(
         row.error_message = sent.error_message
 
     row.updated_at = utcnow()
-    async with services.writes() as session:
-        await session.merge(row)
-        await session.commit()
+    await _save_outcome_in(services, row)
     message = to_message(row)
     await publish_message(services, caller.workspace_id, message)
     return SendResult(message=message, errors=errors)
+
+
+async def _save_outcome_in(services: Services, row: SmsMessageRow) -> None:
+    """Write what Twilio answered. The message was sent: this write must not fail the call."""
+    async with services.writes() as session:
+        saved = await message_queries.save(session, row)
+        await session.commit()
+    if not saved:
+        # Twilio's SIDs are unique, so one seen twice is not this message's: keep the message
+        # without it rather than lose it.
+        log.warning("message %s: Twilio answered with a SID already stored", row.id)
+        row.provider_message_id = None
+        async with services.writes() as session:
+            await message_queries.save(session, row)
+            await session.commit()
 
 
 def _twilio_words(rejected: TwilioRejected) -> str:

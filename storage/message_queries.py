@@ -140,3 +140,13 @@ async def fail_sender(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+async def save(session: AsyncSession, row: SmsMessageRow) -> bool:
+    """Write ``row`` (new or changed); False when its provider id is already another's."""
+    try:
+        async with session.begin_nested():
+            await session.merge(row)
+        return True
+    except IntegrityError:
+        return False

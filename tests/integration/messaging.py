@@ -1,0 +1,90 @@
+"""Helpers for the sending and webhook tests: a verified account, signed Twilio requests."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import respx
+
+from providers.signature import compute_signature
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, Api, Keys
+from tests.integration.test_verification import twilio_answers, verified_card
+
+PUBLIC_URL = "https://sms.example.com"
+MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
+
+SEND = """
+mutation Send($input: SendSmsInput!) {
+  sendSms(input: $input) {
+    message {
+      id accountId direction from to body status providerMessageId errorCode errorMessage
+      segments createdAt updatedAt
+    }
+    errors { field code message }
+  }
+}
+"""
+
+MESSAGES = """
+query Messages($accountId: ID, $direction: MessageDirection, $first: Int, $after: String) {
+  smsMessages(accountId: $accountId, direction: $direction, first: $first, after: $after) {
+    edges { cursor node { id direction from to body status providerMessageId errorCode } }
+    pageInfo { hasNextPage endCursor }
+  }
+}
+"""
+
+
+async def verified_account(
+    api: Api, keys: Keys, twilio: respx.Router, **overrides: Any
+) -> dict[str, Any]:
+    twilio_answers(twilio)
+    card = await verified_card(api, keys, **overrides)
+    assert card["status"] == "VERIFIED", card
+    return card
+
+
+def created_message(
+    sid: str = "SM" + "a" * 32, *, status: str = "queued", segments: str = "1", **extra: Any
+) -> dict[str, Any]:
+    """Twilio's answer to a send (the 201 of Messages.json, trimmed to what we read)."""
+    return {
+        "account_sid": ACCOUNT_SID,
+        "sid": sid,
+        "status": status,
+        "num_segments": segments,
+        "error_code": None,
+        "error_message": None,
+        "messaging_service_sid": None,
+        **extra,
+    }
+
+
+async def send(api: Api, key: str, account_id: str, to: str, body: str) -> dict[str, Any]:
+    result: dict[str, Any] = (
+        await api.data(key, SEND, {"input": {"accountId": account_id, "to": to, "body": body}})
+    )["sendSms"]
+    return result
+
+
+def signed_post(
+    api: Api,
+    path: str,
+    params: dict[str, str],
+    *,
+    token: str = AUTH_TOKEN,
+    url: str | None = None,
+    signature: str | None = None,
+) -> Any:
+    """POST form ``params`` to ``path`` signed as Twilio signs: over the public URL."""
+    signed_url = url or PUBLIC_URL + path
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers["X-Twilio-Signature"] = signature or compute_signature(
+        signed_url, list(params.items()), token
+    )
+    return api.http.post(path, content=urlencode(params), headers=headers)
+
+
+__all__ = ["MG_SID", "httpx"]
