@@ -31,18 +31,16 @@ class SigningAccount:
 async def signing_tokens(services: Services, account_id: str) -> SigningAccount | None:
     """The tokens a webhook for this account may be signed with; None for an unknown account."""
     async with services.reads() as session:
-        row = await queries.account_by_id(session, account_id)
-    if row is None or not row.auth_token_ciphertext:
+        row = await queries.signing_secrets(session, account_id)
+    if row is None:
         return None
-    tokens = [services.secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))]
-    until = row.previous_auth_token_until
-    if row.previous_auth_token_ciphertext and until is not None and until > utcnow():
+    workspace_id, current, previous, until = row
+    tokens = [services.secrets.decrypt(current, bound_to=secret_binding(account_id))]
+    if previous and until is not None and until > utcnow():
         tokens.append(
-            services.secrets.decrypt(
-                row.previous_auth_token_ciphertext, bound_to=previous_secret_binding(row.id)
-            )
+            services.secrets.decrypt(previous, bound_to=previous_secret_binding(account_id))
         )
-    return SigningAccount(row.workspace_id, tokens)
+    return SigningAccount(workspace_id, tokens)
 
 
 def _int(value: str | None) -> int | None:
@@ -61,28 +59,30 @@ async def record_status(
     sid = params.get("MessageSid") or params.get("SmsSid")
     if status is None or not sid:
         return False
+    allowed_from = [allowed.value for allowed in statuses_that_may_become(status)]
+    error_code = _int(params.get("ErrorCode"))
     now = utcnow()
     async with services.writes() as session:
-        row = await message_queries.by_provider_id(session, account_id, sid)
-        if row is None and our_message_id:
-            row = await message_queries.by_id_for_account(session, account_id, our_message_id)
-            if row is not None and row.provider_message_id not in (None, sid):
-                row = None
-        if row is None or row.direction != MessageDirection.OUTBOUND.value:
-            return False
-        moved = await message_queries.advance_status(
-            session,
-            row.id,
-            status=status.value,
-            allowed_from=[allowed.value for allowed in statuses_that_may_become(status)],
-            provider_message_id=sid,
-            error_code=_int(params.get("ErrorCode")),
-            now=now,
-        )
+
+        async def advance(message_id: str | None) -> SmsMessageRow | None:
+            return await message_queries.advance(
+                session,
+                account_id,
+                provider_message_id=sid,
+                message_id=message_id,
+                status=status.value,
+                allowed_from=allowed_from,
+                error_code=error_code,
+                now=now,
+            )
+
+        # One statement in the common case: the message is known by Twilio's SID.
+        row = await advance(None)
+        if row is None and our_message_id:  # an unconfirmed send, known only by our id
+            row = await advance(our_message_id)
         await session.commit()
-        if not moved:
-            return False
-        await session.refresh(row)
+    if row is None:
+        return False  # unknown, a replay, or a step backwards: nothing changes
     await publish_message(services, workspace_id, to_message(row))
     return True
 

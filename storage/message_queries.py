@@ -69,49 +69,50 @@ async def opt_in(session: AsyncSession, workspace_id: str, phone_number: str) ->
     )
 
 
-async def by_provider_id(
-    session: AsyncSession, account_id: str, provider_message_id: str
-) -> SmsMessageRow | None:
-    found = await session.execute(
-        select(SmsMessageRow).where(
-            _M.account_id == account_id, _M.provider_message_id == provider_message_id
-        )
-    )
-    return found.scalars().first()
-
-
-async def by_id_for_account(
-    session: AsyncSession, account_id: str, message_id: str
-) -> SmsMessageRow | None:
-    found = await session.execute(
-        select(SmsMessageRow).where(_M.account_id == account_id, _M.id == message_id)
-    )
-    return found.scalars().first()
-
-
-async def advance_status(
+async def advance(
     session: AsyncSession,
-    message_id: str,
+    account_id: str,
     *,
+    provider_message_id: str,
+    message_id: str | None,
     status: str,
     allowed_from: Collection[str],
-    provider_message_id: str | None,
     error_code: int | None,
     now: datetime,
-) -> bool:
-    """Move a message to ``status`` only from one of ``allowed_from``; True when it moved."""
-    values: dict[str, object] = {"status": status, "updated_at": now}
+) -> SmsMessageRow | None:
+    """Move an outbound message to ``status`` only from one of ``allowed_from``, in one
+    statement; the message as it now is, or None when nothing moved.
+
+    Found by Twilio's SID, or (``message_id``) by our own id for a send Twilio never confirmed.
+    """
+    values: dict[str, object] = {
+        "status": status,
+        "updated_at": now,
+        "provider_message_id": provider_message_id,
+    }
     if error_code is not None:
         values["error_code"] = error_code
-    if provider_message_id is not None:
-        values["provider_message_id"] = provider_message_id
+    if message_id is None:
+        which = _M.provider_message_id == provider_message_id
+    else:
+        which = and_(
+            _M.id == message_id,
+            or_(_M.provider_message_id.is_(None), _M.provider_message_id == provider_message_id),
+        )
     result = await session.execute(
         update(SmsMessageRow)
-        .where(_M.id == message_id, _M.status.in_(list(allowed_from)))
+        .where(
+            which,
+            _M.account_id == account_id,
+            _M.direction == "OUTBOUND",
+            _M.status.in_(list(allowed_from)),
+        )
         .values(**values)
+        .returning(*SmsMessageRow.__table__.c)  # type: ignore[attr-defined]
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    row = result.first()
+    return None if row is None else SmsMessageRow.model_validate(dict(row._mapping))
 
 
 async def insert_once(session: AsyncSession, row: SmsMessageRow) -> bool:

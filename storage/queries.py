@@ -96,6 +96,23 @@ async def account_by_id(session: AsyncSession, account_id: str) -> SmsAccountRow
     return (await session.execute(statement)).scalars().first()
 
 
+async def signing_secrets(
+    session: AsyncSession, account_id: str
+) -> tuple[str, str, str | None, datetime | None] | None:
+    """(workspace id, token ciphertext, previous token ciphertext, previous valid until)."""
+    row = (
+        await session.execute(
+            select(
+                _A.workspace_id,
+                _A.auth_token_ciphertext,
+                _A.previous_auth_token_ciphertext,
+                _A.previous_auth_token_until,
+            ).where(_A.id == account_id, _A.removed_at.is_(None), _A.auth_token_ciphertext != "")
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
 async def record_verdict(
     session: AsyncSession,
     account_id: str,
