@@ -10,6 +10,7 @@ from tests.shared import ROOT, shared_dir
 
 CONTRACT = shared_dir() / "contract" / "schema.graphql"
 
+
 def test_the_exported_schema_file_is_current() -> None:
     exported = (ROOT / "schema.graphql").read_text()
     assert exported == export_schema(), (
