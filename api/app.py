@@ -114,26 +114,33 @@ def create_app(
             return JSONResponse({"database": "unreachable"}, status_code=503)
         return JSONResponse({"database": "ok"})
 
-    async def sweep_forever() -> None:
+    stopping = asyncio.Event()
+
+    async def sweep_until_stopped() -> None:
         """Pick up checks whose process died: at start, then every sweep interval."""
-        while True:
+        while not stopping.is_set():
             try:
                 picked = await verifier.sweep(services)
                 if picked:
                     log.info("resumed %d verification(s) whose lease had expired", picked)
             except Exception:
                 log.exception("verification sweep failed; trying again later")
-            await asyncio.sleep(settings.verify_sweep_seconds)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), settings.verify_sweep_seconds)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(sweep_forever())
+        stopping.clear()
+        sweeper = asyncio.create_task(sweep_until_stopped())
         try:
             yield
         finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            # Let a sweep in progress finish its transaction rather than cut it mid-query.
+            stopping.set()
+            try:
+                await asyncio.wait_for(sweeper, 5)
+            except TimeoutError:
+                log.warning("the verification sweep did not stop in time")
             await verifier.stop()
             await http.aclose()
             await engine.dispose()

@@ -14,16 +14,22 @@ Measures, over real HTTP against a real uvicorn server (one worker), the through
 
 Setup: a fresh temporary SQLite database (or ``--database-url``), migrated; an admin key for a
 new workspace; the SMS integration enabled and 20 accounts added through ``addSmsAccount``, then
-half of them set VERIFIED in the table (verification against Twilio is not built yet). Before
+half of them set VERIFIED directly in the table (the benchmark never talks to Twilio). Before
 measuring, each endpoint is warmed up and the floor's body is checked equal to GraphQL's.
 
 Load comes from this process (httpx.AsyncClient, HTTP/1.1 keep-alive, ``--concurrency``
 connections, closed loop). GraphQL and floor rounds alternate (ABBA order) so that noise hits both
-alike; every response must be 200 with data and no errors, or the run exits 1.
+alike; every response must be 200 with data and no errors, or the run exits 1. The table gives
+requests/s, p50/p99 latency, the ratios GraphQL/floor, and the CPU used meanwhile by the server,
+by this load generator and by everything else on the machine (a busy neighbour shows up there).
 
 Run from the project root::
 
     .venv/bin/python bench/reads.py [--requests 3000] [--concurrency 16] [--database-url URL]
+
+A default run sends 4 x (200 + 3000) requests; its length is set by the slowest endpoint
+(GraphQL smsAccounts: ~50 req/s on a 2-vCPU VM, i.e. ~3 minutes in all there; use
+``--requests 1000`` for a quicker look).
 """
 
 from __future__ import annotations
@@ -313,6 +319,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (Linux); 0 where /proc is missing."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    except OSError:
+        return 0.0
+    ticks = [int(value) for value in fields]
+    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
+
+
 async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -350,6 +366,7 @@ class Tally:
     wall: float = 0.0
     server_cpu: float = 0.0
     client_cpu: float = 0.0
+    other_cpu: float = 0.0  # every other process on the machine: noise
     failures: int = 0
     samples: list[str] = field(default_factory=list)
 
@@ -414,11 +431,12 @@ async def run_round(
                 tally.fail(problem)
 
     server_before, client_before = cpu_seconds(pid), time.process_time()
-    started = time.perf_counter()
+    busy_before, started = busy_seconds(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
     tally.wall = time.perf_counter() - started
-    tally.server_cpu = cpu_seconds(pid) - server_before
+    tally.server_cpu = max(0.0, cpu_seconds(pid) - server_before)
     tally.client_cpu = time.process_time() - client_before
+    tally.other_cpu = max(0.0, busy_seconds() - busy_before - tally.server_cpu - tally.client_cpu)
     return tally
 
 
@@ -427,6 +445,7 @@ def merge(into: Tally, part: Tally) -> None:
     into.wall += part.wall
     into.server_cpu += part.server_cpu
     into.client_cpu += part.client_cpu
+    into.other_cpu += part.other_cpu
     into.failures += part.failures
     into.samples += part.samples[: 5 - len(into.samples)]
 
@@ -489,6 +508,9 @@ async def drive(
                 for endpoint in pair if number % 2 == 0 else pair[::-1]:
                     part = await run_round(client, endpoint, size, options.concurrency, process.pid)
                     merge(tallies[endpoint], part)
+                    if process.poll() is not None:
+                        problems.append(f"the server exited with code {process.returncode}")
+                        return tallies, problems + part.samples
         for tally in tallies.values():
             problems += tally.samples
         return tallies, problems
@@ -501,6 +523,10 @@ def percentile(values: list[float], rank: float) -> float:
     """Nearest-rank percentile of ``values`` (seconds)."""
     ordered = sorted(values)
     return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
+
+
+def ratio(numerator: float, denominator: float) -> str:
+    return f"{numerator / denominator:.2f}" if numerator > 0 and denominator > 0 else "n/a"
 
 
 def report(tallies: dict[Endpoint, Tally], options: Options, database_url: str) -> None:
@@ -516,32 +542,49 @@ def report(tallies: dict[Endpoint, Tally], options: Options, database_url: str) 
         f"stack:   {versions}\n"
         f"params:  requests={options.requests} per endpoint, concurrency={options.concurrency}, "
         f"rounds of {options.round_size} (alternating), warm-up {options.warmup}, "
-        f"database {driver}, {SEEDED} accounts ({VERIFIED} VERIFIED), "
+        f"database {driver},\n         {SEEDED} accounts ({VERIFIED} VERIFIED), "
+        f"graphql = POST /graphql, floor = GET /floor/senders and /floor/accounts, "
         f"uvicorn 1 worker, loop {event_loop_name()}\n"
     )
     header = (
-        f"{'operation':<12} {'endpoint':<16} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'server CPU':>10} {'client CPU':>10}"
+        f"{'operation':<12} {'endpoint':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'srv CPU ms/req':>14} {'server CPU':>10} {'client CPU':>10} {'other CPU':>9}"
     )
     print(header)
     print("-" * len(header))
-    rows: dict[tuple[str, str], tuple[float, float]] = {}
+    rows: dict[tuple[str, str], tuple[float, float, float]] = {}
     for endpoint, tally in tallies.items():
-        rate = len(tally.latencies) / tally.wall
+        count = len(tally.latencies)
+        if count == 0 or tally.wall <= 0:
+            print(f"{endpoint.operation:<12} {endpoint.side:<8} (not measured)")
+            rows[(endpoint.operation, endpoint.side)] = (0.0, 0.0, 0.0)
+            continue
+        rate, cost = count / tally.wall, tally.server_cpu / count
         p50, p99 = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
-        rows[(endpoint.operation, endpoint.side)] = (rate, p50)
-        name = f"{endpoint.side} {endpoint.path}"
+        rows[(endpoint.operation, endpoint.side)] = (rate, p50, cost)
         print(
-            f"{endpoint.operation:<12} {name[:16]:<16} {rate:>8.0f} {p50 * 1e3:>8.2f} "
-            f"{p99 * 1e3:>8.2f} {tally.server_cpu / tally.wall:>10.0%} "
-            f"{tally.client_cpu / tally.wall:>10.0%}"
+            f"{endpoint.operation:<12} {endpoint.side:<8} {rate:>8.0f} {p50 * 1e3:>8.2f} "
+            f"{p99 * 1e3:>8.2f} {cost * 1e3:>14.2f} {tally.server_cpu / tally.wall:>10.0%} "
+            f"{tally.client_cpu / tally.wall:>10.0%} {tally.other_cpu / tally.wall:>9.0%}"
         )
     print()
-    print(f"{'operation':<12} {'req/s graphql/floor':>20} {'p50 floor/graphql':>18}")
+    print(
+        f"{'operation':<12} {'req/s graphql/floor':>20} {'p50 floor/graphql':>18} "
+        f"{'srv CPU/req graphql/floor':>26}"
+    )
     for operation in ("smsSenders", "smsAccounts"):
-        (g_rate, g_p50), (f_rate, f_p50) = rows[(operation, "graphql")], rows[(operation, "floor")]
-        print(f"{operation:<12} {g_rate / f_rate:>20.2f} {f_p50 / g_p50:>18.2f}")
-    print("\n(CPU columns: CPU seconds per wall second during the rounds; 100% = one core.)")
+        (g_rate, g_p50, g_cost) = rows[(operation, "graphql")]
+        (f_rate, f_p50, f_cost) = rows[(operation, "floor")]
+        print(
+            f"{operation:<12} {ratio(g_rate, f_rate):>20} {ratio(f_p50, g_p50):>18} "
+            f"{ratio(g_cost, f_cost):>26}"
+        )
+    print(
+        "\nsrv CPU ms/req: the server process's CPU time per request (threads included), the "
+        "figure\nleast moved by noise. CPU columns: CPU seconds per wall second during the rounds "
+        "(100% = one\ncore): the server process, this load generator, and everything else on the "
+        "machine (noise)."
+    )
 
 
 # --- Entry point --------------------------------------------------------------------------------
@@ -608,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
         failed = sum(tally.failures for tally in tallies.values())
         print(f"\ntotal time {time.perf_counter() - began:.1f} s")
     if problems or failed:
-        print(f"FAILED: {failed or len(problems)} request(s) failed", file=sys.stderr)
+        print(f"FAILED ({failed} failed request(s) measured):", file=sys.stderr)
         for problem in problems:
             print(f"  {problem}", file=sys.stderr)
         return 1

@@ -7,7 +7,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from schema.mutation import Mutation
@@ -51,7 +51,9 @@ def scrub_variable_values(error: GraphQLError) -> None:
 
 
 def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
-    chosen: list[Any] = [MaskUnexpectedErrors, *(extensions or [])]
+    # Parsing and validating the same few documents again on every request cost a third of a
+    # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
+    chosen: list[Any] = [ParserCache, ValidationCache, MaskUnexpectedErrors, *(extensions or [])]
     return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
 
 

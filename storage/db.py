@@ -31,8 +31,9 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         kwargs["connect_args"] = {"timeout": 30}
-    else:
-        kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=False)
+    # Enough pooled connections for a busy worker: beyond the pool, connections are opened and
+    # closed per request (a thread, a file open and the pragmas each time on SQLite).
+    kwargs.update(pool_size=20, max_overflow=10)
     engine = create_async_engine(url, **kwargs)
     if url.drivername.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
