@@ -99,6 +99,7 @@ def create_app(
         graphiql=settings.graphiql,
         authenticator=authenticator,
         allowed_origins=settings.origin_list,
+        key_recheck_seconds=settings.key_recheck_seconds,
     )
     graphql = RequireApiKey(graphql_app, authenticator, graphiql=settings.graphiql)
 

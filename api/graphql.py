@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
@@ -15,6 +18,8 @@ from strawberry.types.unset import UnsetType
 from api.auth import KeyAuthenticator
 from resolvers.services import Services
 from schema.context import Context
+
+log = logging.getLogger(__name__)
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -29,6 +34,7 @@ class GraphQLApp(GraphQL[Context, None]):
         graphiql: bool,
         authenticator: KeyAuthenticator,
         allowed_origins: list[str],
+        key_recheck_seconds: float,
     ) -> None:
         # Browsers' cross-origin websocket handshakes are refused (HTTP 403) unless their origin
         # is listed; same-origin pages (GraphiQL) and non-browser clients always pass.
@@ -40,11 +46,14 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
         self.authenticator = authenticator
+        self.key_recheck_seconds = key_recheck_seconds
+        self._watchers: set[asyncio.Task[None]] = set()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
-        return Context(self.services, getattr(request.state, "caller", None))
+        websocket = request if isinstance(request, WebSocket) else None
+        return Context(self.services, getattr(request.state, "caller", None), websocket=websocket)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
@@ -55,4 +64,26 @@ class GraphQLApp(GraphQL[Context, None]):
         if caller is None:
             raise ConnectionRejectionError({"message": "Missing, unknown or revoked API key."})
         context.authenticated = caller
+        if context.websocket is not None:
+            watcher = asyncio.create_task(
+                self._close_when_revoked(context.websocket, authorization)
+            )
+            self._watchers.add(watcher)
+            watcher.add_done_callback(self._watchers.discard)
         return await super().on_ws_connect(context)
+
+    async def _close_when_revoked(self, websocket: WebSocket, authorization: Any) -> None:
+        """A socket lives as long as its key: revoking the key closes it (4403)."""
+        while True:
+            await asyncio.sleep(self.key_recheck_seconds)
+            if websocket.application_state == WebSocketState.DISCONNECTED:
+                return
+            try:
+                caller = await self.authenticator.caller(authorization)
+            except Exception:
+                log.exception("could not re-check a websocket's API key; checking again later")
+                continue
+            if caller is None:
+                with contextlib.suppress(Exception):
+                    await websocket.close(code=4403, reason="API key revoked")
+                return

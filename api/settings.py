@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     verify_sweep_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     webhook_token_grace_seconds: float = Field(default=86_400.0, ge=0)
+    key_recheck_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("database_url")
     @classmethod

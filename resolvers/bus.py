@@ -36,6 +36,8 @@ class _Subscriber:
         self._overflowed = False
 
     def offer(self, message: object) -> None:
+        if self._overflowed:
+            return  # the reader resyncs from the current state, which includes this
         if len(self._queue) >= self._size:
             self._queue.clear()
             self._overflowed = True

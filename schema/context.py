@@ -21,6 +21,8 @@ class Context:
     authenticated: Caller | None
     # Set by strawberry from a websocket's connection_init payload.
     connection_params: dict[str, Any] | None = field(default=None)
+    # The socket itself, for a websocket connection (None over HTTP).
+    websocket: Any = None
 
     @property
     def caller(self) -> Caller:

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 
 import strawberry
+from graphql import GraphQLError
 
 from resolvers import events, messages
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import SmsAccountEvent, SmsMessage, SmsSender
+
+
+def _refetch(slow: events.SubscriberTooSlowError) -> GraphQLError:
+    """The subscription ends; the client refetches and subscribes again."""
+    return GraphQLError(str(slow), extensions={"code": "RESYNC_REQUIRED"})
 
 
 @strawberry.type
@@ -19,8 +25,11 @@ class Subscription:
         description="Adds, edits, status changes and removals, each with the new stat row.",
     )
     async def sms_account_changed(self, info: Info) -> AsyncGenerator[SmsAccountEvent, None]:
-        async for event in events.account_events(info.context.services, info.context.caller):
-            yield SmsAccountEvent.of(event)
+        try:
+            async for event in events.account_events(info.context.services, info.context.caller):
+                yield SmsAccountEvent.of(event)
+        except events.SubscriberTooSlowError as slow:
+            raise _refetch(slow) from None
 
     @strawberry.subscription(
         permission_classes=allowed("smsSendersChanged"),
@@ -35,5 +44,10 @@ class Subscription:
         description="Every new inbound message and every status change, in this workspace.",
     )
     async def sms_message_updated(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
-        async for message in messages.message_updates(info.context.services, info.context.caller):
-            yield SmsMessage.of(message)
+        try:
+            async for message in messages.message_updates(
+                info.context.services, info.context.caller
+            ):
+                yield SmsMessage.of(message)
+        except events.SubscriberTooSlowError as slow:
+            raise _refetch(slow) from None

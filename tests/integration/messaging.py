@@ -87,4 +87,32 @@ def signed_post(
     return api.http.post(path, content=urlencode(params), headers=headers)
 
 
+_sids = iter(range(1, 1_000_000))
+
+
+async def deliver_and_reply(
+    api: Api, keys: Keys, twilio: respx.Router, *, body: str = "Thanks!"
+) -> str:
+    """Verify an account, send one SMS, report it delivered and receive a reply, as Twilio
+    would; the sent message's id."""
+    card = await verified_account(api, keys, twilio)
+    sid = f"SM{next(_sids):032x}"
+    twilio.post(MESSAGES_URL).respond(201, json=created_message(sid))
+    sent = await send(api, keys.marketer, card["id"], "+14155550100", "Your code is 1234")
+    message_id: str = sent["message"]["id"]
+    status = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+    reply = {
+        "MessageSid": f"SM{next(_sids):032x}",
+        "From": "+14155550100",
+        "To": card["senderId"],
+        "Body": body,
+        "AccountSid": ACCOUNT_SID,
+    }
+    path = f"/webhooks/twilio/{card['id']}"
+    delivered = await signed_post(api, f"{path}/status?mid={message_id}", status)
+    replied = await signed_post(api, f"{path}/inbound", reply)
+    assert (delivered.status_code, replied.status_code) == (204, 200)
+    return message_id
+
+
 __all__ = ["MG_SID", "httpx"]
