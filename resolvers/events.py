@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from enum import Enum
+from typing import TypeVar
 
 from resolvers.bus import SubscriberOverflow
 from resolvers.domain import Account, AccountStatus, Caller, Sender, Stats
@@ -17,6 +18,7 @@ from resolvers.services import Services
 from storage import queries
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class AccountEventKind(Enum):
@@ -102,35 +104,46 @@ async def senders_changed(services: Services, workspace_id: str) -> None:
         log.exception("could not publish the sender list of workspace %s", workspace_id)
 
 
-async def account_events(services: Services, caller: Caller) -> AsyncIterator[AccountEvent]:
-    """Every account change of the caller's workspace, in order, from now on."""
-    async with services.bus.subscribe(accounts_channel(caller.workspace_id)) as subscription:
+_OVERFLOW = object()  # marks the place where a subscriber lost events
+
+
+async def follow(services: Services, channel: str) -> AsyncIterator[object]:
+    """The messages of ``channel`` from now on, with ``_OVERFLOW`` where some were dropped."""
+    async with services.bus.subscribe(channel) as subscription:
         iterator = aiter(subscription)
         while True:
             try:
-                message = await anext(iterator)
+                yield await anext(iterator)
             except StopAsyncIteration:
                 return
-            except SubscriberOverflow as overflow:
-                raise SubscriberTooSlowError(
-                    "Too many account events were missed: refetch smsAccounts and subscribe again."
-                ) from overflow
-            if isinstance(message, AccountEvent):
-                yield message
+            except SubscriberOverflow:
+                yield _OVERFLOW
+
+
+async def strictly(services: Services, channel: str, kind: type[T], what: str) -> AsyncIterator[T]:
+    """The ``kind`` messages of ``channel``; a subscriber that lost some must refetch ``what``."""
+    async for message in follow(services, channel):
+        if message is _OVERFLOW:
+            raise SubscriberTooSlowError(
+                f"Too many updates were missed: refetch {what} and subscribe again."
+            )
+        if isinstance(message, kind):
+            yield message
+
+
+async def account_events(services: Services, caller: Caller) -> AsyncIterator[AccountEvent]:
+    """Every account change of the caller's workspace, in order, from now on."""
+    async for event in strictly(
+        services, accounts_channel(caller.workspace_id), AccountEvent, "smsAccounts"
+    ):
+        yield event
 
 
 async def sender_lists(services: Services, caller: Caller) -> AsyncIterator[list[Sender]]:
     """The whole picker list each time it changes. A subscriber that falls behind gets the
     current list (read again) instead of the ones it missed."""
-    async with services.bus.subscribe(senders_channel(caller.workspace_id)) as subscription:
-        iterator = aiter(subscription)
-        while True:
-            try:
-                message = await anext(iterator)
-            except StopAsyncIteration:
-                return
-            except SubscriberOverflow:
-                yield await senders_of(services, caller.workspace_id)
-                continue
-            if isinstance(message, SendersChanged):
-                yield message.senders
+    async for message in follow(services, senders_channel(caller.workspace_id)):
+        if message is _OVERFLOW:
+            yield await senders_of(services, caller.workspace_id)
+        elif isinstance(message, SendersChanged):
+            yield message.senders

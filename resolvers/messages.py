@@ -18,7 +18,6 @@ from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
 from providers.twilio import Credentials
 from resolvers import events
 from resolvers.accounts import secret_binding, to_account
-from resolvers.bus import SubscriberOverflow
 from resolvers.domain import (
     AccountStatus,
     Caller,
@@ -337,16 +336,7 @@ async def list_messages(
 
 async def message_updates(services: Services, caller: Caller) -> AsyncIterator[Message]:
     """Every new inbound message and every status change of the caller's workspace."""
-    async with services.bus.subscribe(messages_channel(caller.workspace_id)) as subscription:
-        iterator = aiter(subscription)
-        while True:
-            try:
-                message = await anext(iterator)
-            except StopAsyncIteration:
-                return
-            except SubscriberOverflow as overflow:
-                raise events.SubscriberTooSlowError(
-                    "Too many message updates were missed: refetch smsMessages and subscribe again."
-                ) from overflow
-            if isinstance(message, Message):
-                yield message
+    async for message in events.strictly(
+        services, messages_channel(caller.workspace_id), Message, "smsMessages"
+    ):
+        yield message
