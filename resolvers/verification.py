@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -87,29 +87,43 @@ class Verifier:
         self.twilio = twilio
         self._slots = asyncio.Semaphore(max_in_flight)
         self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
-        self._running: dict[str, asyncio.Task[None]] = {}
+        # Checks in flight by (account, credentials version): a check of new credentials starts
+        # even while one of old credentials (whose verdict will be discarded) still runs.
+        self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        self._all: set[asyncio.Task[None]] = set()
 
     def start(self, services: Services, account_id: str, version: int) -> None:
-        if account_id in self._running:
-            return
+        key = (account_id, version)
+        if key in self._running:
+            return  # that very check is running: its verdict will answer this request too
         task = asyncio.create_task(self._check(services, account_id, version))
-        self._running[account_id] = task
-        task.add_done_callback(lambda _: self._running.pop(account_id, None))
+        self._running[key] = task
+        self._all.add(task)
+        task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _finished(self, key: tuple[str, int], task: asyncio.Task[None]) -> None:
+        self._all.discard(task)
+        if self._running.get(key) is task:
+            del self._running[key]
+
+    def _verdict_committed(self, key: tuple[str, int]) -> None:
+        """From the verdict's commit on, a new verify of the same credentials needs a new check."""
+        self._running.pop(key, None)
 
     @property
     def in_flight(self) -> int:
-        return len(self._running)
+        return len(self._all)
 
     async def wait_idle(self) -> None:
         """For shutdown and tests: wait until no check runs."""
-        while self._running:
-            await asyncio.gather(*self._running.values(), return_exceptions=True)
+        while self._all:
+            await asyncio.gather(*self._all, return_exceptions=True)
 
     async def stop(self) -> None:
         """Cancel running checks; their leases let the next start pick them up."""
-        for task in list(self._running.values()):
+        for task in list(self._all):
             task.cancel()
-        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        await asyncio.gather(*self._all, return_exceptions=True)
 
     async def sweep(self, services: Services) -> int:
         """Claim checks whose lease expired (their process died) and run them again."""
@@ -144,8 +158,26 @@ class Verifier:
         credentials = Credentials(row.client_id, token, row.base_url)
         assert row.sender_id is not None
         async with self._account_slot(row.client_id):
+            # Time spent queued for a slot must not eat the lease: renew it as the calls start.
+            async with services.writes() as session:
+                renewed = await queries.renew_lease(
+                    session,
+                    account_id,
+                    version,
+                    utcnow() + timedelta(seconds=services.verify_lease_seconds),
+                )
+                await session.commit()
+            if not renewed:
+                return  # the credentials changed, or the account went, while this check waited
             verdict = await run_checks(self.twilio, credentials, row.sender_id)
-        await _record(services, row.workspace_id, account_id, version, verdict)
+        await _record(
+            services,
+            row.workspace_id,
+            account_id,
+            version,
+            verdict,
+            on_committed=lambda: self._verdict_committed((account_id, version)),
+        )
 
     def _account_slot(self, account_sid: str) -> _AccountSlot:
         return _AccountSlot(self._per_account, account_sid)
@@ -173,7 +205,13 @@ class _AccountSlot:
 
 
 async def _record(
-    services: Services, workspace_id: str, account_id: str, version: int, verdict: Verdict
+    services: Services,
+    workspace_id: str,
+    account_id: str,
+    version: int,
+    verdict: Verdict,
+    *,
+    on_committed: Callable[[], None],
 ) -> None:
     now = utcnow()
     async with services.writes() as session:
@@ -192,6 +230,7 @@ async def _record(
             now=now,
         )
         await session.commit()
+        on_committed()  # no await between the commit and this
         if not written:
             log.info("discarded a stale verdict for account %s", account_id)
             return

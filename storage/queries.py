@@ -146,6 +146,24 @@ async def record_verdict(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+async def renew_lease(
+    session: AsyncSession, account_id: str, version: int, lease_until: datetime
+) -> bool:
+    """Extend a running check's lease; False when the account is no longer that check's."""
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(
+            _A.id == account_id,
+            _A.status == "VERIFYING",
+            _A.credentials_version == version,
+            _A.removed_at.is_(None),
+        )
+        .values(verify_lease_until=lease_until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
 async def claim_expired_checks(
     session: AsyncSession, now: datetime, lease_until: datetime
 ) -> list[tuple[str, int]]:

@@ -481,3 +481,37 @@ async def test_nothing_upstream_reaches_the_log(
     assert AUTH_TOKEN not in caplog.text
     assert "a-real-looking-upstream-auth-token" not in caplog.text
     assert "Twilio says no" not in caplog.text
+
+
+async def test_verifying_new_credentials_while_a_check_of_old_ones_runs_starts_a_new_check(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    in_flight = asyncio.Event()
+    release = asyncio.Event()
+    calls = 0
+
+    async def first_slow_then_fast(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            in_flight.set()
+            await release.wait()
+        return httpx.Response(200, json=account())
+
+    twilio.get(ACCOUNT_URL).mock(side_effect=first_slow_then_fast)
+    twilio.get(NUMBERS_URL).respond(json=incoming_numbers((PHONE, True)))
+    await enable(api, keys.admin)
+    card = await added(api, keys.admin)
+    await verify(api, keys.admin, card["id"])
+    await asyncio.wait_for(in_flight.wait(), 5)
+    await api.data(
+        keys.admin, UPDATE, {"id": card["id"], "input": {"authToken": "the-right-token-9876"}}
+    )
+
+    again = await verify(api, keys.admin, card["id"])
+    final = await verdict(api, keys.admin, card["id"])
+    release.set()
+
+    assert again["account"]["status"] == "VERIFYING"
+    assert final["status"] == "VERIFIED"
+    assert calls == 2
