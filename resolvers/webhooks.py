@@ -63,23 +63,18 @@ async def record_status(
     error_code = _int(params.get("ErrorCode"))
     now = utcnow()
     async with services.writes() as session:
-
-        async def advance(message_id: str | None) -> SmsMessageRow | None:
-            return await message_queries.advance(
-                session,
-                account_id,
-                provider_message_id=sid,
-                message_id=message_id,
-                status=status.value,
-                allowed_from=allowed_from,
-                error_code=error_code,
-                now=now,
-            )
-
-        # One statement in the common case: the message is known by Twilio's SID.
-        row = await advance(None)
-        if row is None and our_message_id:  # an unconfirmed send, known only by our id
-            row = await advance(our_message_id)
+        # One statement: the message is known by Twilio's SID, or (an unconfirmed send) only by
+        # our id, which Twilio echoes in the callback URL.
+        row = await message_queries.advance(
+            session,
+            account_id,
+            provider_message_id=sid,
+            message_id=our_message_id,
+            status=status.value,
+            allowed_from=allowed_from,
+            error_code=error_code,
+            now=now,
+        )
         await session.commit()
     if row is None:
         return False  # unknown, a replay, or a step backwards: nothing changes

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -60,11 +61,40 @@ def _sqlite_begin(connection: Any) -> None:
 _WRITER = "sms_writer"
 
 
+class SerializedWriteSession(AsyncSession):
+    """A write session that waits its turn in this process (SQLite allows one writer at a time).
+
+    Waiting on an asyncio lock is FIFO and costs nothing; waiting on SQLite's busy handler means
+    sleeps of up to 100 ms, which put the p99 of concurrent writes near a second
+    (bench/webhooks.py). Other processes on the same file still meet the busy handler.
+    """
+
+    async def __aenter__(self) -> SerializedWriteSession:
+        await self.info["write_lock"].acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.close()
+        finally:
+            self.info["write_lock"].release()
+
+
 def create_sessionmakers(
     engine: AsyncEngine,
 ) -> tuple[async_sessionmaker[AsyncSession], async_sessionmaker[AsyncSession]]:
     """(reads, writes). On SQLite a write transaction takes the write lock when it begins, so a
-    read-then-write never fails on a lock upgrade; on PostgreSQL writers lock rows FOR UPDATE."""
+    read-then-write never fails on a lock upgrade, and writers of this process take turns; on
+    PostgreSQL writers lock rows FOR UPDATE. Write sessions must be used as ``async with``."""
     reads = async_sessionmaker(engine, expire_on_commit=False)
-    writes = async_sessionmaker(engine.execution_options(**{_WRITER: True}), expire_on_commit=False)
+    writer = engine.execution_options(**{_WRITER: True})
+    if engine.dialect.name == "sqlite":
+        writes: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            writer,
+            class_=SerializedWriteSession,
+            expire_on_commit=False,
+            info={"write_lock": asyncio.Lock()},
+        )
+    else:
+        writes = async_sessionmaker(writer, expire_on_commit=False)
     return reads, writes

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ApiKey, SmsAccountRow, Workspace
@@ -96,20 +96,20 @@ async def account_by_id(session: AsyncSession, account_id: str) -> SmsAccountRow
     return (await session.execute(statement)).scalars().first()
 
 
+_SIGNING_SECRETS = select(
+    _A.workspace_id,
+    _A.auth_token_ciphertext,
+    _A.previous_auth_token_ciphertext,
+    _A.previous_auth_token_until,
+).where(_A.id == bindparam("account_id"), _A.removed_at.is_(None), _A.auth_token_ciphertext != "")
+
+
 async def signing_secrets(
     session: AsyncSession, account_id: str
 ) -> tuple[str, str, str | None, datetime | None] | None:
     """(workspace id, token ciphertext, previous token ciphertext, previous valid until)."""
-    row = (
-        await session.execute(
-            select(
-                _A.workspace_id,
-                _A.auth_token_ciphertext,
-                _A.previous_auth_token_ciphertext,
-                _A.previous_auth_token_until,
-            ).where(_A.id == account_id, _A.removed_at.is_(None), _A.auth_token_ciphertext != "")
-        )
-    ).first()
+    connection = await session.connection()
+    row = (await connection.execute(_SIGNING_SECRETS, {"account_id": account_id})).first()
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 
