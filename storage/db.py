@@ -54,8 +54,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(_WRITER, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Writers take the write lock up front. Readers run each statement in SQLite's own implicit
+    # transaction: every read use case is one statement, and no BEGIN saves a thread hop.
+    if connection.get_execution_options().get(_WRITER, False):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 _WRITER = "sms_writer"
