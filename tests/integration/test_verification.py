@@ -515,3 +515,68 @@ async def test_verifying_new_credentials_while_a_check_of_old_ones_runs_starts_a
     assert again["account"]["status"] == "VERIFYING"
     assert final["status"] == "VERIFIED"
     assert calls == 2
+
+
+class InFlight:
+    """Counts the account checks Twilio is answering at once, per Account SID."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, int] = {}
+        self.most: dict[str, int] = {}
+        self.total = 0
+        self.total_most = 0
+
+    async def answer(self, request: httpx.Request) -> httpx.Response:
+        sid = request.url.path.split("/")[3].removesuffix(".json")
+        self.now[sid] = self.now.get(sid, 0) + 1
+        self.most[sid] = max(self.most.get(sid, 0), self.now[sid])
+        self.total += 1
+        self.total_most = max(self.total_most, self.total)
+        try:
+            await asyncio.sleep(0.3)  # long enough for every queued check to pile up
+        finally:
+            self.now[sid] -= 1
+            self.total -= 1
+        return httpx.Response(200, json=account(sid))
+
+
+async def test_one_twilio_account_never_has_more_than_two_checks_in_flight(
+    api: Api, keys: Keys, twilio: respx.Router
+) -> None:
+    counter = InFlight()
+    twilio.get(url__regex=rf"{BASE}/2010-04-01/Accounts/AC[0-9a-f]+\.json").mock(
+        side_effect=counter.answer
+    )
+    twilio.get(NUMBERS_URL).respond(json=incoming_numbers((PHONE, True)))
+    await enable(api, keys.admin)
+    cards = [await added(api, keys.admin, displayName=f"n{n}") for n in range(5)]
+
+    for card in cards:
+        await verify(api, keys.admin, card["id"])
+    finals = [await verdict(api, keys.admin, card["id"]) for card in cards]
+
+    assert [final["status"] for final in finals] == ["VERIFIED"] * 5
+    assert counter.most[ACCOUNT_SID] == 2
+
+
+async def test_the_checks_in_flight_are_capped_by_a_setting(
+    make_api: Any, keys: Keys, twilio: respx.Router
+) -> None:
+    counter = InFlight()
+    twilio.get(url__regex=rf"{BASE}/2010-04-01/Accounts/AC[0-9a-f]+\.json").mock(
+        side_effect=counter.answer
+    )
+    twilio.get(
+        url__regex=rf"{BASE}/2010-04-01/Accounts/AC[0-9a-f]+/IncomingPhoneNumbers\.json"
+    ).respond(json=incoming_numbers((PHONE, True)))
+    async with make_api(max_concurrent_checks=3) as api:
+        await enable(api, keys.admin)
+        sids = [f"AC{n:032x}" for n in range(1, 7)]
+        cards = [await added(api, keys.admin, clientId=sid) for sid in sids]
+        for card in cards:
+            await verify(api, keys.admin, card["id"])
+        finals = [await verdict(api, keys.admin, card["id"]) for card in cards]
+
+    assert [final["status"] for final in finals] == ["VERIFIED"] * 6
+    assert len(counter.most) == 6  # every account was checked
+    assert counter.total_most == 3
