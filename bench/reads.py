@@ -35,42 +35,31 @@ A default run sends 4 x (200 + 3000) requests; its length is set by the slowest 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
-import importlib.util
 import json
-import math
-import os
-import platform
-import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib import metadata
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script, only bench/ is on the path
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from sqlalchemy import update  # noqa: E402
 from sqlalchemy.ext.asyncio import AsyncSession  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import JSONResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from api.app import create_app  # noqa: E402
 from api.auth import bearer_key  # noqa: E402
-from api.settings import Settings, load_settings  # noqa: E402
-from resolvers.api_keys import create_api_key, hash_key  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from bench import common  # noqa: E402
+from resolvers.api_keys import hash_key  # noqa: E402
 from resolvers.domain import (  # noqa: E402
     FAILURE_MESSAGES,
     AccountStatus,
@@ -82,16 +71,10 @@ from resolvers.domain import (  # noqa: E402
 from resolvers.permissions import may  # noqa: E402
 from resolvers.services import Services  # noqa: E402
 from storage import queries  # noqa: E402
-from storage.db import create_engine, create_sessionmakers  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import SmsAccountRow  # noqa: E402
-from storage.types import utcnow  # noqa: E402
-from tests.integration.documents import ACCOUNTS, ADD, SENDERS, SET_ENABLED  # noqa: E402
+from tests.integration.documents import ACCOUNTS, SENDERS  # noqa: E402
 
-TEST_KEY = base64.b64encode(b"b" * 32).decode()  # fixed, like the test suite's
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "f1e2d3c4b5a6978812345678abcdef90"
-T = TypeVar("T")
 SEEDED = 20
 VERIFIED = SEEDED // 2
 
@@ -101,9 +84,10 @@ VERIFIED = SEEDED // 2
 
 def floor_app() -> Starlette:
     """``create_app`` from the environment's settings, plus the two floor routes."""
-    app = create_app(load_settings())
-    add_floor_routes(app)
-    return app
+    return common.app_with(add_floor_routes)
+
+
+Query = Callable[[AsyncSession, str], Awaitable[Sequence[Any]]]
 
 
 def add_floor_routes(app: Starlette) -> None:
@@ -111,20 +95,26 @@ def add_floor_routes(app: Starlette) -> None:
     reads = services.reads
     public_url = services.public_url
 
-    async def owner(session: AsyncSession, request: Request) -> tuple[str, str, str] | None:
-        key = bearer_key(request.headers.get("authorization"))
-        if key is None or not key.startswith("sms_") or len(key) > 200:
-            return None
-        return await queries.key_owner(session, hash_key(key))
-
-    async def senders(request: Request) -> JSONResponse:
+    async def rows_for(
+        request: Request, operation: str, query: Query
+    ) -> Sequence[Any] | JSONResponse:
+        """``query``'s rows for the bearer key's workspace, or the refusal of a key that may not
+        run ``operation``."""
         async with reads() as session:
-            found = await owner(session, request)
+            key = bearer_key(request.headers.get("authorization"))
+            found = None
+            if key is not None and key.startswith("sms_") and len(key) <= 200:
+                found = await queries.key_owner(session, hash_key(key))
             if found is None:
                 return _refusal(401, "UNAUTHENTICATED")
-            if not may(Role(found[2]), "smsSenders"):
+            if not may(Role(found[2]), operation):
                 return _refusal(403, "FORBIDDEN")
-            rows = await queries.senders(session, found[1])
+            return await query(session, found[1])
+
+    async def senders(request: Request) -> JSONResponse:
+        rows = await rows_for(request, "smsSenders", queries.senders)
+        if isinstance(rows, JSONResponse):
+            return rows
         nodes = [
             {
                 "accountId": row.id,
@@ -138,13 +128,9 @@ def add_floor_routes(app: Starlette) -> None:
         return JSONResponse({"data": {"smsSenders": nodes}})
 
     async def accounts(request: Request) -> JSONResponse:
-        async with reads() as session:
-            found = await owner(session, request)
-            if found is None:
-                return _refusal(401, "UNAUTHENTICATED")
-            if not may(Role(found[2]), "smsAccounts"):
-                return _refusal(403, "FORBIDDEN")
-            rows = await queries.live_accounts(session, found[1])
+        rows = await rows_for(request, "smsAccounts", queries.live_accounts)
+        if isinstance(rows, JSONResponse):
+            return rows
         nodes = [_account_json(row, public_url) for row in rows]
         verified = sum(1 for node in nodes if node["status"] == AccountStatus.VERIFIED.name)
         stats = {
@@ -198,149 +184,26 @@ def _refusal(status: int, code: str) -> JSONResponse:
 # --- Setup: database, key, seed -----------------------------------------------------------------
 
 
-async def _offline_resolver(host: str) -> list[str]:
-    """No DNS while seeding: a name that does not resolve passes the Base URL check."""
-    raise OSError(f"{host}: no DNS in the benchmark")
-
-
 async def seed(settings: Settings) -> str:
     """Admin key of a new workspace with the integration on and 20 accounts, half VERIFIED."""
-    engine = create_engine(settings.database_url)
-    _, writes = create_sessionmakers(engine)
-    try:
-        issued = await create_api_key(writes, f"bench-{secrets.token_hex(4)}", Role.ADMIN)
-    finally:
-        await engine.dispose()
-
-    app = create_app(settings, resolver=_offline_resolver)
-    headers = {"Authorization": f"Bearer {issued.key}"}
     ids: list[str] = []
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://seed", headers=headers
-        ) as http:
-            await _graphql(http, SET_ENABLED, {"enabled": True})
-            for number in range(SEEDED):
-                sender = f"+1415555{number:04d}" if number % 4 else f"MG{number:032x}"
-                fields: dict[str, Any] = {
-                    "provider": "TWILIO",
-                    "senderId": sender,
-                    "clientId": ACCOUNT_SID,
-                    "authToken": AUTH_TOKEN,
-                    "displayName": f"{'Sales' if number % 2 else 'Marketing'} line {number:02d}",
-                }
-                if number % 3 == 0:
-                    fields["dltEntityId"] = f"12011591432147{number:05d}"
-                data = await _graphql(http, ADD, {"input": fields})
-                payload = data["addSmsAccount"]
-                if payload["errors"]:
-                    raise RuntimeError(f"addSmsAccount refused the seed: {payload['errors']}")
-                ids.append(payload["account"]["id"])
-        async with app.state.services.writes() as session:
-            await session.execute(
-                update(SmsAccountRow)
-                .where(SmsAccountRow.id.in_(ids[::2]))  # type: ignore[attr-defined]
-                .values(status=AccountStatus.VERIFIED.value, verified_at=utcnow(), trial=False)
-            )
+    async with common.seeding(settings) as seeded:
+        for number in range(SEEDED):
+            sender = f"+1415555{number:04d}" if number % 4 else f"MG{number:032x}"
+            fields: dict[str, Any] = {
+                "provider": "TWILIO",
+                "senderId": sender,
+                "clientId": common.ACCOUNT_SID,
+                "authToken": common.AUTH_TOKEN,
+                "displayName": f"{'Sales' if number % 2 else 'Marketing'} line {number:02d}",
+            }
+            if number % 3 == 0:
+                fields["dltEntityId"] = f"12011591432147{number:05d}"
+            ids.append((await seeded.add_account(fields))["id"])
+        async with seeded.services.writes() as session:
+            await common.mark_verified(session, ids[::2])
             await session.commit()
-    return issued.key
-
-
-async def _graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    body = response.json()
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"seed request failed ({response.status_code}): {response.text}")
-    return body["data"]
-
-
-# --- The server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def event_loop_name() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-@contextmanager
-def server(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """uvicorn with ``floor_app``, one worker; terminated (then killed) on the way out."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SMS_")}
-    env.update(SMS_DATABASE_URL=settings.database_url, SMS_ENCRYPTION_KEYS=TEST_KEY)
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.reads:floor_app",
-        "--factory",
-        "--app-dir",
-        str(ROOT),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--loop",
-        event_loop_name(),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (Linux); 0 where /proc is missing."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (Linux); 0 where /proc is missing."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    ticks = [int(value) for value in fields]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-
-
-async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not answer /healthz within 30 s")
+    return seeded.key
 
 
 # --- Load ---------------------------------------------------------------------------------------
@@ -358,22 +221,6 @@ class Endpoint:
     def count(self, data: Any) -> int:
         value = data[self.operation]
         return len(value if self.operation == "smsSenders" else value["nodes"])
-
-
-@dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    wall: float = 0.0
-    server_cpu: float = 0.0
-    client_cpu: float = 0.0
-    other_cpu: float = 0.0  # every other process on the machine: noise
-    failures: int = 0
-    samples: list[str] = field(default_factory=list)
-
-    def fail(self, problem: str) -> None:
-        self.failures += 1
-        if len(self.samples) < 5:
-            self.samples.append(problem)
 
 
 def endpoints() -> list[Endpoint]:
@@ -409,45 +256,20 @@ async def send(client: httpx.AsyncClient, endpoint: Endpoint) -> httpx.Response:
 
 async def run_round(
     client: httpx.AsyncClient, endpoint: Endpoint, requests: int, concurrency: int, pid: int
-) -> Tally:
+) -> common.Tally:
     """``requests`` requests over ``concurrency`` closed-loop workers."""
-    tally = Tally()
+    tally = common.Tally()
     remaining = requests
 
     async def worker() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            started = time.perf_counter()
-            try:
-                response = await send(client, endpoint)
-            except httpx.HTTPError as exc:
-                tally.latencies.append(time.perf_counter() - started)
-                tally.fail(f"{endpoint.path}: {type(exc).__name__}: {exc}")
-                continue
-            tally.latencies.append(time.perf_counter() - started)
-            problem = problem_of(endpoint, response)
-            if problem is not None:
+            response = await tally.timed(endpoint.path, send(client, endpoint))
+            if response is not None and (problem := problem_of(endpoint, response)) is not None:
                 tally.fail(problem)
 
-    server_before, client_before = cpu_seconds(pid), time.process_time()
-    busy_before, started = busy_seconds(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, requests))))
-    tally.wall = time.perf_counter() - started
-    tally.server_cpu = max(0.0, cpu_seconds(pid) - server_before)
-    tally.client_cpu = time.process_time() - client_before
-    tally.other_cpu = max(0.0, busy_seconds() - busy_before - tally.server_cpu - tally.client_cpu)
-    return tally
-
-
-def merge(into: Tally, part: Tally) -> None:
-    into.latencies += part.latencies
-    into.wall += part.wall
-    into.server_cpu += part.server_cpu
-    into.client_cpu += part.client_cpu
-    into.other_cpu += part.other_cpu
-    into.failures += part.failures
-    into.samples += part.samples[: 5 - len(into.samples)]
+    return await tally.run(worker, min(concurrency, requests), pid)
 
 
 async def check_same_body(client: httpx.AsyncClient, pair: list[Endpoint]) -> str | None:
@@ -471,119 +293,79 @@ class Options:
 
 async def drive(
     key: str, port: int, process: subprocess.Popen[bytes], options: Options
-) -> tuple[dict[Endpoint, Tally], list[str]]:
+) -> tuple[dict[Endpoint, common.Tally], list[str]]:
     """Warm up, check the bodies, then measure in alternating rounds. Returns tallies, problems."""
-    limits = httpx.Limits(
-        max_connections=options.concurrency, max_keepalive_connections=options.concurrency
-    )
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}",
-        headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
-        limits=limits,
-        timeout=httpx.Timeout(30.0),
-        http1=True,
-        http2=False,
+    async with common.load_client(
+        common.local_url(port),
+        {"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        options.concurrency,
     ) as client:
-        await wait_ready(client, process)
+        await common.wait_ready(client, process)
         all_endpoints = endpoints()
-        problems: list[str] = []
-        for endpoint in all_endpoints:
-            warm = await run_round(
-                client, endpoint, options.warmup, options.concurrency, process.pid
-            )
-            problems += warm.samples
+
+        def measure(endpoint: Endpoint, first: int, size: int) -> Awaitable[common.Tally]:
+            return run_round(client, endpoint, size, options.concurrency, process.pid)
+
+        problems = await common.warm_up(all_endpoints, measure, options.warmup)
         if problems:
             return {}, problems
-        for pair in (all_endpoints[0:2], all_endpoints[2:4]):
+        pairs = [all_endpoints[0:2], all_endpoints[2:4]]
+        for pair in pairs:
             mismatch = await check_same_body(client, pair)
             if mismatch is not None:
                 return {}, [mismatch]
-
-        tallies = {endpoint: Tally() for endpoint in all_endpoints}
-        for pair in (all_endpoints[0:2], all_endpoints[2:4]):
-            done = 0
-            for number in range(math.ceil(options.requests / options.round_size)):
-                size = min(options.round_size, options.requests - done)
-                done += size
-                for endpoint in pair if number % 2 == 0 else pair[::-1]:
-                    part = await run_round(client, endpoint, size, options.concurrency, process.pid)
-                    merge(tallies[endpoint], part)
-                    if process.poll() is not None:
-                        problems.append(f"the server exited with code {process.returncode}")
-                        return tallies, problems + part.samples
-        for tally in tallies.values():
-            problems += tally.samples
-        return tallies, problems
+        return await common.measure_rounds(
+            pairs, measure, 0, options.requests, options.round_size, process
+        )
 
 
 # --- Report -------------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], rank: float) -> float:
-    """Nearest-rank percentile of ``values`` (seconds)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
-
-
-def ratio(numerator: float, denominator: float) -> str:
-    return f"{numerator / denominator:.2f}" if numerator > 0 and denominator > 0 else "n/a"
-
-
-def report(tallies: dict[Endpoint, Tally], options: Options, database_url: str) -> None:
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("strawberry-graphql", "graphql-core", "starlette", "uvicorn", "sqlalchemy")
+def report(tallies: dict[Endpoint, common.Tally], options: Options, database_url: str) -> None:
+    stack = common.versions(
+        "strawberry-graphql", "graphql-core", "starlette", "uvicorn", "sqlalchemy"
     )
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     driver = database_url.split(":", 1)[0]
     print(
-        f"\nmachine: nproc={cores}, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()} {platform.machine()}\n"
-        f"stack:   {versions}\n"
+        f"\nmachine: {common.machine()}\n"
+        f"stack:   {stack}\n"
         f"params:  requests={options.requests} per endpoint, concurrency={options.concurrency}, "
         f"rounds of {options.round_size} (alternating), warm-up {options.warmup}, "
         f"database {driver},\n         {SEEDED} accounts ({VERIFIED} VERIFIED), "
         f"graphql = POST /graphql, floor = GET /floor/senders and /floor/accounts, "
-        f"uvicorn 1 worker, loop {event_loop_name()}\n"
+        f"uvicorn 1 worker, loop {common.event_loop_name()}\n"
     )
-    header = (
-        f"{'operation':<12} {'endpoint':<8} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'srv CPU ms/req':>14} {'server CPU':>10} {'client CPU':>10} {'other CPU':>9}"
+    figures = common.print_table(
+        f"{'operation':<12} {'endpoint':<8}",
+        [
+            (
+                (endpoint.operation, endpoint.side),
+                f"{endpoint.operation:<12} {endpoint.side:<8}",
+                tally,
+            )
+            for endpoint, tally in tallies.items()
+        ],
+        "req/s",
+        8,
+        "srv CPU ms/req",
+        2,
     )
-    print(header)
-    print("-" * len(header))
-    rows: dict[tuple[str, str], tuple[float, float, float]] = {}
-    for endpoint, tally in tallies.items():
-        count = len(tally.latencies)
-        if count == 0 or tally.wall <= 0:
-            print(f"{endpoint.operation:<12} {endpoint.side:<8} (not measured)")
-            rows[(endpoint.operation, endpoint.side)] = (0.0, 0.0, 0.0)
-            continue
-        rate, cost = count / tally.wall, tally.server_cpu / count
-        p50, p99 = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
-        rows[(endpoint.operation, endpoint.side)] = (rate, p50, cost)
-        print(
-            f"{endpoint.operation:<12} {endpoint.side:<8} {rate:>8.0f} {p50 * 1e3:>8.2f} "
-            f"{p99 * 1e3:>8.2f} {cost * 1e3:>14.2f} {tally.server_cpu / tally.wall:>10.0%} "
-            f"{tally.client_cpu / tally.wall:>10.0%} {tally.other_cpu / tally.wall:>9.0%}"
-        )
     print()
     print(
         f"{'operation':<12} {'req/s graphql/floor':>20} {'p50 floor/graphql':>18} "
         f"{'srv CPU/req graphql/floor':>26}"
     )
     for operation in ("smsSenders", "smsAccounts"):
-        (g_rate, g_p50, g_cost) = rows[(operation, "graphql")]
-        (f_rate, f_p50, f_cost) = rows[(operation, "floor")]
+        graphql, floor = figures[(operation, "graphql")], figures[(operation, "floor")]
         print(
-            f"{operation:<12} {ratio(g_rate, f_rate):>20} {ratio(f_p50, g_p50):>18} "
-            f"{ratio(g_cost, f_cost):>26}"
+            f"{operation:<12} {common.ratio(graphql.rate, floor.rate):>20} "
+            f"{common.ratio(floor.p50, graphql.p50):>18} "
+            f"{common.ratio(graphql.cost, floor.cost):>26}"
         )
-    print(
-        "\nsrv CPU ms/req: the server process's CPU time per request (threads included), the "
-        "figure\nleast moved by noise. CPU columns: CPU seconds per wall second during the rounds "
-        "(100% = one\ncore): the server process, this load generator, and everything else on the "
-        "machine (noise)."
+    common.print_cpu_note(
+        "srv CPU ms/req: the server process's CPU time per request (threads included), the "
+        "figure least moved by noise."
     )
 
 
@@ -591,7 +373,7 @@ def report(tallies: dict[Endpoint, Tally], options: Options, database_url: str) 
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--requests", type=int, default=3000, help="per endpoint (default 3000)")
     parser.add_argument("--concurrency", type=int, default=16, help="connections (default 16)")
     parser.add_argument("--round-size", type=int, default=500, help="requests per round")
@@ -602,59 +384,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "(a new workspace is created on each run)",
     )
     args = parser.parse_args(argv)
-    for name in ("requests", "concurrency", "round_size", "warmup"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    common.require_positive(parser, args, ("requests", "concurrency", "round_size", "warmup"))
     return args
-
-
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """On uvloop when installed, so the load generator spends less of its CPU on the loop."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    try:
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    except ImportError:
-        pass
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coroutine)
-
-
-def record_missing_sniffio() -> None:
-    """Make the load generator cheaper without changing what it does.
-
-    httpcore runs ``import sniffio`` on every lock it sets up (several per request) and falls back
-    to asyncio when the module is missing, as it is in this venv. A failed import is not cached:
-    each one searches every ``sys.path`` entry again (~0.3 ms a time on a small VM). Recording the
-    absence once turns those into a dictionary lookup. This process only; not the server.
-    """
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    record_missing_sniffio()
     options = Options(args.requests, args.concurrency, args.round_size, args.warmup)
     with tempfile.TemporaryDirectory(prefix="sms-bench-") as scratch:
-        database_url = args.database_url or f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
-        settings = Settings(database_url=database_url, encryption_keys=TEST_KEY)
+        database_url = args.database_url or common.sqlite_url(scratch)
+        settings = Settings(database_url=database_url, encryption_keys=common.TEST_KEY)
         began = time.perf_counter()
         migrate(database_url)
-        key = run_async(seed(settings))
-        port = free_port()
-        with server(settings, port) as process:
-            tallies, problems = run_async(drive(key, port, process, options))
+        key = common.run_async(seed(settings))
+        port = common.free_port()
+        with common.server("bench.reads:floor_app", port, database_url) as process:
+            tallies, problems = common.run_async(drive(key, port, process, options))
         if tallies:
             report(tallies, options, database_url)
         failed = sum(tally.failures for tally in tallies.values())
         print(f"\ntotal time {time.perf_counter() - began:.1f} s")
     if problems or failed:
-        print(f"FAILED ({failed} failed request(s) measured):", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+        return common.report_failure(f"FAILED ({failed} failed request(s) measured):", problems)
     return 0
 
 

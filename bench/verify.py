@@ -33,19 +33,15 @@ import argparse
 import asyncio
 import base64
 import json
-import math
 import os
-import platform
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +59,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from api.settings import load_settings  # noqa: E402
-from resolvers.api_keys import create_api_key  # noqa: E402
-from resolvers.domain import Role  # noqa: E402
-from storage.db import create_engine, create_sessionmakers  # noqa: E402
+from bench import common  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from tests.integration.documents import ACCOUNT_FIELDS, ADD, SET_ENABLED, UPDATE  # noqa: E402
 from tests.twilio_double import TwilioDouble  # noqa: E402
@@ -96,9 +88,7 @@ GOAL = 1.3  # (a): verdict seen within 1.3 L
 
 def bench_app() -> Starlette:
     """``create_app`` from the environment's settings, plus the fan-out floor routes."""
-    app = create_app(load_settings())
-    add_floor_routes(app)
-    return app
+    return common.app_with(add_floor_routes)
 
 
 def add_floor_routes(app: Starlette) -> None:
@@ -137,97 +127,19 @@ def add_floor_routes(app: Starlette) -> None:
 # --- Setup ----------------------------------------------------------------------------------------
 
 
-async def admin_key(database_url: str) -> str:
-    engine = create_engine(database_url)
-    _, writes = create_sessionmakers(engine)
-    try:
-        return (await create_api_key(writes, "bench", Role.ADMIN)).key
-    finally:
-        await engine.dispose()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def event_loop_name() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-@contextmanager
-def server(database_url: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """uvicorn with ``bench_app``, one worker; terminated (then killed) on the way out."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SMS_")}
-    env.update(
-        SMS_DATABASE_URL=database_url,
-        SMS_ENCRYPTION_KEYS=TEST_KEY,
-        SMS_ALLOWED_PROVIDER_HOSTS="127.0.0.1",
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.verify:bench_app",
-        "--factory",
-        "--app-dir",
-        str(ROOT),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--loop",
-        event_loop_name(),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-async def wait_ready(http: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        with suppress(httpx.TransportError):
-            if (await http.get("/healthz")).status_code == 200:
-                return
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not answer /healthz within 30 s")
-
-
-async def graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    body = response.json()
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"GraphQL request failed ({response.status_code}): {response.text}")
-    return body["data"]
-
-
 def payload_of(data: Any) -> dict[str, Any]:
     """The one payload of a mutation's data; its ``errors`` must be empty."""
     (payload,) = data.values()
     if payload.get("errors"):
         raise RuntimeError(f"the mutation was refused: {payload['errors']}")
     return payload  # type: ignore[no-any-return]
+
+
+async def add_account(http: httpx.AsyncClient, **fields: str) -> str:
+    """``addSmsAccount`` of a Twilio account with these fields; the new account's id."""
+    added = payload_of(await common.graphql(http, ADD, {"input": {"provider": "TWILIO", **fields}}))
+    account_id: str = added["account"]["id"]
+    return account_id
 
 
 # --- Websocket clients ----------------------------------------------------------------------------
@@ -347,29 +259,20 @@ class VerdictResult:
     verdict: list[float]  # seconds, verifySmsAccount sent → VERIFIED received
     answer: list[float]  # seconds, verifySmsAccount round trip (VERIFYING)
     floor: list[float]  # seconds, one bare GET of the stand-in's account endpoint
-    cpu: Cpu | None = None
+    cpu: common.Cpu | None = None
 
 
 async def measure_verdicts(
     http: httpx.AsyncClient, ws_url: str, key: str, double: TwilioDouble, runs: int
 ) -> VerdictResult:
-    added = payload_of(
-        await graphql(
-            http,
-            ADD,
-            {
-                "input": {
-                    "provider": "TWILIO",
-                    "displayName": "Verdict bench",
-                    "senderId": double.phone_number,
-                    "clientId": double.account_sid,
-                    "authToken": double.auth_token,
-                    "baseUrl": double.base_url,
-                }
-            },
-        )
+    account_id = await add_account(
+        http,
+        displayName="Verdict bench",
+        senderId=double.phone_number,
+        clientId=double.account_sid,
+        authToken=double.auth_token,
+        baseUrl=double.base_url,
     )
-    account_id = added["account"]["id"]
     verdicts: asyncio.Queue[tuple[float, dict[str, Any]]] = asyncio.Queue()
 
     def seen(received: float, event: dict[str, Any]) -> None:
@@ -428,7 +331,7 @@ async def _wait_subscribed(
     """Rename the account until the subscriber sees it: its subscription is then live."""
     for attempt in range(50):
         name = f"Verdict bench {attempt}"
-        await graphql(http, UPDATE, {"id": account_id, "input": {"displayName": name}})
+        await common.graphql(http, UPDATE, {"id": account_id, "input": {"displayName": name}})
         with suppress(TimeoutError):
             while True:
                 _, event = await asyncio.wait_for(verdicts.get(), 0.2)
@@ -445,7 +348,7 @@ class FanoutResult:
     floor_round_trip: list[float] = field(default_factory=list)
     missed_graphql: int = 0
     missed_floor: int = 0
-    cpu: Cpu | None = None
+    cpu: common.Cpu | None = None
 
 
 async def measure_fanout(
@@ -456,23 +359,14 @@ async def measure_fanout(
     subscribers: int,
     events: int,
 ) -> FanoutResult:
-    added = payload_of(
-        await graphql(
-            http,
-            ADD,
-            {
-                "input": {
-                    "provider": "TWILIO",
-                    "displayName": "Fan-out bench",
-                    "senderId": "+14155550199",
-                    "clientId": "AC" + "1" * 32,
-                    "authToken": "0" * 32,
-                    "baseUrl": base_url,
-                }
-            },
-        )
+    account_id = await add_account(
+        http,
+        displayName="Fan-out bench",
+        senderId="+14155550199",
+        clientId="AC" + "1" * 32,
+        authToken="0" * 32,
+        baseUrl=base_url,
     )
-    account_id = added["account"]["id"]
     subscribed, plain = Fleet(), Fleet()
     try:
         subscribed.clients = list(
@@ -536,78 +430,14 @@ async def measure_fanout(
         await plain.close()
 
 
-# --- CPU accounting (Linux /proc; zeros elsewhere) ---------------------------------------------
+# --- Report -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Cpu:
-    """CPU seconds per wall second while a part ran (1.0 = one core busy)."""
-
-    server: float
-    client: float  # this process: the websocket / HTTP clients and the Twilio stand-in thread
-    other: float  # every other process on the machine: the noise
-
-
-def _machine_busy() -> float:
-    try:
-        fields = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-    except (OSError, ValueError):
-        return 0.0
-    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
-    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
-
-
-def _process_cpu(pid: int) -> float:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class CpuMeter:
-    """``with CpuMeter(server_pid) as meter: ...`` then ``meter.cpu``."""
-
-    def __init__(self, server_pid: int) -> None:
-        self.server_pid = server_pid
-        self.cpu = Cpu(0.0, 0.0, 0.0)
-
-    def _sample(self) -> tuple[float, float, float, float]:
-        times = os.times()
-        return (
-            time.perf_counter(),
-            _machine_busy(),
-            _process_cpu(self.server_pid),
-            times.user + times.system,
-        )
-
-    def __enter__(self) -> CpuMeter:
-        self._start = self._sample()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        wall, busy, server, client = (
-            end - start for end, start in zip(self._sample(), self._start, strict=True)
-        )
-        if wall > 0:
-            other = max(0.0, busy - server - client)
-            self.cpu = Cpu(server / wall, client / wall, other / wall)
-
-
-def cpu_line(cpu: Cpu) -> str:
+def cpu_line(cpu: common.Cpu) -> str:
     return (
         f"    CPU (1.00 = one core busy): server {cpu.server:.2f}, this client {cpu.client:.2f}, "
         f"other processes {cpu.other:.2f} (noise)"
     )
-
-
-# --- Report -------------------------------------------------------------------------------------
-
-
-def percentile(values: list[float], rank: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
 
 
 def ms(seconds: float) -> str:
@@ -615,15 +445,10 @@ def ms(seconds: float) -> str:
 
 
 def report_header(args: argparse.Namespace) -> None:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("strawberry-graphql", "starlette", "uvicorn", "websockets")
-    )
+    stack = common.versions("strawberry-graphql", "starlette", "uvicorn", "websockets")
     print(
-        f"machine: nproc={cores}, Python {platform.python_version()}, "
-        f"{platform.system()} {platform.machine()}\n"
-        f"stack:   {versions}; server: uvicorn 1 worker, loop {event_loop_name()}, SQLite\n"
+        f"machine: {common.machine(implementation=False)}\n"
+        f"stack:   {stack}; server: uvicorn 1 worker, loop {common.event_loop_name()}, SQLite\n"
         f"params:  L = {args.latency_ms:g} ms (Twilio stand-in latency), runs={args.runs}, "
         f"subscribers={args.subscribers}, events={args.events}\n"
         f"load:    {load_average()} (1-minute load average at the end; other processes add noise)"
@@ -664,8 +489,8 @@ def _met(met: bool) -> str:
 
 
 def report_fanout(result: FanoutResult, subscribers: int) -> None:
-    g50, g99 = percentile(result.graphql, 50), percentile(result.graphql, 99)
-    f50, f99 = percentile(result.floor, 50), percentile(result.floor, 99)
+    g50, g99 = common.percentile(result.graphql, 50), common.percentile(result.graphql, 99)
+    f50, f99 = common.percentile(result.floor, 50), common.percentile(result.floor, 99)
     events = len(result.graphql_round_trip)
     print(
         f"\n(b) event push to {subscribers} subscribers, sent → received "
@@ -675,8 +500,9 @@ def report_fanout(result: FanoutResult, subscribers: int) -> None:
         f"    {'floor: POST → bare ws message':<32}{ms(f50)} {ms(f99)}\n"
         f"    {'ratio to floor':<32}{g50 / f50:8.2f}    {g99 / f99:8.2f}\n"
         f"    {'updateSmsAccount round trip':<32}"
-        f"{ms(percentile(result.graphql_round_trip, 50))}  (p50)\n"
-        f"    {'floor POST round trip':<32}{ms(percentile(result.floor_round_trip, 50))}  (p50)"
+        f"{ms(common.percentile(result.graphql_round_trip, 50))}  (p50)\n"
+        f"    {'floor POST round trip':<32}"
+        f"{ms(common.percentile(result.floor_round_trip, 50))}  (p50)"
     )
     if result.missed_graphql or result.missed_floor:
         print(
@@ -691,7 +517,7 @@ def report_fanout(result: FanoutResult, subscribers: int) -> None:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = common.argument_parser(__doc__)
     parser.add_argument("--latency-ms", type=float, default=200.0, help="L (default 200)")
     parser.add_argument("--subscribers", type=int, default=100, help="for (b) (default 100)")
     parser.add_argument("--runs", type=int, default=20, help="verifications in (a) (default 20)")
@@ -699,9 +525,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.latency_ms <= 0:
         parser.error("--latency-ms must be positive")
-    for name in ("subscribers", "runs", "events"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name} must be at least 1")
+    common.require_positive(parser, args, ("subscribers", "runs", "events"))
     return args
 
 
@@ -711,20 +535,20 @@ async def drive(
     double = TwilioDouble(latency=args.latency_ms / 1e3).start()
     try:
         async with httpx.AsyncClient(
-            base_url=f"http://127.0.0.1:{port}",
+            base_url=common.local_url(port),
             headers={"Authorization": f"Bearer {key}"},
             timeout=httpx.Timeout(30.0),
             trust_env=False,
         ) as http:
-            await wait_ready(http, process)
-            payload_of(await graphql(http, SET_ENABLED, {"enabled": True}))
-            base_ws = f"ws://127.0.0.1:{port}"
-            with CpuMeter(process.pid) as meter:
+            await common.wait_ready(http, process)
+            payload_of(await common.graphql(http, SET_ENABLED, {"enabled": True}))
+            base_ws = f"ws://{common.HOST}:{port}"
+            with common.CpuMeter(process.pid) as meter:
                 verdicts = await measure_verdicts(
                     http, f"{base_ws}/graphql", key, double, args.runs
                 )
             verdicts.cpu = meter.cpu
-            with CpuMeter(process.pid) as meter:
+            with common.CpuMeter(process.pid) as meter:
                 fanout = await measure_fanout(
                     http, base_ws, key, double.base_url, args.subscribers, args.events
                 )
@@ -738,11 +562,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sms-verify-bench-") as scratch:
-        database_url = f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}"
+        database_url = common.sqlite_url(scratch)
         migrate(database_url)
-        key = asyncio.run(admin_key(database_url))
-        port = free_port()
-        with server(database_url, port) as process:
+        key = asyncio.run(common.admin_key(database_url, "bench"))
+        port = common.free_port()
+        with common.server(
+            "bench.verify:bench_app",
+            port,
+            database_url,
+            TEST_KEY,
+            SMS_ALLOWED_PROVIDER_HOSTS=common.HOST,
+        ) as process:
             verdicts, fanout = asyncio.run(drive(args, key, port, process))
     report_header(args)
     report_verdicts(verdicts, args.latency_ms / 1e3)

@@ -49,26 +49,17 @@ database (migrated; a new workspace each run), with its own server and table.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
-import importlib.util
-import math
-import os
-import platform
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,23 +74,18 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from api.settings import Settings, load_settings  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from bench import common  # noqa: E402
 from providers.signature import compute_signature, is_valid_signature  # noqa: E402
 from resolvers.accounts import previous_secret_binding, secret_binding  # noqa: E402
-from resolvers.api_keys import create_api_key  # noqa: E402
-from resolvers.domain import AccountStatus, MessageDirection, MessageStatus, Role  # noqa: E402
+from resolvers.domain import MessageDirection, MessageStatus  # noqa: E402
 from resolvers.message_status import from_twilio, statuses_that_may_become  # noqa: E402
 from resolvers.services import Services  # noqa: E402
-from storage.db import create_engine, create_sessionmakers  # noqa: E402
+from storage.db import create_engine  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import SmsAccountRow, SmsMessageRow, new_id  # noqa: E402
 from storage.types import utcnow  # noqa: E402
-from tests.integration.documents import ADD, SET_ENABLED  # noqa: E402
 
-TEST_KEY = base64.b64encode(b"b" * 32).decode()  # fixed, like the test suite's
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-AUTH_TOKEN = "f1e2d3c4b5a6978812345678abcdef90"
 SENDER = "+14155550100"
 TWILIO_SEQUENCE = ("queued", "sent", "delivered")  # the callbacks of one delivered message
 TWILIO_STATUSES = (  # every MessageStatus word Twilio sends (resolvers.message_status reads them)
@@ -111,7 +97,6 @@ CAMPAIGN_CALLBACKS = CAMPAIGN_MESSAGES * len(TWILIO_SEQUENCE)
 GOAL = 0.8
 MAX_BODY = 64 * 1024
 SIDES = ("app", "floor")
-T = TypeVar("T")
 
 _M = SmsMessageRow.__table__.c  # type: ignore[attr-defined]
 _A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
@@ -122,9 +107,7 @@ _A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
 
 def floor_app() -> Starlette:
     """``create_app`` from the environment's settings, plus the floor route."""
-    app = create_app(load_settings())
-    add_floor_routes(app)
-    return app
+    return common.app_with(add_floor_routes)
 
 
 def _advance_statement(*, by_id: bool, with_error: bool) -> Update:
@@ -234,11 +217,6 @@ def add_floor_routes(app: Starlette) -> None:
 # --- Setup: database, account, messages ---------------------------------------------------------
 
 
-async def _offline_resolver(host: str) -> list[str]:
-    """No DNS while seeding: a name that does not resolve passes the Base URL check."""
-    raise OSError(f"{host}: no DNS in the benchmark")
-
-
 @dataclass(frozen=True)
 class Seeded:
     account_id: str
@@ -252,41 +230,18 @@ def _body_of(side: str) -> str:
 async def seed(settings: Settings, per_side: int) -> Seeded:
     """A workspace with the integration on, one VERIFIED account, ``per_side`` QUEUED messages
     for the app and as many for the floor."""
-    engine = create_engine(settings.database_url)
-    _, writes = create_sessionmakers(engine)
-    try:
-        issued = await create_api_key(writes, f"bench-{secrets.token_hex(4)}", Role.ADMIN)
-    finally:
-        await engine.dispose()
-
-    app = create_app(settings, resolver=_offline_resolver)
     sids: dict[str, list[tuple[str, str]]] = {}
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(
-            transport=transport,
-            base_url="http://seed",
-            headers={"Authorization": f"Bearer {issued.key}"},
-        ) as http:
-            await _graphql(http, SET_ENABLED, {"enabled": True})
-            fields = {
-                "provider": "TWILIO",
-                "senderId": SENDER,
-                "clientId": ACCOUNT_SID,
-                "authToken": AUTH_TOKEN,
-                "displayName": "Campaign line",
-            }
-            payload = (await _graphql(http, ADD, {"input": fields}))["addSmsAccount"]
-            if payload["errors"]:
-                raise RuntimeError(f"addSmsAccount refused the seed: {payload['errors']}")
-            account_id: str = payload["account"]["id"]
-        services: Services = app.state.services
-        async with services.writes() as session:
-            await session.execute(
-                update(SmsAccountRow)
-                .where(_A.id == account_id)
-                .values(status=AccountStatus.VERIFIED.value, verified_at=utcnow(), trial=False)
-            )
+    async with common.seeding(settings) as seeded:
+        fields = {
+            "provider": "TWILIO",
+            "senderId": SENDER,
+            "clientId": common.ACCOUNT_SID,
+            "authToken": common.AUTH_TOKEN,
+            "displayName": "Campaign line",
+        }
+        account_id: str = (await seeded.add_account(fields))["id"]
+        async with seeded.services.writes() as session:
+            await common.mark_verified(session, [account_id])
             workspace_id = (
                 await session.execute(select(_A.workspace_id).where(_A.id == account_id))
             ).scalar_one()
@@ -316,14 +271,6 @@ async def seed(settings: Settings, per_side: int) -> Seeded:
     return Seeded(account_id, sids)
 
 
-async def _graphql(http: httpx.AsyncClient, query: str, variables: dict[str, Any]) -> Any:
-    response = await http.post("/graphql", json={"query": query, "variables": variables})
-    body = response.json()
-    if response.status_code != 200 or body.get("errors"):
-        raise RuntimeError(f"seed request failed ({response.status_code}): {response.text}")
-    return body["data"]
-
-
 async def delivered_counts(database_url: str, account_id: str) -> dict[str, tuple[int, int]]:
     """side -> (messages DELIVERED, messages) of this account, read from the database."""
     engine = create_engine(database_url)
@@ -342,102 +289,6 @@ async def delivered_counts(database_url: str, account_id: str) -> dict[str, tupl
     finally:
         await engine.dispose()
     return {side: by_body.get(_body_of(side), (0, 0)) for side in SIDES}
-
-
-# --- The server ---------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def event_loop_name() -> str:
-    try:
-        import uvloop  # noqa: F401
-    except ImportError:
-        return "asyncio"
-    return "uvloop"
-
-
-def public_url_for(port: int) -> str:
-    return f"http://127.0.0.1:{port}"
-
-
-@contextmanager
-def server(settings: Settings, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """uvicorn with ``floor_app``, one worker; terminated (then killed) on the way out."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SMS_")}
-    env.update(
-        SMS_DATABASE_URL=settings.database_url,
-        SMS_ENCRYPTION_KEYS=TEST_KEY,
-        SMS_PUBLIC_URL=public_url_for(port),
-    )
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "bench.webhooks:floor_app",
-        "--factory",
-        "--app-dir",
-        str(ROOT),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "1",
-        "--loop",
-        event_loop_name(),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process, its threads included (Linux); 0 where /proc is missing."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (Linux); 0 where /proc is missing."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
-    except OSError:
-        return 0.0
-    ticks = [int(value) for value in fields]
-    return (sum(ticks[:8]) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")  # minus idle, iowait
-
-
-async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with code {process.returncode}")
-        try:
-            if (await client.get("/healthz")).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the server did not answer /healthz within 30 s")
 
 
 # --- Load ---------------------------------------------------------------------------------------
@@ -464,7 +315,7 @@ def callbacks_of(
         sequence = []
         for status in TWILIO_SEQUENCE:
             params = {
-                "AccountSid": ACCOUNT_SID,
+                "AccountSid": common.ACCOUNT_SID,
                 "MessageSid": sid,
                 "SmsSid": sid,
                 "MessageStatus": status,
@@ -473,7 +324,9 @@ def callbacks_of(
                 "To": f"+1415556{number % 10_000:04d}",
                 "ApiVersion": "2010-04-01",
             }
-            signature = compute_signature(public_url + path, list(params.items()), AUTH_TOKEN)
+            signature = compute_signature(
+                public_url + path, list(params.items()), common.AUTH_TOKEN
+            )
             sequence.append(
                 Callback(path, urlencode(params).encode(), {"X-Twilio-Signature": signature})
             )
@@ -481,65 +334,27 @@ def callbacks_of(
     return built
 
 
-@dataclass
-class Tally:
-    latencies: list[float] = field(default_factory=list)
-    wall: float = 0.0
-    server_cpu: float = 0.0
-    client_cpu: float = 0.0
-    other_cpu: float = 0.0  # every other process on the machine: noise
-    failures: int = 0
-    samples: list[str] = field(default_factory=list)
-
-    def fail(self, problem: str) -> None:
-        self.failures += 1
-        if len(self.samples) < 5:
-            self.samples.append(problem)
-
-    def add(self, part: Tally) -> None:
-        self.latencies += part.latencies
-        self.wall += part.wall
-        self.server_cpu += part.server_cpu
-        self.client_cpu += part.client_cpu
-        self.other_cpu += part.other_cpu
-        self.failures += part.failures
-        self.samples += part.samples[: 5 - len(self.samples)]
-
-
 async def run_round(
     client: httpx.AsyncClient, messages: list[Message], concurrency: int, pid: int
-) -> Tally:
+) -> common.Tally:
     """Post every message's callbacks over ``concurrency`` closed-loop connections; one message's
     callbacks go in order over one connection."""
-    tally = Tally()
+    tally = common.Tally()
     pending = deque(messages)
 
     async def worker() -> None:
         while pending:
             for callback in pending.popleft():
-                started = time.perf_counter()
-                try:
-                    response = await client.post(
-                        callback.path, content=callback.body, headers=callback.headers
-                    )
-                except httpx.HTTPError as exc:
-                    tally.latencies.append(time.perf_counter() - started)
-                    tally.fail(f"{callback.path}: {type(exc).__name__}: {exc}")
-                    continue
-                tally.latencies.append(time.perf_counter() - started)
-                if response.status_code != 204:
+                response = await tally.timed(
+                    callback.path,
+                    client.post(callback.path, content=callback.body, headers=callback.headers),
+                )
+                if response is not None and response.status_code != 204:
                     tally.fail(
                         f"{callback.path}: HTTP {response.status_code}: {response.text[:200]}"
                     )
 
-    server_before, client_before = cpu_seconds(pid), time.process_time()
-    busy_before, started = busy_seconds(), time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(min(concurrency, len(messages)))))
-    tally.wall = time.perf_counter() - started
-    tally.server_cpu = max(0.0, cpu_seconds(pid) - server_before)
-    tally.client_cpu = time.process_time() - client_before
-    tally.other_cpu = max(0.0, busy_seconds() - busy_before - tally.server_cpu - tally.client_cpu)
-    return tally
+    return await tally.run(worker, min(concurrency, len(messages)), pid)
 
 
 @dataclass(frozen=True)
@@ -552,128 +367,75 @@ class Options:
 
 async def drive(
     seeded: Seeded, port: int, process: subprocess.Popen[bytes], options: Options
-) -> tuple[dict[str, Tally], list[str]]:
+) -> tuple[dict[str, common.Tally], list[str]]:
     """Warm up both sides, then measure in alternating rounds. Returns tallies, problems."""
-    public_url = public_url_for(port)
+    public_url = common.local_url(port)
     work = {
         side: callbacks_of(side, seeded.account_id, seeded.sids[side], public_url) for side in SIDES
     }
-    limits = httpx.Limits(
-        max_connections=options.concurrency, max_keepalive_connections=options.concurrency
-    )
-    async with httpx.AsyncClient(
-        base_url=public_url,
-        headers={"Content-Type": "application/x-www-form-urlencoded"},
-        limits=limits,
-        timeout=httpx.Timeout(30.0),
-        http1=True,
-        http2=False,
+    async with common.load_client(
+        public_url, {"Content-Type": "application/x-www-form-urlencoded"}, options.concurrency
     ) as client:
-        await wait_ready(client, process)
-        problems: list[str] = []
-        for side in SIDES:
-            warm = await run_round(
-                client, work[side][: options.warmup], options.concurrency, process.pid
-            )
-            problems += warm.samples
+        await common.wait_ready(client, process)
+
+        def measure(side: str, first: int, size: int) -> Awaitable[common.Tally]:
+            part = work[side][first : first + size]
+            return run_round(client, part, options.concurrency, process.pid)
+
+        problems = await common.warm_up(SIDES, measure, options.warmup)
         if problems:
             return {}, problems
-
-        tallies = {side: Tally() for side in SIDES}
-        done = options.warmup
-        for number in range(math.ceil(options.messages / options.round_size)):
-            size = min(options.round_size, options.warmup + options.messages - done)
-            for side in SIDES if number % 2 == 0 else SIDES[::-1]:
-                part = await run_round(
-                    client, work[side][done : done + size], options.concurrency, process.pid
-                )
-                tallies[side].add(part)
-                if process.poll() is not None:
-                    problems.append(f"the server exited with code {process.returncode}")
-                    return tallies, problems + part.samples
-            done += size
-        for tally in tallies.values():
-            problems += tally.samples
-        return tallies, problems
+        return await common.measure_rounds(
+            [SIDES], measure, options.warmup, options.messages, options.round_size, process
+        )
 
 
 # --- Report -------------------------------------------------------------------------------------
 
 
-def percentile(values: list[float], rank: float) -> float:
-    """Nearest-rank percentile of ``values`` (seconds)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(rank / 100 * len(ordered)) - 1)]
-
-
-def ratio(numerator: float, denominator: float) -> str:
-    return f"{numerator / denominator:.2f}" if numerator > 0 and denominator > 0 else "n/a"
-
-
-def report(tallies: dict[str, Tally], options: Options, database_url: str) -> None:
-    versions = ", ".join(
-        f"{name} {metadata.version(name)}"
-        for name in ("starlette", "uvicorn", "sqlalchemy", "aiosqlite", "asyncpg", "httpx")
-    )
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+def report(tallies: dict[str, common.Tally], options: Options, database_url: str) -> None:
+    stack = common.versions("starlette", "uvicorn", "sqlalchemy", "aiosqlite", "asyncpg", "httpx")
     driver = database_url.split(":", 1)[0]
     per_side = options.messages * len(TWILIO_SEQUENCE)
     print(
-        f"\nmachine: nproc={cores}, Python {platform.python_version()} "
-        f"({platform.python_implementation()}), {platform.system()} {platform.machine()}\n"
-        f"stack:   {versions}\n"
+        f"\nmachine: {common.machine()}\n"
+        f"stack:   {stack}\n"
         f"params:  {options.messages} messages x {len(TWILIO_SEQUENCE)} callbacks "
         f"({'/'.join(TWILIO_SEQUENCE)}) = {per_side} measured callbacks per side, "
         f"concurrency={options.concurrency},\n         rounds of {options.round_size} messages "
         f"(alternating), warm-up {options.warmup} messages per side, database {driver}, "
-        f"uvicorn 1 worker, loop {event_loop_name()}\n"
+        f"uvicorn 1 worker, loop {common.event_loop_name()}\n"
         f"         app = POST /webhooks/twilio/{{id}}/status, floor = POST "
         f"/floor/twilio/{{id}}/status (same signature check, same UPDATE, Core, no ORM)\n"
     )
-    header = (
-        f"{'endpoint':<8} {'callbacks/s':>11} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'srv CPU ms/cb':>13} {'server CPU':>10} {'client CPU':>10} {'other CPU':>9}"
+    figures = common.print_table(
+        f"{'endpoint':<8}",
+        [(side, f"{side:<8}", tally) for side, tally in tallies.items()],
+        "callbacks/s",
+        11,
+        "srv CPU ms/cb",
+        3,
     )
-    print(header)
-    print("-" * len(header))
-    rates: dict[str, float] = {}
-    costs: dict[str, float] = {}
-    p99s: dict[str, float] = {}
-    for side, tally in tallies.items():
-        count = len(tally.latencies)
-        if count == 0 or tally.wall <= 0:
-            print(f"{side:<8} (not measured)")
-            rates[side] = costs[side] = p99s[side] = 0.0
-            continue
-        rates[side], costs[side] = count / tally.wall, tally.server_cpu / count
-        p50, p99s[side] = percentile(tally.latencies, 50), percentile(tally.latencies, 99)
-        print(
-            f"{side:<8} {rates[side]:>11.0f} {p50 * 1e3:>8.2f} {p99s[side] * 1e3:>8.2f} "
-            f"{costs[side] * 1e3:>13.3f} {tally.server_cpu / tally.wall:>10.0%} "
-            f"{tally.client_cpu / tally.wall:>10.0%} {tally.other_cpu / tally.wall:>9.0%}"
-        )
-    met = rates["floor"] > 0 and rates["app"] / rates["floor"] >= GOAL
+    app, floor = figures["app"], figures["floor"]
+    met = floor.rate > 0 and app.rate / floor.rate >= GOAL
     print(
-        f"\napp/floor: callbacks/s {ratio(rates['app'], rates['floor'])} "
+        f"\napp/floor: callbacks/s {common.ratio(app.rate, floor.rate)} "
         f"(goal >= {GOAL}: {'met' if met else 'NOT met'}), "
-        f"p99 floor/app {ratio(p99s['floor'], p99s['app'])}, "
-        f"server CPU per callback app/floor {ratio(costs['app'], costs['floor'])}"
+        f"p99 floor/app {common.ratio(floor.p99, app.p99)}, "
+        f"server CPU per callback app/floor {common.ratio(app.cost, floor.cost)}"
     )
-    if rates["app"] > 0:
-        seconds = CAMPAIGN_CALLBACKS / rates["app"]
-        floor = f"{CAMPAIGN_CALLBACKS / rates['floor']:.0f} s" if rates["floor"] > 0 else "n/a"
+    if app.rate > 0:
+        seconds = CAMPAIGN_CALLBACKS / app.rate
+        at_floor = f"{CAMPAIGN_CALLBACKS / floor.rate:.0f} s" if floor.rate > 0 else "n/a"
         print(
             f"campaign: {CAMPAIGN_MESSAGES:,} messages -> {CAMPAIGN_CALLBACKS:,} callbacks take "
             f"≈ {seconds:.0f} s ({seconds / 60:.1f} min) at this rate on one core\n"
-            f"          (one uvicorn worker; at the floor's rate ≈ {floor}); the server's CPU "
-            f"alone: {costs['app'] * 1e3:.3f} ms/callback = "
-            f"{CAMPAIGN_CALLBACKS * costs['app']:.0f} s"
+            f"          (one uvicorn worker; at the floor's rate ≈ {at_floor}); the server's CPU "
+            f"alone: {app.cost * 1e3:.3f} ms/callback = "
+            f"{CAMPAIGN_CALLBACKS * app.cost:.0f} s"
         )
-    print(
-        "\nsrv CPU ms/cb: the server process's CPU time per callback (its SQLite threads "
-        "included). CPU\ncolumns: CPU seconds per wall second during the rounds (100% = one "
-        "core): the server process,\nthis load generator, and everything else on the machine "
-        "(noise)."
+    common.print_cpu_note(
+        "srv CPU ms/cb: the server process's CPU time per callback (its SQLite threads included)."
     )
 
 
@@ -681,7 +443,7 @@ def report(tallies: dict[str, Tally], options: Options, database_url: str) -> No
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser = common.argument_parser(__doc__)
     parser.add_argument(
         "--messages", type=int, default=1000, help="measured messages per side (default 1000)"
     )
@@ -704,51 +466,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="measured messages per side on --database-url (default 500)",
     )
     args = parser.parse_args(argv)
-    for name in ("messages", "concurrency", "round_size", "warmup", "pg_messages"):
-        if getattr(args, name) < 1:
-            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    common.require_positive(
+        parser, args, ("messages", "concurrency", "round_size", "warmup", "pg_messages")
+    )
     if args.database_url and not args.database_url.startswith("postgresql+asyncpg://"):
         parser.error("--database-url must start with postgresql+asyncpg://")
     return args
 
 
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """On uvloop when installed, so the load generator spends less of its CPU on the loop."""
-    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
-    try:
-        import uvloop
-
-        factory = uvloop.new_event_loop
-    except ImportError:
-        pass
-    with asyncio.Runner(loop_factory=factory) as runner:
-        return runner.run(coroutine)
-
-
-def record_missing_sniffio() -> None:
-    """Make the load generator cheaper without changing what it does: httpcore imports sniffio
-    on every lock it sets up and falls back to asyncio when it is missing, and a failed import is
-    not cached. Recording the absence once makes those a dictionary lookup. This process only."""
-    if "sniffio" not in sys.modules and importlib.util.find_spec("sniffio") is None:
-        sys.modules["sniffio"] = None  # type: ignore[assignment]
-
-
 def measure(database_url: str, options: Options) -> list[str]:
     """Migrate, seed, serve, drive, check, report. Returns the problems found (none: passed)."""
-    settings = Settings(database_url=database_url, encryption_keys=TEST_KEY)
+    settings = Settings(database_url=database_url, encryption_keys=common.TEST_KEY)
     began = time.perf_counter()
     migrate(database_url)
-    seeded = run_async(seed(settings, options.warmup + options.messages))
+    seeded = common.run_async(seed(settings, options.warmup + options.messages))
     seeded_in = time.perf_counter() - began
-    port = free_port()
-    with server(settings, port) as process:
-        tallies, problems = run_async(drive(seeded, port, process, options))
+    port = common.free_port()
+    public_url = common.local_url(port)
+    with common.server(
+        "bench.webhooks:floor_app", port, database_url, SMS_PUBLIC_URL=public_url
+    ) as process:
+        tallies, problems = common.run_async(drive(seeded, port, process, options))
     if tallies:
         report(tallies, options, database_url)
     failed = sum(tally.failures for tally in tallies.values())
     if failed:
         problems.insert(0, f"{failed} measured callback(s) were not answered 204")
-    counts = run_async(delivered_counts(database_url, seeded.account_id))
+    counts = common.run_async(delivered_counts(database_url, seeded.account_id))
     for side, (delivered, total) in counts.items():
         if delivered != total or total != options.warmup + options.messages:
             problems.append(
@@ -767,19 +511,15 @@ def measure(database_url: str, options: Options) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    record_missing_sniffio()
     options = Options(args.messages, args.concurrency, args.round_size, args.warmup)
     with tempfile.TemporaryDirectory(prefix="sms-bench-") as scratch:
-        problems = measure(f"sqlite+aiosqlite:///{Path(scratch) / 'bench.db'}", options)
+        problems = measure(common.sqlite_url(scratch), options)
     if args.database_url:
         print("\n=== PostgreSQL (a shorter run) ===")
         pg_options = Options(args.pg_messages, args.concurrency, args.round_size, args.warmup)
         problems += measure(args.database_url, pg_options)
     if problems:
-        print("FAILED:", file=sys.stderr)
-        for problem in problems:
-            print(f"  {problem}", file=sys.stderr)
-        return 1
+        return common.report_failure("FAILED:", problems)
     return 0
 
 
