@@ -194,11 +194,11 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
         if name == "authToken":
             assert value is not None
             binding = secret_binding(row.id)
-            if services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding) != value:
+            current = services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding)
+            if current != value:
                 # Webhooks signed with the old token keep arriving for a while after a rotation.
                 row.previous_auth_token_ciphertext = services.secrets.encrypt(
-                    services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding),
-                    bound_to=previous_secret_binding(row.id),
+                    current, bound_to=previous_secret_binding(row.id)
                 )
                 row.previous_auth_token_until = utcnow() + timedelta(
                     seconds=services.webhook_token_grace_seconds

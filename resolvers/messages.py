@@ -257,17 +257,21 @@ async def _react_to_rejection(
 ) -> None:
     """A gone sender or bad credentials fail the account; a STOP reply records the opt-out."""
     now = utcnow()
-    failure = None
+    if rejected.code == RECIPIENT_UNSUBSCRIBED:
+        async with services.writes() as session:
+            await message_queries.opt_out(session, caller.workspace_id, to, now)
+            await session.commit()
+        return
     if rejected.code in SENDER_GONE:
         failure = VerificationFailure.INVALID_FROM_NUMBER
     elif rejected.code == AUTHENTICATION_FAILED:
         failure = VerificationFailure.INVALID_CREDENTIALS
+    else:
+        return  # the message failed; the account is fine
     async with services.writes() as session:
-        if rejected.code == RECIPIENT_UNSUBSCRIBED:
-            await message_queries.opt_out(session, caller.workspace_id, to, now)
         before_row = await queries.account_by_id(session, account_id)
         before = to_account(before_row, services.public_url) if before_row else None
-        flipped = failure is not None and await message_queries.fail_sender(
+        flipped = await message_queries.fail_sender(
             session, account_id, version, failure.value, now
         )
         await session.commit()
