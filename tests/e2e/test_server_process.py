@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import PG_URL, TEST_KEY, account_input
 from tests.integration.documents import ACCOUNTS, ADD, INTEGRATION, SET_ENABLED
@@ -88,12 +87,6 @@ class Server:
         body: dict = response.json()  # type: ignore[type-arg]
         assert "errors" not in body, body
         return body["data"]  # type: ignore[no-any-return]
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, database_url: str) -> Path:
-    """A fresh working directory (and, on PostgreSQL, the emptied test database)."""
-    return tmp_path
 
 
 def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) -> None:

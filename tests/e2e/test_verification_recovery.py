@@ -6,22 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.conftest import account_input
 from tests.e2e.test_server_process import Server, environment, run
-from tests.integration.documents import ACCOUNT, ACCOUNT_FIELDS, ADD, SET_ENABLED
+from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, VERIFY
 from tests.twilio_double import TwilioDouble
 
-VERIFY = f"""
-mutation Verify($id: ID!) {{
-  verifySmsAccount(id: $id) {{
-    account {{ {ACCOUNT_FIELDS} }}
-    message
-    errors {{ field code message }}
-  }}
-}}
-"""
 ROUND = 2  # one check: the account and the phone number, concurrently
 SETTINGS = {
     "SMS_ALLOWED_PROVIDER_HOSTS": "127.0.0.1",
@@ -29,12 +18,6 @@ SETTINGS = {
     "SMS_VERIFY_SWEEP_SECONDS": "0.5",
     "SMS_RETRY_BASE_SECONDS": "0.01",
 }
-
-
-@pytest.fixture
-def workdir(tmp_path: Path, database_url: str) -> Path:
-    """A fresh working directory (and, on PostgreSQL, the emptied test database)."""
-    return tmp_path
 
 
 def test_a_check_lost_with_its_killed_process_is_finished_by_the_next_one(workdir: Path) -> None:

@@ -35,6 +35,16 @@ mutation Remove($id: ID!) {{
 }}
 """
 
+VERIFY = f"""
+mutation Verify($id: ID!) {{
+  verifySmsAccount(id: $id) {{
+    account {{ {ACCOUNT_FIELDS} }}
+    message
+    errors {{ field code message }}
+  }}
+}}
+"""
+
 SET_ENABLED = """
 mutation Toggle($enabled: Boolean!) {
   setSmsIntegrationEnabled(enabled: $enabled) { integration { enabled } errors { code } }

@@ -12,7 +12,7 @@ import pytest
 import respx
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys
-from tests.integration.documents import ACCOUNT, SENDERS, UPDATE
+from tests.integration.documents import ACCOUNT, SENDERS, UPDATE, VERIFY
 from tests.integration.test_accounts import added, enable
 from tests.twilio_fixtures import (
     account,
@@ -26,16 +26,6 @@ BASE = "https://api.twilio.com"
 ACCOUNT_URL = f"{BASE}/2010-04-01/Accounts/{ACCOUNT_SID}.json"
 NUMBERS_URL = f"{BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
 SERVICE_URL = f"https://messaging.twilio.com/v1/Services/{MG_SID}"
-
-VERIFY = """
-mutation Verify($id: ID!) {
-  verifySmsAccount(id: $id) {
-    account { id status failure failureMessage trial verifiedAt }
-    message
-    errors { field code message }
-  }
-}
-"""
 
 
 async def verify(api: Api, key: str, account_id: str) -> dict[str, Any]:
