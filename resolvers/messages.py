@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from providers.error_codes import AUTHENTICATION_FAILED, RECIPIENT_UNSUBSCRIBED, SENDER_GONE
+from providers.error_codes import describe as twilio_error
 from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
 from providers.twilio import Credentials
 from resolvers import events
@@ -39,22 +41,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
 MAX_PAGE = 100
-SENDER_GONE = {21606, 21212, 21659, 21712}
-AUTHENTICATION_FAILED = 20003
-RECIPIENT_UNSUBSCRIBED = 21610
-READABLE: dict[int, str] = {
-    21211: "The To number is not a valid phone number.",
-    21212: "The From number is not a valid phone number, short code or sender of this account.",
-    21408: "This account is not permitted to send to the To number's region (Twilio geo "
-    "permissions).",
-    21606: "The From number is not an SMS-capable number of this Twilio account.",
-    21608: "A Twilio trial account can only send to verified numbers.",
-    21610: "The recipient replied STOP: Twilio will not deliver to them until they reply START.",
-    21614: "The To number cannot receive SMS.",
-    21659: "The From number is not a Twilio number of this account.",
-    21712: "The From number cannot be used for this message.",
-    20003: "Twilio rejected the account's credentials: update the Auth Token and verify again.",
-}
+UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
 
 
 @dataclass(slots=True)
@@ -78,11 +65,18 @@ def to_message(row: SmsMessageRow) -> Message:
         status=MessageStatus(row.status),
         provider_message_id=row.provider_message_id,
         error_code=row.error_code,
-        error_message=row.error_message,
+        error_message=shown_error(row.error_code, row.error_message),
         segments=row.segments,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def shown_error(code: int | None, stored: str | None) -> str | None:
+    """errorMessage in our words only: rows stored before this kept Twilio's own text."""
+    if code is not None:
+        return twilio_error(code)
+    return stored if stored == UNREACHABLE else None
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
@@ -198,12 +192,12 @@ async def send_sms(
     except TwilioRejected as rejected:
         row.status = MessageStatus.FAILED.value
         row.error_code = rejected.code
-        row.error_message = READABLE.get(rejected.code or 0) or _twilio_words(rejected)
+        row.error_message = twilio_error(rejected.code)
         errors.append(
             FieldError(
                 None,
                 ErrorCode.PROVIDER_REJECTED,
-                f"Twilio rejected the message (error {rejected.code}): {row.error_message}",
+                f"Twilio rejected the message: {row.error_message}",
             )
         )
         await _react_to_rejection(
@@ -211,14 +205,14 @@ async def send_sms(
         )
     except TwilioError:
         row.status = MessageStatus.FAILED.value
-        row.error_message = "Nothing was sent: Twilio could not be reached. Try again later."
+        row.error_message = UNREACHABLE
         errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
     else:
         row.status = (from_twilio(sent.status) or MessageStatus.QUEUED).value
         row.provider_message_id = sent.sid or None
         row.segments = sent.segments
         row.error_code = sent.error_code
-        row.error_message = sent.error_message
+        row.error_message = None if sent.error_code is None else twilio_error(sent.error_code)
 
     row.updated_at = utcnow()
     await _save_outcome_in(services, row)
@@ -240,11 +234,6 @@ async def _save_outcome_in(services: Services, row: SmsMessageRow) -> None:
         async with services.writes() as session:
             await message_queries.save(session, row)
             await session.commit()
-
-
-def _twilio_words(rejected: TwilioRejected) -> str:
-    words = (rejected.twilio_message or "").strip()
-    return words[:400] if words else f"Twilio error {rejected.code}."
 
 
 async def _react_to_rejection(

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from providers.error_codes import AUTHENTICATION_FAILED
 from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
@@ -34,7 +35,6 @@ IN_PROGRESS = FieldError(
     "A verification of this account is already running; its result will show on the card.",
 )
 # Twilio error codes that mean "these credentials are not an account you can use".
-AUTHENTICATION_FAILED = 20003
 CREDENTIAL_CODES = {AUTHENTICATION_FAILED, 20404}
 CREDENTIAL_STATUSES = {401, 403, 404}
 # How many checks of one Twilio account may be in flight at once.
