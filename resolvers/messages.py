@@ -32,8 +32,10 @@ from resolvers.domain import (
 from resolvers.errors import INTEGRATION_DISABLED, ErrorCode, FieldError
 from resolvers.message_status import from_twilio
 from resolvers.services import Services
-from resolvers.validation import E164
+from resolvers.text import could_be_id, is_text, text_errors
+from resolvers.validation import phone_number
 from storage import message_queries, queries
+from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
 from storage.types import utcnow
 
@@ -41,6 +43,7 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
 MAX_PAGE = 100
+NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
 UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
 
 
@@ -90,7 +93,7 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
     errors = []
     if to == "":
         errors.append(FieldError("to", ErrorCode.REQUIRED, "Enter the recipient's number."))
-    elif not E164.fullmatch(to):
+    elif phone_number(to) is None:
         errors.append(
             FieldError(
                 "to",
@@ -116,6 +119,13 @@ async def send_sms(
     services: Services, caller: Caller, account_id: str, to: str, body: str
 ) -> SendResult:
     """Check everything, then post to Twilio once, storing the message before it leaves."""
+    unreadable = text_errors({"accountId": account_id, "to": to, "body": body}, multiline={"body"})
+    if unreadable:
+        return SendResult(errors=unreadable)
+    if not could_be_id(account_id):
+        return SendResult(errors=[NO_SUCH_ACCOUNT])
+    # Trimmed once: this spelling (checked by validation.phone_number) is the one checked against
+    # opt-outs and the one sent; look-alike digits are refused, never translated.
     to = to.strip()
     now = utcnow()
     async with services.reads() as session:
@@ -123,9 +133,7 @@ async def send_sms(
             return SendResult(errors=[INTEGRATION_DISABLED])
         account = await queries.live_account(session, caller.workspace_id, account_id)
         if account is None:
-            return SendResult(
-                errors=[FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")]
-            )
+            return SendResult(errors=[NO_SUCH_ACCOUNT])
         if account.status != AccountStatus.VERIFIED.value or account.sender_id is None:
             return SendResult(
                 errors=[
@@ -275,18 +283,29 @@ async def _react_to_rejection(
         )
 
 
-def encode_cursor(created_at: datetime, message_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{message_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _cursor_binding(workspace_id: str) -> str:
+    return f"sms_messages:{workspace_id}:cursor"
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+def encode_cursor(services: Services, workspace_id: str, created_at: datetime, id: str) -> str:
+    """Sealed, so a client can neither read a position into it nor forge one."""
+    sealed = services.secrets.encrypt(
+        f"{created_at.isoformat()}|{id}", bound_to=_cursor_binding(workspace_id)
+    )
+    return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
+
+
+def decode_cursor(services: Services, workspace_id: str, cursor: str) -> tuple[datetime, str]:
+    if not is_text(cursor):
+        raise InvalidCursorError("after is not a cursor from this list")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = services.secrets.decrypt(sealed, bound_to=_cursor_binding(workspace_id))
         stamp, message_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), message_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
+        position = datetime.fromisoformat(stamp), message_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, SecretError):
+        raise InvalidCursorError("after is not a cursor from this list") from None
+    return position
 
 
 class InvalidCursorError(ValueError):
@@ -304,11 +323,9 @@ async def list_messages(
 ) -> MessagePage:
     """Newest first; ``first`` is capped at 100."""
     limit = max(0, min(first, MAX_PAGE))
-    position = None
-    if after:
-        position = decode_cursor(after)
-        if position is None:
-            raise InvalidCursorError("after is not a cursor from this list")
+    position = None if not after else decode_cursor(services, caller.workspace_id, after)
+    if account_id is not None and not could_be_id(account_id):
+        return MessagePage(nodes=[], has_next_page=False, end_cursor=None)
     async with services.reads() as session:
         rows = await message_queries.page(
             session,
@@ -319,7 +336,7 @@ async def list_messages(
             limit=limit + 1,
         )
     shown = [to_message(row) for row in rows[:limit]]
-    nodes = [(encode_cursor(m.created_at, m.id), m) for m in shown]
+    nodes = [(encode_cursor(services, caller.workspace_id, m.created_at, m.id), m) for m in shown]
     return MessagePage(
         nodes=nodes,
         has_next_page=len(rows) > limit,

@@ -17,7 +17,7 @@ from providers.error_codes import AUTHENTICATION_FAILED
 from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
-from resolvers.accounts import AccountResult, secret_binding, to_account
+from resolvers.accounts import AccountResult, refuse_id, secret_binding, to_account
 from resolvers.domain import AccountStatus, Caller, SenderKind, VerificationFailure
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
@@ -49,6 +49,8 @@ class Verdict:
 
 async def verify_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
     """Start a check: VERIFYING now, the verdict later (pushed to subscribers)."""
+    if refused := refuse_id(account_id):
+        return refused
     now = utcnow()
     async with services.writes() as session:
         if not await queries.integration_enabled(session, caller.workspace_id):
