@@ -7,8 +7,10 @@ import contextlib
 import logging
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
@@ -48,6 +50,19 @@ class GraphQLApp(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.key_recheck_seconds = key_recheck_seconds
         self._watchers: set[asyncio.Task[None]] = set()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as refused:
+            # The reason can quote the request ('Unknown operation named "…"'), and JSON lets a
+            # request carry text that is not text (a lone surrogate): escape it, never crash.
+            reason = refused.reason.encode("utf-8", "backslashreplace").decode()
+            response = PlainTextResponse(reason, status_code=refused.status_code)
+        await response(scope, receive, send)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -23,9 +23,7 @@ class OutcomeUnknown(TwilioError):
 class TwilioRejected(TwilioError):
     """Twilio answered the request with an error: its HTTP status and numeric error code."""
 
-    def __init__(self, status: int, code: int | None, message: str | None = None) -> None:
+    def __init__(self, status: int, code: int | None) -> None:
         super().__init__(f"Twilio answered {status} (code {code})")
         self.status = status
         self.code = code
-        # Twilio's own sentence, kept only for a message's errorMessage (never for accounts).
-        self.twilio_message = message

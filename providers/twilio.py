@@ -78,7 +78,6 @@ class SentMessage:
     status: str
     segments: int | None
     error_code: int | None
-    error_message: str | None
 
 
 class _Transient(Exception):
@@ -187,7 +186,6 @@ class TwilioClient:
             status=str(answer.get("status", "queued")),
             segments=_int_or_none(answer.get("num_segments")),
             error_code=_int_or_none(code),
-            error_message=answer.get("error_message"),
         )
 
     async def _get(
@@ -307,5 +305,5 @@ def _interpret(response: httpx.Response, body: bytes) -> dict[str, Any]:
         raise BaseUrlUnreachable("the Base URL redirects; redirects are not followed")
     if parsed is None or ("code" not in parsed and "status" not in parsed):
         raise BaseUrlUnreachable("the Base URL did not answer with Twilio's JSON")
-    message = parsed.get("message")
-    raise TwilioRejected(status, code, message if isinstance(message, str) else None)
+    # Twilio's own "message" is not kept: clients only see our sentence for the code.
+    raise TwilioRejected(status, code)

@@ -21,6 +21,7 @@ from resolvers.domain import (
 )
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
+from resolvers.text import could_be_id, text_errors
 from resolvers.validation import (
     CleanFields,
     auth_token_hint,
@@ -91,6 +92,13 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
     )
 
 
+def refuse_id(account_id: str) -> AccountResult | None:
+    """An id that is not text is INVALID; one that no row can have reads as not found."""
+    if unreadable := text_errors({"id": account_id}):
+        return AccountResult(errors=unreadable)
+    return None if could_be_id(account_id) else AccountResult(errors=[NOT_FOUND])
+
+
 async def list_accounts(services: Services, caller: Caller) -> AccountList:
     """The page: every card and the stat row, from one query."""
     async with services.reads() as session:
@@ -100,6 +108,8 @@ async def list_accounts(services: Services, caller: Caller) -> AccountList:
 
 
 async def get_account(services: Services, caller: Caller, account_id: str) -> Account | None:
+    if not could_be_id(account_id):
+        return None  # a malformed id (even one that is not text) reads as not found
     async with services.reads() as session:
         row = await queries.live_account(session, caller.workspace_id, account_id)
     return None if row is None else to_account(row, services.public_url)
@@ -164,6 +174,8 @@ async def update_account(
     services: Services, caller: Caller, account_id: str, raw: Mapping[str, str | None]
 ) -> AccountResult:
     """Change only the given fields; a credential change returns the account to Draft."""
+    if refused := refuse_id(account_id):
+        return refused
     clean = clean_account_fields(raw, policy=services.host_policy, creating=False)
     await _check_base_url_resolves(services, clean)
     async with services.writes() as session:
@@ -231,6 +243,8 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
 
 async def remove_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
     """Take the account out of lists, stats and senders; its secret is destroyed."""
+    if refused := refuse_id(account_id):
+        return refused
     async with services.writes() as session:
         row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
         if row is None:

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from providers.error_codes import AUTHENTICATION_FAILED, RECIPIENT_UNSUBSCRIBED, SENDER_GONE
+from providers.error_codes import describe as twilio_error
 from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
 from providers.twilio import Credentials
 from resolvers import events
@@ -30,8 +32,10 @@ from resolvers.domain import (
 from resolvers.errors import INTEGRATION_DISABLED, ErrorCode, FieldError
 from resolvers.message_status import from_twilio
 from resolvers.services import Services
-from resolvers.validation import E164
+from resolvers.text import could_be_id, is_text, text_errors
+from resolvers.validation import phone_number
 from storage import message_queries, queries
+from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
 from storage.types import utcnow
 
@@ -39,22 +43,8 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
 MAX_PAGE = 100
-SENDER_GONE = {21606, 21212, 21659, 21712}
-AUTHENTICATION_FAILED = 20003
-RECIPIENT_UNSUBSCRIBED = 21610
-READABLE: dict[int, str] = {
-    21211: "The To number is not a valid phone number.",
-    21212: "The From number is not a valid phone number, short code or sender of this account.",
-    21408: "This account is not permitted to send to the To number's region (Twilio geo "
-    "permissions).",
-    21606: "The From number is not an SMS-capable number of this Twilio account.",
-    21608: "A Twilio trial account can only send to verified numbers.",
-    21610: "The recipient replied STOP: Twilio will not deliver to them until they reply START.",
-    21614: "The To number cannot receive SMS.",
-    21659: "The From number is not a Twilio number of this account.",
-    21712: "The From number cannot be used for this message.",
-    20003: "Twilio rejected the account's credentials: update the Auth Token and verify again.",
-}
+NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
+UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
 
 
 @dataclass(slots=True)
@@ -78,11 +68,18 @@ def to_message(row: SmsMessageRow) -> Message:
         status=MessageStatus(row.status),
         provider_message_id=row.provider_message_id,
         error_code=row.error_code,
-        error_message=row.error_message,
+        error_message=shown_error(row.error_code, row.error_message),
         segments=row.segments,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+def shown_error(code: int | None, stored: str | None) -> str | None:
+    """errorMessage in our words only: rows stored before this kept Twilio's own text."""
+    if code is not None:
+        return twilio_error(code)
+    return stored if stored == UNREACHABLE else None
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
@@ -96,7 +93,7 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
     errors = []
     if to == "":
         errors.append(FieldError("to", ErrorCode.REQUIRED, "Enter the recipient's number."))
-    elif not E164.fullmatch(to):
+    elif phone_number(to) is None:
         errors.append(
             FieldError(
                 "to",
@@ -122,6 +119,13 @@ async def send_sms(
     services: Services, caller: Caller, account_id: str, to: str, body: str
 ) -> SendResult:
     """Check everything, then post to Twilio once, storing the message before it leaves."""
+    unreadable = text_errors({"accountId": account_id, "to": to, "body": body}, multiline={"body"})
+    if unreadable:
+        return SendResult(errors=unreadable)
+    if not could_be_id(account_id):
+        return SendResult(errors=[NO_SUCH_ACCOUNT])
+    # Trimmed once: this spelling (checked by validation.phone_number) is the one checked against
+    # opt-outs and the one sent; look-alike digits are refused, never translated.
     to = to.strip()
     now = utcnow()
     async with services.reads() as session:
@@ -129,9 +133,7 @@ async def send_sms(
             return SendResult(errors=[INTEGRATION_DISABLED])
         account = await queries.live_account(session, caller.workspace_id, account_id)
         if account is None:
-            return SendResult(
-                errors=[FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")]
-            )
+            return SendResult(errors=[NO_SUCH_ACCOUNT])
         if account.status != AccountStatus.VERIFIED.value or account.sender_id is None:
             return SendResult(
                 errors=[
@@ -198,12 +200,12 @@ async def send_sms(
     except TwilioRejected as rejected:
         row.status = MessageStatus.FAILED.value
         row.error_code = rejected.code
-        row.error_message = READABLE.get(rejected.code or 0) or _twilio_words(rejected)
+        row.error_message = twilio_error(rejected.code)
         errors.append(
             FieldError(
                 None,
                 ErrorCode.PROVIDER_REJECTED,
-                f"Twilio rejected the message (error {rejected.code}): {row.error_message}",
+                f"Twilio rejected the message: {row.error_message}",
             )
         )
         await _react_to_rejection(
@@ -211,14 +213,14 @@ async def send_sms(
         )
     except TwilioError:
         row.status = MessageStatus.FAILED.value
-        row.error_message = "Nothing was sent: Twilio could not be reached. Try again later."
+        row.error_message = UNREACHABLE
         errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
     else:
         row.status = (from_twilio(sent.status) or MessageStatus.QUEUED).value
         row.provider_message_id = sent.sid or None
         row.segments = sent.segments
         row.error_code = sent.error_code
-        row.error_message = sent.error_message
+        row.error_message = None if sent.error_code is None else twilio_error(sent.error_code)
 
     row.updated_at = utcnow()
     await _save_outcome_in(services, row)
@@ -240,11 +242,6 @@ async def _save_outcome_in(services: Services, row: SmsMessageRow) -> None:
         async with services.writes() as session:
             await message_queries.save(session, row)
             await session.commit()
-
-
-def _twilio_words(rejected: TwilioRejected) -> str:
-    words = (rejected.twilio_message or "").strip()
-    return words[:400] if words else f"Twilio error {rejected.code}."
 
 
 async def _react_to_rejection(
@@ -286,18 +283,29 @@ async def _react_to_rejection(
         )
 
 
-def encode_cursor(created_at: datetime, message_id: str) -> str:
-    raw = f"{created_at.isoformat()}|{message_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+def _cursor_binding(workspace_id: str) -> str:
+    return f"sms_messages:{workspace_id}:cursor"
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str] | None:
+def encode_cursor(services: Services, workspace_id: str, created_at: datetime, id: str) -> str:
+    """Sealed, so a client can neither read a position into it nor forge one."""
+    sealed = services.secrets.encrypt(
+        f"{created_at.isoformat()}|{id}", bound_to=_cursor_binding(workspace_id)
+    )
+    return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
+
+
+def decode_cursor(services: Services, workspace_id: str, cursor: str) -> tuple[datetime, str]:
+    if not is_text(cursor):
+        raise InvalidCursorError("after is not a cursor from this list")
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        raw = services.secrets.decrypt(sealed, bound_to=_cursor_binding(workspace_id))
         stamp, message_id = raw.split("|", 1)
-        return datetime.fromisoformat(stamp), message_id
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        return None
+        position = datetime.fromisoformat(stamp), message_id
+    except (ValueError, binascii.Error, UnicodeDecodeError, SecretError):
+        raise InvalidCursorError("after is not a cursor from this list") from None
+    return position
 
 
 class InvalidCursorError(ValueError):
@@ -315,11 +323,9 @@ async def list_messages(
 ) -> MessagePage:
     """Newest first; ``first`` is capped at 100."""
     limit = max(0, min(first, MAX_PAGE))
-    position = None
-    if after:
-        position = decode_cursor(after)
-        if position is None:
-            raise InvalidCursorError("after is not a cursor from this list")
+    position = None if not after else decode_cursor(services, caller.workspace_id, after)
+    if account_id is not None and not could_be_id(account_id):
+        return MessagePage(nodes=[], has_next_page=False, end_cursor=None)
     async with services.reads() as session:
         rows = await message_queries.page(
             session,
@@ -330,7 +336,7 @@ async def list_messages(
             limit=limit + 1,
         )
     shown = [to_message(row) for row in rows[:limit]]
-    nodes = [(encode_cursor(m.created_at, m.id), m) for m in shown]
+    nodes = [(encode_cursor(services, caller.workspace_id, m.created_at, m.id), m) for m in shown]
     return MessagePage(
         nodes=nodes,
         has_next_page=len(rows) > limit,

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from providers.host_policy import HostPolicy, HostPolicyError
 from resolvers.domain import SenderKind
 from resolvers.errors import ErrorCode, FieldError
+from resolvers.text import text_errors
 
 DEFAULT_BASE_URL = "https://api.twilio.com/"
-E164 = re.compile(r"\+[1-9]\d{1,14}")
+# ASCII digits only: \d also takes e.g. Arabic-Indic digits, a look-alike spelling of a number.
+E164 = re.compile(r"\+[1-9][0-9]{1,14}")
 MESSAGING_SERVICE_SID = re.compile(r"MG[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
-DLT_ENTITY_ID = re.compile(r"\d{1,30}")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+DLT_ENTITY_ID = re.compile(r"[0-9]{1,30}")
 MAX_AUTH_TOKEN = 128
 MAX_DISPLAY_NAME = 100
 
@@ -58,6 +59,13 @@ def sender_kind_of(sender_id: str) -> SenderKind:
     return SenderKind.PHONE_NUMBER if sender_id.startswith("+") else SenderKind.MESSAGING_SERVICE
 
 
+def phone_number(raw: str) -> str | None:
+    """The one spelling of a phone number (E.164, ASCII digits, no surrounding spaces), or None
+    when ``raw`` is not one. Opt-out checks and sends both use it, so they cannot disagree."""
+    candidate = raw.strip()
+    return candidate if E164.fullmatch(candidate) else None
+
+
 def default_display_name(sender_id: str | None) -> str:
     return f"Twilio {sender_id}" if sender_id else "Twilio"
 
@@ -71,7 +79,9 @@ def clean_account_fields(
     raw: Mapping[str, str | None], *, policy: HostPolicy, creating: bool
 ) -> CleanFields:
     """Check the fields present in ``raw``. Creating, the required ones must be present."""
-    out = CleanFields()
+    out = CleanFields(errors=text_errors(raw))
+    if out.errors:
+        return out  # nothing else is read from text that is not text
     given = {name: value.strip() for name, value in raw.items() if value is not None}
 
     if "senderId" in given or creating:
@@ -81,7 +91,7 @@ def clean_account_fields(
                 out.fail("senderId", ErrorCode.REQUIRED)
             else:
                 out.values["senderId"] = None  # disconnects the sender
-        elif E164.fullmatch(sender) or MESSAGING_SERVICE_SID.fullmatch(sender):
+        elif phone_number(sender) or MESSAGING_SERVICE_SID.fullmatch(sender):
             out.values["senderId"] = sender
         else:
             out.fail("senderId", ErrorCode.INVALID)
@@ -123,10 +133,6 @@ def clean_account_fields(
                 f"Display Name must be at most {MAX_DISPLAY_NAME} characters "
                 f"(this one has {len(name)}).",
             )
-        elif _CONTROL.search(name):
-            out.fail(
-                "displayName", ErrorCode.INVALID, "Display Name must be a single line of text."
-            )
         else:
             out.values["displayName"] = name or None  # empty: default from the sender
     return out
@@ -149,7 +155,5 @@ def _clean_auth_token(token: str, out: CleanFields) -> None:
             ErrorCode.INVALID,
             f"Auth Token is longer than {MAX_AUTH_TOKEN} characters: paste only the token.",
         )
-    elif _CONTROL.search(token):
-        out.fail("authToken", ErrorCode.INVALID, "Auth Token must be printable text.")
     else:
         out.values["authToken"] = token

@@ -13,10 +13,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from providers.error_codes import AUTHENTICATION_FAILED
 from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
-from resolvers.accounts import AccountResult, secret_binding, to_account
+from resolvers.accounts import AccountResult, refuse_id, secret_binding, to_account
 from resolvers.domain import AccountStatus, Caller, SenderKind, VerificationFailure
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
@@ -34,7 +35,6 @@ IN_PROGRESS = FieldError(
     "A verification of this account is already running; its result will show on the card.",
 )
 # Twilio error codes that mean "these credentials are not an account you can use".
-AUTHENTICATION_FAILED = 20003
 CREDENTIAL_CODES = {AUTHENTICATION_FAILED, 20404}
 CREDENTIAL_STATUSES = {401, 403, 404}
 # How many checks of one Twilio account may be in flight at once.
@@ -49,6 +49,8 @@ class Verdict:
 
 async def verify_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
     """Start a check: VERIFYING now, the verdict later (pushed to subscribers)."""
+    if refused := refuse_id(account_id):
+        return refused
     now = utcnow()
     async with services.writes() as session:
         if not await queries.integration_enabled(session, caller.workspace_id):

@@ -2,58 +2,101 @@
 
 from __future__ import annotations
 
+import logging
 import re
+import secrets
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.types import ExecutionContext
 
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
 
-_VARIABLE_ERROR = re.compile(r"^(Variable '\$\w+' (?:got|has) invalid value)")
+log = logging.getLogger(__name__)
+
+# graphql-core's coercion message: "Variable '$input' has invalid value.provider: Expected value
+# of type 'Provider!', found: 'NOPE'." The variable, the path (schema names only) and the expected
+# type are kept; what was found (the client's value, maybe an Auth Token) is dropped.
+_VARIABLE_ERROR = re.compile(
+    r"^Variable '\$(\w+)' has invalid value(?: at ((?:\.\w+|\[\d+\])+))?: "
+)
+_TYPE = r"'[\w\[\]!]+'"
+_REASONS = (
+    (
+        re.compile(rf"Expected value of type ({_TYPE}) to include required field '(\w+)'"),
+        "expected {0} to include its required field '{1}'",
+    ),
+    (
+        re.compile(rf"Expected value of type ({_TYPE}) not to include unknown field"),
+        "expected {0} without unknown fields",
+    ),
+    (re.compile(rf"Expected (?:a )?value of (?:non-null )?type ({_TYPE})"), "expected {0}"),
+    (re.compile(r"Value .* does not exist in ('\w+') enum\.", re.DOTALL), "expected a {0} value"),
+    (re.compile(r"(\w+) cannot represent "), "expected a value of type '{0}'"),
+)
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
-    """Mask crashes, keep GraphQL's own errors (syntax, validation, FORBIDDEN)."""
+    """Crashes are masked; GraphQL's own errors (syntax, validation, FORBIDDEN) are kept."""
     original = error.original_error
     return original is not None and not isinstance(original, GraphQLError)
-
-
-class MaskUnexpectedErrors(MaskErrors):
-    """A crash answers "Internal server error" without its text (which could quote input)."""
-
-    def __init__(self) -> None:
-        super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
 
 
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
+        # Client errors (syntax, validation, variables, FORBIDDEN) are answered, not logged:
+        # their tracebacks quote what the client sent. Only crashes are the server's problem.
         for error in errors:
-            scrub_variable_values(error)
-        # Only crashes are the server's problem. Client errors (syntax, validation, variables,
-        # FORBIDDEN) are answered, not logged: their tracebacks quote what the client sent.
-        unexpected = [error for error in errors if _is_unexpected(error)]
-        if unexpected:
-            super().process_errors(unexpected, execution_context)
+            if _is_unexpected(error):
+                mask_unexpected(error)
+            else:
+                scrub_variable_values(error)
+
+
+def mask_unexpected(error: GraphQLError) -> None:
+    """The client gets a reference instead of the crash's text (which could quote input); the
+    log line carries the same reference and the traceback."""
+    ref = secrets.token_hex(6)
+    original = error.original_error
+    assert original is not None
+    log.error(
+        "unexpected error (ref %s) at %s",
+        ref,
+        ".".join(str(key) for key in error.path or ()) or "the operation",
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    error.message = f"Unexpected error (ref {ref})."
+    error.extensions = {"code": "INTERNAL", "ref": ref}
+    error.original_error = None
 
 
 def scrub_variable_values(error: GraphQLError) -> None:
-    """Variable errors quote what the client sent, which may be an Auth Token: drop the quote."""
+    """Variable errors quote what the client sent, which may be an Auth Token: keep only the
+    variable, the field path and the expected type, all made of the schema's own names."""
     match = _VARIABLE_ERROR.match(error.message)
-    if match is not None:
-        error.message = f"{match.group(1)}: check the variable's type and required fields."
+    if match is None:
+        return
+    variable, path = match.group(1), match.group(2) or ""
+    detail = error.message[match.end() :]
+    reason = "check its type and allowed values"
+    for pattern, template in _REASONS:
+        found = pattern.match(detail)
+        if found is not None:
+            reason = template.format(*found.groups())
+            break
+    error.message = f"Variable '${variable}' has an invalid value at '{variable}{path}': {reason}."
 
 
 def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
     # Parsing and validating the same few documents again on every request cost a third of a
     # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
-    chosen: list[Any] = [ParserCache, ValidationCache, MaskUnexpectedErrors, *(extensions or [])]
+    chosen: list[Any] = [ParserCache, ValidationCache, *(extensions or [])]
     return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
 
 

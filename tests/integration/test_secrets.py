@@ -98,7 +98,7 @@ async def test_each_stored_token_is_bound_to_its_own_row(
 
     result = await api.run(keys.admin, UPDATE, {"id": second["id"], "input": {"authToken": SECRET}})
 
-    assert result["errors"][0]["message"] == "Internal server error."
+    assert result["errors"][0]["extensions"]["code"] == "INTERNAL"
     assert SECRET not in str(result)
 
 
