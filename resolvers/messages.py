@@ -17,8 +17,10 @@ from datetime import datetime
 from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
 from providers.twilio import Credentials
 from resolvers import events
-from resolvers.accounts import secret_binding, to_account
+from resolvers.accounts import stored_token, to_account
 from resolvers.domain import (
+    CANNOT_DECRYPT,
+    CANNOT_DECRYPT_MESSAGE,
     AccountStatus,
     Caller,
     Message,
@@ -156,9 +158,14 @@ async def send_sms(
                     )
                 ]
             )
-    token = services.secrets.decrypt(
-        account.auth_token_ciphertext, bound_to=secret_binding(account.id)
-    )
+    token = stored_token(services, account)
+    if token is None:
+        await _fail_account(
+            services, caller, account.id, account.credentials_version, CANNOT_DECRYPT
+        )
+        return SendResult(
+            errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
+        )
     credentials = Credentials(account.client_id, token, account.base_url)
     row = SmsMessageRow(
         id=new_id(),
@@ -268,12 +275,18 @@ async def _react_to_rejection(
         failure = VerificationFailure.INVALID_CREDENTIALS
     else:
         return  # the message failed; the account is fine
+    await _fail_account(services, caller, account_id, version, failure.value)
+
+
+async def _fail_account(
+    services: Services, caller: Caller, account_id: str, version: int, failure: str
+) -> None:
+    """A VERIFIED account that can no longer send turns FAILED (unless its credentials changed)."""
+    now = utcnow()
     async with services.writes() as session:
         before_row = await queries.account_by_id(session, account_id)
         before = to_account(before_row, services.public_url) if before_row else None
-        flipped = await message_queries.fail_sender(
-            session, account_id, version, failure.value, now
-        )
+        flipped = await message_queries.fail_sender(session, account_id, version, failure, now)
         await session.commit()
         if flipped and before_row is not None:
             await session.refresh(before_row)
