@@ -102,7 +102,9 @@ def create_app(
     reads, writes = create_sessionmakers(engine)
     policy = settings.host_policy
     http = create_http_client(policy, resolver, transport=twilio_transport)
-    twilio = TwilioClient(http, RetryPolicy(base_seconds=settings.retry_base_seconds))
+    twilio = TwilioClient(
+        http, RetryPolicy(base_seconds=settings.retry_base_seconds), policy=policy
+    )
     verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
     box = secret_box(settings)
     services = Services(

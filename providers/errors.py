@@ -29,3 +29,8 @@ class TwilioRejected(TwilioError):
         self.code = code
         # Twilio's own sentence, kept only for a message's errorMessage (never for accounts).
         self.twilio_message = message
+
+
+class BaseUrlRefused(BaseUrlUnreachable):
+    """The Base URL (or the messaging host derived from it) is outside the current host policy:
+    no request was made."""

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
+from providers.errors import BaseUrlRefused, OutcomeUnknown, TwilioError, TwilioRejected
 from providers.twilio import Credentials
 from resolvers import events
 from resolvers.accounts import stored_token, to_account
@@ -44,6 +44,13 @@ MAX_PAGE = 100
 SENDER_GONE = {21606, 21212, 21659, 21712}
 AUTHENTICATION_FAILED = 20003
 RECIPIENT_UNSUBSCRIBED = 21610
+# Saved under a looser policy than the server's current one: the account must be fixed.
+BASE_URL_REFUSED = (
+    "Nothing was sent: this account's Base URL is not allowed by the server's policy. Set a "
+    "Twilio Base URL (https://api.twilio.com/ unless Twilio Support gave you a regional one) "
+    "and verify again."
+)
+BASE_URL_FAILURE = VerificationFailure.BASE_URL.value
 READABLE: dict[int, str] = {
     21211: "The To number is not a valid phone number.",
     21212: "The From number is not a valid phone number, short code or sender of this account.",
@@ -201,6 +208,13 @@ async def send_sms(
                 "Twilio did not confirm this message. It was not sent again (that could send it "
                 "twice); its delivery report will settle its status.",
             )
+        )
+    except BaseUrlRefused:
+        row.status = MessageStatus.FAILED.value
+        row.error_message = BASE_URL_REFUSED
+        errors.append(FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED))
+        await _fail_account(
+            services, caller, account.id, account.credentials_version, BASE_URL_FAILURE
         )
     except TwilioRejected as rejected:
         row.status = MessageStatus.FAILED.value
