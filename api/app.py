@@ -162,6 +162,7 @@ def create_app(
         try:
             await check_keys_cover_secrets(reads, settings, box)
         except ConfigurationError:
+            await http.aclose()
             await engine.dispose()
             raise
         stopping.clear()
