@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
@@ -24,6 +25,7 @@ from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
 from resolvers.bus import create_bus
+from resolvers.key_rotation import missing_key_ids
 from resolvers.services import Services
 from resolvers.verification import Verifier
 from schema import build_schema
@@ -63,6 +65,29 @@ def secret_box(settings: Settings) -> SecretBox:
     return SecretBox([key])
 
 
+async def check_keys_cover_secrets(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, box: SecretBox
+) -> None:
+    """Refuse to start when stored secrets were written with keys that are not configured:
+    every account using them would fail at its first call, long after the start."""
+    missing = await missing_key_ids(sessions, box)
+    if not missing:
+        return
+    source = (
+        "SMS_ENCRYPTION_KEYS"
+        if settings.encryption_key_list
+        else f"the key file {key_file_for(settings)}"
+    )
+    raise ConfigurationError(
+        f"stored Auth Tokens were encrypted with key id(s) {', '.join(missing)}, which "
+        f"{source} does not hold (configured: {', '.join(sorted(box.key_ids))}). "
+        "Put the missing key(s) back in SMS_ENCRYPTION_KEYS after the first key and start "
+        "again; `sms-accounts rotate-keys` then re-encrypts everything with the first key and "
+        "the old keys can go. If a key is lost for good, run `sms-accounts rotate-keys "
+        "--forget-unreadable`: its accounts turn Failed until their Auth Token is entered again."
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -77,12 +102,15 @@ def create_app(
     reads, writes = create_sessionmakers(engine)
     policy = settings.host_policy
     http = create_http_client(policy, resolver, transport=twilio_transport)
-    twilio = TwilioClient(http, RetryPolicy(base_seconds=settings.retry_base_seconds))
+    twilio = TwilioClient(
+        http, RetryPolicy(base_seconds=settings.retry_base_seconds), policy=policy
+    )
     verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
+    box = secret_box(settings)
     services = Services(
         reads=reads,
         writes=writes,
-        secrets=secret_box(settings),
+        secrets=box,
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
@@ -131,6 +159,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            await check_keys_cover_secrets(reads, settings, box)
+        except ConfigurationError:
+            await http.aclose()
+            await engine.dispose()
+            raise
         stopping.clear()
         sweeper = asyncio.create_task(sweep_until_stopped())
         try:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from api.app import ConfigurationError, create_app, secret_box
+from api.app import ConfigurationError, check_keys_cover_secrets, create_app, secret_box
 from api.settings import Settings, SettingsError, load_settings
 from resolvers.api_keys import (
     UnknownPrefixError,
@@ -21,7 +22,7 @@ from resolvers.api_keys import (
     revoke_api_key,
 )
 from resolvers.domain import Role
-from resolvers.key_rotation import rotate_keys
+from resolvers.key_rotation import BATCH_SIZE, rotate_keys, secrets_per_key
 from storage.db import create_engine, create_sessionmakers
 from storage.migrate import migrate
 
@@ -44,6 +45,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     migrate(settings.database_url)
+    # Checked here too (create_app checks at start-up) so that it stops with exit code 2 and
+    # a sentence rather than uvicorn's traceback.
+    _with_database(settings, check_keys_cover_secrets, settings, secret_box(settings))
     app = create_app(settings)
     issued = _with_database(settings, bootstrap_first_key)
     if issued is not None:
@@ -80,15 +84,45 @@ def _revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     box = secret_box(settings)
-    count = _with_database(settings, rotate_keys, box)
-    print(f"Re-encrypted {count} secret(s) with key {box.primary_key_id}.")
-    return 0
+    report = _with_database(
+        settings,
+        functools.partial(
+            rotate_keys, batch_size=args.batch_size, forget_unreadable=args.forget_unreadable
+        ),
+        box,
+    )
+    print(f"Re-encrypted {report.rotated} secret(s) with key {box.primary_key_id}.")
+    if report.unreadable:
+        print(
+            f"Skipped {len(report.unreadable)} secret(s) that no configured key opens:",
+            file=sys.stderr,
+        )
+        for account_id, column in report.unreadable:
+            print(f"  account {account_id} ({column})", file=sys.stderr)
+    if report.forgotten:
+        print(
+            f"Dropped {report.forgotten} unreadable secret(s): their accounts are Failed until "
+            "their Auth Token is entered again."
+        )
+    usage = _with_database(settings, secrets_per_key)
+    print("Secrets per key id:")
+    for key_id, count in sorted(usage.items()):
+        role = " (first key)" if key_id == box.primary_key_id else ""
+        role = role or ("" if key_id in box.key_ids else " (not configured)")
+        print(f"  {key_id}{role}: {count}")
+    return 1 if len(report.unreadable) > report.forgotten else 0
 
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     print("Database is at the latest schema.")
     return 0
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
+    return int(text)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -114,6 +148,18 @@ def parser() -> argparse.ArgumentParser:
 
     rotate = commands.add_parser(
         "rotate-keys", help="re-encrypt every stored secret with the first SMS_ENCRYPTION_KEYS key"
+    )
+    rotate.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=BATCH_SIZE,
+        help="accounts re-encrypted per transaction (default %(default)s)",
+    )
+    rotate.add_argument(
+        "--forget-unreadable",
+        action="store_true",
+        help="drop secrets no configured key opens (a lost key): their accounts turn Failed "
+        "until the Auth Token is entered again",
     )
     rotate.set_defaults(run=_rotate_keys)
 

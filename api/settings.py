@@ -32,7 +32,8 @@ class Settings(BaseSettings):
     verify_lease_seconds: float = Field(default=120.0, gt=0)
     verify_sweep_seconds: float = Field(default=30.0, gt=0)
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
-    webhook_token_grace_seconds: float = Field(default=86_400.0, ge=0)
+    # Twilio stops signing with the old token at once; 15 minutes covers retries in flight.
+    webhook_token_grace_seconds: float = Field(default=900.0, ge=0)
     key_recheck_seconds: float = Field(default=30.0, gt=0)
 
     @field_validator("database_url")

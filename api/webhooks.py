@@ -24,8 +24,29 @@ MAX_BODY = 64 * 1024
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
+FORM = "application/x-www-form-urlencoded"
+
+
 class _TooLarge(Exception):
     pass
+
+
+def _is_utf8_form(content_type: str | None) -> bool:
+    """Twilio posts forms: ``application/x-www-form-urlencoded``, at most with a UTF-8 charset.
+
+    Anything else is refused rather than guessed at: the body is always decoded as UTF-8, so
+    another charset (or another media type) would be misread.
+    """
+    if content_type is None:
+        return False
+    media_type, *parameters = (part.strip() for part in content_type.split(";"))
+    if media_type.lower() != FORM:
+        return False
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() != "charset" or value.strip().strip('"').lower() != "utf-8":
+            return False
+    return True
 
 
 async def _read_body(request: Request) -> bytes:
@@ -45,6 +66,8 @@ async def _read_body(request: Request) -> bytes:
 def webhook_routes(services: Services) -> list[Route]:
     async def authenticated(request: Request) -> tuple[str, list[tuple[str, str]]] | Response:
         """(workspace id, form parameters) of a request Twilio signed, or the refusal."""
+        if not _is_utf8_form(request.headers.get("content-type")):
+            return PlainTextResponse("Unsupported Media Type", status_code=415)
         try:
             body = await _read_body(request)
         except _TooLarge:

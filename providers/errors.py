@@ -27,3 +27,8 @@ class TwilioRejected(TwilioError):
         super().__init__(f"Twilio answered {status} (code {code})")
         self.status = status
         self.code = code
+
+
+class BaseUrlRefused(BaseUrlUnreachable):
+    """The Base URL (or the messaging host derived from it) is outside the current host policy:
+    no request was made."""

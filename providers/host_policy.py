@@ -10,6 +10,7 @@ address at connect time (against DNS rebinding).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import re
 import socket
@@ -50,8 +51,19 @@ async def system_resolver(host: str) -> list[str]:
     return addresses
 
 
-DEFAULT_ALLOWED_HOSTS: Final = "api.twilio.com,*.twilio.com"
-"""The allow-list used when the operator configures nothing: Twilio's own hosts."""
+DEFAULT_ALLOWED_HOSTS: Final = (
+    "api.twilio.com,api.{edge}.{region}.twilio.com,"
+    "messaging.twilio.com,messaging.{edge}.{region}.twilio.com"
+)
+"""The allow-list used when the operator configures nothing: exactly Twilio's REST API hosts
+(global, and regional such as api.dublin.ie1.twilio.com), never any other twilio.com name."""
+
+# Placeholder labels a pattern may use. Twilio's edges are lower-case words, some hyphenated
+# (sao-paulo, san-jose-ix); its processing regions are two letters and a digit (us1, ie1, au1).
+_PLACEHOLDERS: Final = {
+    "{edge}": "[a-z0-9]+(?:-[a-z0-9]+)*",
+    "{region}": "[a-z]{2}[0-9]",
+}
 
 _MAX_URL_LENGTH: Final = 2048
 _MAX_HOST_LENGTH: Final = 253
@@ -174,6 +186,9 @@ class HostPolicy:
             if pattern.startswith("*."):
                 if host.endswith(pattern[1:]):
                     return True
+            elif "{" in pattern:
+                if _placeholder_regex(pattern).fullmatch(host):
+                    return True
             elif host == pattern:
                 return True
         return False
@@ -268,8 +283,17 @@ def _url_host(host_text: str) -> tuple[str, str, bool]:
         if ip6 is None:
             raise HostPolicyError(_MSG_BAD_HOST)
         return str(ip6), f"[{ip6}]", True
+    # Odd spellings are refused, not normalised: what is stored is what is called.
     if "%" in host_text:
         raise HostPolicyError("Base URL host must not be percent-encoded.")
+    if not host_text.isascii():
+        raise HostPolicyError(
+            "Base URL host must be written in plain ASCII (letters, digits, hyphens, dots)."
+        )
+    if host_text.endswith("."):
+        raise HostPolicyError("Base URL host must not end with a dot.")
+    if len(host_text) > _MAX_HOST_LENGTH:
+        raise HostPolicyError(f"Base URL host is longer than {_MAX_HOST_LENGTH} characters.")
     name = _normalize_name(host_text)
     if name is None:
         raise HostPolicyError(_MSG_BAD_HOST)
@@ -350,6 +374,8 @@ def _normalize_pattern(raw: str) -> str:
         return key
     if "%" in pattern:
         raise ValueError(problem)
+    if "{" in pattern or "}" in pattern:
+        return _placeholder_pattern(pattern, problem)
     wildcard = pattern.startswith("*.")
     name = _normalize_name(pattern[2:] if wildcard else pattern)
     if name is None:
@@ -359,6 +385,24 @@ def _normalize_pattern(raw: str) -> str:
             raise ValueError(problem)
         return f"*.{name}"
     return name
+
+
+def _placeholder_pattern(pattern: str, problem: str) -> str:
+    """A pattern with whole-label placeholders (``api.{edge}.{region}.twilio.com``)."""
+    labels = pattern.split(".")
+    fixed = [label for label in labels if label not in _PLACEHOLDERS]
+    if len(fixed) < 2 or not all(_LABEL_RE.fullmatch(label) for label in fixed):
+        raise ValueError(problem)
+    if labels[-1] in _PLACEHOLDERS or labels[-2] in _PLACEHOLDERS:
+        raise ValueError(problem)  # the registered domain itself must be spelled out
+    return pattern
+
+
+@functools.lru_cache(maxsize=64)
+def _placeholder_regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(
+        r"\.".join(_PLACEHOLDERS.get(label) or re.escape(label) for label in pattern.split("."))
+    )
 
 
 def _normalize_patterns(values: Iterable[str]) -> tuple[str, ...]:

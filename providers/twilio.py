@@ -21,11 +21,13 @@ from urllib.parse import quote, urlsplit, urlunsplit
 import httpx
 
 from providers.errors import (
+    BaseUrlRefused,
     BaseUrlUnreachable,
     OutcomeUnknown,
     ProviderUnavailable,
     TwilioRejected,
 )
+from providers.host_policy import HostPolicy, HostPolicyError
 from providers.transport import MAX_BODY_BYTES
 
 RATE_LIMITED = 20429
@@ -103,16 +105,19 @@ class TwilioClient:
         http: httpx.AsyncClient,
         retry: RetryPolicy | None = None,
         *,
+        policy: HostPolicy,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._http = http
+        self._policy = policy
         self._retry = retry or RetryPolicy()
         self._sleep = sleep
 
     async def fetch_account(self, credentials: Credentials) -> AccountInfo:
         """``GET /2010-04-01/Accounts/{Sid}.json``."""
         sid = quote(credentials.account_sid, safe="")
-        body = await self._get(credentials, f"{credentials.base_url}2010-04-01/Accounts/{sid}.json")
+        base = self._allowed(credentials.base_url)
+        body = await self._get(credentials, f"{base}2010-04-01/Accounts/{sid}.json")
         return AccountInfo(
             sid=str(body.get("sid", "")), status=str(body.get("status", "")), type=body.get("type")
         )
@@ -122,7 +127,8 @@ class TwilioClient:
     ) -> list[IncomingNumber]:
         """``GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=…``."""
         sid = quote(credentials.account_sid, safe="")
-        url = f"{credentials.base_url}2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"
+        base = self._allowed(credentials.base_url)
+        url = f"{base}2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"
         body = await self._get(credentials, url, params={"PhoneNumber": phone_number})
         numbers = body.get("incoming_phone_numbers")
         if not isinstance(numbers, list):
@@ -142,7 +148,8 @@ class TwilioClient:
         self, credentials: Credentials, service_sid: str
     ) -> MessagingService:
         """``GET {messaging}/v1/Services/{Sid}``."""
-        url = f"{messaging_base(credentials.base_url)}v1/Services/{quote(service_sid, safe='')}"
+        base = self._allowed(messaging_base(credentials.base_url))
+        url = f"{base}v1/Services/{quote(service_sid, safe='')}"
         body = await self._get(credentials, url)
         return MessagingService(
             sid=str(body.get("sid", "")), account_sid=str(body.get("account_sid", ""))
@@ -164,7 +171,8 @@ class TwilioClient:
         ``BaseUrlUnreachable`` (nothing was sent).
         """
         sid = quote(credentials.account_sid, safe="")
-        url = f"{credentials.base_url}2010-04-01/Accounts/{sid}/Messages.json"
+        base = self._allowed(credentials.base_url)
+        url = f"{base}2010-04-01/Accounts/{sid}/Messages.json"
         form = {"To": to, "Body": body}
         form["From" if sender.startswith("+") else "MessagingServiceSid"] = sender
         if status_callback:
@@ -187,6 +195,15 @@ class TwilioClient:
             segments=_int_or_none(answer.get("num_segments")),
             error_code=_int_or_none(code),
         )
+
+    def _allowed(self, base_url: str) -> str:
+        """``base_url`` if the current policy allows it. A Base URL is checked before every
+        call, not only when saved: one saved under a looser policy must not be called."""
+        try:
+            self._policy.check_url(base_url)
+        except HostPolicyError as refusal:
+            raise BaseUrlRefused(str(refusal)) from None
+        return base_url
 
     async def _get(
         self, credentials: Credentials, url: str, *, params: Mapping[str, str] | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -9,7 +10,6 @@ from datetime import timedelta
 from providers.host_policy import HostPolicyError
 from resolvers import events
 from resolvers.domain import (
-    FAILURE_MESSAGES,
     Account,
     AccountList,
     AccountStatus,
@@ -17,7 +17,7 @@ from resolvers.domain import (
     Provider,
     SenderKind,
     Stats,
-    VerificationFailure,
+    failure_shown,
 )
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
@@ -30,8 +30,11 @@ from resolvers.validation import (
     sender_kind_of,
 )
 from storage import queries
+from storage.crypto import SecretError
 from storage.models import SmsAccountRow, new_id
 from storage.types import utcnow
+
+log = logging.getLogger(__name__)
 
 ADDED = "SMS Account added successfully"
 UPDATED = "SMS Account updated successfully"
@@ -67,8 +70,17 @@ def previous_secret_binding(account_id: str) -> str:
     return f"sms_accounts:{account_id}:previous_auth_token"
 
 
+def stored_token(services: Services, row: SmsAccountRow) -> str | None:
+    """The account's Auth Token; None when no configured key opens it (lost key, tampered row)."""
+    try:
+        return services.secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))
+    except SecretError as reason:
+        log.warning("the Auth Token of account %s cannot be read: %s", row.id, reason)
+        return None
+
+
 def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
-    failure = VerificationFailure(row.failure) if row.failure else None
+    failure, failure_message = failure_shown(row.failure)
     return Account(
         id=row.id,
         provider=Provider(row.provider),
@@ -81,7 +93,7 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
         base_url=row.base_url,
         status=AccountStatus(row.status),
         failure=failure,
-        failure_message=FAILURE_MESSAGES[failure] if failure else None,
+        failure_message=failure_message,
         trial=row.trial,
         inbound_webhook_url=(
             f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
@@ -205,19 +217,7 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
             continue
         if name == "authToken":
             assert value is not None
-            binding = secret_binding(row.id)
-            current = services.secrets.decrypt(row.auth_token_ciphertext, bound_to=binding)
-            if current != value:
-                # Webhooks signed with the old token keep arriving for a while after a rotation.
-                row.previous_auth_token_ciphertext = services.secrets.encrypt(
-                    current, bound_to=previous_secret_binding(row.id)
-                )
-                row.previous_auth_token_until = utcnow() + timedelta(
-                    seconds=services.webhook_token_grace_seconds
-                )
-                row.auth_token_ciphertext = services.secrets.encrypt(value, bound_to=binding)
-                row.auth_token_hint = auth_token_hint(value)
-                credentials_changed = True
+            credentials_changed |= _replace_token(services, row, value)
             continue
         column = _COLUMNS[name]
         if getattr(row, column) != value:
@@ -239,6 +239,31 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
         row.verify_lease_until = None
         row.credentials_version += 1
     return changed
+
+
+def _replace_token(services: Services, row: SmsAccountRow, token: str) -> bool:
+    """Store ``token`` unless it is the one stored; True when it changed.
+
+    An unreadable stored token is simply replaced: that is how an account whose key was lost
+    (or whose row was tampered with) is repaired.
+    """
+    current = stored_token(services, row)
+    if current == token:
+        return False
+    if current is None:
+        row.previous_auth_token_ciphertext = None
+        row.previous_auth_token_until = None
+    else:
+        # Webhooks signed with the old token keep arriving for a while after a rotation.
+        row.previous_auth_token_ciphertext = services.secrets.encrypt(
+            current, bound_to=previous_secret_binding(row.id)
+        )
+        row.previous_auth_token_until = utcnow() + timedelta(
+            seconds=services.webhook_token_grace_seconds
+        )
+    row.auth_token_ciphertext = services.secrets.encrypt(token, bound_to=secret_binding(row.id))
+    row.auth_token_hint = auth_token_hint(token)
+    return True
 
 
 async def remove_account(services: Services, caller: Caller, account_id: str) -> AccountResult:

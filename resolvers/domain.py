@@ -73,6 +73,23 @@ FAILURE_MESSAGES: dict[VerificationFailure, str] = {
 }
 
 
+# Stored in the failure column when no configured key opens the account's Auth Token (a lost
+# key, a tampered row). Clients see INVALID_CREDENTIALS, the fix they must make, with its own
+# sentence; the GraphQL enum stays as the contract has it.
+CANNOT_DECRYPT = "UNREADABLE_TOKEN"
+CANNOT_DECRYPT_MESSAGE = "The stored Auth Token cannot be read: enter it again and verify."
+
+
+def failure_shown(stored: str | None) -> tuple[VerificationFailure | None, str | None]:
+    """The failure and its sentence as clients see them, from the stored failure value."""
+    if stored is None:
+        return None, None
+    if stored == CANNOT_DECRYPT:
+        return VerificationFailure.INVALID_CREDENTIALS, CANNOT_DECRYPT_MESSAGE
+    failure = VerificationFailure(stored)
+    return failure, FAILURE_MESSAGES[failure]
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     """Who is asking: the workspace of the API key and its role."""

@@ -1,28 +1,112 @@
-"""Re-encrypt every stored secret with the first configured key."""
+"""Key management: which keys the stored secrets need, and re-encryption with the first key."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from resolvers.accounts import previous_secret_binding, secret_binding
+from resolvers.domain import CANNOT_DECRYPT
 from storage import queries
-from storage.crypto import SecretBox
+from storage.crypto import STORED_PREFIX_LENGTH, SecretBox, SecretError, key_id_of
+from storage.types import utcnow
+
+MALFORMED = "malformed"  # a stored secret that names no key at all
+BATCH_SIZE = 500
 
 
-async def rotate_keys(writes: async_sessionmaker[AsyncSession], box: SecretBox) -> int:
-    """Returns how many secrets were re-encrypted. Safe to run again; safe beside a live server."""
-    rotated = 0
-    async with writes() as session:
-        for account_id, column, stored in await queries.all_secrets(session):
-            if not box.needs_rotation(stored):
-                continue
-            binding = (
-                secret_binding(account_id)
-                if column == "auth_token_ciphertext"
-                else previous_secret_binding(account_id)
-            )
-            fresh = box.encrypt(box.decrypt(stored, bound_to=binding), bound_to=binding)
-            if await queries.replace_secret(session, account_id, column, stored, fresh):
-                rotated += 1
-        await session.commit()
-    return rotated
+@dataclass(slots=True)
+class RotationReport:
+    rotated: int = 0
+    unreadable: list[tuple[str, str]] = field(default_factory=list)  # (account id, column)
+    forgotten: int = 0
+
+
+async def secrets_per_key(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    """How many stored secrets each key id holds (MALFORMED: ones that name no key)."""
+    async with sessions() as session:
+        prefixes = await queries.secrets_by_prefix(session, STORED_PREFIX_LENGTH)
+    usage: dict[str, int] = {}
+    for prefix, count in prefixes.items():
+        key_id = key_id_of(prefix) or MALFORMED
+        usage[key_id] = usage.get(key_id, 0) + count
+    return usage
+
+
+async def missing_key_ids(sessions: async_sessionmaker[AsyncSession], box: SecretBox) -> list[str]:
+    """Key ids that stored secrets were written with but that are not configured."""
+    usage = await secrets_per_key(sessions)
+    return sorted(key_id for key_id in usage if key_id not in box.key_ids and key_id != MALFORMED)
+
+
+async def rotate_keys(
+    writes: async_sessionmaker[AsyncSession],
+    box: SecretBox,
+    *,
+    batch_size: int = BATCH_SIZE,
+    forget_unreadable: bool = False,
+) -> RotationReport:
+    """Re-encrypt every secret not written with the first key, one transaction per batch of
+    accounts; secrets no configured key opens are skipped and reported (or, with
+    ``forget_unreadable``, dropped: their accounts fail until the token is entered again).
+    Safe to run again; safe beside a live server (each swap is conditional on what it read)."""
+    report = RotationReport()
+    after = ""
+    while True:
+        async with writes() as session:
+            rows = await queries.secrets_page(session, after, batch_size)
+            for account_id, current, previous in rows:
+                for column, stored in zip(queries.SECRET_COLUMNS, (current, previous), strict=True):
+                    if stored:
+                        secret = _Stored(account_id, column, stored)
+                        await _rotate_one(session, box, secret, report, forget_unreadable)
+            await session.commit()
+        if len(rows) < batch_size:
+            return report
+        after = rows[-1][0]
+
+
+@dataclass(frozen=True, slots=True)
+class _Stored:
+    account_id: str
+    column: str
+    ciphertext: str
+
+    @property
+    def binding(self) -> str:
+        if self.column == "auth_token_ciphertext":
+            return secret_binding(self.account_id)
+        return previous_secret_binding(self.account_id)
+
+
+async def _rotate_one(
+    session: AsyncSession, box: SecretBox, secret: _Stored, report: RotationReport, forget: bool
+) -> None:
+    # Every secret is opened, not only those of old keys: a tampered one is found and reported.
+    try:
+        plaintext = box.decrypt(secret.ciphertext, bound_to=secret.binding)
+    except SecretError:
+        report.unreadable.append((secret.account_id, secret.column))
+        if forget:
+            report.forgotten += await _forget(session, secret)
+        return
+    if not box.needs_rotation(secret.ciphertext):
+        return
+    fresh = box.encrypt(plaintext, bound_to=secret.binding)
+    if await queries.replace_secret(
+        session, secret.account_id, secret.column, secret.ciphertext, fresh
+    ):
+        report.rotated += 1
+
+
+async def _forget(session: AsyncSession, secret: _Stored) -> int:
+    if secret.column == "auth_token_ciphertext":
+        forgotten = await queries.forget_token(
+            session, secret.account_id, secret.ciphertext, failure=CANNOT_DECRYPT, now=utcnow()
+        )
+    else:
+        forgotten = await queries.forget_previous_token(
+            session, secret.account_id, secret.ciphertext
+        )
+    return int(forgotten)

@@ -16,11 +16,13 @@ from datetime import datetime
 
 from providers.error_codes import AUTHENTICATION_FAILED, RECIPIENT_UNSUBSCRIBED, SENDER_GONE
 from providers.error_codes import describe as twilio_error
-from providers.errors import OutcomeUnknown, TwilioError, TwilioRejected
+from providers.errors import BaseUrlRefused, OutcomeUnknown, TwilioError, TwilioRejected
 from providers.twilio import Credentials
 from resolvers import events
-from resolvers.accounts import secret_binding, to_account
+from resolvers.accounts import stored_token, to_account
 from resolvers.domain import (
+    CANNOT_DECRYPT,
+    CANNOT_DECRYPT_MESSAGE,
     AccountStatus,
     Caller,
     Message,
@@ -45,6 +47,13 @@ MAX_BODY = 1600
 MAX_PAGE = 100
 NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
 UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
+# Saved under a looser policy than the server's current one: the account must be fixed.
+BASE_URL_REFUSED = (
+    "Nothing was sent: this account's Base URL is not allowed by the server's policy. Set a "
+    "Twilio Base URL (https://api.twilio.com/ unless Twilio Support gave you a regional one) "
+    "and verify again."
+)
+BASE_URL_FAILURE = VerificationFailure.BASE_URL.value
 
 
 @dataclass(slots=True)
@@ -79,7 +88,7 @@ def shown_error(code: int | None, stored: str | None) -> str | None:
     """errorMessage in our words only: rows stored before this kept Twilio's own text."""
     if code is not None:
         return twilio_error(code)
-    return stored if stored == UNREACHABLE else None
+    return stored if stored in (UNREACHABLE, BASE_URL_REFUSED) else None
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
@@ -158,9 +167,14 @@ async def send_sms(
                     )
                 ]
             )
-    token = services.secrets.decrypt(
-        account.auth_token_ciphertext, bound_to=secret_binding(account.id)
-    )
+    token = stored_token(services, account)
+    if token is None:
+        await _fail_account(
+            services, caller, account.id, account.credentials_version, CANNOT_DECRYPT
+        )
+        return SendResult(
+            errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
+        )
     credentials = Credentials(account.client_id, token, account.base_url)
     row = SmsMessageRow(
         id=new_id(),
@@ -196,6 +210,13 @@ async def send_sms(
                 "Twilio did not confirm this message. It was not sent again (that could send it "
                 "twice); its delivery report will settle its status.",
             )
+        )
+    except BaseUrlRefused:
+        row.status = MessageStatus.FAILED.value
+        row.error_message = BASE_URL_REFUSED
+        errors.append(FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED))
+        await _fail_account(
+            services, caller, account.id, account.credentials_version, BASE_URL_FAILURE
         )
     except TwilioRejected as rejected:
         row.status = MessageStatus.FAILED.value
@@ -265,12 +286,18 @@ async def _react_to_rejection(
         failure = VerificationFailure.INVALID_CREDENTIALS
     else:
         return  # the message failed; the account is fine
+    await _fail_account(services, caller, account_id, version, failure.value)
+
+
+async def _fail_account(
+    services: Services, caller: Caller, account_id: str, version: int, failure: str
+) -> None:
+    """A VERIFIED account that can no longer send turns FAILED (unless its credentials changed)."""
+    now = utcnow()
     async with services.writes() as session:
         before_row = await queries.account_by_id(session, account_id)
         before = to_account(before_row, services.public_url) if before_row else None
-        flipped = await message_queries.fail_sender(
-            session, account_id, version, failure.value, now
-        )
+        flipped = await message_queries.fail_sender(session, account_id, version, failure, now)
         await session.commit()
         if flipped and before_row is not None:
             await session.refresh(before_row)

@@ -17,8 +17,15 @@ from providers.error_codes import AUTHENTICATION_FAILED
 from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
-from resolvers.accounts import AccountResult, refuse_id, secret_binding, to_account
-from resolvers.domain import AccountStatus, Caller, SenderKind, VerificationFailure
+from resolvers.accounts import AccountResult, refuse_id, stored_token, to_account
+from resolvers.domain import (
+    CANNOT_DECRYPT,
+    CANNOT_DECRYPT_MESSAGE,
+    AccountStatus,
+    Caller,
+    SenderKind,
+    VerificationFailure,
+)
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
 from resolvers.validation import sender_kind_of
@@ -45,6 +52,15 @@ PER_TWILIO_ACCOUNT = 2
 class Verdict:
     failure: VerificationFailure | None
     trial: bool | None = None
+    stored_as: str | None = None  # the failure column's value, when it is not failure.value
+
+    @property
+    def stored_failure(self) -> str | None:
+        return self.stored_as or (self.failure.value if self.failure else None)
+
+
+# No configured key opens the stored token: no call to Twilio can be made with it.
+UNREADABLE = Verdict(VerificationFailure.INVALID_CREDENTIALS, stored_as=CANNOT_DECRYPT)
 
 
 async def verify_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
@@ -67,6 +83,11 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
             row.failure = VerificationFailure.MISSING_SENDER.value
             row.verified_at = None
             message = NO_SENDER
+        elif stored_token(services, row) is None:
+            row.status = AccountStatus.FAILED.value
+            row.failure = CANNOT_DECRYPT
+            row.verified_at = None
+            message = CANNOT_DECRYPT_MESSAGE
         else:
             row.status = AccountStatus.VERIFYING.value
             row.failure = None
@@ -156,7 +177,10 @@ class Verifier:
             or row.credentials_version != version
         ):
             return
-        token = services.secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))
+        token = stored_token(services, row)
+        if token is None:  # the key went between the verify and this check (or a sweep)
+            await self._record(services, row.workspace_id, account_id, version, UNREADABLE)
+            return
         credentials = Credentials(row.client_id, token, row.base_url)
         assert row.sender_id is not None
         async with self._account_slot(row.client_id):
@@ -172,9 +196,14 @@ class Verifier:
             if not renewed:
                 return  # the credentials changed, or the account went, while this check waited
             verdict = await run_checks(self.twilio, credentials, row.sender_id)
+        await self._record(services, row.workspace_id, account_id, version, verdict)
+
+    async def _record(
+        self, services: Services, workspace_id: str, account_id: str, version: int, verdict: Verdict
+    ) -> None:
         await _record(
             services,
-            row.workspace_id,
+            workspace_id,
             account_id,
             version,
             verdict,
@@ -226,7 +255,7 @@ async def _record(
             account_id,
             version,
             status=(AccountStatus.FAILED if verdict.failure else AccountStatus.VERIFIED).value,
-            failure=verdict.failure.value if verdict.failure else None,
+            failure=verdict.stored_failure,
             trial=verdict.trial,
             verified_at=None if verdict.failure else now,
             now=now,

@@ -6,6 +6,7 @@ Both handlers are idempotent (Twilio retries) and never move a message backwards
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -15,8 +16,11 @@ from resolvers.message_status import from_twilio, statuses_that_may_become
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
 from storage import message_queries, queries
+from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
 from storage.types import utcnow
+
+log = logging.getLogger(__name__)
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -29,18 +33,24 @@ class SigningAccount:
 
 
 async def signing_tokens(services: Services, account_id: str) -> SigningAccount | None:
-    """The tokens a webhook for this account may be signed with; None for an unknown account."""
+    """The tokens a webhook for this account may be signed with; None for an unknown account,
+    or one whose tokens no configured key opens."""
     async with services.reads() as session:
         row = await queries.signing_secrets(session, account_id)
     if row is None:
         return None
     workspace_id, current, previous, until = row
-    tokens = [services.secrets.decrypt(current, bound_to=secret_binding(account_id))]
+    stored = [(current, secret_binding(account_id))]
     if previous and until is not None and until > utcnow():
-        tokens.append(
-            services.secrets.decrypt(previous, bound_to=previous_secret_binding(account_id))
-        )
-    return SigningAccount(workspace_id, tokens)
+        stored.append((previous, previous_secret_binding(account_id)))
+    tokens = []
+    for ciphertext, binding in stored:
+        try:
+            tokens.append(services.secrets.decrypt(ciphertext, bound_to=binding))
+        except SecretError as reason:
+            # Nothing can be signed with a token no one can read: its webhooks are refused.
+            log.warning("a webhook for account %s: a token cannot be read: %s", account_id, reason)
+    return SigningAccount(workspace_id, tokens) if tokens else None
 
 
 def _int(value: str | None) -> int | None:

@@ -43,6 +43,11 @@ class SecretBox:
     def primary_key_id(self) -> str:
         return self._primary_id
 
+    @property
+    def key_ids(self) -> frozenset[str]:
+        """Ids of every configured key: the ciphertexts these can open."""
+        return frozenset(self._ciphers)
+
     def encrypt(self, plaintext: str, *, bound_to: str) -> str:
         nonce = os.urandom(12)
         sealed = self._ciphers[self._primary_id].encrypt(
@@ -67,6 +72,18 @@ class SecretBox:
     def needs_rotation(self, stored: str) -> bool:
         """True when ``stored`` was not written with the current first key."""
         return not stored.startswith(f"{_VERSION}:{self._primary_id}:")
+
+
+STORED_PREFIX_LENGTH = len(_VERSION) + 1 + 8 + 1  # "v1:" + 8 hex digits + ":"
+
+
+def key_id_of(stored_prefix: str) -> str | None:
+    """The key id a stored secret (or its first STORED_PREFIX_LENGTH characters) names."""
+    version, _, rest = stored_prefix.partition(":")
+    key_id, colon, _ = rest.partition(":")
+    if version != _VERSION or not colon or len(key_id) != 8:
+        return None
+    return key_id
 
 
 def load_or_create_key_file(path: Path) -> tuple[bytes, bool]:

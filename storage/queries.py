@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ApiKey, SmsAccountRow, Workspace
@@ -216,19 +216,36 @@ async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:
 SECRET_COLUMNS = ("auth_token_ciphertext", "previous_auth_token_ciphertext")
 
 
-async def all_secrets(session: AsyncSession) -> list[tuple[str, str, str]]:
-    """(account id, column, ciphertext) of every stored secret, for key rotation."""
+async def secrets_page(
+    session: AsyncSession, after_id: str, limit: int
+) -> list[tuple[str, str, str | None]]:
+    """(account id, token ciphertext, previous token ciphertext) of the next ``limit`` accounts
+    by id after ``after_id``: key rotation walks the table in batches."""
     rows = (
         await session.execute(
             select(_A.id, _A.auth_token_ciphertext, _A.previous_auth_token_ciphertext)
+            .where(_A.id > after_id)
+            .order_by(_A.id)
+            .limit(limit)
         )
     ).all()
-    found = []
-    for account_id, current, previous in rows:
-        for column, value in zip(SECRET_COLUMNS, (current, previous), strict=True):
-            if value:
-                found.append((account_id, column, value))
-    return found
+    return [(row[0], row[1], row[2]) for row in rows]
+
+
+async def secrets_by_prefix(session: AsyncSession, prefix_length: int) -> dict[str, int]:
+    """How many stored secrets start with each prefix (``v1:<key id>:``): which keys are used."""
+    prefixes = union_all(
+        *(
+            select(func.substr(column, 1, prefix_length).label("prefix")).where(
+                column.is_not(None), column != ""
+            )
+            for column in (_A.auth_token_ciphertext, _A.previous_auth_token_ciphertext)
+        )
+    ).subquery()
+    rows = await session.execute(
+        select(prefixes.c.prefix, func.count()).group_by(prefixes.c.prefix)
+    )
+    return {prefix: int(count) for prefix, count in rows.all()}
 
 
 async def replace_secret(
@@ -240,6 +257,39 @@ async def replace_secret(
         update(SmsAccountRow)
         .where(_A.id == account_id, target == old)
         .values({column: new})
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_token(
+    session: AsyncSession, account_id: str, old: str, *, failure: str, now: datetime
+) -> bool:
+    """Drop an Auth Token no key opens (unless it changed meanwhile): the account fails with
+    ``failure`` until its token is entered again."""
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(_A.id == account_id, _A.auth_token_ciphertext == old)
+        .values(
+            auth_token_ciphertext="",
+            status="FAILED",
+            failure=failure,
+            verified_at=None,
+            verify_lease_until=None,
+            credentials_version=_A.credentials_version + 1,
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def forget_previous_token(session: AsyncSession, account_id: str, old: str) -> bool:
+    """Drop a previous Auth Token no key opens: webhooks signed with it are refused at once."""
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(_A.id == account_id, _A.previous_auth_token_ciphertext == old)
+        .values(previous_auth_token_ciphertext=None, previous_auth_token_until=None)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]

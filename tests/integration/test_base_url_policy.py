@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import respx
 
-from tests.conftest import Api, Keys
-from tests.integration.test_accounts import add, enable
+from tests.conftest import ACCOUNT_SID, MG_SID, Api, Keys
+from tests.integration.documents import ACCOUNT
+from tests.integration.messaging import send
+from tests.integration.test_accounts import add, added, enable, mark_verified
+from tests.integration.test_verification import verdict, verify
+from tests.twilio_fixtures import account as twilio_account
 
 
 @pytest.mark.parametrize(
@@ -60,9 +65,9 @@ async def test_a_base_url_outside_the_policy_is_refused(
 async def test_a_twilio_name_that_resolves_inside_is_refused(
     api: Api, keys: Keys, dns: dict[str, list[str]], address: str
 ) -> None:
-    dns["internal.twilio.com"] = [address]
+    dns["api.ashburn.us1.twilio.com"] = [address]
     await enable(api, keys.admin)
-    payload = await add(api, keys.admin, baseUrl="https://internal.twilio.com/")
+    payload = await add(api, keys.admin, baseUrl="https://api.ashburn.us1.twilio.com/")
     assert [(e["field"], e["code"]) for e in payload["errors"]] == [("baseUrl", "INVALID")]
 
 
@@ -79,7 +84,7 @@ async def test_a_name_that_does_not_resolve_today_is_not_refused_for_that(
     api: Api, keys: Keys
 ) -> None:
     await enable(api, keys.admin)
-    payload = await add(api, keys.admin, baseUrl="https://api.nowhere.twilio.com/")
+    payload = await add(api, keys.admin, baseUrl="https://api.nowhere.us1.twilio.com/")
     assert payload["errors"] == []
 
 
@@ -108,3 +113,104 @@ async def test_a_wildcard_matches_subdomains_only(
         bare = await add(api, keys.admin, baseUrl="https://example.com/")
     assert sub["errors"] == []
     assert [e["code"] for e in bare["errors"]] == ["INVALID"]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://evil.twilio.com/",
+        "https://api.evil.twilio.com/",
+        "https://api.twilio.com.evil.com/",
+        "https://api.ie1.twilio.com/",
+        "https://api.dublin.ie11.twilio.com/",
+        "https://api.twilio.com./",
+        "https://api.twilio.com .evil.com/",
+        "https://api.twil\u200bio.com/",
+        "https://аpi.twilio.com/",  # a Cyrillic а
+        "https://bücher.twilio.com/",
+        "https://" + "a." * 125 + "api.twilio.com/",
+        "https://api.twilio.com/" + "a" * 2030,
+    ],
+)
+async def test_lookalike_hosts_and_odd_spellings_are_refused_not_normalised(
+    api: Api, keys: Keys, dns: dict[str, list[str]], base_url: str
+) -> None:
+    dns["evil.twilio.com"] = ["54.1.1.1"]
+    dns["api.evil.twilio.com"] = ["54.1.1.1"]
+    await enable(api, keys.admin)
+    payload = await add(api, keys.admin, baseUrl=base_url)
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("baseUrl", "INVALID")]
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        "https://api.sydney.au1.twilio.com/",
+        "https://api.dublin.ie1.twilio.com/",
+        "https://api.sao-paulo.br1.twilio.com/",
+        "https://messaging.twilio.com/",
+    ],
+)
+async def test_twilios_regional_hosts_are_accepted(api: Api, keys: Keys, base_url: str) -> None:
+    await enable(api, keys.admin)
+    payload = await add(api, keys.admin, baseUrl=base_url)
+    assert payload["errors"] == []
+    assert payload["account"]["baseUrl"] == base_url
+
+
+LOOSER = "api.twilio.com,*.twilio.com"
+LEGACY = "https://legacy.twilio.com/"
+
+
+async def test_an_account_saved_under_a_looser_policy_fails_its_next_check_with_base_url(
+    make_api: Any, keys: Keys, twilio: respx.Router
+) -> None:
+    async with make_api(allowed_provider_hosts=LOOSER) as api:
+        await enable(api, keys.admin)
+        account = await added(api, keys.admin, baseUrl=LEGACY)
+
+    async with make_api() as api:
+        await verify(api, keys.admin, account["id"])
+        checked = await verdict(api, keys.admin, account["id"])
+
+    assert (checked["status"], checked["failure"]) == ("FAILED", "BASE_URL")
+    assert not twilio.calls
+
+
+async def test_sending_through_an_account_saved_under_a_looser_policy_sends_nothing(
+    make_api: Any, keys: Keys, twilio: respx.Router, database_url: str
+) -> None:
+    async with make_api(allowed_provider_hosts=LOOSER) as api:
+        await enable(api, keys.admin)
+        account = await added(api, keys.admin, baseUrl=LEGACY)
+    await mark_verified(database_url, account["id"])
+
+    async with make_api() as api:
+        sent = await send(api, keys.admin, account["id"], "+14155550100", "Hello")
+        after = (await api.data(keys.admin, ACCOUNT, {"id": account["id"]}))["smsAccount"]
+
+    assert sent["message"]["status"] == "FAILED"
+    assert [(e["field"], e["code"]) for e in sent["errors"]] == [
+        ("accountId", "ACCOUNT_NOT_VERIFIED")
+    ]
+    assert (after["status"], after["failure"]) == ("FAILED", "BASE_URL")
+    assert not twilio.calls
+
+
+async def test_the_derived_messaging_host_is_checked_against_the_policy_too(
+    make_api: Any, keys: Keys, twilio: respx.Router
+) -> None:
+    """An operator who allows api.example.com has not allowed messaging.example.com."""
+    base = "https://api.example.com/"
+    account_route = twilio.get(f"{base}2010-04-01/Accounts/{ACCOUNT_SID}.json").respond(
+        200, json=twilio_account()
+    )
+    async with make_api(allowed_provider_hosts="api.example.com") as api:
+        await enable(api, keys.admin)
+        card = await added(api, keys.admin, baseUrl=base, senderId=MG_SID)
+        await verify(api, keys.admin, card["id"])
+        checked = await verdict(api, keys.admin, card["id"])
+
+    assert (checked["status"], checked["failure"]) == ("FAILED", "BASE_URL")
+    assert account_route.called
+    assert all(call.request.url.host == "api.example.com" for call in twilio.calls)

@@ -343,3 +343,97 @@ async def test_messages_never_cross_workspaces(
     assert (await messages(api, other_keys.sales))["edges"] == []
     assert (await messages(api, other_keys.admin, accountId=card["id"]))["edges"] == []
     assert len((await messages(api, keys.marketer))["edges"]) == 1
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencoded-evil",
+        "application/x-www-form-urlencoded; charset=iso-8859-1",
+        "application/x-www-form-urlencoded; boundary=x",
+    ],
+)
+async def test_a_signed_webhook_that_is_not_a_utf8_form_post_is_refused_with_415(
+    api: Api, keys: Keys, twilio: respx.Router, content_type: str | None
+) -> None:
+    from urllib.parse import urlencode
+
+    from providers.signature import compute_signature
+
+    card, message = await sent_message(api, keys, twilio)
+    path = f"/webhooks/twilio/{card['id']}/status?mid={message['id']}"
+    params = status_params("failed")
+    headers = {
+        "X-Twilio-Signature": compute_signature(PUBLIC_URL + path, list(params.items()), AUTH_TOKEN)
+    }
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+
+    response = await api.http.post(path, content=urlencode(params), headers=headers)
+
+    assert response.status_code == 415
+    assert (await status_of(api, keys, message["id"]))["status"] == "QUEUED"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        'Application/X-WWW-Form-Urlencoded;charset="utf-8"',
+    ],
+)
+async def test_a_form_post_may_name_its_utf8_charset(
+    api: Api, keys: Keys, twilio: respx.Router, content_type: str
+) -> None:
+    from urllib.parse import urlencode
+
+    from providers.signature import compute_signature
+
+    card, message = await sent_message(api, keys, twilio)
+    path = f"/webhooks/twilio/{card['id']}/status?mid={message['id']}"
+    params = status_params("delivered")
+    headers = {
+        "Content-Type": content_type,
+        "X-Twilio-Signature": compute_signature(
+            PUBLIC_URL + path, list(params.items()), AUTH_TOKEN
+        ),
+    }
+
+    response = await api.http.post(path, content=urlencode(params), headers=headers)
+
+    assert response.status_code == 204
+    assert (await status_of(api, keys, message["id"]))["status"] == "DELIVERED"
+
+
+async def test_the_old_token_signs_for_fifteen_minutes_by_default(
+    make_api: Any, keys: Keys, twilio: respx.Router, database_url: str
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import text
+
+    from storage.db import create_engine
+
+    async with make_api(public_url=PUBLIC_URL) as api:
+        card, message = await sent_message(api, keys, twilio)
+        changed_at = datetime.now(UTC)
+        await api.data(keys.admin, UPDATE, {"id": card["id"], "input": {"authToken": "n" * 32}})
+        assert (await report(api, card, message, "sent")).status_code == 204
+    engine = create_engine(database_url)
+    async with engine.connect() as connection:
+        until = (
+            await connection.execute(
+                text("SELECT previous_auth_token_until FROM sms_accounts WHERE id = :id"),
+                {"id": card["id"]},
+            )
+        ).scalar_one()
+    await engine.dispose()
+    if isinstance(until, str):  # SQLite keeps the text
+        until = datetime.fromisoformat(until)
+    until = until if until.tzinfo else until.replace(tzinfo=UTC)
+    grace = until - changed_at
+    assert timedelta(minutes=14) < grace <= timedelta(minutes=15, seconds=30)

@@ -51,8 +51,9 @@ def client_for(policy: str, names: dict[str, list[str]]) -> TwilioClient:
             return names[host]
         raise OSError("no such name")
 
-    http = create_http_client(HostPolicy.parse(policy), resolver)
-    return TwilioClient(http, RetryPolicy(base_seconds=0))
+    checked = HostPolicy.parse(policy)
+    http = create_http_client(checked, resolver)
+    return TwilioClient(http, RetryPolicy(base_seconds=0), policy=checked)
 
 
 async def test_a_name_resolving_to_loopback_is_never_dialled(listener: Listener) -> None:

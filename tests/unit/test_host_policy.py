@@ -36,14 +36,26 @@ async def unresolvable(host: str) -> list[str]:
 
 
 def test_the_default_list_parses_into_the_default_policy() -> None:
-    assert DEFAULT.patterns == ("api.twilio.com", "*.twilio.com")
+    assert DEFAULT.patterns == (
+        "api.twilio.com",
+        "api.{edge}.{region}.twilio.com",
+        "messaging.twilio.com",
+        "messaging.{edge}.{region}.twilio.com",
+    )
     assert DEFAULT.is_default
 
 
 def test_the_default_patterns_in_another_order_and_case_are_still_the_default() -> None:
-    policy = HostPolicy.parse(" *.Twilio.COM ,API.twilio.com,api.twilio.com")
+    policy = HostPolicy.parse(
+        " messaging.{edge}.{region}.Twilio.COM ,API.twilio.com,api.twilio.com,"
+        "messaging.twilio.com, api.{edge}.{region}.twilio.com"
+    )
     assert policy.is_default
-    assert policy.patterns == ("*.twilio.com", "api.twilio.com")
+    assert policy.patterns[0] == "messaging.{edge}.{region}.twilio.com"
+
+
+def test_the_old_subdomain_wildcard_is_no_longer_the_default() -> None:
+    assert not HostPolicy.parse("api.twilio.com,*.twilio.com").is_default
 
 
 def test_a_custom_list_is_not_the_default() -> None:
@@ -116,13 +128,13 @@ def test_constructing_a_policy_directly_normalizes_and_validates_patterns() -> N
         ("https://api.dublin.ie1.twilio.com/", "https://api.dublin.ie1.twilio.com/"),
         ("https://messaging.twilio.com/v1", "https://messaging.twilio.com/v1/"),
         ("https://api.twilio.com:443/", "https://api.twilio.com/"),
-        ("https://api.twilio.com./", "https://api.twilio.com/"),
         ("https://api.twilio.com/2010-04-01/", "https://api.twilio.com/2010-04-01/"),
         ("https://api.twilio.com/A/b%20c", "https://api.twilio.com/A/b%20c/"),
         ("https://api.twilio.com/a//b/", "https://api.twilio.com/a//b/"),
-        ("https://bücher.twilio.com/", "https://xn--bcher-kva.twilio.com/"),
-        ("https://ＡＰＩ.twilio.com/", "https://api.twilio.com/"),
-        ("https://api\uff0etwilio\u3002com/", "https://api.twilio.com/"),
+        ("https://api.sydney.au1.twilio.com/", "https://api.sydney.au1.twilio.com/"),
+        ("https://api.sao-paulo.br1.twilio.com", "https://api.sao-paulo.br1.twilio.com/"),
+        ("https://api.ashburn-ix.us1.twilio.com/", "https://api.ashburn-ix.us1.twilio.com/"),
+        ("https://messaging.dublin.ie1.twilio.com/", "https://messaging.dublin.ie1.twilio.com/"),
     ],
 )
 def test_the_default_policy_allows_and_normalizes_twilio_urls(url: str, expected: str) -> None:
@@ -133,7 +145,7 @@ def test_the_default_policy_allows_and_normalizes_twilio_urls(url: str, expected
     ("url", "expected"),
     [
         ("http://localhost:8765/", "http://localhost:8765/"),
-        ("http://LOCALHOST.:8765", "http://localhost:8765/"),
+        ("http://LOCALHOST:8765", "http://localhost:8765/"),
         ("http://127.0.0.1:9/", "http://127.0.0.1:9/"),
         ("http://127.0.0.1:80/", "http://127.0.0.1/"),
         ("https://127.0.0.1:443/", "https://127.0.0.1/"),
@@ -163,7 +175,7 @@ def test_a_listed_ipv6_address_with_a_zone_id_is_allowed_and_re_encoded() -> Non
 
 @pytest.mark.parametrize(
     "url",
-    ["https://a.example.com/", "https://a.b.example.com/", "https://A.Example.COM./"],
+    ["https://a.example.com/", "https://a.b.example.com/", "https://A.Example.COM/"],
 )
 def test_a_subdomain_wildcard_matches_subdomains_at_any_depth(url: str) -> None:
     CUSTOM.check_url(url)
@@ -193,6 +205,23 @@ def test_an_exact_pattern_matches_only_that_host() -> None:
         "https://evil-twilio.com/",
         "https://apitwilio.com/",
         "https://localhost/",
+        # Lookalike subdomains of twilio.com: only the REST API's own names are Twilio's API.
+        "https://evil.twilio.com/",
+        "https://demo.twilio.com/",
+        "https://api.evil.twilio.com/",
+        "https://evil.api.twilio.com/",
+        "https://api.ie1.twilio.com/",
+        "https://api.a.b.ie1.twilio.com/",
+        "https://api.dublin.ie11.twilio.com/",
+        "https://api.dublin.i1.twilio.com/",
+        "https://api.dublin.ie.twilio.com/",
+        "https://api.dublin.1e1.twilio.com/",
+        "https://api.dublin.ie1.twilio.com.evil.com/",
+        "https://api.dublin.ie1.evil.com/",
+        "https://messaging.evil.twilio.com/",
+        "https://sms.dublin.ie1.twilio.com/",
+        "https://api.dublin.ie1.twilio.co/",
+        "https://xn--pi-7ba.twilio.com/",
     ],
 )
 def test_the_default_policy_refuses_hosts_that_are_not_twilio(url: str) -> None:
@@ -205,7 +234,8 @@ def test_the_not_allowed_message_names_the_host_and_the_allowed_list() -> None:
         DEFAULT.check_url("https://evil.com/")
     assert str(info.value) == (
         "Base URL host evil.com is not an allowed Twilio host "
-        "(allowed: api.twilio.com, *.twilio.com)."
+        "(allowed: api.twilio.com, api.{edge}.{region}.twilio.com, messaging.twilio.com, "
+        "messaging.{edge}.{region}.twilio.com)."
     )
 
 
@@ -354,7 +384,6 @@ def test_an_empty_host_is_refused(url: str) -> None:
     [
         "https://api..twilio.com/",
         "https://.api.twilio.com/",
-        "https://api.twilio.com../",
         "https://-api.twilio.com/",
         "https://api-.twilio.com/",
         "https://api_x.twilio.com/",
@@ -365,14 +394,63 @@ def test_an_empty_host_is_refused(url: str) -> None:
         "https://[::1/",
         "https://[::1]x/",
         "https://::1/",
-        "https://a\uff0fb.twilio.com/",
-        "https://a\ufffd.twilio.com/",
-        "https://evil.com\uff20.twilio.com/",
     ],
 )
 def test_a_host_that_is_not_ascii_ldh_labels_is_refused(url: str) -> None:
     with pytest.raises(HostPolicyError, match="not a valid host name"):
         DEFAULT.check_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        ("https://api.twilio.com./", "must not end with a dot"),
+        ("https://api.twilio.com../", "must not end with a dot"),
+        ("https://api.dublin.ie1.twilio.com.:443/", "must not end with a dot"),
+        ("https://bücher.twilio.com/", "plain ASCII"),
+        ("https://ＡＰＩ.twilio.com/", "plain ASCII"),
+        ("https://api\uff0etwilio\u3002com/", "plain ASCII"),
+        ("https://a\uff0fb.twilio.com/", "plain ASCII"),
+        ("https://a\ufffd.twilio.com/", "plain ASCII"),
+        ("https://evil.com\uff20.twilio.com/", "plain ASCII"),
+        ("https://аpi.twilio.com/", "plain ASCII"),  # a Cyrillic а
+        ("https://127.0.0.1./", "must not end with a dot"),
+        ("https://\uff11\uff12\uff17.0.0.1/", "plain ASCII"),
+        ("https://api.twilio.com\u00a0/", "spaces or control"),
+        ("https://api.\u2009twilio.com/", "spaces or control"),
+        ("https://api.twil\u200bio.com/", "spaces or control"),
+        ("https://" + "a." * 125 + "api.twilio.com/", "longer than 253"),
+        ("https://api.twilio.com/" + "a" * 2026, "too long"),
+    ],
+)
+def test_odd_spellings_are_refused_not_normalised(url: str, refusal: str) -> None:
+    for policy in (DEFAULT, CUSTOM, LOCAL):
+        with pytest.raises(HostPolicyError, match=refusal):
+            policy.check_url(url)
+
+
+def test_a_url_of_exactly_2048_characters_is_still_allowed() -> None:
+    url = "https://api.twilio.com/" + "a" * (2048 - len("https://api.twilio.com/") - 1) + "/"
+    assert len(url) == 2048
+    assert DEFAULT.check_url(url) == url
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "{edge}.twilio.com.{region}",
+        "api.{edge}.{region}",
+        "api.{region}.{edge}x.twilio.com",
+        "api.{zone}.twilio.com",
+        "api.{edge.twilio.com",
+        "{edge}.{region}",
+    ],
+)
+def test_a_placeholder_pattern_must_spell_out_its_domain_and_use_whole_labels(
+    pattern: str,
+) -> None:
+    with pytest.raises(ValueError, match="not valid"):
+        HostPolicy.parse(pattern)
 
 
 # -- IP literals and numeric spellings -----------------------------------------------------------
@@ -382,7 +460,6 @@ def test_a_host_that_is_not_ascii_ldh_labels_is_refused(url: str) -> None:
     "host",
     [
         "127.0.0.1",
-        "127.0.0.1.",
         "10.0.0.1",
         "52.0.0.1",
         "169.254.169.254",
@@ -401,7 +478,6 @@ def test_a_host_that_is_not_ascii_ldh_labels_is_refused(url: str) -> None:
         "[::ffff:127.0.0.1]",
         "[2600::1]",
         "[fe80::1%25eth0]",
-        "１２７.0.0.1",
     ],
 )
 @pytest.mark.parametrize("policy", [DEFAULT, CUSTOM, HostPolicy.parse("localhost")])
@@ -424,7 +500,7 @@ def test_a_wildcard_never_matches_a_numeric_host() -> None:
         ("127.0.0.1", "http://127.0.0.1:8765/"),
         ("127.1", "http://127.1/"),
         ("0x7f000001", "http://0X7F000001:9/"),
-        ("10.0.0.5", "https://10.0.0.5./"),
+        ("10.0.0.5", "https://10.0.0.5/"),
         ("::1", "http://[::1]/"),
         ("[::ffff:127.0.0.1]", "http://[::ffff:7f00:1]/"),
     ],
@@ -537,7 +613,9 @@ def test_an_overly_long_url_is_refused() -> None:
 )
 async def test_a_name_resolving_to_an_internal_address_is_refused(address: str) -> None:
     with pytest.raises(HostPolicyError) as info:
-        await DEFAULT.check_url_resolving("https://sms.twilio.com/", fixed_resolver(address))
+        await DEFAULT.check_url_resolving(
+            "https://api.ashburn.us1.twilio.com/", fixed_resolver(address)
+        )
     assert str(info.value) == "Base URL host resolves to a private or internal address."
 
 
@@ -563,13 +641,13 @@ async def test_a_name_resolving_only_to_public_addresses_is_allowed(
 async def test_one_internal_address_among_public_ones_is_enough_to_refuse() -> None:
     with pytest.raises(HostPolicyError, match="private or internal"):
         await DEFAULT.check_url_resolving(
-            "https://sms.twilio.com/", fixed_resolver("52.0.0.1", "10.0.0.1")
+            "https://api.ashburn.us1.twilio.com/", fixed_resolver("52.0.0.1", "10.0.0.1")
         )
 
 
 async def test_a_name_that_does_not_resolve_is_not_refused_for_that() -> None:
-    url = await DEFAULT.check_url_resolving("https://nope.twilio.com/v1", unresolvable)
-    assert url == "https://nope.twilio.com/v1/"
+    url = await DEFAULT.check_url_resolving("https://api.nowhere.us1.twilio.com/v1", unresolvable)
+    assert url == "https://api.nowhere.us1.twilio.com/v1/"
 
 
 async def test_resolving_still_applies_the_syntax_rules_first() -> None:
@@ -614,8 +692,8 @@ async def test_the_resolver_is_given_the_normalized_ascii_host() -> None:
         calls.append(host)
         return ["52.0.0.1"]
 
-    await DEFAULT.check_url_resolving("https://Bücher.Twilio.com./", recording)
-    assert calls == ["xn--bcher-kva.twilio.com"]
+    await DEFAULT.check_url_resolving("https://API.Dublin.IE1.Twilio.com/", recording)
+    assert calls == ["api.dublin.ie1.twilio.com"]
 
 
 async def test_the_system_resolver_resolves_localhost_to_loopback() -> None:

@@ -1,0 +1,271 @@
+"""A stored Auth Token no configured key opens (a lost key, a tampered row) fails its account
+cleanly, everywhere it is used, and a new token repairs it; a missing key stops the start."""
+
+from __future__ import annotations
+
+import base64
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import respx
+from sqlalchemy import text
+
+from api.app import ConfigurationError
+from storage.crypto import SecretBox
+from storage.db import create_engine
+from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys
+from tests.integration.documents import ACCOUNT, REMOVE, UPDATE
+from tests.integration.messaging import PUBLIC_URL, send, signed_post, verified_account
+from tests.integration.test_accounts import added, enable, mark_verified
+from tests.integration.test_secrets import run_cli
+from tests.integration.test_verification import verdict, verify
+from tests.integration.test_webhooks import inbound_params
+
+CANNOT_BE_READ = "The stored Auth Token cannot be read: enter it again and verify."
+OTHER_KEY = base64.b64encode(b"o" * 32).decode()
+
+
+def key_id(key: str) -> str:
+    return SecretBox([base64.b64decode(key)]).primary_key_id
+
+
+async def execute(database_url: str, statement: str, **values: Any) -> list[Any]:
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        result = await connection.execute(text(statement), values)
+        rows = list(result.all()) if result.returns_rows else []
+    await engine.dispose()
+    return rows
+
+
+async def tamper(database_url: str, account_id: str) -> None:
+    """Flip one bit of the stored ciphertext: same key id, but it no longer authenticates."""
+    [(stored,)] = await execute(
+        database_url, "SELECT auth_token_ciphertext FROM sms_accounts WHERE id = :id", id=account_id
+    )
+    version, kid, payload = stored.split(":", 2)
+    raw = bytearray(base64.b64decode(payload))
+    raw[-1] ^= 1
+    forged = f"{version}:{kid}:{base64.b64encode(bytes(raw)).decode()}"
+    await execute(
+        database_url,
+        "UPDATE sms_accounts SET auth_token_ciphertext = :forged WHERE id = :id",
+        forged=forged,
+        id=account_id,
+    )
+
+
+async def card(api: Api, keys: Keys, account_id: str) -> dict[str, Any]:
+    found: dict[str, Any] = (await api.data(keys.admin, ACCOUNT, {"id": account_id}))["smsAccount"]
+    return found
+
+
+def assert_cannot_be_read(account: dict[str, Any]) -> None:
+    assert account["status"] == "FAILED"
+    assert account["failure"] == "INVALID_CREDENTIALS"
+    assert account["failureMessage"] == CANNOT_BE_READ
+
+
+async def test_verifying_an_account_whose_token_cannot_be_read_fails_it_at_once(
+    api: Api, keys: Keys, database_url: str, twilio: respx.Router
+) -> None:
+    await enable(api, keys.admin)
+    account = await added(api, keys.admin)
+    await tamper(database_url, account["id"])
+
+    started = await verify(api, keys.admin, account["id"])
+
+    assert started["errors"] == []
+    assert started["message"] == CANNOT_BE_READ
+    assert_cannot_be_read(started["account"])
+    assert_cannot_be_read(await card(api, keys, account["id"]))
+    assert not twilio.calls  # nothing can be asked of Twilio without the token
+
+
+async def test_a_resumed_check_of_a_token_that_cannot_be_read_fails_instead_of_staying_verifying(
+    make_api: Any, keys: Keys, database_url: str, twilio: respx.Router
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        account = await added(api, keys.admin)
+    # A check whose process died mid-way, of a token that can no longer be read.
+    await execute(
+        database_url,
+        "UPDATE sms_accounts SET status = 'VERIFYING', verify_lease_until = NULL WHERE id = :id",
+        id=account["id"],
+    )
+    await tamper(database_url, account["id"])
+
+    async with make_api(verify_sweep_seconds=0.05) as api:
+        assert_cannot_be_read(await verdict(api, keys.admin, account["id"]))
+    assert not twilio.calls
+
+
+async def test_webhooks_for_an_account_whose_token_cannot_be_read_are_refused_with_403(
+    make_api: Any, keys: Keys, database_url: str, twilio: respx.Router
+) -> None:
+    async with make_api(public_url=PUBLIC_URL) as api:
+        account = await verified_account(api, keys, twilio)
+        await tamper(database_url, account["id"])
+
+        response = await signed_post(
+            api, f"/webhooks/twilio/{account['id']}/inbound", inbound_params("hi")
+        )
+
+    assert response.status_code == 403
+
+
+async def test_sending_through_an_account_whose_token_cannot_be_read_fails_cleanly(
+    api: Api, keys: Keys, database_url: str, twilio: respx.Router
+) -> None:
+    account = await verified_account(api, keys, twilio)
+    await tamper(database_url, account["id"])
+    calls_before = len(twilio.calls)
+
+    result = await send(api, keys.admin, account["id"], "+14155550100", "Hello")
+
+    assert result["message"] is None
+    assert [(e["field"], e["code"], e["message"]) for e in result["errors"]] == [
+        ("accountId", "ACCOUNT_NOT_VERIFIED", CANNOT_BE_READ)
+    ]
+    assert_cannot_be_read(await card(api, keys, account["id"]))
+    assert len(twilio.calls) == calls_before
+    assert await execute(database_url, "SELECT id FROM sms_messages") == []
+
+
+async def test_a_new_token_repairs_an_account_whose_token_cannot_be_read(
+    api: Api, keys: Keys, database_url: str, twilio: respx.Router
+) -> None:
+    account = await verified_account(api, keys, twilio)
+    await tamper(database_url, account["id"])
+    await verify(api, keys.admin, account["id"])
+
+    repaired = (
+        await api.data(
+            keys.admin, UPDATE, {"id": account["id"], "input": {"authToken": AUTH_TOKEN}}
+        )
+    )["updateSmsAccount"]
+
+    assert repaired["errors"] == []
+    assert (repaired["account"]["status"], repaired["account"]["failure"]) == ("DRAFT", None)
+    await verify(api, keys.admin, account["id"])
+    assert (await verdict(api, keys.admin, account["id"]))["status"] == "VERIFIED"
+
+
+async def test_a_token_copied_from_another_row_cannot_be_read_and_is_replaced_not_compared(
+    api: Api, keys: Keys, database_url: str
+) -> None:
+    """Copying one account's ciphertext onto another does not give it that token."""
+    await enable(api, keys.admin)
+    first = await added(api, keys.admin, authToken="A" * 32)
+    second = await added(api, keys.admin, authToken="B" * 32)
+    await mark_verified(database_url, second["id"])
+    await execute(
+        database_url,
+        "UPDATE sms_accounts SET auth_token_ciphertext = "
+        "(SELECT auth_token_ciphertext FROM sms_accounts WHERE id = :src) WHERE id = :dst",
+        src=first["id"],
+        dst=second["id"],
+    )
+
+    assert_cannot_be_read((await verify(api, keys.admin, second["id"]))["account"])
+    same_as_copied = (
+        await api.data(keys.admin, UPDATE, {"id": second["id"], "input": {"authToken": "A" * 32}})
+    )["updateSmsAccount"]
+    assert same_as_copied["errors"] == []
+    assert same_as_copied["account"]["status"] == "DRAFT"
+
+
+async def test_the_app_does_not_start_while_a_stored_token_needs_a_key_it_lacks(
+    make_api: Any, keys: Keys
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        await added(api, keys.admin)
+
+    with pytest.raises(ConfigurationError) as refused:
+        async with make_api(encryption_keys=OTHER_KEY):
+            pass
+
+    assert key_id(TEST_KEY) in str(refused.value)
+    assert "SMS_ENCRYPTION_KEYS" in str(refused.value)
+    # With the old key listed after the new one, it starts.
+    async with make_api(encryption_keys=f"{OTHER_KEY},{TEST_KEY}"):
+        pass
+
+
+async def test_serve_stops_with_exit_code_2_naming_the_missing_key(
+    make_api: Any, keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        await added(api, keys.admin)
+
+    served = run_cli(
+        "serve",
+        "--port",
+        "0",
+        env={"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": OTHER_KEY},
+        cwd=tmp_path,
+    )
+
+    assert served.returncode == 2
+    assert key_id(TEST_KEY) in served.stderr
+    assert "rotate-keys" in served.stderr
+    assert "Traceback" not in served.stderr
+
+
+async def test_rotate_keys_works_in_batches_reports_unreadable_rows_and_counts_per_key(
+    make_api: Any, keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        ids = [(await added(api, keys.admin, authToken=f"{n}" * 32))["id"] for n in range(4)]
+    await tamper(database_url, ids[1])
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    env = {"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": f"{new_key},{TEST_KEY}"}
+
+    rotated = run_cli("rotate-keys", "--batch-size", "1", env=env, cwd=tmp_path)
+
+    assert rotated.returncode == 1  # something still needs the operator
+    assert "Re-encrypted 3 secret(s)" in rotated.stdout
+    assert f"account {ids[1]} (auth_token_ciphertext)" in rotated.stderr
+    assert all(account_id not in rotated.stderr for account_id in ids if account_id != ids[1])
+    assert f"{key_id(new_key)} (first key): 3" in rotated.stdout
+    assert f"{key_id(TEST_KEY)}: 1" in rotated.stdout
+
+
+async def test_after_a_lost_key_rotate_keys_can_forget_its_tokens_so_the_server_starts(
+    make_api: Any, keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        lost = await added(api, keys.admin)
+    env = {"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": OTHER_KEY}
+
+    kept = run_cli("rotate-keys", env=env, cwd=tmp_path)
+    forgot = run_cli("rotate-keys", "--forget-unreadable", env=env, cwd=tmp_path)
+
+    assert kept.returncode == 1
+    assert forgot.returncode == 0, forgot.stderr
+    assert "Dropped 1 unreadable secret(s)" in forgot.stdout
+    async with make_api(encryption_keys=OTHER_KEY) as api:
+        assert_cannot_be_read(await card(api, keys, lost["id"]))
+        repaired = (
+            await api.data(keys.admin, UPDATE, {"id": lost["id"], "input": {"authToken": "C" * 32}})
+        )["updateSmsAccount"]
+        assert repaired["account"]["status"] == "DRAFT"
+
+
+async def test_a_removed_accounts_empty_secret_needs_no_key(
+    make_api: Any, keys: Keys, database_url: str
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        gone = await added(api, keys.admin)
+        await api.data(keys.admin, REMOVE, {"id": gone["id"]})
+
+    async with make_api(encryption_keys=OTHER_KEY):
+        pass
