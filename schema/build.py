@@ -6,10 +6,18 @@ import re
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
+from schema.limits import DocumentLimits, limits_rule
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -50,10 +58,23 @@ def scrub_variable_values(error: GraphQLError) -> None:
         error.message = f"{match.group(1)}: check the variable's type and required fields."
 
 
-def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
+def build_schema(
+    extensions: list[type[SchemaExtension]] | None = None,
+    limits: DocumentLimits | None = None,
+) -> strawberry.Schema:
     # Parsing and validating the same few documents again on every request cost a third of a
     # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
-    chosen: list[Any] = [ParserCache, ValidationCache, MaskUnexpectedErrors, *(extensions or [])]
+    # The limits rule is one class per schema, so the validation cache's key stays the same.
+    limits = limits or DocumentLimits()
+    rules: list[type[ASTValidationRule]] = [limits_rule(limits)]
+    chosen: list[Any] = [
+        lambda: MaxTokensLimiter(limits.max_tokens),
+        lambda: AddValidationRules(rules),
+        ParserCache,
+        ValidationCache,
+        MaskUnexpectedErrors,
+        *(extensions or []),
+    ]
     return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
 
 

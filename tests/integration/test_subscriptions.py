@@ -562,6 +562,8 @@ FAT_ACCOUNT_CHANGED = (
 )
 FAT_SENDERS_CHANGED = f"subscription {{ smsSendersChanged {{ {SENDER_FIELDS} {padding(150)} }} }}"
 SMALL_BUFFER = 4096
+# The fat documents alias one field hundreds of times to make big messages.
+FAT = {"subscriber_queue_size": 2, "send_buffer": SMALL_BUFFER, "max_aliases": 300}
 
 
 @asynccontextmanager
@@ -590,7 +592,7 @@ def strip(senders: list[Message]) -> list[Message]:
 
 
 async def test_a_slow_account_subscriber_is_ended_with_an_error(serve: Serve, keys: Keys) -> None:
-    async with serve(subscriber_queue_size=2, send_buffer=SMALL_BUFFER) as live:
+    async with serve(**FAT) as live:
         await enable(live.api, keys.admin)
         async with slow_reader(live, keys.admin) as ws:
             op = await live.subscribed(ws, keys.admin, FAT_ACCOUNT_CHANGED, accounts_channel)
@@ -614,7 +616,7 @@ async def test_a_slow_account_subscriber_is_ended_with_an_error(serve: Serve, ke
 async def test_the_error_of_a_slow_account_subscriber_tells_it_to_refetch(
     serve: Serve, keys: Keys
 ) -> None:
-    async with serve(subscriber_queue_size=2, send_buffer=SMALL_BUFFER) as live:
+    async with serve(**FAT) as live:
         await enable(live.api, keys.admin)
         async with slow_reader(live, keys.admin) as ws:
             op = await live.subscribed(ws, keys.admin, FAT_ACCOUNT_CHANGED, accounts_channel)
@@ -643,7 +645,7 @@ async def read_until_error(ws: GraphQLSocket, op: str) -> tuple[list[str], list[
 async def test_a_slow_sender_subscriber_is_resynced_with_the_current_list(
     serve: Serve, keys: Keys, database_url: str
 ) -> None:
-    async with serve(subscriber_queue_size=2, send_buffer=SMALL_BUFFER) as live:
+    async with serve(**FAT) as live:
         api = live.api
         await enable(api, keys.admin)
         first = await added(api, keys.admin, displayName=long_name("Burst 00"))
