@@ -96,7 +96,7 @@ def limits_rule(limits: DocumentLimits) -> type[ValidationRule]:
                     self._check(definition, measure)
 
         def _check(self, operation: OperationDefinitionNode, measure: _Measure) -> None:
-            name = operation.name.value if operation.name else "the operation"
+            name = f"Operation {operation.name.value}" if operation.name else "The operation"
             if measure.depth > limits.max_depth:
                 self.report_error(
                     GraphQLError(
