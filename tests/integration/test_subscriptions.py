@@ -4,6 +4,7 @@ and the ``websockets`` client speaking graphql-transport-ws (and the legacy grap
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -712,3 +713,39 @@ async def test_replies_and_delivery_reports_are_pushed_live_to_every_role(
         their_id = await deliver_and_reply(live.api, other_keys, twilio, body="theirs")
         first_of_theirs = (await other.next_data(theirs))["smsMessageUpdated"]
         assert first_of_theirs["id"] == their_id  # nothing of the first workspace came before
+
+
+async def test_a_websocket_message_over_64_kib_closes_the_socket_with_1009(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve() as live:
+        async with live.socket(keys.admin) as ws:
+            fits = json.dumps({"type": "ping", "payload": {"pad": "x" * (64 * 1024 - 40)}})
+            assert len(fits) <= 64 * 1024
+            await ws.connection.send(fits)
+            assert (await ws.receive())["type"] == "pong"
+
+            await ws.connection.send(json.dumps({"type": "ping", "payload": {"pad": "x" * 65_536}}))
+            assert await ws.close_code() == 1009
+        async with live.socket(keys.admin) as ws:
+            # 30,000 characters, 90,000 bytes: the limit counts bytes.
+            await ws.connection.send(
+                json.dumps({"type": "ping", "payload": {"pad": "€" * 30_000}}, ensure_ascii=False)
+            )
+            assert await ws.close_code() == 1009
+
+
+async def test_a_connection_holds_at_most_twenty_subscriptions(serve: Serve, keys: Keys) -> None:
+    async with serve() as live, live.socket(keys.admin) as ws:
+        for _ in range(20):
+            await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+
+        extra = await ws.subscribe(ACCOUNT_CHANGED)
+        refused = await ws.receive()
+
+        assert refused["type"] == "error"
+        assert refused["id"] == extra
+        assert refused["payload"][0]["message"] == "Subscription limit reached"
+        # The socket itself stays open: a ping is still answered.
+        await ws.send({"type": "ping"})
+        assert (await ws.receive())["type"] == "pong"
