@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.e2e.test_server_process import Server, environment
-from tests.ws_client import GraphQLSocket, open_socket
+from tests.ws_client import LEGACY_WS, GraphQLSocket, open_socket
 
 WARM_UP = 500
 MORE = 3_000
@@ -44,14 +44,20 @@ async def subscribed(ws: GraphQLSocket, key: str) -> None:
 
 
 async def connect_and_close(url: str, key: str, number: int) -> None:
-    """One connection that ends one of three ways: the client closes it, the server closes it
-    (a message over the size limit), or the network drops it without a closing handshake."""
+    """One connection that ends one of four ways: the client closes it, the server closes it
+    (a message over the size limit), the network drops it without a closing handshake, or a
+    legacy graphql-ws client closes it."""
+    if number % 4 == 3:
+        async with open_socket(url, protocol=LEGACY_WS) as legacy:
+            await legacy.init({"Authorization": f"Bearer {key}"})
+            await legacy.start(SUBSCRIPTION)
+        return
     async with open_socket(url) as ws:
         await subscribed(ws, key)
-        if number % 3 == 1:
+        if number % 4 == 1:
             await ws.connection.send(TOO_BIG)
             assert await ws.close_code() == 1009
-        elif number % 3 == 2:
+        elif number % 4 == 2:
             transport = ws.connection.transport
             transport.abort()
 
