@@ -101,16 +101,17 @@ def create_app(
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
     )
+    failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql_app = GraphQLApp(
         build_schema(limits=limits),
         services,
         authenticator=authenticator,
+        failures=failures,
         allowed_origins=settings.origin_list,
         key_recheck_seconds=settings.key_recheck_seconds,
         max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions=settings.ws_max_subscriptions,
     )
-    failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql = RequireApiKey(
         LimitRequests(
             graphql_app,

@@ -20,6 +20,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UnsetType
 
 from api.auth import KeyAuthenticator
+from api.throttle import FailureLimiter, client_address
 from resolvers.services import Services
 from schema.context import Context
 
@@ -71,6 +72,11 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
                 if not ignore_parsing_errors:
                     raise NonJsonMessageReceived from error
 
+    async def close(self, code: int, reason: str) -> None:
+        # We may have closed the socket already with a more telling code (4429).
+        if self.ws.application_state != WebSocketState.DISCONNECTED:
+            await super().close(code, reason)
+
 
 class GraphQLApp(GraphQL[Context, None]):
     """HTTP callers arrive authenticated (``RequireApiKey``); websocket callers authenticate with
@@ -84,6 +90,7 @@ class GraphQLApp(GraphQL[Context, None]):
         services: Services,
         *,
         authenticator: KeyAuthenticator,
+        failures: FailureLimiter,
         allowed_origins: list[str],
         key_recheck_seconds: float,
         max_message_bytes: int,
@@ -101,6 +108,7 @@ class GraphQLApp(GraphQL[Context, None]):
         )
         self.services = services
         self.authenticator = authenticator
+        self.failures = failures
         self.key_recheck_seconds = key_recheck_seconds
         self.max_message_bytes = max_message_bytes
         self.open_websockets = 0
@@ -130,10 +138,14 @@ class GraphQLApp(GraphQL[Context, None]):
         caller = await self.authenticator.caller(
             authorization if isinstance(authorization, str) else None
         )
+        websocket: WebSocket = context.websocket
         if caller is None:
+            wait = self.failures.failed(client_address(websocket.scope))
+            if wait is not None:
+                reason = f"Too many failed API key checks: retry after {wait} s"
+                await websocket.close(code=4429, reason=reason)
             raise ConnectionRejectionError({"message": "Missing, unknown or revoked API key."})
         context.authenticated = caller
-        websocket: WebSocket = context.websocket
         connection: Connection = websocket.scope["state"]["connection"]
         connection.start(self._close_when_revoked(websocket, authorization))
         return await super().on_ws_connect(context)

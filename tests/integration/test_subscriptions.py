@@ -749,3 +749,18 @@ async def test_a_connection_holds_at_most_twenty_subscriptions(serve: Serve, key
         # The socket itself stays open: a ping is still answered.
         await ws.send({"type": "ping"})
         assert (await ws.receive())["type"] == "pong"
+
+
+async def test_too_many_failed_websocket_keys_close_with_4429(serve: Serve, keys: Keys) -> None:
+    bad = {"Authorization": "Bearer sms_00000000_not-a-key"}
+    async with serve(auth_failures_per_second=2) as live:
+        codes = []
+        for _ in range(3):
+            async with live.socket() as ws:
+                await ws.send({"type": "connection_init", "payload": bad})
+                codes.append(await ws.close_code())
+        async with live.socket(keys.admin) as ws:  # a live key still connects
+            await ws.send({"type": "ping"})
+            assert (await ws.receive())["type"] == "pong"
+
+    assert codes == [4403, 4403, 4429]
