@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import refusal
 from api.graphiql import graphiql_html
 from api.throttle import FailureLimiter, client_address
 from resolvers.api_keys import authenticate
@@ -39,11 +40,6 @@ class KeyAuthenticator:
     async def caller(self, authorization: str | None) -> Caller | None:
         key = bearer_key(authorization)
         return None if key is None else await authenticate(self.sessions, key)
-
-
-def _refusal(status: int, message: str, code: str, headers: dict[str, str]) -> Response:
-    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
-    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def wants_graphiql_page(request: Request) -> bool:
@@ -94,13 +90,13 @@ class RequireApiKey:
     def _refuse(self, scope: Scope) -> Response:
         wait = self.limiter.failed(client_address(scope))
         if wait is not None:
-            return _refusal(
+            return refusal(
                 429,
                 "Too many failed API key checks from this address: wait and try again.",
                 "RATE_LIMITED",
                 {"retry-after": str(wait)},
             )
-        return _refusal(
+        return refusal(
             401,
             "Missing, unknown or revoked API key: send Authorization: Bearer <key>.",
             "UNAUTHENTICATED",

@@ -8,8 +8,10 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.errors import refusal
 
 _JSON_PARAMETERS = ("variables", "extensions")
 
@@ -22,8 +24,7 @@ class RequestRefused(Exception):
 
     def response(self) -> Response:
         code = "PAYLOAD_TOO_LARGE" if self.status == 413 else "BAD_REQUEST"
-        body = {"errors": [{"message": self.message, "extensions": {"code": code}}]}
-        return JSONResponse(body, status_code=self.status)
+        return refusal(self.status, self.message, code)
 
 
 class LimitRequests:
