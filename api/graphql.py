@@ -62,8 +62,7 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
                 return
             except KeyError as error:  # a binary frame: Starlette finds no "text"
                 raise NonTextMessageReceived from error
-            # A character is at most 4 bytes in UTF-8: encode only when the length is unclear.
-            if len(text) > limit or (len(text) * 4 > limit and len(text.encode()) > limit):
+            if _utf8_length_over(text, limit):
                 await self.close(MESSAGE_TOO_BIG, f"Message too big: at most {limit} bytes")
                 return
             try:
@@ -76,6 +75,13 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
         # We may have closed the socket already with a more telling code (4429).
         if self.ws.application_state != WebSocketState.DISCONNECTED:
             await super().close(code, reason)
+
+
+def _utf8_length_over(text: str, limit: int) -> bool:
+    # A character is at most 4 bytes in UTF-8: encode only when the length is unclear.
+    if len(text) > limit:
+        return True
+    return len(text) * 4 > limit and len(text.encode("utf-8", "surrogatepass")) > limit
 
 
 class GraphQLApp(GraphQL[Context, None]):
