@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Route, WebSocketRoute, request_response
 
-from api.auth import KeyAuthenticator, RequireApiKey
+from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.graphql import GraphQLApp
+from api.limits import LimitRequests
 from api.settings import Settings, load_settings
+from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
 from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
@@ -29,6 +31,7 @@ from resolvers.key_rotation import missing_key_ids
 from resolvers.services import Services
 from resolvers.verification import Verifier
 from schema import build_schema
+from schema.limits import DocumentLimits
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
 
@@ -121,15 +124,32 @@ def create_app(
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
     )
     authenticator = KeyAuthenticator(reads)
+    limits = DocumentLimits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_aliases,
+        max_tokens=settings.max_tokens,
+    )
+    failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql_app = GraphQLApp(
-        build_schema(),
+        build_schema(limits=limits),
         services,
-        graphiql=settings.graphiql,
         authenticator=authenticator,
+        failures=failures,
         allowed_origins=settings.origin_list,
         key_recheck_seconds=settings.key_recheck_seconds,
+        max_message_bytes=settings.ws_max_message_bytes,
+        max_subscriptions=settings.ws_max_subscriptions,
     )
-    graphql = RequireApiKey(graphql_app, authenticator, graphiql=settings.graphiql)
+    graphql = RequireApiKey(
+        LimitRequests(
+            graphql_app,
+            max_body_bytes=settings.max_body_bytes,
+            max_json_depth=settings.max_json_depth,
+        ),
+        authenticator,
+        failures,
+        page=request_response(graphiql_page) if settings.graphiql else None,
+    )
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -142,6 +162,13 @@ def create_app(
             log.exception("readiness check: database unreachable")
             return JSONResponse({"database": "unreachable"}, status_code=503)
         return JSONResponse({"database": "ok"})
+
+    async def statusz(_: Request) -> JSONResponse:
+        """Counts only (no names, no keys): lets an operator, and the e2e tests, see that
+        closed websockets leave no task behind."""
+        return JSONResponse(
+            {"websockets": graphql_app.open_websockets, "tasks": len(asyncio.all_tasks())}
+        )
 
     stopping = asyncio.Event()
 
@@ -184,9 +211,10 @@ def create_app(
         routes=[
             Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
+            Route("/statusz", statusz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *webhook_routes(services),
+            *webhook_routes(services, failures),
         ],
         lifespan=lifespan,
     )

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.errors import refusal
+from api.graphiql import graphiql_html
+from api.throttle import FailureLimiter, client_address
 from resolvers.api_keys import authenticate
 from resolvers.domain import Caller
-
-_UNAUTHORIZED = json.dumps(
-    {
-        "errors": [
-            {
-                "message": "Missing, unknown or revoked API key: send Authorization: Bearer <key>.",
-                "extensions": {"code": "UNAUTHENTICATED"},
-            }
-        ]
-    }
-).encode()
 
 
 def bearer_key(value: str | None) -> str | None:
@@ -50,41 +42,68 @@ class KeyAuthenticator:
         return None if key is None else await authenticate(self.sessions, key)
 
 
-class RequireApiKey:
-    """ASGI wrapper: resolves the caller into ``scope["state"]["caller"]`` or answers 401.
+def wants_graphiql_page(request: Request) -> bool:
+    """A browser opening /graphql: GET, HTML accepted, no document. Decided on the parsed
+    request (percent-decoded names, any case), though the page handler cannot execute anyway."""
+    if request.method != "GET":
+        return False
+    accepted = request.headers.get("accept", "").lower()
+    names = {name.lower() for name in request.query_params}
+    return "text/html" in accepted and "query" not in names
 
-    A browser's GET for the GraphiQL page itself (HTML, no query) passes without a key: the page is
-    static, and every query it then sends carries the header the user pasted.
+
+class RequireApiKey:
+    """ASGI wrapper of /graphql: every request reaching GraphQL carries a live key, resolved into
+    ``scope["state"]["caller"]``; otherwise 401, or 429 when the address fails too often.
+
+    A browser's GET for the GraphiQL page goes to ``page`` instead, a handler that serves HTML
+    and never executes a document; every query the page sends carries the header the user pasted.
     """
 
-    def __init__(self, app: ASGIApp, authenticator: KeyAuthenticator, *, graphiql: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: KeyAuthenticator,
+        limiter: FailureLimiter,
+        *,
+        page: ASGIApp | None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
-        self.graphiql = graphiql
+        self.limiter = limiter
+        self.page = page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._is_graphiql_page(scope):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.page is not None and wants_graphiql_page(Request(scope)):
+            await self.page(scope, receive, send)
             return
         caller = await self.authenticator.caller(_header(scope, b"authorization"))
         if caller is None:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 401,
-                    "headers": [
-                        (b"content-type", b"application/json"),
-                        (b"www-authenticate", b'Bearer realm="sms-accounts"'),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": _UNAUTHORIZED})
+            await self._refuse(scope)(scope, receive, send)
             return
         scope.setdefault("state", {})["caller"] = caller
         await self.app(scope, receive, send)
 
-    def _is_graphiql_page(self, scope: Scope) -> bool:
-        if not self.graphiql or scope["method"] != "GET" or b"query=" in scope["query_string"]:
-            return False
-        accept = _header(scope, b"accept") or ""
-        return "text/html" in accept
+    def _refuse(self, scope: Scope) -> Response:
+        wait = self.limiter.failed(client_address(scope))
+        if wait is not None:
+            return refusal(
+                429,
+                "Too many failed API key checks from this address: wait and try again.",
+                "RATE_LIMITED",
+                {"retry-after": str(wait)},
+            )
+        return refusal(
+            401,
+            "Missing, unknown or revoked API key: send Authorization: Bearer <key>.",
+            "UNAUTHENTICATED",
+            {"www-authenticate": 'Bearer realm="sms-accounts"'},
+        )
+
+
+async def graphiql_page(request: Request) -> Response:
+    """The GraphiQL page itself: static HTML, nothing executed."""
+    return HTMLResponse(graphiql_html())

@@ -57,7 +57,16 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             f'  {{"Authorization": "Bearer {issued.key}"}}',
             flush=True,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True)
+    # uvicorn refuses an oversized websocket frame (1009) before buffering it; the app checks
+    # the same limit for servers started some other way.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=True,
+        ws_max_size=settings.ws_max_message_bytes,
+    )
     return 0
 
 

@@ -35,6 +35,18 @@ class Settings(BaseSettings):
     # Twilio stops signing with the old token at once; 15 minutes covers retries in flight.
     webhook_token_grace_seconds: float = Field(default=900.0, ge=0)
     key_recheck_seconds: float = Field(default=30.0, gt=0)
+    # Limits on what one request or websocket may ask of the server (README "Security").
+    max_query_depth: int = Field(default=10, ge=1, le=100)
+    max_aliases: int = Field(default=30, ge=0, le=10_000)
+    max_tokens: int = Field(default=2_000, ge=100, le=1_000_000)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_json_depth: int = Field(default=32, ge=2, le=1_000)
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+    ws_max_subscriptions: int = Field(default=20, ge=1, le=1_000)
+    # More failed key or signature checks than this in one second from one address: 429.
+    auth_failures_per_second: int = Field(default=20, ge=1, le=100_000)
+    # How many client addresses the failure counter tracks at most (its memory bound).
+    auth_failure_addresses: int = Field(default=10_000, ge=100, le=1_000_000)
 
     @field_validator("database_url")
     @classmethod

@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from api.throttle import FailureLimiter, client_address
 from providers.signature import is_valid_signature
 from resolvers.services import Services
 from resolvers.webhooks import record_inbound, record_status, signing_tokens
@@ -63,7 +64,7 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def webhook_routes(services: Services) -> list[Route]:
+def webhook_routes(services: Services, failures: FailureLimiter) -> list[Route]:
     async def authenticated(request: Request) -> tuple[str, list[tuple[str, str]]] | Response:
         """(workspace id, form parameters) of a request Twilio signed, or the refusal."""
         if not _is_utf8_form(request.headers.get("content-type")):
@@ -84,6 +85,13 @@ def webhook_routes(services: Services) -> list[Route]:
         account = await signing_tokens(services, request.path_params["account_id"])
         signature = request.headers.get("x-twilio-signature")
         if account is None or not is_valid_signature(url, params, signature, account.tokens):
+            wait = failures.failed(client_address(request.scope))
+            if wait is not None:
+                return PlainTextResponse(
+                    "Too many failed signatures",
+                    status_code=429,
+                    headers={"Retry-After": str(wait)},
+                )
             return PlainTextResponse("Forbidden", status_code=403)
         return account.workspace_id, params
 

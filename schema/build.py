@@ -8,10 +8,17 @@ import secrets
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
-from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
+from graphql import ASTValidationRule, GraphQLError
+from strawberry.extensions import (
+    AddValidationRules,
+    MaxTokensLimiter,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
+from schema.limits import DocumentLimits, limits_rule
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -93,10 +100,22 @@ def scrub_variable_values(error: GraphQLError) -> None:
     error.message = f"Variable '${variable}' has an invalid value at '{variable}{path}': {reason}."
 
 
-def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
+def build_schema(
+    extensions: list[type[SchemaExtension]] | None = None,
+    limits: DocumentLimits | None = None,
+) -> strawberry.Schema:
     # Parsing and validating the same few documents again on every request cost a third of a
     # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
-    chosen: list[Any] = [ParserCache, ValidationCache, *(extensions or [])]
+    # The limits rule is one class per schema, so the validation cache's key stays the same.
+    limits = limits or DocumentLimits()
+    rules: list[type[ASTValidationRule]] = [limits_rule(limits)]
+    chosen: list[Any] = [
+        lambda: MaxTokensLimiter(limits.max_tokens),
+        lambda: AddValidationRules(rules),
+        ParserCache,
+        ValidationCache,
+        *(extensions or []),
+    ]
     return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
 
 

@@ -4,6 +4,7 @@ and the ``websockets`` client speaking graphql-transport-ws (and the legacy grap
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
@@ -562,6 +563,8 @@ FAT_ACCOUNT_CHANGED = (
 )
 FAT_SENDERS_CHANGED = f"subscription {{ smsSendersChanged {{ {SENDER_FIELDS} {padding(150)} }} }}"
 SMALL_BUFFER = 4096
+# The fat documents alias one field hundreds of times to make big messages.
+FAT = {"subscriber_queue_size": 2, "send_buffer": SMALL_BUFFER, "max_aliases": 300}
 
 
 @asynccontextmanager
@@ -590,7 +593,7 @@ def strip(senders: list[Message]) -> list[Message]:
 
 
 async def test_a_slow_account_subscriber_is_ended_with_an_error(serve: Serve, keys: Keys) -> None:
-    async with serve(subscriber_queue_size=2, send_buffer=SMALL_BUFFER) as live:
+    async with serve(**FAT) as live:
         await enable(live.api, keys.admin)
         async with slow_reader(live, keys.admin) as ws:
             op = await live.subscribed(ws, keys.admin, FAT_ACCOUNT_CHANGED, accounts_channel)
@@ -614,7 +617,7 @@ async def test_a_slow_account_subscriber_is_ended_with_an_error(serve: Serve, ke
 async def test_the_error_of_a_slow_account_subscriber_tells_it_to_refetch(
     serve: Serve, keys: Keys
 ) -> None:
-    async with serve(subscriber_queue_size=2, send_buffer=SMALL_BUFFER) as live:
+    async with serve(**FAT) as live:
         await enable(live.api, keys.admin)
         async with slow_reader(live, keys.admin) as ws:
             op = await live.subscribed(ws, keys.admin, FAT_ACCOUNT_CHANGED, accounts_channel)
@@ -643,7 +646,7 @@ async def read_until_error(ws: GraphQLSocket, op: str) -> tuple[list[str], list[
 async def test_a_slow_sender_subscriber_is_resynced_with_the_current_list(
     serve: Serve, keys: Keys, database_url: str
 ) -> None:
-    async with serve(subscriber_queue_size=2, send_buffer=SMALL_BUFFER) as live:
+    async with serve(**FAT) as live:
         api = live.api
         await enable(api, keys.admin)
         first = await added(api, keys.admin, displayName=long_name("Burst 00"))
@@ -710,3 +713,54 @@ async def test_replies_and_delivery_reports_are_pushed_live_to_every_role(
         their_id = await deliver_and_reply(live.api, other_keys, twilio, body="theirs")
         first_of_theirs = (await other.next_data(theirs))["smsMessageUpdated"]
         assert first_of_theirs["id"] == their_id  # nothing of the first workspace came before
+
+
+async def test_a_websocket_message_over_64_kib_closes_the_socket_with_1009(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve() as live:
+        async with live.socket(keys.admin) as ws:
+            fits = json.dumps({"type": "ping", "payload": {"pad": "x" * (64 * 1024 - 40)}})
+            assert len(fits) <= 64 * 1024
+            await ws.connection.send(fits)
+            assert (await ws.receive())["type"] == "pong"
+
+            await ws.connection.send(json.dumps({"type": "ping", "payload": {"pad": "x" * 65_536}}))
+            assert await ws.close_code() == 1009
+        async with live.socket(keys.admin) as ws:
+            # 30,000 characters, 90,000 bytes: the limit counts bytes.
+            await ws.connection.send(
+                json.dumps({"type": "ping", "payload": {"pad": "€" * 30_000}}, ensure_ascii=False)
+            )
+            assert await ws.close_code() == 1009
+
+
+async def test_a_connection_holds_at_most_twenty_subscriptions(serve: Serve, keys: Keys) -> None:
+    async with serve() as live, live.socket(keys.admin) as ws:
+        for _ in range(20):
+            await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+
+        extra = await ws.subscribe(ACCOUNT_CHANGED)
+        refused = await ws.receive()
+
+        assert refused["type"] == "error"
+        assert refused["id"] == extra
+        assert refused["payload"][0]["message"] == "Subscription limit reached"
+        # The socket itself stays open: a ping is still answered.
+        await ws.send({"type": "ping"})
+        assert (await ws.receive())["type"] == "pong"
+
+
+async def test_too_many_failed_websocket_keys_close_with_4429(serve: Serve, keys: Keys) -> None:
+    bad = {"Authorization": "Bearer sms_00000000_not-a-key"}
+    async with serve(auth_failures_per_second=2) as live:
+        codes = []
+        for _ in range(3):
+            async with live.socket() as ws:
+                await ws.send({"type": "connection_init", "payload": bad})
+                codes.append(await ws.close_code())
+        async with live.socket(keys.admin) as ws:  # a live key still connects
+            await ws.send({"type": "ping"})
+            assert (await ws.receive())["type"] == "pong"
+
+    assert codes == [4403, 4403, 4429]

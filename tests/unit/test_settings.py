@@ -62,3 +62,11 @@ def test_the_error_never_echoes_an_encryption_key(monkeypatch: pytest.MonkeyPatc
 def test_the_public_url_loses_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMS_PUBLIC_URL", "https://sms.example.com/")
     assert load_settings().public_url == "https://sms.example.com"
+
+
+def test_the_edge_limits_default_to_the_documented_numbers() -> None:
+    settings = load_settings()
+    assert (settings.max_query_depth, settings.max_aliases, settings.max_tokens) == (10, 30, 2000)
+    assert (settings.max_body_bytes, settings.max_json_depth) == (1024 * 1024, 32)
+    assert (settings.ws_max_message_bytes, settings.ws_max_subscriptions) == (64 * 1024, 20)
+    assert (settings.auth_failures_per_second, settings.auth_failure_addresses) == (20, 10_000)

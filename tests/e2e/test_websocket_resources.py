@@ -1,0 +1,118 @@
+"""Closed websockets leave nothing behind, measured from outside a real `sms-accounts serve`
+process: its memory (/proc), its CPU time (/proc) and its own counts (GET /statusz)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.e2e.test_server_process import Server, environment
+from tests.ws_client import LEGACY_WS, GraphQLSocket, open_socket
+
+WARM_UP = 500
+MORE = 3_000
+PARALLEL = 16
+MEGABYTE = 1024 * 1024
+SUBSCRIPTION = "subscription { smsAccountChanged { kind } }"
+TOO_BIG = "x" * (64 * 1024 + 1)
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS line")
+
+
+def cpu_seconds(pid: int) -> float:
+    # Fields 14 and 15 of /proc/<pid>/stat (after the parenthesised name): user and system time.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def subscribed(ws: GraphQLSocket, key: str) -> None:
+    """Acknowledged, subscribed, and the server has read the subscribe (its pong follows it)."""
+    await ws.init({"Authorization": f"Bearer {key}"})
+    await ws.subscribe(SUBSCRIPTION)
+    await ws.send({"type": "ping"})
+    assert (await ws.receive())["type"] == "pong"
+
+
+async def connect_and_close(url: str, key: str, number: int) -> None:
+    """One connection that ends one of four ways: the client closes it, the server closes it
+    (a message over the size limit), the network drops it without a closing handshake, or a
+    legacy graphql-ws client closes it."""
+    if number % 4 == 3:
+        async with open_socket(url, protocol=LEGACY_WS) as legacy:
+            await legacy.init({"Authorization": f"Bearer {key}"})
+            await legacy.start(SUBSCRIPTION)
+        return
+    async with open_socket(url) as ws:
+        await subscribed(ws, key)
+        if number % 4 == 1:
+            await ws.connection.send(TOO_BIG)
+            assert await ws.close_code() == 1009
+        elif number % 4 == 2:
+            transport = ws.connection.transport
+            transport.abort()
+
+
+async def connections(url: str, key: str, count: int) -> None:
+    numbers = iter(range(count))
+
+    async def worker() -> None:
+        for number in numbers:
+            with contextlib.suppress(ConnectionError):
+                await connect_and_close(url, key, number)
+
+    await asyncio.gather(*(worker() for _ in range(PARALLEL)))
+
+
+def status(server: Server) -> dict[str, int]:
+    counts: dict[str, int] = httpx.get(f"{server.url}/statusz", timeout=10).json()
+    return counts
+
+
+def settled(server: Server) -> dict[str, int]:
+    """The server's counts once every socket it knew of is closed."""
+    deadline = time.monotonic() + 30
+    while (counts := status(server))["websockets"] != 0:
+        assert time.monotonic() < deadline, f"sockets still open: {counts}"
+        time.sleep(0.1)
+    return counts
+
+
+def test_thousands_of_closed_websockets_leave_no_task_memory_or_cpu_behind(
+    workdir: Path,
+) -> None:
+    # Rechecks every half second: a leaked watcher per socket would keep the server busy.
+    server = Server(workdir, environment({"SMS_KEY_RECHECK_SECONDS": "0.5"}))
+    try:
+        key = server.log.read_text().split("Bearer ")[1].split('"')[0]
+        url = server.url.replace("http", "ws", 1) + "/graphql"
+        pid = server.process.pid
+
+        asyncio.run(connections(url, key, WARM_UP))
+        before = settled(server)
+        memory_before = rss_bytes(pid)
+
+        asyncio.run(connections(url, key, MORE))
+        after = settled(server)
+        memory_after = rss_bytes(pid)
+
+        time.sleep(1)  # let the last closes finish their bookkeeping
+        cpu_before = cpu_seconds(pid)
+        time.sleep(3)
+        idle_cpu = cpu_seconds(pid) - cpu_before
+    finally:
+        server.stop()
+
+    assert after["tasks"] <= before["tasks"], (before, after)
+    grown = (memory_after - memory_before) / MEGABYTE
+    assert grown < 30, f"{MORE} more connections grew the process by {grown:.1f} MB"
+    assert idle_cpu < 0.3, f"an idle server used {idle_cpu:.2f} s of CPU in 3 s"
