@@ -15,15 +15,18 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 
 from api.auth import KeyAuthenticator, RequireApiKey
 from api.graphql import GraphQLApp
+from api.response_cache import BumpingBus, ResponseCache, ResponseStore
 from api.settings import Settings, load_settings
 from api.webhooks import webhook_routes
+from providers.cache_versions import Versions, create_versions
 from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
-from resolvers.bus import create_bus
+from resolvers.bus import EventBus, create_bus
 from resolvers.services import Services
 from resolvers.verification import Verifier
 from schema import build_schema
@@ -63,6 +66,23 @@ def secret_box(settings: Settings) -> SecretBox:
     return SecretBox([key])
 
 
+def cache_versions(settings: Settings) -> Versions | None:
+    """The response cache's versions, or None when the cache is off.
+
+    Several replicas on PostgreSQL with the in-process bus could not see each other's changes, so
+    the cache needs Redis there; SQLite is one process, whose own versions are enough.
+    """
+    if settings.response_cache_bytes == 0:
+        return None
+    shared = settings.broadcast_url.startswith("redis://")
+    if not shared and sqlite_path(settings.database_url) is None:
+        log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
+        return None
+    return create_versions(
+        settings.broadcast_url, timeout_seconds=settings.cache_version_timeout_seconds
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -79,6 +99,10 @@ def create_app(
     http = create_http_client(policy, resolver, transport=twilio_transport)
     twilio = TwilioClient(http, RetryPolicy(base_seconds=settings.retry_base_seconds))
     verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
+    bus: EventBus = create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    versions = cache_versions(settings)
+    if versions is not None:
+        bus = BumpingBus(bus, versions)
     services = Services(
         reads=reads,
         writes=writes,
@@ -86,14 +110,14 @@ def create_app(
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
-        bus=create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size),
+        bus=bus,
         twilio=twilio,
         verifier=verifier,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
     )
-    authenticator = KeyAuthenticator(reads)
-    graphql_app = GraphQLApp(
+    authenticator = KeyAuthenticator(reads, cache_seconds=settings.auth_cache_seconds)
+    graphql_app: ASGIApp = GraphQLApp(
         build_schema(),
         services,
         graphiql=settings.graphiql,
@@ -101,6 +125,10 @@ def create_app(
         allowed_origins=settings.origin_list,
         key_recheck_seconds=settings.key_recheck_seconds,
     )
+    if versions is not None:
+        graphql_app = ResponseCache(
+            graphql_app, ResponseStore(settings.response_cache_bytes), versions
+        )
     graphql = RequireApiKey(graphql_app, authenticator, graphiql=settings.graphiql)
 
     async def healthz(_: Request) -> PlainTextResponse:
@@ -144,6 +172,8 @@ def create_app(
                 log.warning("the verification sweep did not stop in time")
             await verifier.stop()
             await http.aclose()
+            if versions is not None:
+                await versions.aclose()
             await engine.dispose()
 
     app = Starlette(

@@ -59,7 +59,7 @@ class GraphQLApp(GraphQL[Context, None]):
         params = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization")
         caller = await self.authenticator.caller(
-            authorization if isinstance(authorization, str) else None
+            authorization if isinstance(authorization, str) else None, fresh=True
         )
         if caller is None:
             raise ConnectionRejectionError({"message": "Missing, unknown or revoked API key."})
@@ -79,7 +79,7 @@ class GraphQLApp(GraphQL[Context, None]):
             if websocket.application_state == WebSocketState.DISCONNECTED:
                 return
             try:
-                caller = await self.authenticator.caller(authorization)
+                caller = await self.authenticator.caller(authorization, fresh=True)
             except Exception:
                 log.exception("could not re-check a websocket's API key; checking again later")
                 continue

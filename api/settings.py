@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     webhook_token_grace_seconds: float = Field(default=86_400.0, ge=0)
     key_recheck_seconds: float = Field(default=30.0, gt=0)
+    # The hot-read response cache: its byte budget (0 turns it off), how long a live key's caller
+    # is remembered (revocation reaches every replica within this), the version store's timeout.
+    response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=5)
+    cache_version_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
 
     @field_validator("database_url")
     @classmethod
