@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,7 +28,9 @@ from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
 from resolvers.bus import EventBus, create_bus
+from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
+from resolvers.status_batches import StatusBatcher
 from resolvers.verification import Verifier
 from schema import build_schema
 from storage.crypto import SecretBox, load_or_create_key_file
@@ -116,6 +119,13 @@ def create_app(
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
     )
+    batcher = StatusBatcher(
+        writes,
+        functools.partial(publish_message, services),
+        to_message,
+        max_batch=settings.status_batch_size,
+        linger_seconds=settings.status_batch_linger_seconds,
+    )
     authenticator = KeyAuthenticator(reads, cache_seconds=settings.auth_cache_seconds)
     graphql_app: ASGIApp = GraphQLApp(
         build_schema(),
@@ -161,6 +171,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         stopping.clear()
         sweeper = asyncio.create_task(sweep_until_stopped())
+        batcher.start()
         try:
             yield
         finally:
@@ -170,6 +181,7 @@ def create_app(
                 await asyncio.wait_for(sweeper, 5)
             except TimeoutError:
                 log.warning("the verification sweep did not stop in time")
+            await batcher.stop()
             await verifier.stop()
             await http.aclose()
             if versions is not None:
@@ -182,7 +194,7 @@ def create_app(
             Route("/readyz", readyz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *webhook_routes(services),
+            *webhook_routes(services, batcher),
         ],
         lifespan=lifespan,
     )

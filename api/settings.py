@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=5)
     cache_version_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # Delivery reports are written in batches: at most this many per transaction, and a batch
+    # waits at most this long for more before it is written (each callback waits for its commit).
+    status_batch_size: int = Field(default=200, ge=1, le=5_000)
+    status_batch_linger_seconds: float = Field(default=0.002, ge=0, le=0.05)
 
     @field_validator("database_url")
     @classmethod
