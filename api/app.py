@@ -33,6 +33,7 @@ from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import Verifier
 from schema import build_schema
+from schema.fanout import SharedSubscriptions
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
 
@@ -128,7 +129,7 @@ def create_app(
     )
     authenticator = KeyAuthenticator(reads, cache_seconds=settings.auth_cache_seconds)
     graphql_app: ASGIApp = GraphQLApp(
-        build_schema(),
+        build_schema(fanout=SharedSubscriptions(settings.subscriber_queue_size)),
         services,
         graphiql=settings.graphiql,
         authenticator=authenticator,

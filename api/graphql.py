@@ -18,6 +18,7 @@ from strawberry.types.unset import UnsetType
 from api.auth import KeyAuthenticator
 from resolvers.services import Services
 from schema.context import Context
+from schema.fanout import SharedPayloads
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,11 @@ class GraphQLApp(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.key_recheck_seconds = key_recheck_seconds
         self._watchers: set[asyncio.Task[None]] = set()
+        self._payloads = SharedPayloads()
+
+    def encode_json(self, data: object) -> str | bytes:
+        """A result shared by many subscribers is serialized once (see schema.fanout)."""
+        return self._payloads.encode(data) or super().encode_json(data)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket

@@ -7,7 +7,7 @@ import asyncio
 import socket
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -713,3 +713,40 @@ async def test_replies_and_delivery_reports_are_pushed_live_to_every_role(
         their_id = await deliver_and_reply(live.api, other_keys, twilio, body="theirs")
         first_of_theirs = (await other.next_data(theirs))["smsMessageUpdated"]
         assert first_of_theirs["id"] == their_id  # nothing of the first workspace came before
+
+
+# --- shared fan-out: one execution per event and shape ------------------------------------------
+
+MEMBERS = 5
+
+
+async def test_identical_subscriptions_listen_once_and_all_receive_each_event(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve() as live, AsyncExitStack() as stack:
+        await enable(live.api, keys.admin)
+        sockets = [await stack.enter_async_context(live.socket(keys.admin)) for _ in range(MEMBERS)]
+        first = await live.subscribed(sockets[0], keys.admin, ACCOUNT_CHANGED, accounts_channel)
+        others = [await ws.subscribe(ACCOUNT_CHANGED) for ws in sockets[1:]]
+        await asyncio.sleep(0.2)  # the others joined the group: still one listener on the bus
+        await live.listening(keys.admin, accounts_channel, 1)
+
+        account = await added(live.api, keys.admin, displayName="Shared")
+
+        payloads = [
+            await ws.next_data(op) for ws, op in zip(sockets, [first, *others], strict=True)
+        ]
+        assert all(p == payloads[0] for p in payloads)
+        assert payloads[0]["smsAccountChanged"]["account"]["id"] == account["id"]
+
+
+async def test_roles_and_documents_do_not_share_and_the_group_ends_with_its_last_member(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve() as live:
+        await enable(live.api, keys.admin)
+        async with live.socket(keys.admin) as admin, live.socket(keys.marketer) as marketer:
+            await live.subscribed(admin, keys.admin, SENDERS_CHANGED, senders_channel)
+            await live.subscribed(marketer, keys.marketer, SENDERS_CHANGED, senders_channel)
+            await live.listening(keys.admin, senders_channel, 2)
+        await live.listening(keys.admin, senders_channel, 0)
