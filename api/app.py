@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,21 +17,27 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute, request_response
+from starlette.types import ASGIApp
 
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.graphql import GraphQLApp
 from api.limits import LimitRequests
+from api.response_cache import BumpingBus, ResponseCache, ResponseStore
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
+from providers.cache_versions import Versions, create_versions
 from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
-from resolvers.bus import create_bus
+from resolvers.bus import EventBus, create_bus
 from resolvers.key_rotation import missing_key_ids
+from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
+from resolvers.status_batches import StatusBatcher
 from resolvers.verification import Verifier
 from schema import build_schema
+from schema.fanout import SharedSubscriptions
 from schema.limits import DocumentLimits
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
@@ -91,6 +98,23 @@ async def check_keys_cover_secrets(
     )
 
 
+def cache_versions(settings: Settings) -> Versions | None:
+    """The response cache's versions, or None when the cache is off.
+
+    Several replicas on PostgreSQL with the in-process bus could not see each other's changes, so
+    the cache needs Redis there; SQLite is one process, whose own versions are enough.
+    """
+    if settings.response_cache_bytes == 0:
+        return None
+    shared = settings.broadcast_url.startswith("redis://")
+    if not shared and sqlite_path(settings.database_url) is None:
+        log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
+        return None
+    return create_versions(
+        settings.broadcast_url, timeout_seconds=settings.cache_version_timeout_seconds
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -110,6 +134,10 @@ def create_app(
     )
     verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
     box = secret_box(settings)
+    bus: EventBus = create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    versions = cache_versions(settings)
+    if versions is not None:
+        bus = BumpingBus(bus, versions)
     services = Services(
         reads=reads,
         writes=writes,
@@ -117,13 +145,20 @@ def create_app(
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
-        bus=create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size),
+        bus=bus,
         twilio=twilio,
         verifier=verifier,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
     )
-    authenticator = KeyAuthenticator(reads)
+    batcher = StatusBatcher(
+        writes,
+        functools.partial(publish_message, services),
+        to_message,
+        max_batch=settings.status_batch_size,
+        linger_seconds=settings.status_batch_linger_seconds,
+    )
+    authenticator = KeyAuthenticator(reads, cache_seconds=settings.auth_cache_seconds)
     limits = DocumentLimits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
@@ -131,7 +166,7 @@ def create_app(
     )
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql_app = GraphQLApp(
-        build_schema(limits=limits),
+        build_schema(limits=limits, fanout=SharedSubscriptions(settings.subscriber_queue_size)),
         services,
         authenticator=authenticator,
         failures=failures,
@@ -140,9 +175,15 @@ def create_app(
         max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions=settings.ws_max_subscriptions,
     )
+    # A cached read is decided after the key and the limits, before Strawberry parses anything.
+    answered: ASGIApp = graphql_app
+    if versions is not None:
+        answered = ResponseCache(
+            graphql_app, ResponseStore(settings.response_cache_bytes), versions
+        )
     graphql = RequireApiKey(
         LimitRequests(
-            graphql_app,
+            answered,
             max_body_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
         ),
@@ -194,6 +235,7 @@ def create_app(
             raise
         stopping.clear()
         sweeper = asyncio.create_task(sweep_until_stopped())
+        batcher.start()
         try:
             yield
         finally:
@@ -203,8 +245,11 @@ def create_app(
                 await asyncio.wait_for(sweeper, 5)
             except TimeoutError:
                 log.warning("the verification sweep did not stop in time")
+            await batcher.stop()
             await verifier.stop()
             await http.aclose()
+            if versions is not None:
+                await versions.aclose()
             await engine.dispose()
 
     app = Starlette(
@@ -214,7 +259,7 @@ def create_app(
             Route("/statusz", statusz, methods=["GET"]),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
-            *webhook_routes(services, failures),
+            *webhook_routes(services, failures, batcher),
         ],
         lifespan=lifespan,
     )

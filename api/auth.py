@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -10,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.errors import refusal
 from api.graphiql import graphiql_html
 from api.throttle import FailureLimiter, client_address
-from resolvers.api_keys import authenticate
+from resolvers.api_keys import authenticate, hash_key
 from resolvers.domain import Caller
 
 
@@ -32,14 +34,44 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 
 class KeyAuthenticator:
-    """Turns an ``Authorization`` value into the caller behind it (None: no live key)."""
+    """Turns an ``Authorization`` value into the caller behind it (None: no live key).
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    A live key's caller is remembered for ``cache_seconds`` (at most 5: a revoked key is refused
+    by every replica within that bound), so a cached read costs no database round trip. Unknown
+    and revoked keys are never remembered: each failed check is counted and slowed.
+    """
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        cache_seconds: float = 0.0,
+        max_cached: int = 10_000,
+    ) -> None:
         self.sessions = sessions
+        self.cache_seconds = cache_seconds
+        self.max_cached = max_cached
+        self._cached: dict[str, tuple[Caller, float]] = {}
 
-    async def caller(self, authorization: str | None) -> Caller | None:
+    async def caller(self, authorization: str | None, *, fresh: bool = False) -> Caller | None:
+        """``fresh``: ask the database (a websocket's handshake and its revocation rechecks)."""
         key = bearer_key(authorization)
-        return None if key is None else await authenticate(self.sessions, key)
+        if key is None:
+            return None
+        if fresh or self.cache_seconds <= 0:
+            return await authenticate(self.sessions, key)
+        now = time.monotonic()
+        digest = hash_key(key)  # the key itself is never kept
+        cached = self._cached.get(digest)
+        if cached is not None and cached[1] > now:
+            return cached[0]
+        caller = await authenticate(self.sessions, key)
+        self._cached.pop(digest, None)
+        if caller is not None:
+            if len(self._cached) >= self.max_cached:
+                del self._cached[next(iter(self._cached))]  # the oldest entry
+            self._cached[digest] = (caller, now + self.cache_seconds)
+        return caller
 
 
 def wants_graphiql_page(request: Request) -> bool:

@@ -24,6 +24,7 @@ from api.auth import KeyAuthenticator
 from api.throttle import FailureLimiter, client_address
 from resolvers.services import Services
 from schema.context import Context
+from schema.fanout import SharedPayloads
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self.key_recheck_seconds = key_recheck_seconds
         self.max_message_bytes = max_message_bytes
         self.open_websockets = 0
+        self._payloads = SharedPayloads()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -146,6 +148,10 @@ class GraphQLApp(GraphQL[Context, None]):
             response = PlainTextResponse(reason, status_code=refused.status_code)
         await response(scope, receive, send)
 
+    def encode_json(self, data: object) -> str | bytes:
+        """A result shared by many subscribers is serialized once (see schema.fanout)."""
+        return self._payloads.encode(data) or super().encode_json(data)
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> Context:
@@ -156,7 +162,7 @@ class GraphQLApp(GraphQL[Context, None]):
         params = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization")
         caller = await self.authenticator.caller(
-            authorization if isinstance(authorization, str) else None
+            authorization if isinstance(authorization, str) else None, fresh=True
         )
         websocket: WebSocket = context.websocket
         if caller is None:
@@ -175,7 +181,7 @@ class GraphQLApp(GraphQL[Context, None]):
         while True:
             await asyncio.sleep(self.key_recheck_seconds)
             try:
-                caller = await self.authenticator.caller(authorization)
+                caller = await self.authenticator.caller(authorization, fresh=True)
             except Exception:
                 log.exception("could not re-check a websocket's API key; checking again later")
                 continue

@@ -47,6 +47,15 @@ class Settings(BaseSettings):
     auth_failures_per_second: int = Field(default=20, ge=1, le=100_000)
     # How many client addresses the failure counter tracks at most (its memory bound).
     auth_failure_addresses: int = Field(default=10_000, ge=100, le=1_000_000)
+    # The hot-read response cache: its byte budget (0 turns it off), how long a live key's caller
+    # is remembered (revocation reaches every replica within this), the version store's timeout.
+    response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
+    auth_cache_seconds: float = Field(default=2.0, ge=0, le=5)
+    cache_version_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # Delivery reports are written in batches: at most this many per transaction, and a batch
+    # waits at most this long for more before it is written (each callback waits for its commit).
+    status_batch_size: int = Field(default=200, ge=1, le=5_000)
+    status_batch_linger_seconds: float = Field(default=0.002, ge=0, le=0.05)
 
     @field_validator("database_url")
     @classmethod

@@ -17,11 +17,13 @@ from starlette.routing import Route
 from api.throttle import FailureLimiter, client_address
 from providers.signature import is_valid_signature
 from resolvers.services import Services
+from resolvers.status_batches import StatusBatcher
 from resolvers.webhooks import record_inbound, record_status, signing_tokens
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
+_RETRY = {"Retry-After": "5"}
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
@@ -64,7 +66,9 @@ async def _read_body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-def webhook_routes(services: Services, failures: FailureLimiter) -> list[Route]:
+def webhook_routes(
+    services: Services, failures: FailureLimiter, batcher: StatusBatcher
+) -> list[Route]:
     async def authenticated(request: Request) -> tuple[str, list[tuple[str, str]]] | Response:
         """(workspace id, form parameters) of a request Twilio signed, or the refusal."""
         if not _is_utf8_form(request.headers.get("content-type")):
@@ -100,13 +104,18 @@ def webhook_routes(services: Services, failures: FailureLimiter) -> list[Route]:
         if isinstance(checked, Response):
             return checked
         workspace_id, params = checked
-        await record_status(
-            services,
-            workspace_id,
-            request.path_params["account_id"],
-            dict(params),
-            request.query_params.get("mid"),
-        )
+        try:
+            await record_status(
+                batcher,
+                workspace_id,
+                request.path_params["account_id"],
+                dict(params),
+                request.query_params.get("mid"),
+            )
+        except Exception:
+            # Not written (shutting down, or the database failed): Twilio retries on a 5xx.
+            log.warning("a delivery report was not recorded; Twilio will retry it")
+            return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
         return Response(status_code=204)
 
     async def inbound(request: Request) -> Response:

@@ -53,6 +53,14 @@ def senders_channel(workspace_id: str) -> str:
     return f"sms-senders:{workspace_id}"
 
 
+def workspace_of_cached_channel(channel: str) -> str | None:
+    """The workspace whose cached reads an event on ``channel`` changes (None: no cached read)."""
+    for prefix in (accounts_channel(""), senders_channel("")):
+        if channel.startswith(prefix):
+            return channel[len(prefix) :]
+    return None
+
+
 def in_sender_picker(account: Account | None) -> bool:
     return (
         account is not None

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 from resolvers.accounts import previous_secret_binding, secret_binding
 from resolvers.domain import MessageDirection, MessageStatus
-from resolvers.message_status import from_twilio, statuses_that_may_become
+from resolvers.message_status import from_twilio
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
+from resolvers.status_batches import StatusBatcher, StatusReport
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
@@ -57,39 +58,35 @@ def _int(value: str | None) -> int | None:
     return int(value) if value is not None and value.strip().isdigit() else None
 
 
+def status_report(
+    workspace_id: str, account_id: str, params: Mapping[str, str], our_message_id: str | None
+) -> StatusReport | None:
+    """The report a status callback makes; None when it names no status or no message."""
+    status = from_twilio(params.get("MessageStatus") or params.get("SmsStatus"))
+    sid = params.get("MessageSid") or params.get("SmsSid")
+    if status is None or not sid:
+        return None
+    return StatusReport(
+        workspace_id=workspace_id,
+        account_id=account_id,
+        provider_message_id=sid,
+        message_id=our_message_id,
+        status=status,
+        error_code=_int(params.get("ErrorCode")),
+    )
+
+
 async def record_status(
-    services: Services,
+    batcher: StatusBatcher,
     workspace_id: str,
     account_id: str,
     params: Mapping[str, str],
     our_message_id: str | None,
 ) -> bool:
-    """Apply a status callback; True when the message changed. Unknown messages are ignored."""
-    status = from_twilio(params.get("MessageStatus") or params.get("SmsStatus"))
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    if status is None or not sid:
-        return False
-    allowed_from = [allowed.value for allowed in statuses_that_may_become(status)]
-    error_code = _int(params.get("ErrorCode"))
-    now = utcnow()
-    async with services.writes() as session:
-        # One statement: the message is known by Twilio's SID, or (an unconfirmed send) only by
-        # our id, which Twilio echoes in the callback URL.
-        row = await message_queries.advance(
-            session,
-            account_id,
-            provider_message_id=sid,
-            message_id=our_message_id,
-            status=status.value,
-            allowed_from=allowed_from,
-            error_code=error_code,
-            now=now,
-        )
-        await session.commit()
-    if row is None:
-        return False  # unknown, a replay, or a step backwards: nothing changes
-    await publish_message(services, workspace_id, to_message(row))
-    return True
+    """Apply a status callback once its batch committed; True when the message changed.
+    Unknown messages, replays and steps backwards change nothing."""
+    report = status_report(workspace_id, account_id, params, our_message_id)
+    return report is not None and await batcher.record(report)
 
 
 async def record_inbound(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 import strawberry
@@ -17,7 +19,10 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.types import ExecutionContext
+from strawberry.types.graphql import OperationType
 
+from schema.context import Context
+from schema.fanout import SharedSubscriptions, group_key
 from schema.limits import DocumentLimits, limits_rule
 from schema.mutation import Mutation
 from schema.query import Query
@@ -54,6 +59,38 @@ def _is_unexpected(error: GraphQLError) -> bool:
 
 
 class Schema(strawberry.Schema):
+    # Set by the app: identical subscriptions share one execution per event.
+    fanout: SharedSubscriptions | None = None
+
+    async def stream(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+    ) -> Any:
+        shared = None
+        if self.fanout is not None:
+            shared = group_key(query, variable_values, operation_name, context_value)
+        run = functools.partial(
+            super().stream,
+            query,
+            variable_values,
+            root_value=root_value,
+            operation_name=operation_name,
+            operation_extensions=operation_extensions,
+            allowed_operation_types=allowed_operation_types,
+        )
+        if shared is not None and self.fanout is not None and isinstance(context_value, Context):
+            key, root = shared
+            return self.fanout.join(
+                key, root, lambda context: run(context_value=context), context_value
+            )
+        return await run(context_value=context_value)
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -103,6 +140,8 @@ def scrub_variable_values(error: GraphQLError) -> None:
 def build_schema(
     extensions: list[type[SchemaExtension]] | None = None,
     limits: DocumentLimits | None = None,
+    *,
+    fanout: SharedSubscriptions | None = None,
 ) -> strawberry.Schema:
     # Parsing and validating the same few documents again on every request cost a third of a
     # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
@@ -116,7 +155,9 @@ def build_schema(
         ValidationCache,
         *(extensions or []),
     ]
-    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
+    schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
+    schema.fanout = fanout
+    return schema
 
 
 def export_schema() -> str:

@@ -1,0 +1,171 @@
+"""Delivery reports at campaign scale: one write transaction for a short batch of reports.
+
+A 100,000-message campaign brings 300,000 status callbacks. Committing each on its own made the
+commit (and, on SQLite, the single writer's turn) the cost of every callback. Reports are queued;
+one task owned by the app takes whatever is waiting (after lingering ``linger_seconds`` for more,
+at most ``max_batch``), applies each with its own conditional UPDATE in one transaction, commits,
+and only then answers every waiting callback: an acknowledged callback is never lost. A failed
+batch answers every callback in it with the error, so Twilio retries them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from resolvers.domain import Message, MessageStatus
+from resolvers.message_status import statuses_that_may_become
+from storage import message_queries
+from storage.models import SmsMessageRow
+from storage.types import utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """One delivery report Twilio signed: the message (Twilio's SID, or our id for a send Twilio
+    never confirmed) and the status it reached."""
+
+    workspace_id: str
+    account_id: str
+    provider_message_id: str
+    message_id: str | None
+    status: MessageStatus
+    error_code: int | None
+
+
+class IngestStoppedError(Exception):
+    """The app is shutting down: the report was not recorded (Twilio will retry it)."""
+
+
+_Pending = tuple[StatusReport, "asyncio.Future[SmsMessageRow | None]"]
+_STOP: Any = object()  # queued by stop(): write what came before it, then end
+
+
+class StatusBatcher:
+    """Queue of reports and the one task that writes them, batch by batch."""
+
+    def __init__(
+        self,
+        writes: async_sessionmaker[AsyncSession],
+        publish: Callable[[str, Message], Awaitable[None]],
+        to_message: Callable[[SmsMessageRow], Message],
+        *,
+        max_batch: int,
+        linger_seconds: float,
+    ) -> None:
+        self._writes = writes
+        self._publish = publish
+        self._to_message = to_message
+        self.max_batch = max_batch
+        self.linger_seconds = linger_seconds
+        # Bounded: beyond a few batches, callers wait (Twilio's connections are back-pressured).
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_batch * 4)
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def record(self, report: StatusReport) -> bool:
+        """Apply one report once its batch committed; True when the message changed."""
+        if self._task is None or self._stopping:
+            raise IngestStoppedError
+        done: asyncio.Future[SmsMessageRow | None] = asyncio.get_running_loop().create_future()
+        await self._queue.put((report, done))
+        row = await done
+        return row is not None
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="status-batches")
+
+    async def stop(self, timeout_seconds: float = 5.0) -> None:
+        """Write what is queued, then end the task; what is left is answered with an error."""
+        if self._task is None:
+            return
+        self._stopping = True
+        await self._queue.put(_STOP)
+        try:
+            await asyncio.wait_for(self._task, timeout_seconds)
+        except TimeoutError:
+            log.warning("delivery reports were still being written at shutdown")
+        self._task = None
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not _STOP:
+                item[1].set_exception(IngestStoppedError())
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stopped = await self._gather(batch)
+            await self._write(batch)
+            if stopped:
+                return
+
+    async def _gather(self, batch: list[_Pending]) -> bool:
+        """Take what waits; linger once for more unless the batch is already full. True when the
+        stop mark was taken."""
+        if self._drain(batch):
+            return True
+        if len(batch) < self.max_batch and self.linger_seconds > 0:
+            await asyncio.sleep(self.linger_seconds)
+            return self._drain(batch)
+        return False
+
+    def _drain(self, batch: list[_Pending]) -> bool:
+        while len(batch) < self.max_batch and not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is _STOP:
+                return True
+            batch.append(item)
+        return False
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        now = utcnow()
+        try:
+            async with self._writes() as session:
+                rows = [await _apply(session, report, now) for report, _ in batch]
+                await session.commit()
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # cancelled at shutdown: nothing was committed
+                _fail(batch, IngestStoppedError())
+                raise
+            log.exception("a batch of %d delivery reports could not be written", len(batch))
+            _fail(batch, exc)
+            return
+        for (report, done), row in zip(batch, rows, strict=True):
+            if not done.done():
+                done.set_result(row)
+            if row is not None:
+                await self._publish(report.workspace_id, self._to_message(row))
+
+
+def _fail(batch: list[_Pending], error: Exception) -> None:
+    for _, done in batch:
+        if not done.done():
+            done.set_exception(error)
+
+
+async def _apply(
+    session: AsyncSession, report: StatusReport, now: datetime
+) -> SmsMessageRow | None:
+    allowed_from = [allowed.value for allowed in statuses_that_may_become(report.status)]
+    return await message_queries.advance(
+        session,
+        report.account_id,
+        provider_message_id=report.provider_message_id,
+        message_id=report.message_id,
+        status=report.status.value,
+        allowed_from=allowed_from,
+        error_code=report.error_code,
+        now=now,
+    )

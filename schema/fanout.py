@@ -1,0 +1,223 @@
+"""Subscriptions that share one execution per event and shape.
+
+A hundred SMS Accounts pages open in one workspace hold a hundred identical subscriptions. Each
+used to execute its selection for every event (0.3-0.5 ms each), so a push reached the hundredth
+page 230 ms late. Subscriptions with the same document, variables, operation name, role and
+workspace now join one *group*: the group runs the subscription once, and every result it yields
+(one ``ExecutionResult`` object) is offered to each member's bounded queue. The websocket layer
+then serializes that shared result once (``SharedPayloads``) and splices each operation id in.
+
+A group is owned by its members: it starts with the first and its task ends when the last leaves.
+A member that falls more than its queue behind is told to refetch (``RESYNC_REQUIRED``) and ends,
+except for subscriptions whose every result is the whole current state (the sender picker), where
+the member simply skips to the newest result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict, deque
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from typing import Any
+
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from strawberry.types import ExecutionResult
+
+from schema.context import Context
+
+log = logging.getLogger(__name__)
+
+# Root fields whose every event carries the whole state: a slow member skips to the newest.
+LATEST_WINS = frozenset({"smsSendersChanged"})
+_END: Any = object()
+
+Source = Callable[[Context], Awaitable[Any]]
+GroupKey = tuple[str, str, str | None, str, str]
+
+
+@lru_cache(maxsize=512)
+def subscription_root(query: str, operation_name: str | None) -> str | None:
+    """The root field of a document's one subscription operation (None: not shareable)."""
+    try:
+        document = parse(query, max_tokens=2_000)
+    except GraphQLError:
+        return None
+    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+    if operation_name is not None:
+        operations = [o for o in operations if o.name and o.name.value == operation_name]
+    if len(operations) != 1 or operations[0].operation is not OperationType.SUBSCRIPTION:
+        return None
+    selections = operations[0].selection_set.selections
+    if len(selections) != 1 or not isinstance(selections[0], FieldNode):
+        return None
+    return selections[0].name.value
+
+
+def group_key(
+    query: str | None, variables: dict[str, Any] | None, operation_name: str | None, context: Any
+) -> tuple[GroupKey, str] | None:
+    """(the key members share, the root field), or None for what is never shared."""
+    if query is None or not isinstance(context, Context) or context.authenticated is None:
+        return None
+    root = subscription_root(query, operation_name)
+    if root is None:
+        return None
+    try:
+        encoded = json.dumps(variables or {}, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    caller = context.authenticated
+    return (query, encoded, operation_name, caller.workspace_id, caller.role.value), root
+
+
+@dataclass(eq=False)
+class _Member:
+    size: int
+    latest_wins: bool
+    queue: deque[Any] = field(default_factory=deque)
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+    overflowed: bool = False
+    # A latest-wins member that overflowed keeps only the newest result until it has read it.
+    collapsed: bool = False
+
+    def offer(self, item: Any) -> None:
+        if item is not _END and (self.collapsed or len(self.queue) >= self.size):
+            if not self.latest_wins:
+                self.overflowed = True
+                return
+            self.queue.clear()
+            self.collapsed = True
+        self.queue.append(item)
+        self.ready.set()
+
+    def take(self) -> Any:
+        item = self.queue.popleft()
+        if not self.queue:
+            self.collapsed = False
+        return item
+
+
+class _Group:
+    def __init__(self, key: GroupKey, source: Source, context: Context, on_empty: Any) -> None:
+        self.key = key
+        self.members: set[_Member] = set()
+        self._on_empty = on_empty
+        # The group runs with a context of its own: no member's websocket, the shared caller.
+        self._context = replace(context, websocket=None, connection_params=None)
+        self._source = source
+        self.task = asyncio.create_task(self._run(), name="subscription-group")
+
+    async def _run(self) -> None:
+        try:
+            stream = await self._source(self._context)
+            if isinstance(stream, ExecutionResult) or not hasattr(stream, "__aiter__"):
+                self._offer(stream)
+                return
+            async with contextlib.aclosing(stream):
+                async for result in stream:
+                    self._offer(result)
+        except Exception:
+            log.exception("a shared subscription failed")
+            self._offer(_failure())
+        finally:
+            self._offer(_END)
+
+    def _offer(self, item: Any) -> None:
+        for member in tuple(self.members):
+            member.offer(item)
+
+    def leave(self, member: _Member) -> None:
+        self.members.discard(member)
+        if not self.members:
+            self._on_empty(self)
+            self.task.cancel()
+
+
+class SharedSubscriptions:
+    """The groups of one process, by key."""
+
+    def __init__(self, queue_size: int) -> None:
+        self.queue_size = queue_size
+        self._groups: dict[GroupKey, _Group] = {}
+
+    @property
+    def group_count(self) -> int:
+        return len(self._groups)
+
+    def join(
+        self, key: GroupKey, root: str, source: Source, context: Context
+    ) -> AsyncGenerator[Any, None]:
+        group = self._groups.get(key)
+        if group is None or group.task.done():
+            group = _Group(key, source, context, self._forget)
+            self._groups[key] = group
+        member = _Member(self.queue_size, latest_wins=root in LATEST_WINS)
+        group.members.add(member)
+        return _receive(group, member)
+
+    def _forget(self, group: _Group) -> None:
+        if self._groups.get(group.key) is group:
+            del self._groups[group.key]
+
+
+async def _receive(group: _Group, member: _Member) -> AsyncGenerator[Any, None]:
+    try:
+        while True:
+            if member.overflowed:
+                yield _resync()
+                return
+            if not member.queue:
+                member.ready.clear()
+                await member.ready.wait()
+                continue
+            item = member.take()
+            if item is _END:
+                return
+            yield item
+    finally:
+        group.leave(member)
+
+
+def _resync() -> ExecutionResult:
+    error = GraphQLError(
+        "Too many updates were missed: refetch and subscribe again.",
+        extensions={"code": "RESYNC_REQUIRED"},
+    )
+    return ExecutionResult(data=None, errors=[error])
+
+
+def _failure() -> ExecutionResult:
+    error = GraphQLError("The subscription ended unexpectedly: subscribe again.")
+    return ExecutionResult(data=None, errors=[error])
+
+
+class SharedPayloads:
+    """Serializes a result shared by many subscribers once; each message splices its id in."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        # By the data object's id; each entry keeps its object alive, so an id is never reused
+        # for another object while its entry exists.
+        self._recent: OrderedDict[int, tuple[object, str]] = OrderedDict()
+
+    def encode(self, message: object) -> str | None:
+        """The JSON of a ``next`` message whose payload is data alone, else None."""
+        if not isinstance(message, dict) or message.get("type") != "next":
+            return None
+        payload = message.get("payload")
+        if not isinstance(payload, dict) or payload.keys() != {"data"}:
+            return None
+        data = payload["data"]
+        entry = self._recent.get(id(data))
+        if entry is None or entry[0] is not data:
+            entry = (data, json.dumps(data, separators=(",", ":")))
+            self._recent[id(data)] = entry
+            if len(self._recent) > self._size:
+                self._recent.popitem(last=False)
+        operation_id = json.dumps(message.get("id"))
+        return f'{{"id":{operation_id},"type":"next","payload":{{"data":{entry[1]}}}}}'
