@@ -740,8 +740,10 @@ async def test_a_websocket_message_over_64_kib_closes_the_socket_with_1009(
 
 async def test_a_connection_holds_at_most_twenty_subscriptions(serve: Serve, keys: Keys) -> None:
     async with serve() as live, live.socket(keys.admin) as ws:
-        for _ in range(20):
-            await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+        for n in range(20):
+            # Distinct operation names: identical subscriptions would share one bus listener.
+            named = ACCOUNT_CHANGED.replace("n AccountChanged", f"n AccountChanged{n}")
+            await live.subscribed(ws, keys.admin, named, accounts_channel)
 
         extra = await ws.subscribe(ACCOUNT_CHANGED)
         refused = await ws.receive()
