@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import KeyAuthenticator, RequireApiKey
+from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.settings import Settings, load_settings
 from api.webhooks import webhook_routes
@@ -153,6 +154,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(services),
+            *(asset_routes() if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )

@@ -16,6 +16,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UnsetType
 
 from api.auth import KeyAuthenticator
+from api.graphiql import graphiql_html
 from resolvers.services import Services
 from schema.context import Context
 
@@ -48,6 +49,11 @@ class GraphQLApp(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.key_recheck_seconds = key_recheck_seconds
         self._watchers: set[asyncio.Task[None]] = set()
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """Our GraphiQL page (assets from this server) instead of Strawberry's CDN one."""
+        return graphiql_html()
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
