@@ -39,7 +39,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 HEADERS_PANE = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
-STATS = "query Stats { smsAccounts { stats { connected verified awaitingAction } } }"
+# Named like the page's example query: GraphiQL picks up a new operation name from the editor a
+# moment after a change, and a run in between would send the old name with the new text.
+STATS = "query Accounts { smsAccounts { stats { connected verified awaitingAction } } }"
 # Generous bounds for a shared machine: they only stop a hung test, they measure nothing.
 WAIT_SECONDS = 90
 # Records Content-Security-Policy refusals, which would mean the page tried to load from elsewhere.
@@ -90,12 +92,17 @@ def editor(driver: Any, css: str) -> str:
 
 
 def wait_for_text(driver: Any, css: str, text: str) -> None:
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
 
     condition = expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
-    WebDriverWait(driver, WAIT_SECONDS).until(condition)
+    try:
+        WebDriverWait(driver, WAIT_SECONDS).until(condition)
+    except TimeoutException:
+        shown = [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+        raise AssertionError(f"{text!r} never appeared in {css}; it shows {shown}") from None
 
 
 def test_a_pasted_key_loads_the_schema_and_runs_a_query_with_no_internet(

@@ -1,5 +1,5 @@
 // The sms-accounts GraphiQL page (ours, not vendored). Every request needs an API key, so the
-// schema is fetched only once the Headers pane holds one, and again whenever the key changes:
+// schema is fetched only once the Headers pane holds one, and again whenever the headers change:
 // autocomplete and docs work as soon as a key is pasted, with no "Error fetching schema" first.
 (function () {
   "use strict";
@@ -22,55 +22,59 @@
     "}",
     "",
   ].join("\n");
-  // Settle a key typed character by character before asking for the schema again.
-  var KEY_SETTLE_MS = 300;
+  // Let headers typed character by character settle before asking for the schema again.
+  var SETTLE_MS = 300;
 
   // The endpoint is the URL this page was served from; subscriptions use the same path.
   var url = window.location.origin + window.location.pathname;
   var subscriptionUrl = url.replace(/^http/, "ws");
 
-  // The key in an Authorization header of the Headers pane, or "" while there is none yet
-  // (placeholder, empty pane, JSON being edited).
-  function keyIn(headers) {
+  // What the schema request should send: the Headers pane's JSON, normalised, when it holds a
+  // key; "" when it holds none (placeholder, empty pane); null while it is not valid JSON, that
+  // is while being edited, so the schema in use stays.
+  function schemaHeaders(text) {
     var parsed;
     try {
-      parsed = JSON.parse(headers || "{}");
+      parsed = JSON.parse(text || "{}");
     } catch (_) {
-      return "";
+      return null;
     }
-    if (!parsed || typeof parsed !== "object") return "";
+    if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) return null;
     for (var name in parsed) {
       if (name.toLowerCase() !== "authorization" || typeof parsed[name] !== "string") continue;
       var match = /^\s*bearer\s+(\S+)\s*$/i.exec(parsed[name]);
-      if (match && match[1] !== PLACEHOLDER && match[1].indexOf("<") !== 0) return match[1];
+      if (match && match[1] !== PLACEHOLDER && match[1].charAt(0) !== "<") {
+        return JSON.stringify(parsed);
+      }
     }
     return "";
   }
 
   function Page() {
     var headersState = React.useState(DEFAULT_HEADERS);
-    var keyState = React.useState("");
+    var settledState = React.useState("");
     var headers = headersState[0];
-    var key = keyState[0];
+    var settled = settledState[0];
 
     React.useEffect(
       function () {
         var timer = setTimeout(function () {
-          keyState[1](keyIn(headers));
-        }, KEY_SETTLE_MS);
+          var next = schemaHeaders(headers);
+          if (next !== null) settledState[1](next);
+        }, SETTLE_MS);
         return function () {
           clearTimeout(timer);
         };
       },
       [headers],
     );
-    // A new fetcher per key makes GraphiQL introspect again (GraphiQL merges the Headers pane
-    // into every request itself, websocket connection params included).
+    // A new fetcher whenever the headers settle on new values makes GraphiQL introspect again
+    // (it sends the Headers pane with every request itself, websocket connection params too).
     var fetcher = React.useMemo(
       function () {
         return GraphiQL.createFetcher({ url: url, subscriptionUrl: subscriptionUrl });
       },
-      [key],
+      [settled],
     );
     var explorer = React.useMemo(function () {
       return GraphiQLPluginExplorer.explorerPlugin();
@@ -79,7 +83,7 @@
     return React.createElement(GraphiQL, {
       fetcher: fetcher,
       // null: no introspection (it could only fail) until a key is there; undefined: introspect.
-      schema: key ? undefined : null,
+      schema: settled ? undefined : null,
       headers: headers,
       onEditHeaders: headersState[1],
       defaultQuery: WELCOME,
