@@ -20,6 +20,7 @@ from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
+from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.limits import LimitRequests
 from api.response_cache import BumpingBus, ResponseCache, ResponseStore
@@ -260,6 +261,7 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(services, failures, batcher),
+            *(asset_routes() if settings.graphiql else []),
         ],
         lifespan=lifespan,
     )

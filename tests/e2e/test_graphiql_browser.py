@@ -1,0 +1,152 @@
+"""GraphiQL in a real headless Chromium against a real `sms-accounts serve`, with the browser cut
+off from everything but this machine: the page must work with no internet.
+
+Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package; without them the
+test is skipped, unless ``SMS_TEST_REQUIRE_BROWSER=1`` (set by ``.ci/run``) makes that a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import account_input
+from tests.e2e.test_server_process import Server, environment
+from tests.integration.documents import ADD, SET_ENABLED
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+MISSING = [
+    name
+    for name, present in (
+        ("chromium", CHROMIUM),
+        ("chromium-driver", CHROMEDRIVER),
+        ("selenium", importlib.util.find_spec("selenium")),
+    )
+    if not present
+]
+REQUIRED = os.environ.get("SMS_TEST_REQUIRE_BROWSER") == "1"
+pytestmark = pytest.mark.skipif(
+    bool(MISSING) and not REQUIRED,
+    reason=f"headless browser test needs {', '.join(MISSING)} (apt-get install chromium "
+    "chromium-driver; pip install -e '.[dev]')",
+)
+
+HEADERS_PANE = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
+# Named like the page's example query: GraphiQL picks up a new operation name from the editor a
+# moment after a change, and a run in between would send the old name with the new text.
+STATS = "query Accounts { smsAccounts { stats { connected verified awaitingAction } } }"
+# Generous bounds for a shared machine: they only stop a hung test, they measure nothing.
+WAIT_SECONDS = 90
+# Records Content-Security-Policy refusals, which would mean the page tried to load from elsewhere.
+RECORD_REFUSALS = """
+window.__refused = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__refused.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[Any]:
+    if MISSING:
+        pytest.fail(f"SMS_TEST_REQUIRE_BROWSER=1 but missing: {', '.join(MISSING)}")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,900",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+        # No internet for the page: every host name but the loopback address fails to resolve.
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_REFUSALS})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def editor(driver: Any, css: str) -> str:
+    """The CodeMirror instance under ``css``, as a JavaScript expression."""
+    return f"document.querySelector({css!r} + ' .CodeMirror').CodeMirror"
+
+
+def wait_for_text(driver: Any, css: str, text: str) -> None:
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    condition = expected_conditions.text_to_be_present_in_element((By.CSS_SELECTOR, css), text)
+    try:
+        WebDriverWait(driver, WAIT_SECONDS).until(condition)
+    except TimeoutException:
+        shown = [element.text for element in driver.find_elements(By.CSS_SELECTOR, css)]
+        raise AssertionError(f"{text!r} never appeared in {css}; it shows {shown}") from None
+
+
+def test_a_pasted_key_loads_the_schema_and_runs_a_query_with_no_internet(
+    workdir: Path, browser: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    server = Server(workdir, environment({}))
+    try:
+        key = server.log.read_text().split("Bearer ")[1].split('"')[0]
+        server.graphql(key, SET_ENABLED, {"enabled": True})
+        server.graphql(key, ADD, {"input": account_input()})
+
+        browser.get(f"{server.url}/graphql")
+        headers = editor(browser, HEADERS_PANE)
+        wait_for_text(browser, HEADERS_PANE, "Bearer <paste your key>")
+        browser.find_element(By.CSS_SELECTOR, "[aria-label='Show Documentation Explorer']").click()
+        wait_for_text(browser, ".graphiql-doc-explorer", "No GraphQL schema available")
+
+        # The user selects the placeholder and pastes the key over it.
+        browser.execute_script(
+            f"const cm = {headers}; const at = cm.getValue().indexOf(arguments[1]);"
+            "const [from, to] = [cm.posFromIndex(at), cm.posFromIndex(at + arguments[1].length)];"
+            "cm.replaceRange(arguments[0], from, to, 'paste');",
+            key,
+            "<paste your key>",
+        )
+        wait_for_text(browser, ".graphiql-doc-explorer", "Mutation")
+
+        query = editor(browser, ".graphiql-query-editor")
+        browser.execute_script(f"{query}.setValue(arguments[0])", STATS)
+        browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+        wait_for_text(browser, ".graphiql-response", '"awaitingAction": 1')
+        result = browser.find_element(By.CSS_SELECTOR, ".graphiql-response").text
+        browser.save_screenshot(str(workdir / "graphiql.png"))
+        loaded = browser.execute_script(
+            "return performance.getEntriesByType('resource').map((entry) => entry.name)"
+        )
+        refused = browser.execute_script("return window.__refused")
+    finally:
+        server.stop()
+
+    assert '"connected": 1' in result
+    assert '"verified": 0' in result
+    assert refused == []
+    assert loaded
+    assert all(url.startswith(f"{server.url}/") for url in loaded), loaded
