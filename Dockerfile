@@ -1,13 +1,17 @@
 FROM python:3.11-slim
 
 WORKDIR /app
+# The locked versions first (a layer that only changes with the lock), then the project on top
+# without resolving anything again.
+COPY requirements.txt ./
+RUN pip install --no-cache-dir --require-hashes -r requirements.txt
 COPY pyproject.toml README.md ./
 COPY api ./api
 COPY schema ./schema
 COPY resolvers ./resolvers
 COPY storage ./storage
 COPY providers ./providers
-RUN pip install --no-cache-dir . && useradd --system --uid 10001 sms && mkdir /data && chown sms /data
+RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 10001 sms && mkdir /data && chown sms /data
 
 USER sms
 ENV SMS_DATABASE_URL=sqlite+aiosqlite:////data/sms.db

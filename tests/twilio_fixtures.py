@@ -1,5 +1,6 @@
-"""Twilio responses built from Twilio's official OpenAPI spec (``../shared/twilio-oai``), and a
-check that a request the client sent is one the spec defines (path, method, parameters)."""
+"""Twilio responses built from Twilio's official OpenAPI spec (the parts vendored in
+``tests/fixtures/twilio-oai``), and a check that a request the client sent is one the spec defines
+(path, method, parameters)."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from tests.shared import shared_dir
-
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 OTHER_SID = "AC" + "f" * 32
+SPEC_DIR = Path(__file__).resolve().parent / "fixtures" / "twilio-oai"
 
 
 @cache
 def spec(name: str) -> dict[str, Any]:
-    path: Path = shared_dir() / "twilio-oai" / name
+    path = SPEC_DIR / name
     loaded: dict[str, Any] = json.loads(path.read_text())
     return loaded
 

@@ -1,14 +1,17 @@
-"""The exported schema is current, and it keeps the public contract for every part built."""
+"""The exported schema file is current.
+
+The comparison with the public contract (``../shared/contract/schema.graphql``) lives in
+``scripts/check_contract.py``, run by ``.ci/run``: that file is outside the repository, and a clone
+on its own must still pass the suite.
+"""
 
 from __future__ import annotations
 
-from graphql import build_schema as parse_sdl
-from graphql import find_breaking_changes
+from pathlib import Path
 
 from schema import export_schema
-from tests.shared import ROOT, shared_dir
 
-CONTRACT = shared_dir() / "contract" / "schema.graphql"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_exported_schema_file_is_current() -> None:
@@ -18,12 +21,3 @@ def test_the_exported_schema_file_is_current() -> None:
         "python -c \"from schema import export_schema; open('schema.graphql','w')"
         '.write(export_schema())"'
     )
-
-
-def test_the_schema_has_no_breaking_change_against_the_contract() -> None:
-    contract = parse_sdl(CONTRACT.read_text())
-    ours = parse_sdl(export_schema())
-
-    breaking = [change.description for change in find_breaking_changes(contract, ours)]
-
-    assert breaking == []
