@@ -20,12 +20,14 @@ from api.auth import KeyAuthenticator, RequireApiKey
 from api.graphql import GraphQLApp
 from api.settings import Settings, load_settings
 from api.webhooks import webhook_routes
+from providers.bus import EventBus, MemoryBus
 from providers.host_policy import Resolver, system_resolver
+from providers.redis_bus import RedisBus
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
-from resolvers.bus import create_bus
 from resolvers.services import Services
 from resolvers.verification import Verifier
+from resolvers.wire import EVENTS
 from schema import build_schema
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
@@ -63,6 +65,19 @@ def secret_box(settings: Settings) -> SecretBox:
     return SecretBox([key])
 
 
+def event_bus(settings: Settings) -> EventBus:
+    """The bus named by ``SMS_BROADCAST_URL``: in-process, or Redis pub/sub across replicas."""
+    if settings.broadcast_url == "memory://":
+        return MemoryBus(settings.subscriber_queue_size)
+    return RedisBus(
+        settings.broadcast_url,
+        EVENTS,
+        queue_size=settings.subscriber_queue_size,
+        reconnect_min_seconds=settings.bus_reconnect_min_seconds,
+        reconnect_max_seconds=settings.bus_reconnect_max_seconds,
+    )
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -86,7 +101,7 @@ def create_app(
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
-        bus=create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size),
+        bus=event_bus(settings),
         twilio=twilio,
         verifier=verifier,
         verify_lease_seconds=settings.verify_lease_seconds,
@@ -132,10 +147,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         stopping.clear()
+        await services.bus.start()
         sweeper = asyncio.create_task(sweep_until_stopped())
+        revocations = asyncio.create_task(graphql_app.close_revoked_sockets())
         try:
             yield
         finally:
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await revocations
             # Let a sweep in progress finish its transaction rather than cut it mid-query.
             stopping.set()
             try:
@@ -143,6 +163,7 @@ def create_app(
             except TimeoutError:
                 log.warning("the verification sweep did not stop in time")
             await verifier.stop()
+            await services.bus.stop()
             await http.aclose()
             await engine.dispose()
 

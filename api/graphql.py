@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from typing import Any
 
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types.unset import UnsetType
 
 from api.auth import KeyAuthenticator
+from providers.bus import SubscriberOverflow
+from resolvers.api_keys import KEYS_CHANNEL, KeyRevoked
 from resolvers.services import Services
 from schema.context import Context
 
@@ -48,6 +51,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.authenticator = authenticator
         self.key_recheck_seconds = key_recheck_seconds
         self._watchers: set[asyncio.Task[None]] = set()
+        # Open sockets by API key id, for revocations announced on the bus (weak: a socket that
+        # ended drops out by itself).
+        self._sockets: dict[str, weakref.WeakSet[WebSocket]] = {}
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -65,6 +71,7 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"message": "Missing, unknown or revoked API key."})
         context.authenticated = caller
         if context.websocket is not None:
+            self._sockets.setdefault(caller.key_id, weakref.WeakSet()).add(context.websocket)
             watcher = asyncio.create_task(
                 self._close_when_revoked(context.websocket, authorization)
             )
@@ -87,3 +94,20 @@ class GraphQLApp(GraphQL[Context, None]):
                 with contextlib.suppress(Exception):
                     await websocket.close(code=4403, reason="API key revoked")
                 return
+
+    async def close_revoked_sockets(self) -> None:
+        """Close (4403) this process's sockets of every key revoked on any replica or the CLI."""
+        async with self.services.bus.subscribe(KEYS_CHANNEL) as revocations:
+            iterator = aiter(revocations)
+            while True:
+                try:
+                    message = await anext(iterator)
+                except SubscriberOverflow:
+                    continue  # missed revocations are caught by each socket's periodic re-check
+                if isinstance(message, KeyRevoked):
+                    await self.close_sockets_of(message.key_id)
+
+    async def close_sockets_of(self, key_id: str) -> None:
+        for websocket in list(self._sockets.pop(key_id, ())):
+            with contextlib.suppress(Exception):
+                await websocket.close(code=4403, reason="API key revoked")

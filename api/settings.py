@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     webhook_token_grace_seconds: float = Field(default=86_400.0, ge=0)
     key_recheck_seconds: float = Field(default=30.0, gt=0)
+    # Reconnecting to a lost Redis bus: the first wait, doubled after each failure up to the cap.
+    bus_reconnect_min_seconds: float = Field(default=0.5, gt=0, le=60)
+    bus_reconnect_max_seconds: float = Field(default=10.0, gt=0, le=300)
+    db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("database_url")
     @classmethod
@@ -66,8 +70,13 @@ class Settings(BaseSettings):
     @field_validator("broadcast_url")
     @classmethod
     def _known_broadcast(cls, value: str) -> str:
-        if value != "memory://":
-            raise ValueError("must be memory:// (the in-process event bus)")
+        if value == "memory://":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(
+                "must be memory:// (one process) or redis://host:port/db (several replicas)"
+            )
         return value
 
     @field_validator("public_url")

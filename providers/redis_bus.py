@@ -1,0 +1,164 @@
+"""Events across replicas through Redis pub/sub (``SMS_BROADCAST_URL=redis://host:port/db``).
+
+One listener per process pattern-subscribes to every channel of the service and hands what it
+hears to a local ``MemoryBus``, whose bounded queues serve this process's subscribers. A message
+published here is delivered here at once and skipped when Redis echoes it back.
+
+Redis is not the truth, the database is: while Redis is away, publishing drops events (mutations
+go on), the listener reconnects with capped backoff, and on its return every local subscriber is
+told to resync, as on a queue overflow. The returning replica also announces its return, because
+subscribers on replicas that kept their connection missed this replica's events too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+
+from providers.bus import Codec, MemoryBus, Subscription
+
+log = logging.getLogger(__name__)
+
+PREFIX = b"sms-bus:"
+RESYNC = PREFIX + b"resync"  # "I was away: resync your subscribers", with the sender's id
+_ORIGIN_LENGTH = 32  # uuid4().hex, then the encoded message
+
+
+def redis_client(url: str, *, retries: int) -> Redis:
+    # A pooled connection can be stale after a Redis restart: ``retries=1`` lets the publisher
+    # reconnect once instead of calling the bus lost. The listener must not retry silently, or it
+    # would resubscribe without telling anyone that events were missed meanwhile.
+    client: Redis = Redis.from_url(
+        url,
+        retry=Retry(NoBackoff(), retries),
+        socket_connect_timeout=2,
+        socket_keepalive=True,
+    )
+    return client
+
+
+class RedisBus:
+    def __init__(
+        self,
+        url: str,
+        codec: Codec,
+        *,
+        queue_size: int,
+        reconnect_min_seconds: float,
+        reconnect_max_seconds: float,
+    ) -> None:
+        self._url = url
+        self._codec = codec
+        self._local = MemoryBus(queue_size)
+        self._publisher = redis_client(url, retries=1)
+        self._listener = redis_client(url, retries=0)
+        self._backoff = (reconnect_min_seconds, reconnect_max_seconds)
+        self._origin = uuid.uuid4().hex.encode()
+        self._task: asyncio.Task[None] | None = None
+        self._lost = False
+        self.connected = (
+            asyncio.Event()
+        )  # the listener is subscribed (tests and benches wait on it)
+
+    async def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._listen(), name="redis-bus-listener")
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._publisher.aclose()
+        await self._listener.aclose()
+
+    async def publish(self, channel: str, message: object) -> None:
+        self._local.deliver(channel, message)
+        if self._lost:
+            return  # subscribers everywhere resync when the bus is back
+        await self._send(PREFIX + channel.encode(), self._codec.encode(message))
+
+    async def announce(self, channel: str, message: object) -> None:
+        """Publish from a process that does not listen (the CLI); raises when Redis is away."""
+        payload = self._wrap(self._codec.encode(message))
+        await self._publisher.publish(PREFIX + channel.encode(), payload)
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
+        return self._local.subscribe(channel)
+
+    def subscriber_count(self, channel: str) -> int:
+        return self._local.subscriber_count(channel)
+
+    def _wrap(self, payload: bytes) -> bytes:
+        return self._origin + payload
+
+    async def _send(self, channel: bytes, payload: bytes) -> None:
+        try:
+            await self._publisher.publish(channel, self._wrap(payload))
+        except (RedisError, OSError) as exc:
+            # The listener notices an outage on its own connection and logs it once; a failure
+            # here alone drops one event, which the resync after an outage covers.
+            log.debug("could not publish on the Redis bus: %s", type(exc).__name__)
+
+    async def _listen(self) -> None:
+        delay = self._backoff[0]
+        while True:
+            pubsub = self._listener.pubsub()
+            try:
+                await pubsub.psubscribe(PREFIX + b"*")
+                await self._back()
+                delay = self._backoff[0]
+                await self._relay(pubsub)
+            except (RedisError, OSError) as exc:
+                self._went_away(exc)
+            finally:
+                self.connected.clear()
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._backoff[1])
+
+    async def _relay(self, pubsub: Any) -> None:
+        async for item in pubsub.listen():
+            if item.get("type") != "pmessage":
+                continue
+            channel: bytes = item["channel"]
+            data: bytes = item["data"]
+            origin, payload = data[:_ORIGIN_LENGTH], data[_ORIGIN_LENGTH:]
+            if origin == self._origin:
+                continue  # delivered locally when published
+            if channel == RESYNC:
+                told = self._local.resync_all()
+                log.info("another replica's bus is back: %d subscription(s) told to resync", told)
+                continue
+            name = channel[len(PREFIX) :].decode()
+            if self._local.subscriber_count(name):
+                self._local.deliver(name, self._codec.decode(payload))
+
+    def _went_away(self, exc: BaseException) -> None:
+        if not self._lost:
+            self._lost = True
+            log.warning(
+                "event bus lost (%s): events reach only this replica's subscribers until Redis is "
+                "back; reconnecting",
+                type(exc).__name__,
+            )
+
+    async def _back(self) -> None:
+        self.connected.set()
+        was_lost, self._lost = self._lost, False
+        if not was_lost:
+            return
+        told = self._local.resync_all()
+        log.warning("event bus back: %d subscription(s) told to resync", told)
+        await self._send(RESYNC, b"")
