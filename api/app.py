@@ -128,7 +128,14 @@ def create_app(
         except Exception:
             log.exception("readiness check: database unreachable")
             return JSONResponse({"database": "unreachable"}, status_code=503)
-        return JSONResponse({"database": "ok"})
+        return JSONResponse({"database": "ok", **bus_state()})
+
+    def bus_state() -> dict[str, str]:
+        """Shown, not judged: without Redis a replica still serves (the database is the truth)."""
+        bus = services.bus
+        if not isinstance(bus, RedisBus):
+            return {}
+        return {"bus": "ok" if bus.connected.is_set() else "reconnecting"}
 
     stopping = asyncio.Event()
 
