@@ -12,12 +12,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import KeyAuthenticator, RequireApiKey
 from api.graphql import GraphQLApp
+from api.outages import AnswerOutagesWith503
 from api.settings import Settings, load_settings
 from api.webhooks import webhook_routes
 from providers.bus import EventBus, MemoryBus
@@ -30,7 +32,7 @@ from resolvers.verification import Verifier
 from resolvers.wire import EVENTS
 from schema import build_schema
 from storage.crypto import SecretBox, load_or_create_key_file
-from storage.db import create_engine, create_sessionmakers, sqlite_path
+from storage.db import create_engine, create_sessionmakers, is_outage, sqlite_path
 
 log = logging.getLogger("sms_accounts")
 
@@ -126,8 +128,12 @@ def create_app(
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
-            log.exception("readiness check: database unreachable")
-            return JSONResponse({"database": "unreachable"}, status_code=503)
+            log.warning("readiness check: database unreachable")
+            return JSONResponse(
+                {"database": "unreachable", **bus_state()},
+                status_code=503,
+                headers={"Retry-After": str(settings.db_retry_after_seconds)},
+            )
         return JSONResponse({"database": "ok", **bus_state()})
 
     def bus_state() -> dict[str, str]:
@@ -141,15 +147,23 @@ def create_app(
 
     async def sweep_until_stopped() -> None:
         """Pick up checks whose process died: at start, then every sweep interval."""
+        interval = settings.verify_sweep_seconds
+        delay = interval
         while not stopping.is_set():
             try:
                 picked = await verifier.sweep(services)
                 if picked:
                     log.info("resumed %d verification(s) whose lease had expired", picked)
-            except Exception:
-                log.exception("verification sweep failed; trying again later")
+                delay = interval
+            except Exception as exc:
+                # A database outage is waited out, more patiently each time (up to 4 intervals).
+                if not is_outage(exc):
+                    log.exception("verification sweep failed; trying again later")
+                elif delay == interval:
+                    log.warning("verification sweep: database unavailable; backing off")
+                delay = min(delay * 2, interval * 4)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), settings.verify_sweep_seconds)
+                await asyncio.wait_for(stopping.wait(), delay)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -183,6 +197,9 @@ def create_app(
             *webhook_routes(services),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds)
+        ],
     )
     app.state.services = services
     app.state.engine = engine

@@ -13,14 +13,18 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket, WebSocketState
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import KeyAuthenticator
+from api.outages import DatabaseUnavailableError
 from providers.bus import SubscriberOverflow
 from resolvers.api_keys import KEYS_CHANNEL, KeyRevoked
 from resolvers.services import Services
 from schema.context import Context
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,15 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> Context:
         websocket = request if isinstance(request, WebSocket) else None
         return Context(self.services, getattr(request.state, "caller", None), websocket=websocket)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # A resolver that met a database outage is not a field error: the whole answer is a 503.
+        for error in result.errors or ():
+            if error.original_error is not None and is_outage(error.original_error):
+                raise DatabaseUnavailableError from error.original_error
+        return await super().process_result(request, result)
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
