@@ -33,7 +33,7 @@ RESYNC = PREFIX + b"resync"  # "I was away: resync your subscribers", with the s
 _ORIGIN_LENGTH = 32  # uuid4().hex, then the encoded message
 
 
-def redis_client(url: str, *, retries: int) -> Redis:
+def redis_client(url: str, *, retries: int, name: str) -> Redis:
     # A pooled connection can be stale after a Redis restart: ``retries=1`` lets the publisher
     # reconnect once instead of calling the bus lost. The listener must not retry silently, or it
     # would resubscribe without telling anyone that events were missed meanwhile.
@@ -42,6 +42,7 @@ def redis_client(url: str, *, retries: int) -> Redis:
         retry=Retry(NoBackoff(), retries),
         socket_connect_timeout=2,
         socket_keepalive=True,
+        client_name=name,  # CLIENT LIST shows which replica holds which connection
     )
     return client
 
@@ -59,10 +60,11 @@ class RedisBus:
         self._url = url
         self._codec = codec
         self._local = MemoryBus(queue_size)
-        self._publisher = redis_client(url, retries=1)
-        self._listener = redis_client(url, retries=0)
-        self._backoff = (reconnect_min_seconds, reconnect_max_seconds)
         self._origin = uuid.uuid4().hex.encode()
+        self.name = f"sms-bus-{self._origin.decode()}"
+        self._publisher = redis_client(url, retries=1, name=self.name + "-publisher")
+        self._listener = redis_client(url, retries=0, name=self.name + "-listener")
+        self._backoff = (reconnect_min_seconds, reconnect_max_seconds)
         self._task: asyncio.Task[None] | None = None
         self._lost = False
         self.connected = (
@@ -143,7 +145,17 @@ class RedisBus:
                 continue
             name = channel[len(PREFIX) :].decode()
             if self._local.subscriber_count(name):
-                self._local.deliver(name, self._codec.decode(payload))
+                self._deliver(name, payload)
+
+    def _deliver(self, channel: str, payload: bytes) -> None:
+        try:
+            message = self._codec.decode(payload)
+        except Exception:
+            # A message this version cannot read (a newer replica mid-deploy?) is skipped; the
+            # listener must survive it. Its content may be personal data: never logged.
+            log.warning("skipped an unreadable message on bus channel %s", channel)
+            return
+        self._local.deliver(channel, message)
 
     def _went_away(self, exc: BaseException) -> None:
         if not self._lost:

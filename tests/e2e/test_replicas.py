@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,8 +12,8 @@ import pytest
 
 from tests.conftest import account_input
 from tests.e2e.replicas import (
-    RedisProcess,
     call,
+    ready,
     require_postgres_and_redis,
     wait_for_bus,
     ws_url,
@@ -20,6 +21,7 @@ from tests.e2e.replicas import (
 from tests.e2e.test_server_process import Server, environment, run
 from tests.integration.documents import ADD, SET_ENABLED, UPDATE, VERIFY
 from tests.integration.test_subscriptions import ACCOUNT_CHANGED
+from tests.redis_server import RedisProcess
 from tests.twilio_double import TwilioDouble
 from tests.ws_client import GraphQLSocket, open_socket
 
@@ -133,6 +135,7 @@ async def test_events_flow_again_after_redis_restarts_and_writes_went_on_meanwhi
 
         replicas.redis.stop()
         wait_for_bus([replicas.a, replicas.b], "reconnecting")
+        assert await asyncio.to_thread(ready, replicas.a), "a replica without Redis still serves"
         during = await replicas.add(replicas.a, "During the outage")
         renamed = await call(
             replicas.b, replicas.key, UPDATE, {"id": during, "input": {"displayName": "Renamed"}}
