@@ -41,6 +41,10 @@ def test_an_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SMS_ALLOWED_PROVIDER_HOSTS", " , ", "SMS_ALLOWED_PROVIDER_HOSTS"),
         ("SMS_PUBLIC_URL", "ftp://x", "SMS_PUBLIC_URL"),
         ("SMS_GRAPHIQL", "maybe", "SMS_GRAPHIQL"),
+        ("SMS_BROADCAST_URL", "kafka://broker:9092", "redis://host:port/db"),
+        ("SMS_BROADCAST_URL", "redis://", "SMS_BROADCAST_URL"),
+        ("SMS_BUS_RECONNECT_MAX_SECONDS", "0", "SMS_BUS_RECONNECT_MAX_SECONDS"),
+        ("SMS_DB_RETRY_AFTER_SECONDS", "0", "SMS_DB_RETRY_AFTER_SECONDS"),
     ],
 )
 def test_a_malformed_setting_is_named_with_what_is_wrong(
@@ -62,3 +66,10 @@ def test_the_error_never_echoes_an_encryption_key(monkeypatch: pytest.MonkeyPatc
 def test_the_public_url_loses_its_trailing_slash(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMS_PUBLIC_URL", "https://sms.example.com/")
     assert load_settings().public_url == "https://sms.example.com"
+
+
+def test_a_redis_broadcast_url_names_the_bus_of_several_replicas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMS_BROADCAST_URL", "redis://redis.internal:6379/2")
+    assert load_settings().broadcast_url == "redis://redis.internal:6379/2"
