@@ -183,7 +183,7 @@ def report(args: argparse.Namespace, across: Side, single: Side, bare: list[floa
         f"stack:   {stack}; 2 servers: uvicorn 1 worker each, PostgreSQL, Redis pub/sub\n"
         f"params:  subscribers={args.subscribers}, events={args.events} per side\n"
         f"load:    {os.getloadavg()[0]:.2f} (1-minute load average at the end; noise)\n"
-        f"\n{'sent → received':44}{'p50':>11}{'p99':>11}"
+        f"\n{'sent → received':48}{'p50':>11}{'p99':>11}"
     )
     rows = [
         (f"updateSmsAccount on A → {args.subscribers} on B", across.latencies),
@@ -192,10 +192,10 @@ def report(args: argparse.Namespace, across: Side, single: Side, bare: list[floa
     ]
     for label, values in rows:
         p50, p99 = common.percentile(values, 50), common.percentile(values, 99)
-        print(f"    {label:<40}{ms(p50)} {ms(p99)}")
+        print(f"    {label:<44}{ms(p50)} {ms(p99)}")
     for side in (across, single):
         print(
-            f"    {'mutation round trip, ' + side.label:<40}"
+            f"    {'mutation round trip, ' + side.label:<44}"
             f"{ms(common.percentile(side.round_trips, 50))}  (p50)"
         )
     p99 = common.percentile(across.latencies, 99)
