@@ -75,6 +75,7 @@ def event_bus(settings: Settings) -> EventBus:
         settings.broadcast_url,
         EVENTS,
         queue_size=settings.subscriber_queue_size,
+        outbox_size=settings.bus_outbox_size,
         reconnect_min_seconds=settings.bus_reconnect_min_seconds,
         reconnect_max_seconds=settings.bus_reconnect_max_seconds,
     )

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     # Reconnecting to a lost Redis bus: the first wait, doubled after each failure up to the cap.
     bus_reconnect_min_seconds: float = Field(default=0.5, gt=0, le=60)
     bus_reconnect_max_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Events waiting to be sent to Redis; beyond it (Redis not keeping up) they stay local.
+    bus_outbox_size: int = Field(default=10_000, ge=1, le=1_000_000)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("database_url")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import uuid
 from contextlib import AbstractAsyncContextManager
 from typing import Any
@@ -31,6 +32,11 @@ log = logging.getLogger(__name__)
 PREFIX = b"sms-bus:"
 RESYNC = PREFIX + b"resync"  # "I was away: resync your subscribers", with the sender's id
 _ORIGIN_LENGTH = 32  # uuid4().hex, then the encoded message
+_KEEPALIVE = {
+    getattr(socket, option): value
+    for option, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
+    if hasattr(socket, option)
+}
 
 
 def redis_client(url: str, *, retries: int, name: str) -> Redis:
@@ -41,7 +47,10 @@ def redis_client(url: str, *, retries: int, name: str) -> Redis:
         url,
         retry=Retry(NoBackoff(), retries),
         socket_connect_timeout=2,
+        # A Redis host that vanished without closing the connection is noticed in about ten
+        # seconds (not the kernel's two hours) by the listener's blocked read.
         socket_keepalive=True,
+        socket_keepalive_options=_KEEPALIVE,
         client_name=name,  # CLIENT LIST shows which replica holds which connection
     )
     return client
@@ -54,6 +63,7 @@ class RedisBus:
         codec: Codec,
         *,
         queue_size: int,
+        outbox_size: int,
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
     ) -> None:
@@ -65,22 +75,29 @@ class RedisBus:
         self._publisher = redis_client(url, retries=1, name=self.name + "-publisher")
         self._listener = redis_client(url, retries=0, name=self.name + "-listener")
         self._backoff = (reconnect_min_seconds, reconnect_max_seconds)
-        self._task: asyncio.Task[None] | None = None
+        # Mutations never wait on Redis: publishing queues the event for one sender task, which
+        # keeps this process's events in order.
+        self._outbox: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(outbox_size)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._dropped = False
         self._lost = False
-        self.connected = (
-            asyncio.Event()
-        )  # the listener is subscribed (tests and benches wait on it)
+        self.connected = asyncio.Event()  # the listener is subscribed (benches wait on it)
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._listen(), name="redis-bus-listener")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._listen(), name="redis-bus-listener"),
+                asyncio.create_task(self._send_outbox(), name="redis-bus-sender"),
+            ]
 
     async def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
+        with contextlib.suppress(TimeoutError):
+            # Events of the last requests still reach the other replicas, if Redis answers.
+            await asyncio.wait_for(self._outbox.join(), 1)
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self._publisher.aclose()
         await self._listener.aclose()
 
@@ -88,7 +105,12 @@ class RedisBus:
         self._local.deliver(channel, message)
         if self._lost:
             return  # subscribers everywhere resync when the bus is back
-        await self._send(PREFIX + channel.encode(), self._codec.encode(message))
+        try:
+            self._outbox.put_nowait((PREFIX + channel.encode(), self._codec.encode(message)))
+        except asyncio.QueueFull:
+            # Redis does not keep up: the event reaches only this replica's subscribers, and the
+            # others' are told to resync once the outbox has drained.
+            self._dropped = True
 
     async def announce(self, channel: str, message: object) -> None:
         """Publish from a process that does not listen (the CLI); raises when Redis is away."""
@@ -103,6 +125,18 @@ class RedisBus:
 
     def _wrap(self, payload: bytes) -> bytes:
         return self._origin + payload
+
+    async def _send_outbox(self) -> None:
+        while True:
+            channel, payload = await self._outbox.get()
+            try:
+                if not self._lost:
+                    await self._send(channel, payload)
+                if self._dropped and self._outbox.empty():
+                    self._dropped = False
+                    await self._send(RESYNC, b"")
+            finally:
+                self._outbox.task_done()
 
     async def _send(self, channel: bytes, payload: bytes) -> None:
         try:

@@ -31,9 +31,14 @@ def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
     server.stop()
 
 
-def new_bus(url: str) -> RedisBus:
+def new_bus(url: str, outbox_size: int = 100) -> RedisBus:
     return RedisBus(
-        url, EVENTS, queue_size=8, reconnect_min_seconds=0.05, reconnect_max_seconds=0.2
+        url,
+        EVENTS,
+        queue_size=8,
+        outbox_size=outbox_size,
+        reconnect_min_seconds=0.05,
+        reconnect_max_seconds=0.2,
     )
 
 
@@ -91,3 +96,27 @@ async def test_while_redis_is_away_publishing_goes_on_and_this_replica_still_hea
         await a.publish(CHANNEL, KeyRevoked("k1"))
 
         assert await next_message(on_a) == KeyRevoked("k1")
+
+
+async def test_events_beyond_the_outbox_stay_on_their_replica_and_the_others_resync(
+    redis_server: RedisProcess,
+) -> None:
+    a, b = new_bus(redis_server.url, outbox_size=1), new_bus(redis_server.url)
+    for bus in (a, b):
+        await bus.start()
+        await asyncio.wait_for(bus.connected.wait(), PATIENCE)
+    try:
+        async with a.subscribe(CHANNEL) as on_a, b.subscribe(CHANNEL) as on_b:
+            # No await yields to the sender between these: the outbox of one holds the first.
+            for number in range(3):
+                await a.publish(CHANNEL, KeyRevoked(f"burst {number}"))
+            for number in range(3):
+                assert await next_message(on_a) == KeyRevoked(f"burst {number}")
+            assert await next_message(on_b) == KeyRevoked("burst 0")
+            with pytest.raises(SubscriberOverflow):
+                await next_message(on_b)
+            await a.publish(CHANNEL, KeyRevoked("later"))
+            assert await next_message(on_b) == KeyRevoked("later")
+    finally:
+        for bus in (a, b):
+            await bus.stop()
