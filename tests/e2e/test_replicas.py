@@ -19,7 +19,7 @@ from tests.e2e.replicas import (
     ws_url,
 )
 from tests.e2e.test_server_process import Server, environment, run
-from tests.integration.documents import ADD, SET_ENABLED, UPDATE, VERIFY
+from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, UPDATE, VERIFY
 from tests.integration.test_subscriptions import ACCOUNT_CHANGED
 from tests.redis_server import RedisProcess
 from tests.twilio_double import TwilioDouble
@@ -110,6 +110,8 @@ async def test_a_subscriber_on_one_replica_sees_an_add_and_a_verify_made_on_the_
         op = await replicas.subscribe(ws, replicas.b)
 
         account_id = await replicas.add(replicas.a, "Made on A")
+        # Acknowledged on A, so B reads it (no replica caches what the database answers).
+        read_on_b = await call(replicas.b, replicas.key, ACCOUNT, {"id": account_id})
         added = await next_event(ws, op)
         assert (added["kind"], added["account"]["id"]) == ("ADDED", account_id)
         assert added["account"]["displayName"] == "Made on A"
@@ -119,6 +121,7 @@ async def test_a_subscriber_on_one_replica_sees_an_add_and_a_verify_made_on_the_
         verifying = await next_event(ws, op)
         verified = await next_event(ws, op)
 
+    assert read_on_b["smsAccount"]["displayName"] == "Made on A"
     assert (verifying["kind"], verifying["account"]["status"]) == ("STATUS_CHANGED", "VERIFYING")
     assert verified["account"]["id"] == account_id
     assert (verified["previousStatus"], verified["account"]["status"]) == ("VERIFYING", "VERIFIED")
