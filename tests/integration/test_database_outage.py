@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -117,3 +118,20 @@ async def test_while_the_database_is_down_requests_get_a_json_503_and_then_it_re
     assert recovered.status_code == 200
     assert recovered.json()["data"]["smsIntegration"]["enabled"] is True
     assert ready.status_code == 200
+
+
+async def test_the_verification_sweep_waits_out_an_outage_with_one_warning(
+    make_api: Callable[..., Any],
+    proxy: Proxy,
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="sms_accounts")
+    async with make_api(database_url=through(proxy, database_url), verify_sweep_seconds=0.02):
+        await proxy.down()
+        await asyncio.sleep(1)  # some 50 sweep intervals: the sweep must not fail each of them
+        await proxy.start()
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages.count("verification sweep: database unavailable; backing off") == 1, messages
+    assert not [m for m in messages if m.startswith("verification sweep failed")], messages
