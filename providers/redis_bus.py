@@ -67,7 +67,6 @@ class RedisBus:
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
     ) -> None:
-        self._url = url
         self._codec = codec
         self._local = MemoryBus(queue_size)
         self._origin = uuid.uuid4().hex.encode()
