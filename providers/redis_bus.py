@@ -29,8 +29,7 @@ from providers.bus import Codec, MemoryBus, Subscription
 
 log = logging.getLogger(__name__)
 
-PREFIX = b"sms-bus:"
-RESYNC = PREFIX + b"resync"  # "I was away: resync your subscribers", with the sender's id
+RESYNC = "resync"  # "I was away: resync your subscribers", with the sender's id
 _ORIGIN_LENGTH = 32  # uuid4().hex, then the encoded message
 _KEEPALIVE = {
     getattr(socket, option): value
@@ -74,6 +73,10 @@ class RedisBus:
         self._publisher = redis_client(url, retries=1, name=self.name + "-publisher")
         self._listener = redis_client(url, retries=0, name=self.name + "-listener")
         self._backoff = (reconnect_min_seconds, reconnect_max_seconds)
+        # Pub/sub ignores Redis's database numbers: the number goes into the channel names, so
+        # deployments sharing a Redis server on different databases do not hear each other.
+        database = self._listener.connection_pool.connection_kwargs.get("db", 0)
+        self._prefix = f"sms-bus:{database}:".encode()
         # Mutations never wait on Redis: publishing queues the event for one sender task, which
         # keeps this process's events in order.
         self._outbox: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(outbox_size)
@@ -105,7 +108,7 @@ class RedisBus:
         if self._lost:
             return  # subscribers everywhere resync when the bus is back
         try:
-            self._outbox.put_nowait((PREFIX + channel.encode(), self._codec.encode(message)))
+            self._outbox.put_nowait((self.wire_channel(channel), self._codec.encode(message)))
         except asyncio.QueueFull:
             # Redis does not keep up: the event reaches only this replica's subscribers, and the
             # others' are told to resync once the outbox has drained.
@@ -114,7 +117,11 @@ class RedisBus:
     async def announce(self, channel: str, message: object) -> None:
         """Publish from a process that does not listen (the CLI); raises when Redis is away."""
         payload = self._wrap(self._codec.encode(message))
-        await self._publisher.publish(PREFIX + channel.encode(), payload)
+        await self._publisher.publish(self.wire_channel(channel), payload)
+
+    def wire_channel(self, channel: str) -> bytes:
+        """The Redis channel that carries ``channel``."""
+        return self._prefix + channel.encode()
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         return self._local.subscribe(channel)
@@ -133,7 +140,7 @@ class RedisBus:
                     await self._send(channel, payload)
                 if self._dropped and self._outbox.empty():
                     self._dropped = False
-                    await self._send(RESYNC, b"")
+                    await self._send(self.wire_channel(RESYNC), b"")
             finally:
                 self._outbox.task_done()
 
@@ -150,7 +157,7 @@ class RedisBus:
         while True:
             pubsub = self._listener.pubsub()
             try:
-                await pubsub.psubscribe(PREFIX + b"*")
+                await pubsub.psubscribe(self._prefix + b"*")
                 await self._back()
                 delay = self._backoff[0]
                 await self._relay(pubsub)
@@ -172,11 +179,11 @@ class RedisBus:
             origin, payload = data[:_ORIGIN_LENGTH], data[_ORIGIN_LENGTH:]
             if origin == self._origin:
                 continue  # delivered locally when published
-            if channel == RESYNC:
+            name = channel[len(self._prefix) :].decode()
+            if name == RESYNC:
                 told = self._local.resync_all()
                 log.info("another replica's bus is back: %d subscription(s) told to resync", told)
                 continue
-            name = channel[len(PREFIX) :].decode()
             if self._local.subscriber_count(name):
                 self._deliver(name, payload)
 
@@ -206,4 +213,4 @@ class RedisBus:
             return
         told = self._local.resync_all()
         log.warning("event bus back: %d subscription(s) told to resync", told)
-        await self._send(RESYNC, b"")
+        await self._send(self.wire_channel(RESYNC), b"")

@@ -79,8 +79,8 @@ async def test_an_unreadable_message_is_skipped_and_the_listener_keeps_relaying(
 ) -> None:
     a, b = buses
     async with b.subscribe(CHANNEL) as on_b, Redis.from_url(redis_server.url) as other:
-        await other.publish(f"sms-bus:{CHANNEL}", b"0" * 32 + b'{"type": "FromTheFuture"}')
-        await other.publish(f"sms-bus:{CHANNEL}", b"0" * 32 + b"not json")
+        await other.publish(a.wire_channel(CHANNEL), b"0" * 32 + b'{"type": "FromTheFuture"}')
+        await other.publish(a.wire_channel(CHANNEL), b"0" * 32 + b"not json")
         await a.publish(CHANNEL, KeyRevoked("k1"))
 
         assert await next_message(on_b) == KeyRevoked("k1")
@@ -119,4 +119,23 @@ async def test_events_beyond_the_outbox_stay_on_their_replica_and_the_others_res
             assert await next_message(on_b) == KeyRevoked("later")
     finally:
         for bus in (a, b):
+            await bus.stop()
+
+
+async def test_buses_on_different_redis_databases_do_not_hear_each_other(
+    redis_server: RedisProcess,
+) -> None:
+    other_database = redis_server.url.rsplit("/", 1)[0] + "/1"
+    a, b, c = new_bus(redis_server.url), new_bus(other_database), new_bus(other_database)
+    for bus in (a, b, c):
+        await bus.start()
+        await asyncio.wait_for(bus.connected.wait(), PATIENCE)
+    try:
+        async with b.subscribe(CHANNEL) as on_b:
+            await a.publish(CHANNEL, KeyRevoked("database 0"))
+            await a.stop()  # sends what it holds: Redis has it before c's
+            await c.publish(CHANNEL, KeyRevoked("database 1"))
+            assert await next_message(on_b) == KeyRevoked("database 1")
+    finally:
+        for bus in (b, c):
             await bus.stop()
