@@ -100,11 +100,18 @@ async def test_a_database_restart_fails_no_request_that_arrives_after_it(
 async def test_while_the_database_is_down_requests_get_a_json_503_and_then_it_recovers(
     make_api: Callable[..., Any], proxy: Proxy, database_url: str, keys: Keys
 ) -> None:
-    async with make_api(database_url=through(proxy, database_url)) as api:
+    async with make_api(
+        database_url=through(proxy, database_url), public_url="https://sms.example.com"
+    ) as api:
         await api.data(keys.admin, SET_ENABLED, {"enabled": True})
         await proxy.down()
 
         refused = await api.post(keys.admin, ACCOUNTS)
+        webhook = await api.http.post(
+            "/webhooks/twilio/some-account/status",
+            data={"MessageSid": "SM" + "0" * 32, "MessageStatus": "delivered"},
+            headers={"X-Twilio-Signature": "c2lnbmF0dXJl"},
+        )
         not_ready = await api.http.get("/readyz")
 
         await proxy.start()  # the database is back, on the same address
@@ -114,6 +121,7 @@ async def test_while_the_database_is_down_requests_get_a_json_503_and_then_it_re
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"
     assert refused.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert webhook.status_code == 503, "an outage is not a forged signature (403)"
     assert not_ready.status_code == 503
     assert recovered.status_code == 200
     assert recovered.json()["data"]["smsIntegration"]["enabled"] is True
