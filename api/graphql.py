@@ -70,7 +70,7 @@ class GraphQLApp(GraphQL[Context, None]):
     ) -> GraphQLHTTPResponse:
         # A resolver that met a database outage is not a field error: the whole answer is a 503.
         for error in result.errors or ():
-            if error.original_error is not None and is_outage(error.original_error):
+            if is_outage(error.original_error):
                 raise DatabaseUnavailableError from error.original_error
         return await super().process_result(request, result)
 

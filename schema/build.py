@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
+from storage.db import is_outage
 
 _VARIABLE_ERROR = re.compile(r"^(Variable '\$\w+' (?:got|has) invalid value)")
 
@@ -29,6 +30,19 @@ class MaskUnexpectedErrors(MaskErrors):
     def __init__(self) -> None:
         super().__init__(should_mask_error=_is_unexpected, error_message="Internal server error.")
 
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        """A database outage is no crash: say so, and keep its cause for the HTTP layer, which
+        answers the whole request with a 503."""
+        if not is_outage(error.original_error):
+            return super().anonymise_error(error)
+        return GraphQLError(
+            "The database is unavailable right now; retry shortly.",
+            nodes=error.nodes,
+            path=error.path,
+            original_error=error.original_error,
+            extensions={"code": "UNAVAILABLE"},
+        )
+
 
 class Schema(strawberry.Schema):
     def process_errors(
@@ -38,7 +52,12 @@ class Schema(strawberry.Schema):
             scrub_variable_values(error)
         # Only crashes are the server's problem. Client errors (syntax, validation, variables,
         # FORBIDDEN) are answered, not logged: their tracebacks quote what the client sent.
-        unexpected = [error for error in errors if _is_unexpected(error)]
+        # An outage is logged once, where it is answered (api/outages.py).
+        unexpected = [
+            error
+            for error in errors
+            if _is_unexpected(error) and not is_outage(error.original_error)
+        ]
         if unexpected:
             super().process_errors(unexpected, execution_context)
 

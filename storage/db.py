@@ -120,7 +120,7 @@ _OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 
-def is_outage(exc: BaseException) -> bool:
+def is_outage(exc: BaseException | None) -> bool:
     """Whether ``exc`` (or what caused it) says the database is unreachable right now."""
     seen: set[int] = set()
     current: BaseException | None = exc

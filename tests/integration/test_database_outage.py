@@ -26,6 +26,7 @@ class Proxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
+        self.sever_on: bytes | None = None  # a connection sending this is cut at that moment
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -54,7 +55,9 @@ class Proxy:
             writer.close()
             return
         try:
-            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
+            await asyncio.gather(
+                _pump(reader, up_writer, lambda: self.sever_on), _pump(up_reader, writer)
+            )
         except (asyncio.CancelledError, OSError):
             pass
         finally:
@@ -63,8 +66,15 @@ class Proxy:
             self._pipes.discard(task)
 
 
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+async def _pump(
+    reader: asyncio.StreamReader,
+    writer: asyncio.StreamWriter,
+    sever_on: Callable[[], bytes | None] = lambda: None,
+) -> None:
     while data := await reader.read(65536):
+        marker = sever_on()
+        if marker is not None and marker in data:
+            raise ConnectionResetError("the database went away mid-request")
         writer.write(data)
         await writer.drain()
     writer.transport.abort()
@@ -143,3 +153,19 @@ async def test_the_verification_sweep_waits_out_an_outage_with_one_warning(
     messages = [record.getMessage() for record in caplog.records]
     assert messages.count("verification sweep: database unavailable; backing off") == 1, messages
     assert not [m for m in messages if m.startswith("verification sweep failed")], messages
+
+
+async def test_an_outage_in_the_middle_of_a_query_answers_503_and_the_next_request_succeeds(
+    make_api: Callable[..., Any], proxy: Proxy, database_url: str, keys: Keys
+) -> None:
+    async with make_api(database_url=through(proxy, database_url)) as api:
+        await api.data(keys.admin, SET_ENABLED, {"enabled": True})
+        proxy.sever_on = b"sms_accounts"  # the key is checked; the resolver's read is cut
+        cut = await api.post(keys.admin, ACCOUNTS)
+        proxy.sever_on = None
+        after = await api.post(keys.admin, ACCOUNTS)
+
+    assert cut.status_code == 503, cut.text
+    assert cut.json()["errors"][0]["extensions"]["code"] == "UNAVAILABLE"
+    assert after.status_code == 200, after.text
+    assert "errors" not in after.json()
