@@ -14,6 +14,7 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute, request_response
@@ -23,25 +24,28 @@ from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.limits import LimitRequests
+from api.outages import AnswerOutagesWith503
 from api.response_cache import BumpingBus, ResponseCache, ResponseStore
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
+from providers.bus import EventBus, MemoryBus
 from providers.cache_versions import Versions, create_versions
 from providers.host_policy import Resolver, system_resolver
+from providers.redis_bus import RedisBus
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
-from resolvers.bus import EventBus, create_bus
 from resolvers.key_rotation import missing_key_ids
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import Verifier
+from resolvers.wire import EVENTS
 from schema import build_schema
 from schema.fanout import SharedSubscriptions
 from schema.limits import DocumentLimits
 from storage.crypto import SecretBox, load_or_create_key_file
-from storage.db import create_engine, create_sessionmakers, sqlite_path
+from storage.db import create_engine, create_sessionmakers, is_outage, sqlite_path
 
 log = logging.getLogger("sms_accounts")
 
@@ -107,12 +111,26 @@ def cache_versions(settings: Settings) -> Versions | None:
     """
     if settings.response_cache_bytes == 0:
         return None
-    shared = settings.broadcast_url.startswith("redis://")
+    shared = settings.broadcast_url.startswith(("redis://", "rediss://"))
     if not shared and sqlite_path(settings.database_url) is None:
         log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
         return None
     return create_versions(
         settings.broadcast_url, timeout_seconds=settings.cache_version_timeout_seconds
+    )
+
+
+def event_bus(settings: Settings) -> EventBus:
+    """The bus named by ``SMS_BROADCAST_URL``: in-process, or Redis pub/sub across replicas."""
+    if settings.broadcast_url == "memory://":
+        return MemoryBus(settings.subscriber_queue_size)
+    return RedisBus(
+        settings.broadcast_url,
+        EVENTS,
+        queue_size=settings.subscriber_queue_size,
+        outbox_size=settings.bus_outbox_size,
+        reconnect_min_seconds=settings.bus_reconnect_min_seconds,
+        reconnect_max_seconds=settings.bus_reconnect_max_seconds,
     )
 
 
@@ -135,7 +153,7 @@ def create_app(
     )
     verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
     box = secret_box(settings)
-    bus: EventBus = create_bus(settings.broadcast_url, queue_size=settings.subscriber_queue_size)
+    bus = event_bus(settings)
     versions = cache_versions(settings)
     if versions is not None:
         bus = BumpingBus(bus, versions)
@@ -201,9 +219,20 @@ def create_app(
             async with engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
         except Exception:
-            log.exception("readiness check: database unreachable")
-            return JSONResponse({"database": "unreachable"}, status_code=503)
-        return JSONResponse({"database": "ok"})
+            log.warning("readiness check: database unreachable")
+            return JSONResponse(
+                {"database": "unreachable", **bus_state()},
+                status_code=503,
+                headers={"Retry-After": str(settings.db_retry_after_seconds)},
+            )
+        return JSONResponse({"database": "ok", **bus_state()})
+
+    def bus_state() -> dict[str, str]:
+        """Shown, not judged: without Redis a replica still serves (the database is the truth)."""
+        bus = services.bus
+        if not isinstance(bus, RedisBus):
+            return {}
+        return {"bus": "ok" if bus.connected.is_set() else "reconnecting"}
 
     async def statusz(_: Request) -> JSONResponse:
         """Counts only (no names, no keys): lets an operator, and the e2e tests, see that
@@ -216,15 +245,23 @@ def create_app(
 
     async def sweep_until_stopped() -> None:
         """Pick up checks whose process died: at start, then every sweep interval."""
+        interval = settings.verify_sweep_seconds
+        delay = interval
         while not stopping.is_set():
             try:
                 picked = await verifier.sweep(services)
                 if picked:
                     log.info("resumed %d verification(s) whose lease had expired", picked)
-            except Exception:
-                log.exception("verification sweep failed; trying again later")
+                delay = interval
+            except Exception as exc:
+                # A database outage is waited out, more patiently each time (up to 4 intervals).
+                if not is_outage(exc):
+                    log.exception("verification sweep failed; trying again later")
+                elif delay == interval:
+                    log.warning("verification sweep: database unavailable; backing off")
+                delay = min(delay * 2, interval * 4)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), settings.verify_sweep_seconds)
+                await asyncio.wait_for(stopping.wait(), delay)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -235,11 +272,16 @@ def create_app(
             await engine.dispose()
             raise
         stopping.clear()
+        await services.bus.start()
         sweeper = asyncio.create_task(sweep_until_stopped())
         batcher.start()
+        revocations = asyncio.create_task(graphql_app.close_revoked_sockets())
         try:
             yield
         finally:
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await revocations
             # Let a sweep in progress finish its transaction rather than cut it mid-query.
             stopping.set()
             try:
@@ -248,6 +290,7 @@ def create_app(
                 log.warning("the verification sweep did not stop in time")
             await batcher.stop()
             await verifier.stop()
+            await services.bus.stop()
             await http.aclose()
             if versions is not None:
                 await versions.aclose()
@@ -264,6 +307,9 @@ def create_app(
             *(asset_routes() if settings.graphiql else []),
         ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds)
+        ],
     )
     app.state.services = services
     app.state.engine = engine

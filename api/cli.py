@@ -13,9 +13,18 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from api.app import ConfigurationError, check_keys_cover_secrets, create_app, secret_box
+from api.app import (
+    ConfigurationError,
+    check_keys_cover_secrets,
+    create_app,
+    event_bus,
+    secret_box,
+)
 from api.settings import Settings, SettingsError, load_settings
+from providers.redis_bus import RedisBus
 from resolvers.api_keys import (
+    KEYS_CHANNEL,
+    KeyRevoked,
     UnknownPrefixError,
     bootstrap_first_key,
     create_api_key,
@@ -87,7 +96,29 @@ def _revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Revoked key {key.prefix}.")
+    if not asyncio.run(_announce_revocation(settings, key.id)):
+        print(
+            "warning: could not tell the servers over the Redis bus; the key's open websockets "
+            "close at their next key re-check (SMS_KEY_RECHECK_SECONDS).",
+            file=sys.stderr,
+        )
     return 0
+
+
+async def _announce_revocation(settings: Settings, key_id: str) -> bool:
+    """Every replica closes the key's open websockets on hearing this (HTTP needs nothing: no
+    replica caches keys). In-process buses reach no server from here: their sockets re-check."""
+    bus = event_bus(settings)
+    if not isinstance(bus, RedisBus):
+        return True
+    try:
+        await bus.announce(KEYS_CHANNEL, KeyRevoked(key_id))
+    except Exception as exc:
+        logging.getLogger(__name__).warning("revocation not announced: %s", type(exc).__name__)
+        return False
+    finally:
+        await bus.stop()
+    return True
 
 
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import AsyncGenerator, Coroutine
 from json import JSONDecodeError
 from typing import Any, cast
@@ -16,15 +17,21 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import NonJsonMessageReceived, NonTextMessageReceived
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import KeyAuthenticator
+from api.outages import DatabaseUnavailableError
 from api.throttle import FailureLimiter, client_address
+from providers.bus import SubscriberOverflow
+from resolvers.api_keys import KEYS_CHANNEL, KeyRevoked
 from resolvers.services import Services
 from schema.context import Context
 from schema.fanout import SharedPayloads
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -121,6 +128,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.max_message_bytes = max_message_bytes
         self.open_websockets = 0
         self._payloads = SharedPayloads()
+        # Open sockets by API key id, for revocations announced on the bus (weak: a socket that
+        # ended drops out by itself).
+        self._sockets: dict[str, weakref.WeakSet[WebSocket]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -158,6 +168,15 @@ class GraphQLApp(GraphQL[Context, None]):
         websocket = request if isinstance(request, WebSocket) else None
         return Context(self.services, getattr(request.state, "caller", None), websocket=websocket)
 
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # A resolver that met a database outage is not a field error: the whole answer is a 503.
+        for error in result.errors or ():
+            if is_outage(error.original_error):
+                raise DatabaseUnavailableError from error.original_error
+        return await super().process_result(request, result)
+
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         params = context.connection_params or {}
         authorization = params.get("Authorization") or params.get("authorization")
@@ -172,6 +191,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 await websocket.close(code=4429, reason=reason)
             raise ConnectionRejectionError({"message": "Missing, unknown or revoked API key."})
         context.authenticated = caller
+        self._sockets.setdefault(caller.key_id, weakref.WeakSet()).add(websocket)
         connection: Connection = websocket.scope["state"]["connection"]
         connection.start(self._close_when_revoked(websocket, authorization))
         return await super().on_ws_connect(context)
@@ -189,3 +209,20 @@ class GraphQLApp(GraphQL[Context, None]):
                 with contextlib.suppress(Exception):
                     await websocket.close(code=4403, reason="API key revoked")
                 return
+
+    async def close_revoked_sockets(self) -> None:
+        """Close (4403) this process's sockets of every key revoked on any replica or the CLI."""
+        async with self.services.bus.subscribe(KEYS_CHANNEL) as revocations:
+            iterator = aiter(revocations)
+            while True:
+                try:
+                    message = await anext(iterator)
+                except SubscriberOverflow:
+                    continue  # missed revocations are caught by each socket's periodic re-check
+                if isinstance(message, KeyRevoked):
+                    await self.close_sockets_of(message.key_id)
+
+    async def close_sockets_of(self, key_id: str) -> None:
+        for websocket in list(self._sockets.pop(key_id, ())):
+            with contextlib.suppress(Exception):
+                await websocket.close(code=4403, reason="API key revoked")

@@ -25,8 +25,8 @@ from functools import lru_cache
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from providers.bus import EventBus, Subscription
 from providers.cache_versions import Versions, VersionsUnavailable
-from resolvers.bus import EventBus, Subscription
 from resolvers.domain import Caller
 from resolvers.events import workspace_of_cached_channel
 
@@ -247,6 +247,12 @@ class BumpingBus:
     def __init__(self, bus: EventBus, versions: Versions) -> None:
         self.inner = bus
         self._versions = versions
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def stop(self) -> None:
+        await self.inner.stop()
 
     async def publish(self, channel: str, message: object) -> None:
         workspace_id = workspace_of_cached_channel(channel)

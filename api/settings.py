@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     # waits at most this long for more before it is written (each callback waits for its commit).
     status_batch_size: int = Field(default=200, ge=1, le=5_000)
     status_batch_linger_seconds: float = Field(default=0.002, ge=0, le=0.05)
+    # Reconnecting to a lost Redis bus: the first wait, doubled after each failure up to the cap.
+    bus_reconnect_min_seconds: float = Field(default=0.5, gt=0, le=60)
+    bus_reconnect_max_seconds: float = Field(default=10.0, gt=0, le=300)
+    # Events waiting to be sent to Redis; beyond it (Redis not keeping up) they stay local.
+    bus_outbox_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("database_url")
     @classmethod
@@ -88,8 +94,13 @@ class Settings(BaseSettings):
     @field_validator("broadcast_url")
     @classmethod
     def _known_broadcast(cls, value: str) -> str:
-        if value != "memory://":
-            raise ValueError("must be memory:// (the in-process event bus)")
+        if value == "memory://":
+            return value
+        parts = urlsplit(value)
+        if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+            raise ValueError(
+                "must be memory:// (one process) or redis://host:port/db (several replicas)"
+            )
         return value
 
     @field_validator("public_url")

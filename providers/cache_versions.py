@@ -95,6 +95,6 @@ def _text(value: bytes | str | None) -> str:
 
 def create_versions(broadcast_url: str, *, timeout_seconds: float) -> Versions:
     """Shared versions whenever events cross replicas (Redis), else this process's own."""
-    if broadcast_url.startswith("redis://"):
+    if broadcast_url.startswith(("redis://", "rediss://")):
         return RedisVersions(broadcast_url, timeout_seconds=timeout_seconds)
     return MemoryVersions()

@@ -32,6 +32,14 @@ class IssuedKey:
     role: Role
 
 
+KEYS_CHANNEL = "api-keys"  # revocations, for every replica's open websockets
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRevoked:
+    key_id: str
+
+
 class UnknownPrefixError(Exception):
     """No key, or more than one, has this prefix."""
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
-from resolvers.bus import SubscriberOverflow
+from providers.bus import SubscriberOverflow
 from resolvers.domain import Account, AccountStatus, Caller, Sender, Stats
 from resolvers.senders import senders_of
 from resolvers.services import Services

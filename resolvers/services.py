@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
 from providers.twilio import TwilioClient
-from resolvers.bus import EventBus
 from storage.crypto import SecretBox
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ from schema.limits import DocumentLimits, limits_rule
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +98,19 @@ class Schema(strawberry.Schema):
         # Client errors (syntax, validation, variables, FORBIDDEN) are answered, not logged:
         # their tracebacks quote what the client sent. Only crashes are the server's problem.
         for error in errors:
-            if _is_unexpected(error):
+            if is_outage(error.original_error):
+                answer_outage(error)
+            elif _is_unexpected(error):
                 mask_unexpected(error)
             else:
                 scrub_variable_values(error)
+
+
+def answer_outage(error: GraphQLError) -> None:
+    """A database outage is no crash: say so, and keep its cause for the HTTP layer, which
+    answers the whole request with a 503 (api/outages.py logs it once there)."""
+    error.message = "The database is unavailable right now; retry shortly."
+    error.extensions = {"code": "UNAVAILABLE"}
 
 
 def mask_unexpected(error: GraphQLError) -> None:

@@ -6,8 +6,10 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import asyncpg.exceptions  # type: ignore[import-untyped]
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -35,6 +37,10 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     # Enough pooled connections for a busy worker: beyond the pool, connections are opened and
     # closed per request (a thread, a file open and the pragmas each time on SQLite).
     kwargs.update(pool_size=20, max_overflow=10)
+    # A pooled connection may have died with a database server's restart: a ping before each
+    # checkout replaces it, so the first request after the restart does not fail. A SQLite file
+    # has no server to restart, and its ping would cost a thread hop per request.
+    kwargs["pool_pre_ping"] = not url.drivername.startswith("sqlite")
     engine = create_async_engine(url, **kwargs)
     if url.drivername.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -100,3 +106,30 @@ def create_sessionmakers(
     else:
         writes = async_sessionmaker(writer, expire_on_commit=False)
     return reads, writes
+
+
+# What a database that went away raises: refused or dropped connections, a server shutting down
+# or starting up. Anything else is a bug or bad data, never reported as an outage.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+)
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the database is unreachable right now."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _OUTAGES):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        orig = current.orig if isinstance(current, DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False

@@ -26,6 +26,7 @@ from storage.db import create_engine, create_sessionmakers
 from storage.migrate import migrate
 
 PG_URL = os.environ.get("SMS_TEST_DATABASE_URL")
+BUS_URL = os.environ.get("SMS_TEST_BROADCAST_URL", "memory://")
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f1e2d3c4b5a6978812345678abcdef90"
@@ -83,7 +84,11 @@ def dns() -> dict[str, list[str]]:
 @pytest.fixture
 def settings_factory(database_url: str) -> Callable[..., Settings]:
     def build(**overrides: Any) -> Settings:
-        values: dict[str, Any] = {"database_url": database_url, "encryption_keys": TEST_KEY}
+        values: dict[str, Any] = {
+            "database_url": database_url,
+            "encryption_keys": TEST_KEY,
+            "broadcast_url": BUS_URL,
+        }
         values.update(overrides)
         return Settings(**values)
 

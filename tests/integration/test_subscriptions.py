@@ -22,8 +22,9 @@ from websockets.exceptions import InvalidStatus
 from api.app import create_app
 from api.response_cache import BumpingBus
 from api.settings import Settings
+from providers.bus import MemoryBus
+from providers.redis_bus import RedisBus
 from resolvers.api_keys import authenticate, create_api_key, revoke_api_key
-from resolvers.bus import MemoryBus
 from resolvers.domain import Role
 from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
@@ -98,7 +99,7 @@ class Live:
         bus = self.services.bus
         if isinstance(bus, BumpingBus):  # the response cache's versions ride on the bus
             bus = bus.inner
-        assert isinstance(bus, MemoryBus)
+        assert isinstance(bus, MemoryBus | RedisBus)
         return bus.subscriber_count(channel(caller.workspace_id))
 
     async def listening(self, key: str, channel: Callable[[str], str], count: int = 1) -> None:

@@ -41,6 +41,10 @@ def test_an_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SMS_ALLOWED_PROVIDER_HOSTS", " , ", "SMS_ALLOWED_PROVIDER_HOSTS"),
         ("SMS_PUBLIC_URL", "ftp://x", "SMS_PUBLIC_URL"),
         ("SMS_GRAPHIQL", "maybe", "SMS_GRAPHIQL"),
+        ("SMS_BROADCAST_URL", "kafka://broker:9092", "redis://host:port/db"),
+        ("SMS_BROADCAST_URL", "redis://", "SMS_BROADCAST_URL"),
+        ("SMS_BUS_RECONNECT_MAX_SECONDS", "0", "SMS_BUS_RECONNECT_MAX_SECONDS"),
+        ("SMS_DB_RETRY_AFTER_SECONDS", "0", "SMS_DB_RETRY_AFTER_SECONDS"),
     ],
 )
 def test_a_malformed_setting_is_named_with_what_is_wrong(
@@ -70,3 +74,10 @@ def test_the_edge_limits_default_to_the_documented_numbers() -> None:
     assert (settings.max_body_bytes, settings.max_json_depth) == (1024 * 1024, 32)
     assert (settings.ws_max_message_bytes, settings.ws_max_subscriptions) == (64 * 1024, 20)
     assert (settings.auth_failures_per_second, settings.auth_failure_addresses) == (20, 10_000)
+
+
+def test_a_redis_broadcast_url_names_the_bus_of_several_replicas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMS_BROADCAST_URL", "redis://redis.internal:6379/2")
+    assert load_settings().broadcast_url == "redis://redis.internal:6379/2"

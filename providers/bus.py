@@ -1,8 +1,11 @@
 """The event bus: publish after commit, subscribe per workspace channel.
 
-``MemoryBus`` is the in-process implementation (``SMS_BROADCAST_URL=memory://``). A subscriber has
-a bounded queue: a slow subscriber cannot grow the server's memory. On overflow its queue is
-dropped and its next read raises ``SubscriberOverflow``, so the reader resyncs or disconnects.
+``MemoryBus`` fans out inside one process (``SMS_BROADCAST_URL=memory://``); ``RedisBus``
+(providers/redis_bus.py) carries the same messages across replicas and hands them to a local
+``MemoryBus``. A subscriber has a bounded queue: a slow subscriber cannot grow the server's memory.
+On overflow its queue is dropped and its next read raises ``SubscriberOverflow``, so the reader
+resyncs or disconnects. ``resync_all`` does the same to every subscriber at once: the bus uses it
+when events may have been lost elsewhere (a Redis outage).
 """
 
 from __future__ import annotations
@@ -23,9 +26,21 @@ class Subscription(Protocol):
 
 
 class EventBus(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
     async def publish(self, channel: str, message: object) -> None: ...
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]: ...
+
+
+class Codec(Protocol):
+    """The wire form of the messages a bus carries between processes."""
+
+    def encode(self, message: object) -> bytes: ...
+
+    def decode(self, data: bytes) -> object: ...
 
 
 class _Subscriber:
@@ -39,10 +54,14 @@ class _Subscriber:
         if self._overflowed:
             return  # the reader resyncs from the current state, which includes this
         if len(self._queue) >= self._size:
-            self._queue.clear()
-            self._overflowed = True
+            self.resync()
         else:
             self._queue.append(message)
+            self._ready.set()
+
+    def resync(self) -> None:
+        self._queue.clear()
+        self._overflowed = True
         self._ready.set()
 
     def __aiter__(self) -> AsyncIterator[object]:
@@ -66,9 +85,27 @@ class MemoryBus:
         self._queue_size = queue_size
         self._channels: dict[str, set[_Subscriber]] = {}
 
+    async def start(self) -> None:
+        """Nothing to connect to."""
+
+    async def stop(self) -> None:
+        """Nothing to release: subscribers end with their connections."""
+
     async def publish(self, channel: str, message: object) -> None:
+        self.deliver(channel, message)
+
+    def deliver(self, channel: str, message: object) -> None:
         for subscriber in tuple(self._channels.get(channel, ())):
             subscriber.offer(message)
+
+    def resync_all(self) -> int:
+        """Tell every subscriber it missed events; returns how many were told."""
+        told = 0
+        for subscribers in tuple(self._channels.values()):
+            for subscriber in tuple(subscribers):
+                subscriber.resync()
+                told += 1
+        return told
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         return self._subscription(channel)
@@ -88,10 +125,3 @@ class MemoryBus:
 
     def subscriber_count(self, channel: str) -> int:
         return len(self._channels.get(channel, ()))
-
-
-def create_bus(url: str, *, queue_size: int = 256) -> EventBus:
-    """The bus named by ``SMS_BROADCAST_URL``."""
-    if url == "memory://":
-        return MemoryBus(queue_size)
-    raise ValueError(f"unsupported broadcast URL {url.split('://')[0]}:// (use memory://)")

@@ -1,0 +1,74 @@
+"""docker-compose.yml, read as Docker Compose would read it (Docker does not run here): every
+SMS_* variable it gives the service is a setting the service knows and accepts."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from api.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+OURS = {name: service for name, service in SERVICES.items() if service.get("build") == "."}
+REPLICAS = {name: service for name, service in OURS.items() if "command" not in service}
+# What an operator exports before ``docker compose up`` (a valid value for each placeholder).
+OPERATOR = {
+    "POSTGRES_PASSWORD": "s3cret",
+    "SMS_ENCRYPTION_KEYS": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
+    "SMS_PUBLIC_URL": "https://sms.example.com",
+}
+
+
+def interpolate(value: str) -> str:
+    """Compose's ``${NAME}``, ``${NAME:?message}`` and ``${NAME:-default}``."""
+
+    def one(match: re.Match[str]) -> str:
+        name, _, default = match.group(1).partition(":-")
+        name = name.split(":?")[0]
+        return OPERATOR.get(name, default)
+
+    return re.sub(r"\$\{([^}]+)\}", one, value)
+
+
+def environment(service: dict[str, Any]) -> dict[str, str]:
+    return {name: interpolate(str(value)) for name, value in service["environment"].items()}
+
+
+def test_two_replicas_run_the_server_behind_a_load_balancer_that_passes_websockets() -> None:
+    assert len(REPLICAS) == 2
+    balancer = SERVICES["load-balancer"]
+    assert balancer["image"].startswith("caddy")
+    (config,) = [v.split(":")[0] for v in balancer["volumes"] if "Caddyfile" in v]
+    caddyfile = (ROOT / config).read_text()
+    for name in REPLICAS:
+        assert f"{name}:8000" in caddyfile
+    assert {"postgres", "redis"} <= set(SERVICES)
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_every_sms_variable_is_a_setting_the_service_accepts(name: str) -> None:
+    values = environment(OURS[name])
+    known = {f"SMS_{field.upper()}" for field in Settings.model_fields}
+    assert set(values) - known == set(), "unknown settings stop the start"
+    settings = Settings(
+        **{key.removeprefix("SMS_").lower(): value for key, value in values.items()}
+    )
+    assert settings.database_url.startswith("postgresql+asyncpg://")
+    assert settings.database_url.split("@")[1].startswith("postgres:5432/")
+    assert settings.broadcast_url == "redis://redis:6379/0"
+    assert settings.encryption_key_list, "replicas must share their encryption keys"
+    assert settings.public_url == "https://sms.example.com"
+
+
+def test_replicas_and_the_migration_share_one_configuration() -> None:
+    configurations = [environment(service) for service in OURS.values()]
+    assert all(configuration == configurations[0] for configuration in configurations)
+    assert SERVICES["migrate"]["command"] == ["migrate"]
+    for replica in REPLICAS.values():
+        assert replica["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
