@@ -73,6 +73,13 @@ class KeyAuthenticator:
             self._cached[digest] = (caller, now + self.cache_seconds)
         return caller
 
+    def forget(self, key_id: str) -> None:
+        """A revocation announced on the bus: this key is refused from now on, not after the
+        cache's bound."""
+        for digest, (caller, _) in list(self._cached.items()):
+            if caller.key_id == key_id:
+                del self._cached[digest]
+
 
 def wants_graphiql_page(request: Request) -> bool:
     """A browser opening /graphql: GET, HTML accepted, no document. Decided on the parsed

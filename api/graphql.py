@@ -220,6 +220,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 except SubscriberOverflow:
                     continue  # missed revocations are caught by each socket's periodic re-check
                 if isinstance(message, KeyRevoked):
+                    self.authenticator.forget(message.key_id)
                     await self.close_sockets_of(message.key_id)
 
     async def close_sockets_of(self, key_id: str) -> None:

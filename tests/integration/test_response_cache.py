@@ -8,12 +8,15 @@ change through its real path, then reads again: a missed invalidation serves the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import os
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
 import respx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from resolvers.api_keys import revoke_api_key
 from storage.db import create_engine, create_sessionmakers
@@ -26,6 +29,7 @@ from tests.integration.test_verification import twilio_answers, verdict, verify
 from tests.twilio_fixtures import error
 
 TO = "+14155550100"
+TOGGLE_OFF = "mutation { setSmsIntegrationEnabled(enabled: false) { errors { code } } }"
 
 
 async def cached(api: Api, key: str, query: str, variables: dict[str, Any] | None = None) -> Any:
@@ -92,9 +96,7 @@ async def test_the_toggle_invalidates_the_integration_read(api: Api, keys: Keys)
     await enable(api, keys.admin)
     assert (await cached(api, keys.marketer, INTEGRATION))["smsIntegration"]["enabled"] is True
 
-    await api.data(
-        keys.admin, "mutation { setSmsIntegrationEnabled(enabled: false) { errors { code } } }"
-    )
+    await api.data(keys.admin, TOGGLE_OFF)
 
     assert (await fresh(api, keys.marketer, INTEGRATION))["smsIntegration"]["enabled"] is False
 
@@ -200,3 +202,58 @@ async def _revoke(database_url: str, key: str) -> None:
         await revoke_api_key(writes, key)
     finally:
         await engine.dispose()
+
+
+# --- two replicas: the versions live in Redis ------------------------------------------------
+
+REDIS_URL = os.environ.get("SMS_TEST_REDIS_URL", "redis://127.0.0.1:6379/14")
+
+
+@pytest.fixture
+async def two_replicas(make_api: Callable[..., Any]) -> AsyncIterator[tuple[Api, Api]]:
+    """Two apps on one database and one Redis, as two replicas of a deployment."""
+    probe = Redis.from_url(REDIS_URL)
+    try:
+        await probe.ping()
+    except (OSError, RedisError):
+        pytest.skip(f"no Redis at {REDIS_URL}")
+    finally:
+        await probe.aclose()
+    async with (
+        make_api(broadcast_url=REDIS_URL) as a,
+        make_api(broadcast_url=REDIS_URL) as b,
+    ):
+        yield a, b
+
+
+async def test_a_write_acknowledged_by_one_replica_invalidates_the_others_cache(
+    two_replicas: tuple[Api, Api], keys: Keys, twilio: respx.Router
+) -> None:
+    a, b = two_replicas
+    await enable(a, keys.admin)
+    account = await added(a, keys.admin, displayName="Before")
+    await cached(b, keys.admin, ACCOUNT, {"id": account["id"]})
+    await cached(b, keys.marketer, SENDERS)
+
+    await update(a, keys.admin, account["id"], displayName="After")
+    card = (await fresh(b, keys.admin, ACCOUNT, {"id": account["id"]}))["smsAccount"]
+    assert card["displayName"] == "After"
+
+    twilio_answers(twilio)
+    await verify(a, keys.admin, account["id"])
+    assert (await verdict(a, keys.admin, account["id"]))["status"] == "VERIFIED"
+    assert [s["displayName"] for s in (await fresh(b, keys.marketer, SENDERS))["smsSenders"]] == [
+        "After"
+    ]
+
+    await cached(b, keys.admin, ACCOUNTS)
+    await api_remove(a, keys.admin, account["id"])
+    assert (await fresh(b, keys.admin, ACCOUNTS))["smsAccounts"]["nodes"] == []
+
+    await cached(b, keys.marketer, INTEGRATION)
+    await a.data(keys.admin, TOGGLE_OFF)
+    assert (await fresh(b, keys.marketer, INTEGRATION))["smsIntegration"]["enabled"] is False
+
+
+async def api_remove(api: Api, key: str, account_id: str) -> None:
+    await api.data(key, REMOVE, {"id": account_id})
