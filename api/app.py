@@ -23,7 +23,9 @@ from api.webhooks import webhook_routes
 from providers.host_policy import Resolver, system_resolver
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
+from resolvers import events
 from resolvers.bus import create_bus
+from resolvers.domain import Account
 from resolvers.services import Services
 from resolvers.verification import Verifier
 from schema import build_schema
@@ -78,11 +80,27 @@ def create_app(
     policy = settings.host_policy
     http = create_http_client(policy, resolver, transport=twilio_transport)
     twilio = TwilioClient(http, RetryPolicy(base_seconds=settings.retry_base_seconds))
-    verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
+    secrets = secret_box(settings)
+
+    async def publish(workspace_id: str, account: Account, before: Account | None) -> None:
+        # Bound late: the publisher reads the picker and the bus through the services below.
+        await events.account_changed(services, workspace_id, account, before=before)
+
+    verifier = Verifier(
+        reads=reads,
+        writes=writes,
+        secrets=secrets,
+        twilio=twilio,
+        publish=publish,
+        public_url=settings.public_url,
+        lease_seconds=settings.verify_lease_seconds,
+        recheck_seconds=settings.recheck_seconds,
+        max_in_flight=settings.max_concurrent_checks,
+    )
     services = Services(
         reads=reads,
         writes=writes,
-        secrets=secret_box(settings),
+        secrets=secrets,
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
@@ -118,12 +136,15 @@ def create_app(
     stopping = asyncio.Event()
 
     async def sweep_until_stopped() -> None:
-        """Pick up checks whose process died: at start, then every sweep interval."""
+        """Pick up checks whose process died, and due health checks: at start, then every
+        sweep interval."""
         while not stopping.is_set():
             try:
-                picked = await verifier.sweep(services)
-                if picked:
-                    log.info("resumed %d verification(s) whose lease had expired", picked)
+                resumed, health_checks = await verifier.sweep()
+                if resumed:
+                    log.info("resumed %d verification(s) whose lease had expired", resumed)
+                if health_checks:
+                    log.info("started %d health check(s) of verified accounts", health_checks)
             except Exception:
                 log.exception("verification sweep failed; trying again later")
             with contextlib.suppress(TimeoutError):
@@ -157,5 +178,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.services = services
+    app.state.verifier = verifier
     app.state.engine = engine
     return app

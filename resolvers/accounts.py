@@ -86,6 +86,7 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
             f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
         ),
         verified_at=row.verified_at,
+        last_checked_at=row.last_checked_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
