@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Twilio's error codes (https://www.twilio.com/docs/api/errors) that use cases care about.
+AUTHENTICATION_FAILED = 20003
+NOT_FOUND = 20404
+
 
 class TwilioError(Exception):
     """Base of every failure talking to Twilio. Messages never carry upstream text or secrets."""
@@ -29,3 +33,14 @@ class TwilioRejected(TwilioError):
         self.code = code
         # Twilio's own sentence, kept only for a message's errorMessage (never for accounts).
         self.twilio_message = message
+
+    @property
+    def bad_credentials(self) -> bool:
+        """Twilio refused the Account SID / Auth Token pair itself (20003, or a bare 401)."""
+        return self.code == AUTHENTICATION_FAILED or self.status == 401
+
+    @property
+    def no_such_resource(self) -> bool:
+        """What was asked for is not there, or not visible to these credentials (20404, 403,
+        404)."""
+        return self.code == NOT_FOUND or self.status in (403, 404)

@@ -42,10 +42,6 @@ IN_PROGRESS = FieldError(
     ErrorCode.VERIFICATION_IN_PROGRESS,
     "A verification of this account is already running; its result will show on the card.",
 )
-# Twilio error codes that mean "these credentials are not an account you can use".
-AUTHENTICATION_FAILED = 20003
-CREDENTIAL_CODES = {AUTHENTICATION_FAILED, 20404}
-CREDENTIAL_STATUSES = {401, 403, 404}
 # How many checks of one Twilio account may be in flight at once.
 PER_TWILIO_ACCOUNT = 2
 
@@ -391,7 +387,7 @@ def _failure_of(error: BaseException, rejected: VerificationFailure) -> Verifica
         return VerificationFailure.BASE_URL
     if isinstance(error, TwilioRejected):
         # On a sender, "not found" (404 / 20404) means the sender, not the account.
-        if error.code == AUTHENTICATION_FAILED or error.status == 401:
+        if error.bad_credentials:
             return VerificationFailure.INVALID_CREDENTIALS
         return rejected
     if isinstance(error, TwilioError):
@@ -403,14 +399,15 @@ async def _check_account(twilio: TwilioClient, credentials: Credentials) -> Verd
     try:
         info = await twilio.fetch_account(credentials)
     except TwilioRejected as rejected:
-        if rejected.status in CREDENTIAL_STATUSES or rejected.code in CREDENTIAL_CODES:
+        # On the account itself, "not found" means these credentials are not an account.
+        if rejected.bad_credentials or rejected.no_such_resource:
             return Verdict(VerificationFailure.INVALID_CREDENTIALS)
         raise
     if info.sid != credentials.account_sid:
         return Verdict(VerificationFailure.INVALID_CREDENTIALS)
-    if info.status != "active":
+    if not info.active:
         return Verdict(VerificationFailure.ACCOUNT_SUSPENDED)
-    return Verdict(None, trial={"Trial": True, "Full": False}.get(info.type or ""))
+    return Verdict(None, trial=info.trial)
 
 
 async def _check_phone_number(
