@@ -188,10 +188,17 @@ class Verifier:
             await asyncio.gather(*self._all, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Cancel running checks; their leases let a sweep (here or on a replica) resume them."""
+        """Cancel running checks and give their leases back, so that the next sweep of another
+        replica resumes them instead of waiting for the leases to expire."""
+        cancelled = list(self._running)
         for task in list(self._all):
             task.cancel()
         await asyncio.gather(*self._all, return_exceptions=True)
+        try:
+            for key in cancelled:
+                await self._renew(key, give_back=True)
+        except Exception:
+            log.warning("could not give back the leases of %d check(s)", len(cancelled))
 
     async def sweep(self) -> tuple[int, int]:
         """Claim checks whose lease expired (their process died), then due health checks, no
@@ -247,11 +254,13 @@ class Verifier:
             except Exception:
                 log.warning("could not renew the lease of account %s; trying again", key[0])
 
-    async def _renew(self, key: _Key) -> bool:
+    async def _renew(self, key: _Key, *, give_back: bool = False) -> bool:
+        """Renew the lease for its full length, or give it back."""
         account_id, version, kind = key
+        lease_until = None if give_back else utcnow() + self._lease
         async with self._writes() as session:
             renewed = await queries.renew_lease(
-                session, account_id, version, kind.value, utcnow() + self._lease
+                session, account_id, version, kind.value, lease_until
             )
             await session.commit()
         return renewed

@@ -138,9 +138,14 @@ async def record_check(
 
 
 async def renew_lease(
-    session: AsyncSession, account_id: str, version: int, status: str, lease_until: datetime
+    session: AsyncSession,
+    account_id: str,
+    version: int,
+    status: str,
+    lease_until: datetime | None,
 ) -> bool:
-    """Extend a running check's lease; False when the account is no longer that check's."""
+    """Extend a running check's lease (None gives it back); False when the account is no longer
+    that check's."""
     result = await session.execute(
         update(SmsAccountRow)
         .where(
