@@ -304,16 +304,18 @@ class Verifier:
                 "verified_at": now,
                 "updated_at": now,
             }
-        if kind is CheckKind.VERIFY or verdict.failure in DEFINITE_FAILURES:
-            return {
+        definite = verdict.failure in DEFINITE_FAILURES
+        if kind is CheckKind.VERIFY or definite:
+            failed = {
                 "status": AccountStatus.FAILED.value,
                 "failure": verdict.failure.value,
                 "verified_at": None,
-                "last_checked_at": now,
                 "next_check_at": None,
                 "updated_at": now,
                 **trial,
             }
+            # lastCheckedAt says when Twilio last answered for the account, not when it failed to.
+            return {**failed, "last_checked_at": now} if definite else failed
         # Twilio could not say: the account stays VERIFIED and is asked again soon.
         retry = min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds)
         return {"next_check_at": now + timedelta(seconds=retry)}

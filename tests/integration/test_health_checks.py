@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 import respx
 
 from resolvers.events import accounts_channel, senders_channel
@@ -254,3 +255,19 @@ async def until(condition: Callable[[], bool], within: float = 15) -> None:
     while not condition():
         assert time.monotonic() < deadline, "never happened"
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("reply", "failure", "checked"),
+    [(SUSPENDED, "ACCOUNT_SUSPENDED", True), (UNAVAILABLE, "PROVIDER_UNAVAILABLE", False)],
+    ids=["twilio-refused", "twilio-down"],
+)
+async def test_last_checked_at_says_when_twilio_last_answered_for_the_account(
+    api: Api, keys: Keys, twilio: respx.Router, reply: httpx.Response, failure: str, checked: bool
+) -> None:
+    twilio_answers(twilio, account_reply=reply)
+
+    card = await verified_card(api, keys)
+
+    assert card["failure"] == failure
+    assert (card["lastCheckedAt"] is not None) is checked
