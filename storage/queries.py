@@ -170,17 +170,22 @@ async def _claim(
 ) -> list[tuple[str, int]]:
     """Lease up to ``limit`` due accounts to this process, atomically: PostgreSQL skips rows
     another sweeper holds, and the UPDATE re-checks ``due``, so each is claimed by one replica.
-    SQLite runs writers one at a time, which makes the same statement atomic there."""
-    candidates = (
+    SQLite runs writers one at a time, which makes the same statement atomic there.
+
+    The pick is a MATERIALIZED CTE: as a plain ``IN (subquery)`` PostgreSQL may rescan it for
+    every row, and each rescan locks the next ``limit`` rows (measured: all 10,000 due accounts
+    claimed by one sweep of 32)."""
+    picked = (
         select(_A.id)
         .where(due, _A.removed_at.is_(None))
         .limit(limit)
         .with_for_update(skip_locked=True)
-        .scalar_subquery()
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
     )
     result = await session.execute(
         update(SmsAccountRow)
-        .where(_A.id.in_(candidates), due, _A.removed_at.is_(None))
+        .where(_A.id.in_(select(picked.c.id)), due, _A.removed_at.is_(None))
         .values(verify_lease_until=lease_until)
         .returning(_A.id, _A.credentials_version)
         .execution_options(synchronize_session=False)
