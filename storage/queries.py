@@ -168,13 +168,15 @@ def _unleased(now: datetime) -> ColumnElement[bool]:
 async def _claim(
     session: AsyncSession, due: ColumnElement[bool], lease_until: datetime, limit: int
 ) -> list[tuple[str, int]]:
-    """Lease up to ``limit`` due accounts to this process, atomically: PostgreSQL skips rows
-    another sweeper holds, and the UPDATE re-checks ``due``, so each is claimed by one replica.
-    SQLite runs writers one at a time, which makes the same statement atomic there.
+    """Lease up to ``limit`` due accounts to this process, atomically. On PostgreSQL the pick
+    skips rows another sweeper holds, and a row another sweeper claimed meanwhile is re-checked
+    against ``due`` once locked (READ COMMITTED), so each is claimed by one replica. SQLite runs
+    writers one at a time (BEGIN IMMEDIATE), which makes the same statement atomic there.
 
     The pick is a MATERIALIZED CTE: as a plain ``IN (subquery)`` PostgreSQL may rescan it for
     every row, and each rescan locks the next ``limit`` rows (measured: all 10,000 due accounts
-    claimed by one sweep of 32)."""
+    claimed by one sweep of 32). The UPDATE names only the picked ids, so that even with stale
+    statistics it looks them up by key instead of scanning the table (bench/claims.py)."""
     picked = (
         select(_A.id)
         .where(due, _A.removed_at.is_(None))
@@ -185,7 +187,7 @@ async def _claim(
     )
     result = await session.execute(
         update(SmsAccountRow)
-        .where(_A.id.in_(select(picked.c.id)), due, _A.removed_at.is_(None))
+        .where(_A.id.in_(select(picked.c.id)))
         .values(verify_lease_until=lease_until)
         .returning(_A.id, _A.credentials_version)
         .execution_options(synchronize_session=False)
