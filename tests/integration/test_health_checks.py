@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -20,9 +22,8 @@ from tests.integration.test_accounts import added, enable, update
 from tests.integration.test_subscriptions import (
     ACCOUNT_CHANGED,
     SENDERS_CHANGED,
+    Live,
     Serve,
-    account_event,
-    sender_list,
     serve,  # noqa: F401  (the fixture of a live server)
 )
 from tests.integration.test_verification import (
@@ -34,6 +35,7 @@ from tests.integration.test_verification import (
     verify,
 )
 from tests.twilio_fixtures import account, error, incoming_numbers
+from tests.ws_client import GraphQLSocket
 
 # The shortest interval there is, and a sweep that notices a due account at once.
 SOON = {"recheck_seconds": 1, "verify_sweep_seconds": 0.05}
@@ -66,6 +68,36 @@ async def watch_until(
             return card, seen
         await asyncio.sleep(0.02)
     raise AssertionError(f"the card never got there: {card}")
+
+
+@dataclass
+class Feed:
+    """One subscription on its own socket (so two feeds never interleave)."""
+
+    ws: GraphQLSocket
+    operation_id: str
+    field: str
+
+    async def next(self) -> Any:
+        return (await self.ws.next_data(self.operation_id))[self.field]
+
+    async def until(self, done: Callable[[Any], bool]) -> Any:
+        """Skip what came before the first item for which ``done`` holds; that item."""
+        while not done(item := await self.next()):
+            pass
+        return item
+
+
+@asynccontextmanager
+async def listening(live: Live, key: str) -> AsyncIterator[tuple[Feed, Feed]]:
+    """Account events and sender lists of ``key``'s workspace, from now on."""
+    async with live.socket(key) as accounts_ws, live.socket(key) as senders_ws:
+        accounts = await live.subscribed(accounts_ws, key, ACCOUNT_CHANGED, accounts_channel)
+        senders = await live.subscribed(senders_ws, key, SENDERS_CHANGED, senders_channel)
+        yield (
+            Feed(accounts_ws, accounts, "smsAccountChanged"),
+            Feed(senders_ws, senders, "smsSendersChanged"),
+        )
 
 
 def checked_after(first: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
@@ -107,19 +139,16 @@ async def test_a_suspension_found_by_a_health_check_fails_the_account_and_emptie
     twilio: respx.Router,
 ) -> None:
     twilio_answers(twilio, account_reply=[ACTIVE, SUSPENDED])
-    async with serve(**SOON) as live:
+    async with serve(**SOON) as live, listening(live, keys.admin) as (accounts, senders):
         card = await verified_card(live.api, keys)
-        async with live.socket(keys.admin) as ws:
-            accounts = await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
-            senders = await live.subscribed(ws, keys.admin, SENDERS_CHANGED, senders_channel)
-            event = await account_event(ws, accounts)
-            picker = await sender_list(ws, senders)
+        await senders.until(bool)  # the verified card joined the picker
+        event = await accounts.until(lambda event: event["account"]["status"] == "FAILED")
+        picker = await senders.next()
         listed = (await live.api.data(keys.marketer, SENDERS))["smsSenders"]
         failed = await card_of(live.api, keys.admin, card["id"])
 
     assert event["kind"] == "STATUS_CHANGED"
     assert event["previousStatus"] == "VERIFIED"
-    assert event["account"]["status"] == "FAILED"
     assert event["account"]["failure"] == "ACCOUNT_SUSPENDED"
     assert event["stats"]["verified"] == 0
     assert picker == listed == []
@@ -167,17 +196,16 @@ async def test_a_health_check_that_changes_nothing_a_client_shows_pushes_no_even
     twilio: respx.Router,
 ) -> None:
     routes = twilio_answers(twilio)
-    async with serve(**SOON) as live:
+    async with serve(**SOON) as live, listening(live, keys.admin) as (accounts, senders):
         first = await verified_card(live.api, keys)
-        async with live.socket(keys.admin) as ws:
-            accounts = await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
-            senders = await live.subscribed(ws, keys.admin, SENDERS_CHANGED, senders_channel)
-            await watch_until(live.api, keys.admin, first["id"], checked_after(first))
-            assert routes["account"].call_count >= 2
-            await update(live.api, keys.admin, first["id"], displayName="Renamed")
-            # The first events after the health check are the rename's: it pushed none.
-            event = await account_event(ws, accounts)
-            picker = await sender_list(ws, senders)
+        await accounts.until(lambda event: event["account"]["status"] == "VERIFIED")
+        await senders.until(bool)
+        await watch_until(live.api, keys.admin, first["id"], checked_after(first))
+        assert routes["account"].call_count >= 2
+        await update(live.api, keys.admin, first["id"], displayName="Renamed")
+        # The next events after Verify's are the rename's: the health check pushed none.
+        event = await accounts.next()
+        picker = await senders.next()
 
     assert event["kind"] == "UPDATED"
     assert event["account"]["displayName"] == "Renamed"
