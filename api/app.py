@@ -35,6 +35,8 @@ from providers.host_policy import Resolver, system_resolver
 from providers.redis_bus import RedisBus
 from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
+from resolvers import events
+from resolvers.domain import Account
 from resolvers.key_rotation import missing_key_ids
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
@@ -151,8 +153,23 @@ def create_app(
     twilio = TwilioClient(
         http, RetryPolicy(base_seconds=settings.retry_base_seconds), policy=policy
     )
-    verifier = Verifier(twilio, max_in_flight=settings.max_concurrent_checks)
     box = secret_box(settings)
+
+    async def publish(workspace_id: str, account: Account, before: Account | None) -> None:
+        # Bound late: the publisher reads the picker and the bus through the services below.
+        await events.account_changed(services, workspace_id, account, before=before)
+
+    verifier = Verifier(
+        reads=reads,
+        writes=writes,
+        secrets=box,
+        twilio=twilio,
+        publish=publish,
+        public_url=settings.public_url,
+        lease_seconds=settings.verify_lease_seconds,
+        recheck_seconds=settings.recheck_seconds,
+        max_in_flight=settings.max_concurrent_checks,
+    )
     bus = event_bus(settings)
     versions = cache_versions(settings)
     if versions is not None:
@@ -244,14 +261,17 @@ def create_app(
     stopping = asyncio.Event()
 
     async def sweep_until_stopped() -> None:
-        """Pick up checks whose process died: at start, then every sweep interval."""
+        """Pick up checks whose process died, and due health checks: at start, then every
+        sweep interval."""
         interval = settings.verify_sweep_seconds
         delay = interval
         while not stopping.is_set():
             try:
-                picked = await verifier.sweep(services)
-                if picked:
-                    log.info("resumed %d verification(s) whose lease had expired", picked)
+                resumed, health_checks = await verifier.sweep()
+                if resumed:
+                    log.info("resumed %d verification(s) whose lease had expired", resumed)
+                if health_checks:
+                    log.info("started %d health check(s) of verified accounts", health_checks)
                 delay = interval
             except Exception as exc:
                 # A database outage is waited out, more patiently each time (up to 4 intervals).
@@ -312,5 +332,6 @@ def create_app(
         ],
     )
     app.state.services = services
+    app.state.verifier = verifier
     app.state.engine = engine
     return app

@@ -29,8 +29,12 @@ class Settings(BaseSettings):
     allowed_origins: str = ""
     subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
     max_concurrent_checks: int = Field(default=32, ge=1, le=10_000)
-    verify_lease_seconds: float = Field(default=120.0, gt=0)
-    verify_sweep_seconds: float = Field(default=30.0, gt=0)
+    # A check renews its lease every third of it while it runs, so a lease outlives its process
+    # by at most this long: a killed replica's check is resumed within lease + sweep seconds.
+    verify_lease_seconds: float = Field(default=15.0, gt=0, le=3_600)
+    verify_sweep_seconds: float = Field(default=5.0, gt=0, le=3_600)
+    # A VERIFIED account is checked again this long after its last check (±10 % per account).
+    recheck_seconds: float = Field(default=86_400.0, ge=1, le=366 * 86_400)
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     # Twilio stops signing with the old token at once; 15 minutes covers retries in flight.
     webhook_token_grace_seconds: float = Field(default=900.0, ge=0)

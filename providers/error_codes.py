@@ -8,6 +8,7 @@ names it and links Twilio's page about it.
 from __future__ import annotations
 
 AUTHENTICATION_FAILED = 20003
+NOT_FOUND = 20404  # the resource is not there, or not visible to these credentials
 RECIPIENT_UNSUBSCRIBED = 21610
 SENDER_GONE = frozenset({21606, 21212, 21659, 21712})
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from providers.error_codes import AUTHENTICATION_FAILED, NOT_FOUND
+
 
 class TwilioError(Exception):
     """Base of every failure talking to Twilio. Messages never carry upstream text or secrets."""
@@ -27,6 +29,17 @@ class TwilioRejected(TwilioError):
         super().__init__(f"Twilio answered {status} (code {code})")
         self.status = status
         self.code = code
+
+    @property
+    def bad_credentials(self) -> bool:
+        """Twilio refused the Account SID / Auth Token pair itself (20003, or a bare 401)."""
+        return self.code == AUTHENTICATION_FAILED or self.status == 401
+
+    @property
+    def no_such_resource(self) -> bool:
+        """What was asked for is not there, or not visible to these credentials (20404, 403,
+        404)."""
+        return self.code == NOT_FOUND or self.status in (403, 404)
 
 
 class BaseUrlRefused(BaseUrlUnreachable):

@@ -57,9 +57,15 @@ class RetryPolicy:
 
 @dataclass(frozen=True, slots=True)
 class AccountInfo:
+    """The account resource in our words: Twilio's ``status`` ("active", "suspended", "closed")
+    and ``type`` ("Trial", "Full") stay here."""
+
     sid: str
-    status: str
-    type: str | None
+    active: bool
+    trial: bool | None  # None: Twilio did not say
+
+
+_TRIAL_BY_TYPE = {"Trial": True, "Full": False}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +125,9 @@ class TwilioClient:
         base = self._allowed(credentials.base_url)
         body = await self._get(credentials, f"{base}2010-04-01/Accounts/{sid}.json")
         return AccountInfo(
-            sid=str(body.get("sid", "")), status=str(body.get("status", "")), type=body.get("type")
+            sid=str(body.get("sid", "")),
+            active=body.get("status") == "active",
+            trial=_TRIAL_BY_TYPE.get(str(body.get("type"))),
         )
 
     async def incoming_numbers(

@@ -30,7 +30,7 @@ from resolvers.validation import (
     sender_kind_of,
 )
 from storage import queries
-from storage.crypto import SecretError
+from storage.crypto import SecretBox, SecretError
 from storage.models import SmsAccountRow, new_id
 from storage.types import utcnow
 
@@ -70,10 +70,10 @@ def previous_secret_binding(account_id: str) -> str:
     return f"sms_accounts:{account_id}:previous_auth_token"
 
 
-def stored_token(services: Services, row: SmsAccountRow) -> str | None:
+def stored_token(secrets: SecretBox, row: SmsAccountRow) -> str | None:
     """The account's Auth Token; None when no configured key opens it (lost key, tampered row)."""
     try:
-        return services.secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))
+        return secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))
     except SecretError as reason:
         log.warning("the Auth Token of account %s cannot be read: %s", row.id, reason)
         return None
@@ -99,6 +99,7 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
             f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
         ),
         verified_at=row.verified_at,
+        last_checked_at=row.last_checked_at,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -247,7 +248,7 @@ def _replace_token(services: Services, row: SmsAccountRow, token: str) -> bool:
     An unreadable stored token is simply replaced: that is how an account whose key was lost
     (or whose row was tampered with) is repaired.
     """
-    current = stored_token(services, row)
+    current = stored_token(services.secrets, row)
     if current == token:
         return False
     if current is None:

@@ -118,6 +118,7 @@ class Account:
     trial: bool | None
     inbound_webhook_url: str | None
     verified_at: datetime | None
+    last_checked_at: datetime | None
     created_at: datetime
     updated_at: datetime
 

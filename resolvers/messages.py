@@ -167,7 +167,7 @@ async def send_sms(
                     )
                 ]
             )
-    token = stored_token(services, account)
+    token = stored_token(services.secrets, account)
     if token is None:
         await _fail_account(
             services, caller, account.id, account.credentials_version, CANNOT_DECRYPT

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -12,8 +12,11 @@ from providers.host_policy import HostPolicy, Resolver
 from providers.twilio import TwilioClient
 from storage.crypto import SecretBox
 
-if TYPE_CHECKING:
-    from resolvers.verification import Verifier
+
+class Checks(Protocol):
+    """Starts a check whose lease was taken (resolvers.verification.Verifier)."""
+
+    def start(self, account_id: str, version: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +29,6 @@ class Services:
     public_url: str | None
     bus: EventBus
     twilio: TwilioClient
-    verifier: Verifier
+    verifier: Checks
     verify_lease_seconds: float
     webhook_token_grace_seconds: float

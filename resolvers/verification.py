@@ -3,17 +3,24 @@
 ``verify_account`` answers at once with VERIFYING; the check runs as a task. Its verdict is written
 only if the credentials it checked are still current (a conditional UPDATE whose row count is
 checked), and VERIFYING carries a lease so a check lost with its process is picked up again.
+Verified accounts are checked again on a schedule (health checks), the same way, without leaving
+VERIFIED unless Twilio definitely refuses them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
 
-from providers.error_codes import AUTHENTICATION_FAILED
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
@@ -21,6 +28,7 @@ from resolvers.accounts import AccountResult, refuse_id, stored_token, to_accoun
 from resolvers.domain import (
     CANNOT_DECRYPT,
     CANNOT_DECRYPT_MESSAGE,
+    Account,
     AccountStatus,
     Caller,
     SenderKind,
@@ -30,6 +38,7 @@ from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldEr
 from resolvers.services import Services
 from resolvers.validation import sender_kind_of
 from storage import queries
+from storage.crypto import SecretBox
 from storage.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -41,9 +50,6 @@ IN_PROGRESS = FieldError(
     ErrorCode.VERIFICATION_IN_PROGRESS,
     "A verification of this account is already running; its result will show on the card.",
 )
-# Twilio error codes that mean "these credentials are not an account you can use".
-CREDENTIAL_CODES = {AUTHENTICATION_FAILED, 20404}
-CREDENTIAL_STATUSES = {401, 403, 404}
 # How many checks of one Twilio account may be in flight at once.
 PER_TWILIO_ACCOUNT = 2
 
@@ -83,7 +89,7 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
             row.failure = VerificationFailure.MISSING_SENDER.value
             row.verified_at = None
             message = NO_SENDER
-        elif stored_token(services, row) is None:
+        elif stored_token(services.secrets, row) is None:
             row.status = AccountStatus.FAILED.value
             row.failure = CANNOT_DECRYPT
             row.verified_at = None
@@ -99,37 +105,100 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
     account = to_account(row, services.public_url)
     await events.account_changed(services, caller.workspace_id, account, before=before)
     if account.status is AccountStatus.VERIFYING:
-        services.verifier.start(services, row.id, row.credentials_version)
+        services.verifier.start(row.id, row.credentials_version)
     return AccountResult(account=account, message=message)
 
 
-class Verifier:
-    """Runs checks as background tasks, bounded overall and per Twilio account."""
+class CheckKind(Enum):
+    """Verify's check runs while the account is VERIFYING; a health check keeps it VERIFIED."""
 
-    def __init__(self, twilio: TwilioClient, *, max_in_flight: int) -> None:
+    VERIFY = AccountStatus.VERIFYING.value
+    HEALTH = AccountStatus.VERIFIED.value
+
+
+# Outcomes of a health check that say the account cannot send: it turns FAILED. Any other
+# failure (Twilio down, a timeout) says nothing about the account, which stays VERIFIED.
+DEFINITE_FAILURES = frozenset(
+    {
+        VerificationFailure.INVALID_CREDENTIALS,
+        VerificationFailure.ACCOUNT_SUSPENDED,
+        VerificationFailure.INVALID_FROM_NUMBER,
+        VerificationFailure.INVALID_MESSAGING_SERVICE,
+    }
+)
+HEALTH_CHECK_JITTER = 0.10
+INCONCLUSIVE_RETRY_SECONDS = 300.0
+
+Publish = Callable[[str, Account, Account | None], Awaitable[None]]
+_Key = tuple[str, int, CheckKind]
+
+
+def next_health_check(account_id: str, checked_at: datetime, interval_seconds: float) -> datetime:
+    """``interval_seconds`` after the check, ±10 %: the same offset every time for one account, so
+    accounts verified together come due spread over a fifth of the interval."""
+    digest = hashlib.sha256(account_id.encode()).digest()
+    spread = int.from_bytes(digest[:4], "big") / 0xFFFFFFFF * 2 - 1
+    return checked_at + timedelta(seconds=interval_seconds * (1 + HEALTH_CHECK_JITTER * spread))
+
+
+def _as_shown(account: Account) -> Account:
+    """What a client shows of an account: a moved lastCheckedAt alone is not news."""
+    return replace(account, last_checked_at=None)
+
+
+class Verifier:
+    """Runs checks as background tasks, bounded overall and per Twilio account.
+
+    A check holds a lease on its account's row, claimed atomically (a conditional UPDATE) and
+    renewed while the check runs, so each check runs on exactly one replica, and one whose
+    process died is claimed by the next sweep of any replica once its short lease expires.
+    """
+
+    def __init__(
+        self,
+        *,
+        reads: async_sessionmaker[AsyncSession],
+        writes: async_sessionmaker[AsyncSession],
+        secrets: SecretBox,
+        twilio: TwilioClient,
+        publish: Publish,
+        public_url: str | None,
+        lease_seconds: float,
+        recheck_seconds: float,
+        max_in_flight: int,
+    ) -> None:
         self.twilio = twilio
+        self._reads = reads
+        self._writes = writes
+        self._secrets = secrets
+        self._publish = publish
+        self._public_url = public_url
+        self._lease = timedelta(seconds=lease_seconds)
+        self._recheck_seconds = recheck_seconds
+        self._max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
         self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
-        # Checks in flight by (account, credentials version): a check of new credentials starts
-        # even while one of old credentials (whose verdict will be discarded) still runs.
-        self._running: dict[tuple[str, int], asyncio.Task[None]] = {}
+        # Checks in flight by (account, credentials version, kind): a check of new credentials
+        # starts even while one of old credentials (whose verdict will be discarded) still runs.
+        self._running: dict[_Key, asyncio.Task[None]] = {}
         self._all: set[asyncio.Task[None]] = set()
 
-    def start(self, services: Services, account_id: str, version: int) -> None:
-        key = (account_id, version)
+    def start(self, account_id: str, version: int, kind: CheckKind = CheckKind.VERIFY) -> None:
+        """Run a check whose lease this process holds."""
+        key = (account_id, version, kind)
         if key in self._running:
             return  # that very check is running: its verdict will answer this request too
-        task = asyncio.create_task(self._check(services, account_id, version))
+        task = asyncio.create_task(self._check(key))
         self._running[key] = task
         self._all.add(task)
         task.add_done_callback(lambda done: self._finished(key, done))
 
-    def _finished(self, key: tuple[str, int], task: asyncio.Task[None]) -> None:
+    def _finished(self, key: _Key, task: asyncio.Task[None]) -> None:
         self._all.discard(task)
         if self._running.get(key) is task:
             del self._running[key]
 
-    def _verdict_committed(self, key: tuple[str, int]) -> None:
+    def _verdict_committed(self, key: _Key) -> None:
         """From the verdict's commit on, a new verify of the same credentials needs a new check."""
         self._running.pop(key, None)
 
@@ -143,75 +212,158 @@ class Verifier:
             await asyncio.gather(*self._all, return_exceptions=True)
 
     async def stop(self) -> None:
-        """Cancel running checks; their leases let the next start pick them up."""
+        """Cancel running checks and give their leases back, so that the next sweep of another
+        replica resumes them instead of waiting for the leases to expire."""
+        cancelled = list(self._running)
         for task in list(self._all):
             task.cancel()
         await asyncio.gather(*self._all, return_exceptions=True)
-
-    async def sweep(self, services: Services) -> int:
-        """Claim checks whose lease expired (their process died) and run them again."""
-        now = utcnow()
-        lease_until = now + timedelta(seconds=services.verify_lease_seconds)
-        async with services.writes() as session:
-            claimed = await queries.claim_expired_checks(session, now, lease_until)
-            await session.commit()
-        for account_id, version in claimed:
-            self.start(services, account_id, version)
-        return len(claimed)
-
-    async def _check(self, services: Services, account_id: str, version: int) -> None:
         try:
-            async with self._slots:
-                await self._check_now(services, account_id, version)
+            for key in cancelled:
+                await self._renew(key, give_back=True)
+        except Exception:
+            log.warning("could not give back the leases of %d check(s)", len(cancelled))
+
+    async def sweep(self) -> tuple[int, int]:
+        """Claim checks whose lease expired (their process died), then due health checks, no
+        more than this process has room for, and run them: (resumed, health checks started)."""
+        room = self._max_in_flight - self.in_flight
+        if room <= 0:
+            return 0, 0
+        now = utcnow()
+        lease_until = now + self._lease
+        legacy_cutoff = now - timedelta(seconds=self._recheck_seconds)
+        async with self._writes() as session:
+            resumed = await queries.claim_expired_checks(session, now, lease_until, room)
+            due: list[tuple[str, int]] = []
+            if len(resumed) < room:
+                due = await queries.claim_due_health_checks(
+                    session, now, legacy_cutoff, lease_until, room - len(resumed)
+                )
+            await session.commit()
+        for account_id, version in resumed:
+            self.start(account_id, version, CheckKind.VERIFY)
+        for account_id, version in due:
+            self.start(account_id, version, CheckKind.HEALTH)
+        return len(resumed), len(due)
+
+    async def _check(self, key: _Key) -> None:
+        account_id = key[0]
+        try:
+            async with self._renewing(key):
+                checked = await self._run(key)
+            if checked is not None:
+                await self._record(key, *checked)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("verification of account %s crashed; its lease will retry it", account_id)
 
-    async def _check_now(self, services: Services, account_id: str, version: int) -> None:
-        async with services.reads() as session:
-            row = await queries.account_by_id(session, account_id)
-        if (
-            row is None
-            or row.status != AccountStatus.VERIFYING.value
-            or row.credentials_version != version
-        ):
-            return
-        token = stored_token(services, row)
-        if token is None:  # the key went between the verify and this check (or a sweep)
-            await self._record(services, row.workspace_id, account_id, version, UNREADABLE)
-            return
-        credentials = Credentials(row.client_id, token, row.base_url)
-        assert row.sender_id is not None
-        async with self._account_slot(row.client_id):
-            # Time spent queued for a slot must not eat the lease: renew it as the calls start.
-            async with services.writes() as session:
-                renewed = await queries.renew_lease(
-                    session,
-                    account_id,
-                    version,
-                    utcnow() + timedelta(seconds=services.verify_lease_seconds),
-                )
-                await session.commit()
-            if not renewed:
-                return  # the credentials changed, or the account went, while this check waited
-            verdict = await run_checks(self.twilio, credentials, row.sender_id)
-        await self._record(services, row.workspace_id, account_id, version, verdict)
+    @asynccontextmanager
+    async def _renewing(self, key: _Key) -> AsyncIterator[None]:
+        """Renew the check's lease every third of it until the check ends (queued or running)."""
+        renewal = asyncio.create_task(self._renew_every(key, self._lease.total_seconds() / 3))
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            await asyncio.gather(renewal, return_exceptions=True)
 
-    async def _record(
-        self, services: Services, workspace_id: str, account_id: str, version: int, verdict: Verdict
-    ) -> None:
-        await _record(
-            services,
-            workspace_id,
-            account_id,
-            version,
-            verdict,
-            on_committed=lambda: self._verdict_committed((account_id, version)),
-        )
+    async def _renew_every(self, key: _Key, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                if not await self._renew(key):
+                    return  # no longer this check's account: its verdict will be discarded
+            except Exception:
+                log.warning("could not renew the lease of account %s; trying again", key[0])
+
+    async def _renew(self, key: _Key, *, give_back: bool = False) -> bool:
+        """Renew the lease for its full length, or give it back."""
+        account_id, version, kind = key
+        lease_until = None if give_back else utcnow() + self._lease
+        async with self._writes() as session:
+            renewed = await queries.renew_lease(
+                session, account_id, version, kind.value, lease_until
+            )
+            await session.commit()
+        return renewed
+
+    async def _run(self, key: _Key) -> tuple[str, Verdict] | None:
+        """(workspace, verdict) of the check, or None when the account is no longer its own."""
+        account_id, version, kind = key
+        async with self._slots:
+            async with self._reads() as session:
+                row = await queries.account_by_id(session, account_id)
+            if row is None or row.status != kind.value or row.credentials_version != version:
+                return None
+            token = stored_token(self._secrets, row)
+            if token is None:  # the key went between the verify and this check (or a sweep)
+                return row.workspace_id, UNREADABLE
+            credentials = Credentials(row.client_id, token, row.base_url)
+            assert row.sender_id is not None
+            async with self._account_slot(row.client_id):
+                # The account may have changed while this check queued: make sure it is still
+                # this check's before calling Twilio (this also renews the lease).
+                if not await self._renew(key):
+                    return None
+                return row.workspace_id, await run_checks(self.twilio, credentials, row.sender_id)
 
     def _account_slot(self, account_sid: str) -> _AccountSlot:
         return _AccountSlot(self._per_account, account_sid)
+
+    def _outcome(self, key: _Key, verdict: Verdict, now: datetime) -> dict[str, Any]:
+        """The columns a check's verdict writes."""
+        account_id, _, kind = key
+        trial = {} if verdict.trial is None else {"trial": verdict.trial}
+        if verdict.failure is None:
+            due = next_health_check(account_id, now, self._recheck_seconds)
+            confirmed = {"last_checked_at": now, "next_check_at": due, **trial}
+            if kind is CheckKind.HEALTH:
+                return confirmed
+            return {
+                **confirmed,
+                "status": AccountStatus.VERIFIED.value,
+                "failure": None,
+                "verified_at": now,
+                "updated_at": now,
+            }
+        definite = verdict.failure in DEFINITE_FAILURES
+        if kind is CheckKind.VERIFY or definite:
+            failed = {
+                "status": AccountStatus.FAILED.value,
+                "failure": verdict.stored_failure,
+                "verified_at": None,
+                "next_check_at": None,
+                "updated_at": now,
+                **trial,
+            }
+            # lastCheckedAt says when Twilio last answered for the account, not when it failed to.
+            return {**failed, "last_checked_at": now} if definite else failed
+        # Twilio could not say: the account stays VERIFIED and is asked again soon.
+        retry = min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds)
+        return {"next_check_at": now + timedelta(seconds=retry)}
+
+    async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
+        account_id, version, kind = key
+        now = utcnow()
+        async with self._writes() as session:
+            row = await queries.account_by_id(session, account_id)
+            if row is None:
+                return
+            before = to_account(row, self._public_url)
+            written = await queries.record_check(
+                session, account_id, version, kind.value, self._outcome(key, verdict, now)
+            )
+            await session.commit()
+            self._verdict_committed(key)  # no await between the commit and this
+            if not written:
+                log.info("discarded a stale verdict for account %s", account_id)
+                return
+            await session.refresh(row)
+        after = to_account(row, self._public_url)
+        if kind is CheckKind.VERIFY or _as_shown(after) != _as_shown(before):
+            await self._publish(workspace_id, after, before)
 
 
 class _AccountSlot:
@@ -233,42 +385,6 @@ class _AccountSlot:
             del self._table[self._key]
         else:
             self._table[self._key] = (semaphore, users - 1)
-
-
-async def _record(
-    services: Services,
-    workspace_id: str,
-    account_id: str,
-    version: int,
-    verdict: Verdict,
-    *,
-    on_committed: Callable[[], None],
-) -> None:
-    now = utcnow()
-    async with services.writes() as session:
-        row = await queries.account_by_id(session, account_id)
-        if row is None:
-            return
-        before = to_account(row, services.public_url)
-        written = await queries.record_verdict(
-            session,
-            account_id,
-            version,
-            status=(AccountStatus.FAILED if verdict.failure else AccountStatus.VERIFIED).value,
-            failure=verdict.stored_failure,
-            trial=verdict.trial,
-            verified_at=None if verdict.failure else now,
-            now=now,
-        )
-        await session.commit()
-        on_committed()  # no await between the commit and this
-        if not written:
-            log.info("discarded a stale verdict for account %s", account_id)
-            return
-        await session.refresh(row)
-    await events.account_changed(
-        services, workspace_id, to_account(row, services.public_url), before=before
-    )
 
 
 async def run_checks(twilio: TwilioClient, credentials: Credentials, sender_id: str) -> Verdict:
@@ -306,7 +422,7 @@ def _failure_of(error: BaseException, rejected: VerificationFailure) -> Verifica
         return VerificationFailure.BASE_URL
     if isinstance(error, TwilioRejected):
         # On a sender, "not found" (404 / 20404) means the sender, not the account.
-        if error.code == AUTHENTICATION_FAILED or error.status == 401:
+        if error.bad_credentials:
             return VerificationFailure.INVALID_CREDENTIALS
         return rejected
     if isinstance(error, TwilioError):
@@ -318,14 +434,15 @@ async def _check_account(twilio: TwilioClient, credentials: Credentials) -> Verd
     try:
         info = await twilio.fetch_account(credentials)
     except TwilioRejected as rejected:
-        if rejected.status in CREDENTIAL_STATUSES or rejected.code in CREDENTIAL_CODES:
+        # On the account itself, "not found" means these credentials are not an account.
+        if rejected.bad_credentials or rejected.no_such_resource:
             return Verdict(VerificationFailure.INVALID_CREDENTIALS)
         raise
     if info.sid != credentials.account_sid:
         return Verdict(VerificationFailure.INVALID_CREDENTIALS)
-    if info.status != "active":
+    if not info.active:
         return Verdict(VerificationFailure.ACCOUNT_SUSPENDED)
-    return Verdict(None, trial={"Trial": True, "Full": False}.get(info.type or ""))
+    return Verdict(None, trial=info.trial)
 
 
 async def _check_phone_number(

@@ -41,6 +41,12 @@ class SmsAccount:
     trial: bool | None
     inbound_webhook_url: str | None
     verified_at: datetime | None
+    last_checked_at: datetime | None = strawberry.field(
+        description=(
+            "When Twilio last confirmed (or refused) this account: Verify, or the scheduled "
+            "health check of a verified account."
+        )
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -62,6 +68,7 @@ class SmsAccount:
             trial=account.trial,
             inbound_webhook_url=account.inbound_webhook_url,
             verified_at=account.verified_at,
+            last_checked_at=account.last_checked_at,
             created_at=account.created_at,
             updated_at=account.updated_at,
         )

@@ -26,3 +26,15 @@ def migrate(database_url: str) -> None:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(database_url), "head")
+
+
+def check(database_url: str) -> None:
+    """Fail when the models and the migrations disagree (``alembic check`` on a migrated db)."""
+    migrate(database_url)
+    command.check(alembic_config(database_url))
+
+
+if __name__ == "__main__":
+    import sys
+
+    check(sys.argv[1])

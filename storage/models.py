@@ -58,6 +58,12 @@ class SmsAccountRow(SQLModel, table=True):
             sqlite_where=text("status = 'VERIFYING'"),
             postgresql_where=text("status = 'VERIFYING'"),
         ),
+        Index(
+            "ix_sms_accounts_recheck",
+            "next_check_at",
+            sqlite_where=text("status = 'VERIFIED'"),
+            postgresql_where=text("status = 'VERIFIED'"),
+        ),
     )
 
     id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
@@ -78,7 +84,12 @@ class SmsAccountRow(SQLModel, table=True):
     trial: bool | None = Field(default=None)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     credentials_version: int = Field(default=1)
+    # The lease of the check that runs now (Verify's while VERIFYING, a health check's while
+    # VERIFIED): renewed while it runs, so an expired one means its process is gone.
     verify_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When Twilio last confirmed (or refused) the account, and when a health check is due.
+    last_checked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_check_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # The token before the last change, still accepted on webhooks until the grace period ends.
     previous_auth_token_ciphertext: str | None = Field(default=None, max_length=512)
     previous_auth_token_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, union_all, update
+from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import ApiKey, SmsAccountRow, Workspace
@@ -113,49 +113,46 @@ async def signing_secrets(
     return None if row is None else (row[0], row[1], row[2], row[3])
 
 
-async def record_verdict(
+async def record_check(
     session: AsyncSession,
     account_id: str,
     version: int,
-    *,
-    status: str,
-    failure: str | None,
-    trial: bool | None,
-    verified_at: datetime | None,
-    now: datetime,
+    running_status: str,
+    values: dict[str, Any],
 ) -> bool:
-    """Write a check's verdict only if the credentials it checked are still the current ones."""
+    """Write a check's outcome only if the account still has the status the check ran under
+    (VERIFYING for Verify, VERIFIED for a health check) and the credentials it checked: a
+    concurrent edit, removal or new Verify wins, and the lease is released."""
     result = await session.execute(
         update(SmsAccountRow)
         .where(
             _A.id == account_id,
             _A.credentials_version == version,
-            _A.status == "VERIFYING",
+            _A.status == running_status,
             _A.removed_at.is_(None),
         )
-        .values(
-            status=status,
-            failure=failure,
-            trial=_A.trial if trial is None else trial,
-            verified_at=verified_at,
-            verify_lease_until=None,
-            updated_at=now,
-        )
+        .values(verify_lease_until=None, **values)
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def renew_lease(
-    session: AsyncSession, account_id: str, version: int, lease_until: datetime
+    session: AsyncSession,
+    account_id: str,
+    version: int,
+    status: str,
+    lease_until: datetime | None,
 ) -> bool:
-    """Extend a running check's lease; False when the account is no longer that check's."""
+    """Extend a running check's lease (None gives it back); False when the account is no longer
+    that check's."""
     result = await session.execute(
         update(SmsAccountRow)
         .where(
             _A.id == account_id,
-            _A.status == "VERIFYING",
+            _A.status == status,
             _A.credentials_version == version,
+            _A.verify_lease_until.is_not(None),
             _A.removed_at.is_(None),
         )
         .values(verify_lease_until=lease_until)
@@ -164,35 +161,60 @@ async def renew_lease(
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
+def _unleased(now: datetime) -> ColumnElement[bool]:
+    return or_(_A.verify_lease_until.is_(None), _A.verify_lease_until < now)
+
+
+async def _claim(
+    session: AsyncSession, due: ColumnElement[bool], lease_until: datetime, limit: int
+) -> list[tuple[str, int]]:
+    """Lease up to ``limit`` due accounts to this process, atomically. On PostgreSQL the pick
+    skips rows another sweeper holds, and a row another sweeper claimed meanwhile is re-checked
+    against ``due`` once locked (READ COMMITTED), so each is claimed by one replica. SQLite runs
+    writers one at a time (BEGIN IMMEDIATE), which makes the same statement atomic there.
+
+    The pick is a MATERIALIZED CTE: as a plain ``IN (subquery)`` PostgreSQL may rescan it for
+    every row, and each rescan locks the next ``limit`` rows (measured: all 10,000 due accounts
+    claimed by one sweep of 32). The UPDATE names only the picked ids, so that even with stale
+    statistics it looks them up by key instead of scanning the table (bench/claims.py)."""
+    picked = (
+        select(_A.id)
+        .where(due, _A.removed_at.is_(None))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+        .prefix_with("MATERIALIZED")
+    )
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(_A.id.in_(select(picked.c.id)))
+        .values(verify_lease_until=lease_until)
+        .returning(_A.id, _A.credentials_version)
+        .execution_options(synchronize_session=False)
+    )
+    return [(account_id, int(version)) for account_id, version in result.all()]
+
+
 async def claim_expired_checks(
-    session: AsyncSession, now: datetime, lease_until: datetime
+    session: AsyncSession, now: datetime, lease_until: datetime, limit: int
 ) -> list[tuple[str, int]]:
     """(id, credentials version) of VERIFYING accounts whose lease expired, now leased to us."""
-    candidates = (
-        await session.execute(
-            select(_A.id, _A.credentials_version, _A.verify_lease_until).where(
-                _A.status == "VERIFYING",
-                _A.removed_at.is_(None),
-                (_A.verify_lease_until.is_(None)) | (_A.verify_lease_until < now),
-            )
-        )
-    ).all()
-    claimed = []
-    for account_id, version, old_lease in candidates:
-        same_lease = (
-            _A.verify_lease_until.is_(None)
-            if old_lease is None
-            else _A.verify_lease_until == old_lease
-        )
-        result = await session.execute(
-            update(SmsAccountRow)
-            .where(_A.id == account_id, _A.status == "VERIFYING", same_lease)
-            .values(verify_lease_until=lease_until)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            claimed.append((account_id, int(version)))
-    return claimed
+    return await _claim(session, and_(_A.status == "VERIFYING", _unleased(now)), lease_until, limit)
+
+
+async def claim_due_health_checks(
+    session: AsyncSession, now: datetime, legacy_cutoff: datetime, lease_until: datetime, limit: int
+) -> list[tuple[str, int]]:
+    """(id, credentials version) of VERIFIED accounts due a health check, now leased to us.
+    Accounts verified before health checks existed have no next_check_at: they are due once
+    their last check is older than ``legacy_cutoff``."""
+    due = or_(
+        _A.next_check_at <= now,
+        and_(_A.next_check_at.is_(None), _A.last_checked_at <= legacy_cutoff),
+    )
+    return await _claim(
+        session, and_(_A.status == "VERIFIED", due, _unleased(now)), lease_until, limit
+    )
 
 
 async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:

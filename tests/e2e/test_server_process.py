@@ -45,10 +45,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+    def __init__(self, cwd: Path, env: dict[str, str], *, log: str = "server.log") -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = cwd / "server.log"
+        self.log = cwd / log
         self.process = subprocess.Popen(
             cli("serve", "--port", str(self.port)),
             cwd=cwd,

@@ -2,7 +2,8 @@
 
 ACCOUNT_FIELDS = """
   id provider displayName senderId senderKind dltEntityId clientId authTokenHint baseUrl
-  status failure failureMessage trial inboundWebhookUrl verifiedAt createdAt updatedAt
+  status failure failureMessage trial inboundWebhookUrl verifiedAt lastCheckedAt createdAt
+  updatedAt
 """
 
 ADD = f"""

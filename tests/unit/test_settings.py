@@ -26,6 +26,13 @@ def test_the_defaults_are_the_embedded_setup() -> None:
     assert settings.host_policy.is_default
 
 
+def test_a_killed_check_is_resumed_within_thirty_seconds_by_default() -> None:
+    settings = load_settings()
+    # A lease outlives its dead replica by at most its length, then waits at most one sweep.
+    assert settings.verify_lease_seconds + settings.verify_sweep_seconds <= 30
+    assert settings.recheck_seconds == 86_400
+
+
 def test_an_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SMS_DATABSE_URL", "sqlite+aiosqlite:///x.db")
     with pytest.raises(SettingsError, match="SMS_DATABSE_URL"):
@@ -45,6 +52,9 @@ def test_an_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SMS_BROADCAST_URL", "redis://", "SMS_BROADCAST_URL"),
         ("SMS_BUS_RECONNECT_MAX_SECONDS", "0", "SMS_BUS_RECONNECT_MAX_SECONDS"),
         ("SMS_DB_RETRY_AFTER_SECONDS", "0", "SMS_DB_RETRY_AFTER_SECONDS"),
+        ("SMS_VERIFY_LEASE_SECONDS", "0", "SMS_VERIFY_LEASE_SECONDS"),
+        ("SMS_VERIFY_SWEEP_SECONDS", "-1", "SMS_VERIFY_SWEEP_SECONDS"),
+        ("SMS_RECHECK_SECONDS", "0.5", "SMS_RECHECK_SECONDS"),
     ],
 )
 def test_a_malformed_setting_is_named_with_what_is_wrong(
