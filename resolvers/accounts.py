@@ -17,7 +17,8 @@ from resolvers.domain import (
     Provider,
     SenderKind,
     Stats,
-    VerificationFailure,
+    public_failure,
+    stored_failure,
 )
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
@@ -67,7 +68,7 @@ def previous_secret_binding(account_id: str) -> str:
 
 
 def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
-    failure = VerificationFailure(row.failure) if row.failure else None
+    stored = stored_failure(row.failure) if row.failure else None
     return Account(
         id=row.id,
         provider=Provider(row.provider),
@@ -79,8 +80,8 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
         auth_token_hint="••••" + row.auth_token_hint,
         base_url=row.base_url,
         status=AccountStatus(row.status),
-        failure=failure,
-        failure_message=FAILURE_MESSAGES[failure] if failure else None,
+        failure=public_failure(stored) if stored else None,
+        failure_message=FAILURE_MESSAGES[stored] if stored else None,
         trial=row.trial,
         inbound_webhook_url=(
             f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None

@@ -39,7 +39,36 @@ class VerificationFailure(Enum):
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
 
 
-FAILURE_MESSAGES: dict[VerificationFailure, str] = {
+class FailureReason(Enum):
+    """A failure stored more precisely than its public code, where one code needs different
+    advice: clients see ``failure``'s code and this reason's sentence."""
+
+    TWILIO_UNREACHABLE = "TWILIO_UNREACHABLE"
+
+    @property
+    def failure(self) -> VerificationFailure:
+        return _REASON_FAILURES[self]
+
+
+_REASON_FAILURES = {FailureReason.TWILIO_UNREACHABLE: VerificationFailure.PROVIDER_UNAVAILABLE}
+
+# What a check stores in ``failure``: a public code, or a finer reason behind one.
+StoredFailure = VerificationFailure | FailureReason
+
+
+def stored_failure(value: str) -> StoredFailure:
+    """Read back a stored failure; reasons and codes never share a spelling."""
+    try:
+        return FailureReason(value)
+    except ValueError:
+        return VerificationFailure(value)
+
+
+def public_failure(stored: StoredFailure) -> VerificationFailure:
+    return stored.failure if isinstance(stored, FailureReason) else stored
+
+
+FAILURE_MESSAGES: dict[StoredFailure, str] = {
     VerificationFailure.INVALID_CREDENTIALS: (
         "Invalid credentials: Twilio rejected this Account SID and Auth Token. Copy both fresh "
         "from the Twilio Console, save, and verify again."
@@ -69,6 +98,10 @@ FAILURE_MESSAGES: dict[VerificationFailure, str] = {
     VerificationFailure.PROVIDER_UNAVAILABLE: (
         "Twilio is unavailable: Twilio did not answer after several attempts. Nothing is wrong "
         "with your settings as far as we can tell; verify again in a few minutes."
+    ),
+    FailureReason.TWILIO_UNREACHABLE: (
+        "This server cannot reach Twilio (DNS, firewall or proxy): ask your administrator to "
+        "allow outbound HTTPS to api.twilio.com, then verify again."
     ),
 }
 

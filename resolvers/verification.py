@@ -13,11 +13,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
+from providers.errors import (
+    BaseUrlUnreachable,
+    ProviderUnavailable,
+    TwilioError,
+    TwilioRejected,
+    TwilioUnreachable,
+)
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
 from resolvers.accounts import AccountResult, secret_binding, to_account
-from resolvers.domain import AccountStatus, Caller, SenderKind, VerificationFailure
+from resolvers.domain import (
+    AccountStatus,
+    Caller,
+    FailureReason,
+    SenderKind,
+    StoredFailure,
+    VerificationFailure,
+    public_failure,
+)
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
 from resolvers.validation import sender_kind_of
@@ -43,8 +57,10 @@ PER_TWILIO_ACCOUNT = 2
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    failure: VerificationFailure | None
+    failure: StoredFailure | None
     trial: bool | None = None
+    # Why, for the operator's log: an exception class or a short fact, never upstream text.
+    cause: str | None = None
 
 
 async def verify_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
@@ -170,6 +186,7 @@ class Verifier:
             if not renewed:
                 return  # the credentials changed, or the account went, while this check waited
             verdict = await run_checks(self.twilio, credentials, row.sender_id)
+        _log_verdict(account_id, verdict)
         await _record(
             services,
             row.workspace_id,
@@ -251,14 +268,15 @@ async def run_checks(twilio: TwilioClient, credentials: Credentials, sender_id: 
         _check_account(twilio, credentials), sender_check, return_exceptions=True
     )
     if isinstance(account, BaseException):
-        return Verdict(_failure_of(account, VerificationFailure.INVALID_CREDENTIALS))
+        failure = _failure_of(account, VerificationFailure.INVALID_CREDENTIALS)
+        return Verdict(failure, cause=_cause_of(account))
     if account.failure is not None:
         return account
     if isinstance(sender, BaseException):
         rejected = _SENDER_FAILURE[sender_kind_of(sender_id)]
-        return Verdict(_failure_of(sender, rejected), account.trial)
+        return Verdict(_failure_of(sender, rejected), account.trial, _cause_of(sender))
     if sender is not None:
-        return Verdict(sender, account.trial)
+        return Verdict(sender, account.trial, "the sender is not on this account")
     return account
 
 
@@ -268,7 +286,27 @@ _SENDER_FAILURE = {
 }
 
 
-def _failure_of(error: BaseException, rejected: VerificationFailure) -> VerificationFailure:
+def _log_verdict(account_id: str, verdict: Verdict) -> None:
+    """One INFO line per verdict: what the card says and the real cause behind it."""
+    stored = verdict.failure
+    failure = "none" if stored is None else public_failure(stored).value
+    if isinstance(stored, FailureReason):
+        failure += f" ({stored.value})"
+    log.info(
+        "verification verdict account=%s failure=%s cause=%s",
+        account_id,
+        failure,
+        verdict.cause or "none",
+    )
+
+
+def _cause_of(error: BaseException) -> str:
+    return error.cause if isinstance(error, TwilioError) else type(error).__name__
+
+
+def _failure_of(error: BaseException, rejected: VerificationFailure) -> StoredFailure:
+    if isinstance(error, TwilioUnreachable):
+        return FailureReason.TWILIO_UNREACHABLE
     if isinstance(error, ProviderUnavailable):
         return VerificationFailure.PROVIDER_UNAVAILABLE
     if isinstance(error, BaseUrlUnreachable):
@@ -288,12 +326,12 @@ async def _check_account(twilio: TwilioClient, credentials: Credentials) -> Verd
         info = await twilio.fetch_account(credentials)
     except TwilioRejected as rejected:
         if rejected.status in CREDENTIAL_STATUSES or rejected.code in CREDENTIAL_CODES:
-            return Verdict(VerificationFailure.INVALID_CREDENTIALS)
+            return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause=rejected.cause)
         raise
     if info.sid != credentials.account_sid:
-        return Verdict(VerificationFailure.INVALID_CREDENTIALS)
+        return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause="another account answered")
     if info.status != "active":
-        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED)
+        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
     return Verdict(None, trial={"Trial": True, "Full": False}.get(info.type or ""))
 
 

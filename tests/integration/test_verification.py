@@ -190,7 +190,7 @@ async def test_a_trial_account_is_verified_and_marked_trial(
             {"account_reply": httpx.Response(404, content=b"<html>not found</html>")},
             "BASE_URL",
         ),
-        ({"account_reply": httpx.ConnectError("refused")}, "BASE_URL"),
+        ({"account_reply": httpx.ConnectError("refused")}, "PROVIDER_UNAVAILABLE"),
         ({"account_reply": httpx.Response(503, json=error(20500, 503))}, "PROVIDER_UNAVAILABLE"),
         ({"account_reply": httpx.ReadTimeout("slow")}, "PROVIDER_UNAVAILABLE"),
         ({"account_reply": httpx.ConnectTimeout("slow")}, "PROVIDER_UNAVAILABLE"),
