@@ -80,6 +80,25 @@ async def live_account(
     return (await session.execute(statement)).scalars().first()
 
 
+async def sender_owner(
+    session: AsyncSession, workspace_id: str, client_id: str, sender_id: str, *, other_than: str
+) -> str | None:
+    """The display name of another live account with this Account SID and sender, if any."""
+    return (
+        await session.execute(
+            select(_A.display_name)
+            .where(
+                _A.workspace_id == workspace_id,
+                _A.client_id == client_id,
+                _A.sender_id == sender_id,
+                _A.removed_at.is_(None),
+                _A.id != other_than,
+            )
+            .limit(1)
+        )
+    ).scalar()
+
+
 async def status_counts(session: AsyncSession, workspace_id: str) -> dict[str, int]:
     """Live accounts by status: the stat row."""
     rows = await session.execute(

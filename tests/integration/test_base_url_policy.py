@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, Keys
+from tests.conftest import Api, Keys, phone
 from tests.integration.test_accounts import add, enable
 
 
@@ -90,8 +90,8 @@ async def test_an_operator_can_list_a_loopback_stand_in_literally(
     async with make_api(allowed_provider_hosts="localhost,127.0.0.1") as api:
         await enable(api, keys.admin)
         by_name = await add(api, keys.admin, baseUrl="http://localhost:8765")
-        by_ip = await add(api, keys.admin, baseUrl="http://127.0.0.1:8765/")
-        other_ip = await add(api, keys.admin, baseUrl="http://127.0.0.2:8765/")
+        by_ip = await add(api, keys.admin, baseUrl="http://127.0.0.1:8765/", senderId=phone(1))
+        other_ip = await add(api, keys.admin, baseUrl="http://127.0.0.2:8765/", senderId=phone(2))
     assert by_name["errors"] == []
     assert by_name["account"]["baseUrl"] == "http://localhost:8765/"
     assert by_ip["errors"] == []
