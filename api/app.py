@@ -12,12 +12,14 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from api.auth import KeyAuthenticator, RequireApiKey
 from api.graphql import GraphQLApp
+from api.logs import AccessLog
 from api.settings import Settings, load_settings
 from api.webhooks import webhook_routes
 from providers.host_policy import Resolver, system_resolver
@@ -94,14 +96,14 @@ def create_app(
     )
     authenticator = KeyAuthenticator(reads)
     graphql_app = GraphQLApp(
-        build_schema(),
+        build_schema(production=settings.production),
         services,
-        graphiql=settings.graphiql,
+        graphiql=settings.graphiql_enabled,
         authenticator=authenticator,
         allowed_origins=settings.origin_list,
         key_recheck_seconds=settings.key_recheck_seconds,
     )
-    graphql = RequireApiKey(graphql_app, authenticator, graphiql=settings.graphiql)
+    graphql = RequireApiKey(graphql_app, authenticator, graphiql=settings.graphiql_enabled)
 
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
@@ -155,6 +157,7 @@ def create_app(
             *webhook_routes(services),
         ],
         lifespan=lifespan,
+        middleware=[Middleware(AccessLog)],
     )
     app.state.services = services
     app.state.engine = engine

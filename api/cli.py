@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from api.app import ConfigurationError, create_app, secret_box
+from api.logs import configure_logging
 from api.settings import Settings, SettingsError, load_settings
 from resolvers.api_keys import (
     UnknownPrefixError,
@@ -26,6 +27,7 @@ from storage.db import create_engine, create_sessionmakers
 from storage.migrate import migrate
 
 T = TypeVar("T")
+log = logging.getLogger("sms_accounts")
 
 
 def _with_database(settings: Settings, work: Callable[..., Awaitable[T]], *args: object) -> T:
@@ -47,13 +49,25 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings)
     issued = _with_database(settings, bootstrap_first_key)
     if issued is not None:
-        print(
+        # Through the log, so a container's log (and SMS_LOG_FORMAT=json) carries it too.
+        log.warning(
             "First start: created workspace 'default' and this admin API key (shown once).\n"
-            f"Open http://{args.host}:{args.port}/graphql and add the header\n"
-            f'  {{"Authorization": "Bearer {issued.key}"}}',
-            flush=True,
+            "Open http://%s:%s/graphql and add the header\n"
+            '  {"Authorization": "Bearer %s"}',
+            args.host,
+            args.port,
+            issued.key,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level, access_log=True)
+    # Our AccessLog writes the access lines (without query strings); uvicorn's loggers keep the
+    # handler configure_logging set up, so every line has one format.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        log_config=None,
+    )
     return 0
 
 
@@ -125,9 +139,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        configure_logging(settings.log_format)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
         print(f"sms-accounts: {exc}", file=sys.stderr)

@@ -7,7 +7,13 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaskErrors, ParserCache, SchemaExtension, ValidationCache
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaskErrors,
+    ParserCache,
+    SchemaExtension,
+    ValidationCache,
+)
 from strawberry.types import ExecutionContext
 
 from schema.mutation import Mutation
@@ -15,6 +21,8 @@ from schema.query import Query
 from schema.subscription import Subscription
 
 _VARIABLE_ERROR = re.compile(r"^(Variable '\$\w+' (?:got|has) invalid value)")
+# graphql-core's hints ("Did you mean 'smsAccounts'?") spell out the schema to a prober.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -31,11 +39,15 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class Schema(strawberry.Schema):
+    hide_suggestions = False
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
         for error in errors:
             scrub_variable_values(error)
+            if self.hide_suggestions:
+                error.message = _SUGGESTION.sub("", error.message)
         # Only crashes are the server's problem. Client errors (syntax, validation, variables,
         # FORBIDDEN) are answered, not logged: their tracebacks quote what the client sent.
         unexpected = [error for error in errors if _is_unexpected(error)]
@@ -50,11 +62,19 @@ def scrub_variable_values(error: GraphQLError) -> None:
         error.message = f"{match.group(1)}: check the variable's type and required fields."
 
 
-def build_schema(extensions: list[type[SchemaExtension]] | None = None) -> strawberry.Schema:
+def build_schema(
+    extensions: list[type[SchemaExtension]] | None = None, *, production: bool = False
+) -> strawberry.Schema:
+    """``production``: no introspection and no "Did you mean" hints (nothing maps the schema
+    for a stranger; the contract is published to the teams that need it)."""
     # Parsing and validating the same few documents again on every request cost a third of a
     # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
     chosen: list[Any] = [ParserCache, ValidationCache, MaskUnexpectedErrors, *(extensions or [])]
-    return Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
+    if production:
+        chosen.append(DisableIntrospection)
+    schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
+    schema.hide_suggestions = production
+    return schema
 
 
 def export_schema() -> str:
