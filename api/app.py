@@ -94,7 +94,7 @@ def create_app(
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
     )
-    authenticator = KeyAuthenticator(reads)
+    authenticator = KeyAuthenticator(reads, writes)
     graphql_app = GraphQLApp(
         build_schema(production=settings.production),
         services,

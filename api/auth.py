@@ -42,12 +42,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
 class KeyAuthenticator:
     """Turns an ``Authorization`` value into the caller behind it (None: no live key)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        writes: async_sessionmaker[AsyncSession] | None = None,
+    ) -> None:
         self.sessions = sessions
+        self.writes = writes  # where a key's last use is recorded
 
     async def caller(self, authorization: str | None) -> Caller | None:
         key = bearer_key(authorization)
-        return None if key is None else await authenticate(self.sessions, key)
+        if key is None:
+            return None
+        return await authenticate(self.sessions, key, writes=self.writes)
 
 
 class RequireApiKey:

@@ -1,6 +1,8 @@
-"""``sms-accounts``: serve, create-api-key, revoke-api-key, rotate-keys, migrate.
+"""``sms-accounts``: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
 
-Every command that touches the database migrates it to head first.
+Every command that touches the database migrates it to head first, and says on stderr which
+database it uses: a command run from the wrong folder would otherwise quietly create a new
+SQLite database there, whose keys then fail against the running server.
 """
 
 from __future__ import annotations
@@ -10,20 +12,25 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
+
+from sqlalchemy.engine import make_url
 
 from api.app import ConfigurationError, create_app, secret_box
 from api.logs import configure_logging
 from api.settings import Settings, SettingsError, load_settings
 from resolvers.api_keys import (
     UnknownPrefixError,
+    UnknownWorkspaceError,
     bootstrap_first_key,
     create_api_key,
+    list_api_keys,
     revoke_api_key,
 )
 from resolvers.domain import Role
 from resolvers.key_rotation import rotate_keys
-from storage.db import create_engine, create_sessionmakers
+from storage.db import create_engine, create_sessionmakers, sqlite_path
 from storage.migrate import migrate
 
 T = TypeVar("T")
@@ -74,6 +81,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     issued = _with_database(settings, create_api_key, args.workspace, Role(args.role))
+    if issued.existing_workspaces is not None:
+        existing = ", ".join(issued.existing_workspaces) or "none"
+        _warn(f"New workspace {issued.workspace!r} created (existing: {existing}).")
     print(f"Created a {issued.role.value} key for workspace {issued.workspace!r}.")
     print(f"Prefix (for revoke-api-key): {issued.prefix}")
     print(issued.key)
@@ -83,12 +93,67 @@ def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 def _revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     try:
-        key = _with_database(settings, revoke_api_key, args.prefix)
+        key, already = _with_database(settings, revoke_api_key, args.prefix)
     except UnknownPrefixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if already:
+        # Exit 0: the wanted state holds, and a retried script must not fail on it.
+        assert key.revoked_at is not None
+        print(f"Key {key.prefix} was already revoked on {_when(key.revoked_at)}; nothing changed.")
+        return 0
     print(f"Revoked key {key.prefix}.")
     return 0
+
+
+def _list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    migrate(settings.database_url)
+    try:
+        keys = _with_database(settings, list_api_keys, args.workspace)
+    except UnknownWorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = [("PREFIX", "WORKSPACE", "ROLE", "CREATED", "LAST USED", "REVOKED")]
+    rows += [
+        (
+            key.prefix,
+            key.workspace,
+            key.role,
+            _when(key.created_at),
+            _when(key.last_used_at) if key.last_used_at else "never",
+            _when(key.revoked_at) if key.revoked_at else "-",
+        )
+        for key in keys
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _warn(line: str) -> None:
+    print(f"sms-accounts: {line}", file=sys.stderr, flush=True)
+
+
+def _announce_database(database_url: str) -> None:
+    """Say which database this command uses (never its credentials), loudly when it is new."""
+    path = sqlite_path(database_url)
+    if path is None:
+        shown = make_url(database_url).set(username=None, password=None)
+        _warn(f"database {shown.render_as_string(hide_password=True)}")
+    elif path.exists():
+        _warn(f"database {path.resolve()} (SQLite)")
+    else:
+        _warn(
+            f"NEW DATABASE: {path.resolve()} did not exist and is being created, empty. If you "
+            "meant an existing one, run from its folder or set SMS_DATABASE_URL."
+        )
 
 
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -122,6 +187,12 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.set_defaults(run=_create_api_key)
 
+    listing = commands.add_parser(
+        "list-api-keys", help="list keys: prefix, role, created, last used (never the keys)"
+    )
+    listing.add_argument("--workspace", help="only this workspace's keys")
+    listing.set_defaults(run=_list_api_keys)
+
     revoke = commands.add_parser("revoke-api-key", help="revoke the key with this prefix")
     revoke.add_argument("prefix", metavar="KEY_PREFIX")
     revoke.set_defaults(run=_revoke_api_key)
@@ -142,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_format)
+        _announce_database(settings.database_url)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
         print(f"sms-accounts: {exc}", file=sys.stderr)
