@@ -83,7 +83,7 @@ def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     issued = _with_database(settings, create_api_key, args.workspace, Role(args.role))
     if issued.existing_workspaces is not None:
         existing = ", ".join(issued.existing_workspaces) or "none"
-        _warn(f"New workspace {issued.workspace!r} created (existing: {existing}).")
+        log.warning("New workspace %r created (existing: %s).", issued.workspace, existing)
     print(f"Created a {issued.role.value} key for workspace {issued.workspace!r}.")
     print(f"Prefix (for revoke-api-key): {issued.prefix}")
     print(issued.key)
@@ -137,22 +137,20 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _warn(line: str) -> None:
-    print(f"sms-accounts: {line}", file=sys.stderr, flush=True)
-
-
 def _announce_database(database_url: str) -> None:
-    """Say which database this command uses (never its credentials), loudly when it is new."""
+    """Say which database this command uses (never its credentials), loudly when it is new.
+    Through the log (stderr), so SMS_LOG_FORMAT=json keeps every line JSON."""
     path = sqlite_path(database_url)
     if path is None:
         shown = make_url(database_url).set(username=None, password=None)
-        _warn(f"database {shown.render_as_string(hide_password=True)}")
+        log.info("database %s", shown.render_as_string(hide_password=True))
     elif path.exists():
-        _warn(f"database {path.resolve()} (SQLite)")
+        log.info("database %s (SQLite)", path.resolve())
     else:
-        _warn(
-            f"NEW DATABASE: {path.resolve()} did not exist and is being created, empty. If you "
-            "meant an existing one, run from its folder or set SMS_DATABASE_URL."
+        log.warning(
+            "NEW DATABASE: %s did not exist and is being created, empty. If you meant an "
+            "existing one, run from its folder or set SMS_DATABASE_URL.",
+            path.resolve(),
         )
 
 
