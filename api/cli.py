@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from api.app import ConfigurationError, create_app, secret_box
 from api.logs import configure_logging
@@ -142,7 +142,9 @@ def _announce_database(database_url: str) -> None:
     Through the log (stderr), so SMS_LOG_FORMAT=json keeps every line JSON."""
     path = sqlite_path(database_url)
     if path is None:
-        shown = make_url(database_url).set(username=None, password=None)
+        url = make_url(database_url)
+        # Rebuilt without user and password (URL.set cannot unset them).
+        shown = URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
         log.info("database %s", shown.render_as_string(hide_password=True))
     elif path.exists():
         log.info("database %s (SQLite)", path.resolve())
