@@ -124,6 +124,8 @@ async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldE
     if row.sender_id is None:
         return None
     with session.no_autoflush:  # the row's pending edits are not to be written yet
+        # Two adds of one sender at once: the second waits here, then sees the first.
+        await queries.lock_workspace(session, row.workspace_id)
         owner = await queries.sender_owner(
             session, row.workspace_id, row.client_id, row.sender_id, other_than=row.id
         )

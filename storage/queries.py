@@ -109,6 +109,12 @@ async def live_account(
     return (await session.execute(statement)).scalars().first()
 
 
+async def lock_workspace(session: AsyncSession, workspace_id: str) -> None:
+    """Serialise this transaction with others that lock the workspace (PostgreSQL; SQLite's
+    writers already take turns)."""
+    await session.execute(select(_W.id).where(_W.id == workspace_id).with_for_update())
+
+
 async def sender_owner(
     session: AsyncSession, workspace_id: str, client_id: str, sender_id: str, *, other_than: str
 ) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, Api, Keys
 from tests.integration.documents import ACCOUNTS, REMOVE
 from tests.integration.test_accounts import add, added, enable, update
@@ -81,3 +83,13 @@ async def test_another_workspace_may_connect_the_same_sender(
     await enable(api, other_keys.admin)
 
     assert (await add(api, other_keys.admin))["errors"] == []
+
+
+async def test_two_simultaneous_adds_of_one_sender_connect_it_once(api: Api, keys: Keys) -> None:
+    await enable(api, keys.admin)
+
+    answers = await asyncio.gather(*(add(api, keys.admin) for _ in range(4)))
+
+    assert sorted(len(answer["errors"]) for answer in answers) == [0, 1, 1, 1]
+    page = (await api.data(keys.admin, ACCOUNTS))["smsAccounts"]
+    assert page["stats"]["connected"] == 1
