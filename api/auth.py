@@ -45,7 +45,7 @@ class KeyAuthenticator:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        writes: async_sessionmaker[AsyncSession] | None = None,
+        writes: async_sessionmaker[AsyncSession],
     ) -> None:
         self.sessions = sessions
         self.writes = writes  # where a key's last use is recorded

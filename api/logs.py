@@ -73,7 +73,10 @@ def _access_line(scope: Scope, status: int, seconds: float) -> str:
     client = scope.get("client")
     where = f"{client[0]}:{client[1]}" if client else "-"
     method = scope.get("method", "WS")
-    return f'{where} "{method} {scope["path"]}" {status} {seconds * 1000:.1f}ms'
+    # The raw path: still percent-encoded, so a %0A cannot start a forged line.
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope["path"].encode("unicode_escape").decode()
+    return f'{where} "{method} {path}" {status} {seconds * 1000:.1f}ms'
 
 
 class JsonFormatter(logging.Formatter):

@@ -111,3 +111,14 @@ def test_production_refuses_to_start_without_encryption_keys(
     error = capsys.readouterr().err
     assert "SMS_ENV=production needs SMS_ENCRYPTION_KEYS" in error
     assert not (tmp_path / "sms.db").exists()
+
+
+async def test_an_encoded_newline_in_the_path_cannot_forge_an_access_line(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    await api.http.get("/healthz%0A127.0.0.1%20%22GET%20/admin%22%20200")
+
+    [line] = [r.getMessage() for r in caplog.records if r.name == "sms_accounts.access"]
+    assert "\n" not in line
+    assert "%0A" in line
