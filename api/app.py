@@ -24,6 +24,7 @@ from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.limits import LimitRequests
+from api.logs import AccessLog
 from api.outages import AnswerOutagesWith503
 from api.response_cache import BumpingBus, ResponseCache, ResponseStore
 from api.settings import Settings, load_settings
@@ -194,7 +195,7 @@ def create_app(
         max_batch=settings.status_batch_size,
         linger_seconds=settings.status_batch_linger_seconds,
     )
-    authenticator = KeyAuthenticator(reads, cache_seconds=settings.auth_cache_seconds)
+    authenticator = KeyAuthenticator(reads, writes, cache_seconds=settings.auth_cache_seconds)
     limits = DocumentLimits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_aliases,
@@ -202,7 +203,11 @@ def create_app(
     )
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql_app = GraphQLApp(
-        build_schema(limits=limits, fanout=SharedSubscriptions(settings.subscriber_queue_size)),
+        build_schema(
+            limits=limits,
+            fanout=SharedSubscriptions(settings.subscriber_queue_size),
+            production=settings.production,
+        ),
         services,
         authenticator=authenticator,
         failures=failures,
@@ -225,7 +230,7 @@ def create_app(
         ),
         authenticator,
         failures,
-        page=request_response(graphiql_page) if settings.graphiql else None,
+        page=request_response(graphiql_page) if settings.graphiql_enabled else None,
     )
 
     async def healthz(_: Request) -> PlainTextResponse:
@@ -324,11 +329,13 @@ def create_app(
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(services, failures, batcher),
-            *(asset_routes() if settings.graphiql else []),
+            *(asset_routes() if settings.graphiql_enabled else []),
         ],
         lifespan=lifespan,
         middleware=[
-            Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds)
+            # Outermost: the access line also records the 503 of an outage.
+            Middleware(AccessLog),
+            Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )
     app.state.services = services

@@ -44,11 +44,13 @@ class KeyAuthenticator:
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
+        writes: async_sessionmaker[AsyncSession],
         *,
         cache_seconds: float = 0.0,
         max_cached: int = 10_000,
     ) -> None:
         self.sessions = sessions
+        self.writes = writes  # where a key's last use is recorded
         self.cache_seconds = cache_seconds
         self.max_cached = max_cached
         self._cached: dict[str, tuple[Caller, float]] = {}
@@ -59,13 +61,13 @@ class KeyAuthenticator:
         if key is None:
             return None
         if fresh or self.cache_seconds <= 0:
-            return await authenticate(self.sessions, key)
+            return await authenticate(self.sessions, key, writes=self.writes)
         now = time.monotonic()
         digest = hash_key(key)  # the key itself is never kept
         cached = self._cached.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
-        caller = await authenticate(self.sessions, key)
+        caller = await authenticate(self.sessions, key, writes=self.writes)
         self._cached.pop(digest, None)
         if caller is not None:
             if len(self._cached) >= self.max_cached:

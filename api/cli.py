@@ -1,6 +1,8 @@
-"""``sms-accounts``: serve, create-api-key, revoke-api-key, rotate-keys, migrate.
+"""``sms-accounts``: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
 
-Every command that touches the database migrates it to head first.
+Every command that touches the database migrates it to head first, and says on stderr which
+database it uses: a command run from the wrong folder would otherwise quietly create a new
+SQLite database there, whose keys then fail against the running server.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import TypeVar
+
+from sqlalchemy.engine import URL, make_url
 
 from api.app import (
     ConfigurationError,
@@ -20,22 +25,26 @@ from api.app import (
     event_bus,
     secret_box,
 )
+from api.logs import configure_logging
 from api.settings import Settings, SettingsError, load_settings
 from providers.redis_bus import RedisBus
 from resolvers.api_keys import (
     KEYS_CHANNEL,
     KeyRevoked,
     UnknownPrefixError,
+    UnknownWorkspaceError,
     bootstrap_first_key,
     create_api_key,
+    list_api_keys,
     revoke_api_key,
 )
 from resolvers.domain import Role
 from resolvers.key_rotation import BATCH_SIZE, rotate_keys, secrets_per_key
-from storage.db import create_engine, create_sessionmakers
+from storage.db import create_engine, create_sessionmakers, sqlite_path
 from storage.migrate import migrate
 
 T = TypeVar("T")
+log = logging.getLogger("sms_accounts")
 
 
 def _with_database(settings: Settings, work: Callable[..., Awaitable[T]], *args: object) -> T:
@@ -60,20 +69,26 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings)
     issued = _with_database(settings, bootstrap_first_key)
     if issued is not None:
-        print(
+        # Through the log, so a container's log (and SMS_LOG_FORMAT=json) carries it too.
+        log.warning(
             "First start: created workspace 'default' and this admin API key (shown once).\n"
-            f"Open http://{args.host}:{args.port}/graphql and add the header\n"
-            f'  {{"Authorization": "Bearer {issued.key}"}}',
-            flush=True,
+            "Open http://%s:%s/graphql and add the header\n"
+            '  {"Authorization": "Bearer %s"}',
+            args.host,
+            args.port,
+            issued.key,
         )
     # uvicorn refuses an oversized websocket frame (1009) before buffering it; the app checks
     # the same limit for servers started some other way.
+    # Our AccessLog writes the access lines (without query strings); uvicorn's loggers keep the
+    # handler configure_logging set up, so every line has one format.
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level=args.log_level,
-        access_log=True,
+        access_log=False,
+        log_config=None,
         ws_max_size=settings.ws_max_message_bytes,
     )
     return 0
@@ -82,6 +97,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     issued = _with_database(settings, create_api_key, args.workspace, Role(args.role))
+    if issued.existing_workspaces is not None:
+        existing = ", ".join(issued.existing_workspaces) or "none"
+        log.warning("New workspace %r created (existing: %s).", issued.workspace, existing)
     print(f"Created a {issued.role.value} key for workspace {issued.workspace!r}.")
     print(f"Prefix (for revoke-api-key): {issued.prefix}")
     print(issued.key)
@@ -91,10 +109,15 @@ def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
 def _revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     try:
-        key = _with_database(settings, revoke_api_key, args.prefix)
+        key, already = _with_database(settings, revoke_api_key, args.prefix)
     except UnknownPrefixError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if already:
+        # Exit 0: the wanted state holds, and a retried script must not fail on it.
+        assert key.revoked_at is not None
+        print(f"Key {key.prefix} was already revoked on {_when(key.revoked_at)}; nothing changed.")
+        return 0
     print(f"Revoked key {key.prefix}.")
     if not asyncio.run(_announce_revocation(settings, key.id)):
         print(
@@ -106,8 +129,8 @@ def _revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _announce_revocation(settings: Settings, key_id: str) -> bool:
-    """Every replica closes the key's open websockets on hearing this (HTTP needs nothing: no
-    replica caches keys). In-process buses reach no server from here: their sockets re-check."""
+    """Every replica closes the key's open websockets on hearing this (and forgets the key's
+    remembered caller). In-process buses reach no server from here: their sockets re-check."""
     bus = event_bus(settings)
     if not isinstance(bus, RedisBus):
         return True
@@ -119,6 +142,56 @@ async def _announce_revocation(settings: Settings, key_id: str) -> bool:
     finally:
         await bus.stop()
     return True
+
+
+def _list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
+    migrate(settings.database_url)
+    try:
+        keys = _with_database(settings, list_api_keys, args.workspace)
+    except UnknownWorkspaceError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    rows = [("PREFIX", "WORKSPACE", "ROLE", "CREATED", "LAST USED", "REVOKED")]
+    rows += [
+        (
+            key.prefix,
+            key.workspace,
+            key.role,
+            _when(key.created_at),
+            _when(key.last_used_at) if key.last_used_at else "never",
+            _when(key.revoked_at) if key.revoked_at else "-",
+        )
+        for key in keys
+    ]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def _when(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _announce_database(database_url: str) -> None:
+    """Say which database this command uses (never its credentials), loudly when it is new.
+    Through the log (stderr), so SMS_LOG_FORMAT=json keeps every line JSON."""
+    path = sqlite_path(database_url)
+    if path is None:
+        url = make_url(database_url)
+        # Rebuilt without user and password (URL.set cannot unset them).
+        shown = URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
+        log.info("database %s", shown.render_as_string(hide_password=True))
+    elif path.exists():
+        log.info("database %s (SQLite)", path.resolve())
+    else:
+        log.warning(
+            "NEW DATABASE: %s did not exist and is being created, empty. If you meant an "
+            "existing one, run from its folder or set SMS_DATABASE_URL.",
+            path.resolve(),
+        )
 
 
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -182,6 +255,12 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
     create.set_defaults(run=_create_api_key)
 
+    listing = commands.add_parser(
+        "list-api-keys", help="list keys: prefix, role, created, last used (never the keys)"
+    )
+    listing.add_argument("--workspace", help="only this workspace's keys")
+    listing.set_defaults(run=_list_api_keys)
+
     revoke = commands.add_parser("revoke-api-key", help="revoke the key with this prefix")
     revoke.add_argument("prefix", metavar="KEY_PREFIX")
     revoke.set_defaults(run=_revoke_api_key)
@@ -211,9 +290,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         settings = load_settings()
+        configure_logging(settings.log_format)
+        _announce_database(settings.database_url)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
         print(f"sms-accounts: {exc}", file=sys.stderr)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy
@@ -23,7 +24,11 @@ class Settings(BaseSettings):
     encryption_keys: str = Field(default="", repr=False)
     allowed_provider_hosts: str = DEFAULT_ALLOWED_HOSTS
     public_url: str | None = None
-    graphiql: bool = True
+    # development | production: production turns off GraphiQL, introspection and "Did you
+    # mean" hints, and needs SMS_ENCRYPTION_KEYS (no generated key file beside the database).
+    env: Literal["development", "production"] = "development"
+    graphiql: bool | None = None  # unset: on in development, off in production
+    log_format: Literal["text", "json"] = "text"
     log_sql: bool = False
     broadcast_url: str = "memory://"
     allowed_origins: str = ""
@@ -121,6 +126,24 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _production_has_keys(self) -> Settings:
+        if self.production and not _split(self.encryption_keys):
+            raise ValueError(
+                "SMS_ENV=production needs SMS_ENCRYPTION_KEYS (a base64 32-byte key: "
+                'python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
+            )
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def graphiql_enabled(self) -> bool:
+        """SMS_GRAPHIQL when set, else on in development only."""
+        return (not self.production) if self.graphiql is None else self.graphiql
 
     @property
     def encryption_key_list(self) -> list[bytes]:

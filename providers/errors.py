@@ -8,9 +8,30 @@ from providers.error_codes import AUTHENTICATION_FAILED, NOT_FOUND
 class TwilioError(Exception):
     """Base of every failure talking to Twilio. Messages never carry upstream text or secrets."""
 
+    @property
+    def cause(self) -> str:
+        """The class at the bottom of the chain (``gaierror`` under ``ConnectError``), for logs:
+        an operator needs the real cause, and a class name carries no secret or upstream text."""
+        error: BaseException = self
+        seen = {id(error)}
+        while True:
+            # Also through ``from None``: httpcore re-raises that way, and a class name is safe.
+            below = error.__cause__ or error.__context__
+            if below is None:
+                return type(error).__name__
+            if id(below) in seen:  # re-raised errors close loops: the one re-raised is the cause
+                return type(below).__name__
+            seen.add(id(below))
+            error = below
+
 
 class ProviderUnavailable(TwilioError):
     """Twilio kept failing transiently (timeouts, 5xx, 429) until the retry budget ran out."""
+
+
+class TwilioUnreachable(ProviderUnavailable):
+    """One of Twilio's own hosts cannot be reached from this server (DNS, connection, TLS): the
+    network between here and Twilio is at fault (firewall, proxy), not the account's settings."""
 
 
 class BaseUrlUnreachable(TwilioError):
@@ -40,6 +61,10 @@ class TwilioRejected(TwilioError):
         """What was asked for is not there, or not visible to these credentials (20404, 403,
         404)."""
         return self.code == NOT_FOUND or self.status in (403, 404)
+
+    @property
+    def cause(self) -> str:
+        return f"TwilioRejected(status {self.status}, code {self.code})"
 
 
 class BaseUrlRefused(BaseUrlUnreachable):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,12 +26,18 @@ from providers.errors import (
     BaseUrlUnreachable,
     OutcomeUnknown,
     ProviderUnavailable,
+    TwilioError,
     TwilioRejected,
+    TwilioUnreachable,
 )
 from providers.host_policy import HostPolicy, HostPolicyError
 from providers.transport import MAX_BODY_BYTES
 
 RATE_LIMITED = 20429
+# Twilio's own hosts: the default and the regional ``api.<edge>.<region>.twilio.com``, and their
+# ``messaging.`` twins. Failing to connect to one of these is this server's network problem
+# (DNS, firewall, proxy), not a wrong Base URL.
+_TWILIO_HOST = re.compile(r"(?:api|messaging)(?:\.[a-z0-9-]+\.[a-z0-9-]+)?\.twilio\.com", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,11 +95,23 @@ class SentMessage:
     error_code: int | None
 
 
+class TwilioBusy(Exception):
+    """Twilio answered 5xx or 429: the cause logged under a ProviderUnavailable."""
+
+
 class _Transient(Exception):
-    def __init__(self, retry_after: float | None = None, *, rate_limited: bool = False) -> None:
+    def __init__(
+        self,
+        retry_after: float | None = None,
+        *,
+        rate_limited: bool = False,
+        exhausted: TwilioError | None = None,
+    ) -> None:
         super().__init__("transient")
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        # What to raise when the retries run out on this failure.
+        self.exhausted = exhausted or ProviderUnavailable("Twilio did not answer in time")
 
 
 def messaging_base(base_url: str) -> str:
@@ -223,19 +242,18 @@ class TwilioClient:
         self, attempt_once: Callable[[], Awaitable[dict[str, Any]]]
     ) -> dict[str, Any]:
         deadline = time.monotonic() + self._retry.budget_seconds
-        for attempt in range(self._retry.max_attempts):
+        attempt = 0
+        while True:
             try:
                 return await attempt_once()
             except _Transient as transient:
-                if attempt + 1 >= self._retry.max_attempts:
-                    break
-                delay = self._retry.backoff(attempt)
+                attempt += 1
+                delay = self._retry.backoff(attempt - 1)
                 if transient.retry_after is not None:
                     delay = max(delay, transient.retry_after)
-                if time.monotonic() + delay >= deadline:
-                    break
+                if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
+                    raise transient.exhausted from transient.__cause__
                 await self._sleep(delay)
-        raise ProviderUnavailable("Twilio did not answer in time")
 
     async def _once(
         self,
@@ -254,17 +272,24 @@ class TwilioClient:
                 body = await _read_capped(response)
         except httpx.ConnectTimeout as exc:
             if sent_once:  # the request never left: nothing was sent
-                raise BaseUrlUnreachable("Twilio could not be reached") from exc
-            raise _Transient() from exc
+                raise _unreachable(url) from exc
+            raise _Transient(exhausted=_unreachable(url)) from exc
         except (httpx.TimeoutException, httpx.ReadError, httpx.WriteError) as exc:
             raise _Transient() from exc
         except httpx.RemoteProtocolError as exc:
             raise _Transient() from exc
         except httpx.ConnectError as exc:  # DNS failure, refused, TLS failure, policy refusal
-            raise BaseUrlUnreachable("the Base URL cannot be reached") from exc
+            raise _unreachable(url) from exc
         except httpx.HTTPError as exc:
             raise BaseUrlUnreachable("the Base URL did not answer HTTP") from exc
         return _interpret(response, body)
+
+
+def _unreachable(url: str) -> TwilioError:
+    """No connection could be made: on Twilio's own hosts the fault is this server's network."""
+    if _TWILIO_HOST.fullmatch(urlsplit(url).hostname or ""):
+        return TwilioUnreachable("this server cannot reach Twilio")
+    return BaseUrlUnreachable("the Base URL cannot be reached")
 
 
 async def _read_capped(response: httpx.Response) -> bytes:
@@ -319,9 +344,9 @@ def _interpret(response: httpx.Response, body: bytes) -> dict[str, Any]:
     code = parsed.get("code") if parsed is not None else None
     code = code if isinstance(code, int) else None
     if status == 429 or code == RATE_LIMITED:
-        raise _Transient(_retry_after(response), rate_limited=True)
+        raise _Transient(_retry_after(response), rate_limited=True) from TwilioBusy(status)
     if status >= 500:
-        raise _Transient(_retry_after(response))
+        raise _Transient(_retry_after(response)) from TwilioBusy(status)
     if 200 <= status < 300:
         if parsed is None:
             raise BaseUrlUnreachable("the Base URL did not answer with Twilio's JSON")

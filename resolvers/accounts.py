@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from providers.host_policy import HostPolicyError
 from resolvers import events
 from resolvers.domain import (
@@ -138,6 +140,24 @@ async def _check_base_url_resolves(services: Services, clean: CleanFields) -> No
         clean.fail("baseUrl", ErrorCode.INVALID, str(refusal))
 
 
+async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldError | None:
+    """One Twilio sender is connected once per workspace: a second card would only split its
+    messages and stats. Checked in the write transaction that saves ``row``."""
+    if row.sender_id is None:
+        return None
+    with session.no_autoflush:  # the row's pending edits are not to be written yet
+        # Two adds of one sender at once: the second waits here, then sees the first.
+        await queries.lock_workspace(session, row.workspace_id)
+        owner = await queries.sender_owner(
+            session, row.workspace_id, row.client_id, row.sender_id, other_than=row.id
+        )
+    if owner is None:
+        return None
+    return FieldError(
+        "senderId", ErrorCode.INVALID, f"This sender is already connected as '{owner}'."
+    )
+
+
 async def add_account(
     services: Services, caller: Caller, provider: Provider, raw: Mapping[str, str | None]
 ) -> AccountResult:
@@ -176,6 +196,9 @@ async def add_account(
         updated_at=now,
     )
     async with services.writes() as session:
+        duplicate = await _duplicate_sender(session, row)
+        if duplicate is not None:
+            return AccountResult(errors=[duplicate])
         session.add(row)
         await session.commit()
     account = to_account(row, services.public_url)
@@ -199,6 +222,11 @@ async def update_account(
             return AccountResult(errors=clean.errors)
         before = to_account(row, services.public_url)
         changed = _apply(services, row, clean.values)
+        moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
+        duplicate = await _duplicate_sender(session, row) if moved else None
+        if duplicate is not None:
+            await session.rollback()  # forget the changes _apply made to the row
+            return AccountResult(errors=[duplicate])
         if changed:
             row.updated_at = utcnow()
             session.add(row)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +19,8 @@ from storage.models import ApiKey, Workspace
 from storage.types import utcnow
 
 DEFAULT_WORKSPACE = "default"
+# How stale a key's recorded last use may get: a write a minute per key, not one per request.
+LAST_USE_INTERVAL = timedelta(minutes=1)
 
 
 def hash_key(key: str) -> str:
@@ -30,6 +33,22 @@ class IssuedKey:
     prefix: str
     workspace: str
     role: Role
+    # Set when this call created the workspace: the names of the ones that existed before.
+    existing_workspaces: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyListing:
+    prefix: str
+    workspace: str
+    role: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class UnknownWorkspaceError(Exception):
+    """``list-api-keys --workspace`` named no workspace."""
 
 
 KEYS_CHANNEL = "api-keys"  # revocations, for every replica's open websockets
@@ -44,15 +63,27 @@ class UnknownPrefixError(Exception):
     """No key, or more than one, has this prefix."""
 
 
-async def authenticate(sessions: async_sessionmaker[AsyncSession], key: str) -> Caller | None:
-    """The caller behind a bearer key, or None for a missing, unknown or revoked key."""
+async def authenticate(
+    sessions: async_sessionmaker[AsyncSession],
+    key: str,
+    *,
+    writes: async_sessionmaker[AsyncSession] | None = None,
+) -> Caller | None:
+    """The caller behind a bearer key, or None for a missing, unknown or revoked key. With
+    ``writes``, the use is recorded for ``list-api-keys``, at most once a LAST_USE_INTERVAL."""
     if not key.startswith("sms_") or len(key) > 200:
         return None
     async with sessions() as session:
         owner = await queries.key_owner(session, hash_key(key))
     if owner is None:
         return None
-    key_id, workspace_id, role = owner
+    key_id, workspace_id, role, last_used = owner
+    now = utcnow()
+    stale = now - LAST_USE_INTERVAL
+    if writes is not None and (last_used is None or last_used < stale):
+        async with writes() as session:
+            await queries.touch_key(session, key_id, now, stale)
+            await session.commit()
     return Caller(workspace_id=workspace_id, role=Role(role), key_id=key_id)
 
 
@@ -62,9 +93,12 @@ async def create_api_key(
     """Issue a key, creating the workspace when it is new."""
     prefix = "sms_" + secrets.token_hex(4)
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
+    existing: tuple[str, ...] | None = None
     async with sessions() as session:
         workspace = await queries.workspace_by_name(session, workspace_name)
         if workspace is None:
+            # A typo creates a workspace too (scripts rely on it): the caller shows what exists.
+            existing = tuple(await queries.workspace_names(session))
             workspace = Workspace(name=workspace_name)
             session.add(workspace)
             await session.flush()
@@ -74,22 +108,45 @@ async def create_api_key(
             )
         )
         await session.commit()
-    return IssuedKey(key=key, prefix=prefix, workspace=workspace_name, role=role)
+    return IssuedKey(
+        key=key,
+        prefix=prefix,
+        workspace=workspace_name,
+        role=role,
+        existing_workspaces=existing,
+    )
 
 
-async def revoke_api_key(sessions: async_sessionmaker[AsyncSession], prefix: str) -> ApiKey:
-    """Revoke the key with this prefix (the part before the second underscore, or the whole key)."""
+async def list_api_keys(
+    sessions: async_sessionmaker[AsyncSession], workspace_name: str | None
+) -> list[KeyListing]:
+    """Every key (of one workspace), revoked ones included; never a key or its hash."""
+    async with sessions() as session:
+        rows = await queries.key_listing(session, workspace_name)
+        unknown = not rows and workspace_name is not None
+        if unknown and await queries.workspace_by_name(session, workspace_name or "") is None:
+            names = ", ".join(await queries.workspace_names(session)) or "none"
+            raise UnknownWorkspaceError(f"no workspace {workspace_name!r} (existing: {names})")
+    return [KeyListing(*row) for row in rows]
+
+
+async def revoke_api_key(
+    sessions: async_sessionmaker[AsyncSession], prefix: str
+) -> tuple[ApiKey, bool]:
+    """Revoke the key with this prefix (the part before the second underscore, or the whole key).
+    Answers the key and whether it was already revoked (then nothing changes)."""
     wanted = "_".join(prefix.strip().split("_")[:2])
     async with sessions() as session:
         matches = list(await queries.keys_with_prefix(session, wanted))
         if len(matches) != 1:
             raise UnknownPrefixError(f"no API key has the prefix {wanted!r}")
         key = matches[0]
-        if key.revoked_at is None:
-            key.revoked_at = utcnow()
-            session.add(key)
-            await session.commit()
-        return key
+        if key.revoked_at is not None:
+            return key, True
+        key.revoked_at = utcnow()
+        session.add(key)
+        await session.commit()
+        return key, False
 
 
 async def bootstrap_first_key(sessions: async_sessionmaker[AsyncSession]) -> IssuedKey | None:

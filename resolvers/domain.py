@@ -39,7 +39,42 @@ class VerificationFailure(Enum):
     PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
 
 
-FAILURE_MESSAGES: dict[VerificationFailure, str] = {
+class FailureReason(Enum):
+    """A failure stored more precisely than its public code, where one code needs different
+    advice: clients see ``failure``'s code and this reason's sentence."""
+
+    TWILIO_UNREACHABLE = "TWILIO_UNREACHABLE"
+    # No configured key opens the account's Auth Token (a lost key, a tampered row): the fix is
+    # the one for bad credentials, entering the token again.
+    TOKEN_UNREADABLE = "UNREADABLE_TOKEN"  # noqa: S105 (a failure code, not a secret)
+
+    @property
+    def failure(self) -> VerificationFailure:
+        return _REASON_FAILURES[self]
+
+
+_REASON_FAILURES = {
+    FailureReason.TWILIO_UNREACHABLE: VerificationFailure.PROVIDER_UNAVAILABLE,
+    FailureReason.TOKEN_UNREADABLE: VerificationFailure.INVALID_CREDENTIALS,
+}
+
+# What a check stores in ``failure``: a public code, or a finer reason behind one.
+StoredFailure = VerificationFailure | FailureReason
+
+
+def stored_failure(value: str) -> StoredFailure:
+    """Read back a stored failure; reasons and codes never share a spelling."""
+    try:
+        return FailureReason(value)
+    except ValueError:
+        return VerificationFailure(value)
+
+
+def public_failure(stored: StoredFailure) -> VerificationFailure:
+    return stored.failure if isinstance(stored, FailureReason) else stored
+
+
+FAILURE_MESSAGES: dict[StoredFailure, str] = {
     VerificationFailure.INVALID_CREDENTIALS: (
         "Invalid credentials: Twilio rejected this Account SID and Auth Token. Copy both fresh "
         "from the Twilio Console, save, and verify again."
@@ -70,24 +105,27 @@ FAILURE_MESSAGES: dict[VerificationFailure, str] = {
         "Twilio is unavailable: Twilio did not answer after several attempts. Nothing is wrong "
         "with your settings as far as we can tell; verify again in a few minutes."
     ),
+    FailureReason.TWILIO_UNREACHABLE: (
+        "This server cannot reach Twilio (DNS, firewall or proxy): ask your administrator to "
+        "allow outbound HTTPS to api.twilio.com, then verify again."
+    ),
+    FailureReason.TOKEN_UNREADABLE: (
+        "The stored Auth Token cannot be read: enter it again and verify."
+    ),
 }
 
 
-# Stored in the failure column when no configured key opens the account's Auth Token (a lost
-# key, a tampered row). Clients see INVALID_CREDENTIALS, the fix they must make, with its own
-# sentence; the GraphQL enum stays as the contract has it.
-CANNOT_DECRYPT = "UNREADABLE_TOKEN"
-CANNOT_DECRYPT_MESSAGE = "The stored Auth Token cannot be read: enter it again and verify."
+# The stored value and sentence of an unreadable token, for the places that write them.
+CANNOT_DECRYPT = FailureReason.TOKEN_UNREADABLE.value
+CANNOT_DECRYPT_MESSAGE = FAILURE_MESSAGES[FailureReason.TOKEN_UNREADABLE]
 
 
 def failure_shown(stored: str | None) -> tuple[VerificationFailure | None, str | None]:
     """The failure and its sentence as clients see them, from the stored failure value."""
     if stored is None:
         return None, None
-    if stored == CANNOT_DECRYPT:
-        return VerificationFailure.INVALID_CREDENTIALS, CANNOT_DECRYPT_MESSAGE
-    failure = VerificationFailure(stored)
-    return failure, FAILURE_MESSAGES[failure]
+    reason = stored_failure(stored)
+    return public_failure(reason), FAILURE_MESSAGES[reason]
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.errors import BaseUrlUnreachable, ProviderUnavailable, TwilioError, TwilioRejected
+from providers.errors import (
+    BaseUrlUnreachable,
+    ProviderUnavailable,
+    TwilioError,
+    TwilioRejected,
+    TwilioUnreachable,
+)
 from providers.twilio import Credentials, TwilioClient
 from resolvers import events
 from resolvers.accounts import AccountResult, refuse_id, stored_token, to_account
@@ -31,8 +37,11 @@ from resolvers.domain import (
     Account,
     AccountStatus,
     Caller,
+    FailureReason,
     SenderKind,
+    StoredFailure,
     VerificationFailure,
+    public_failure,
 )
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
 from resolvers.services import Services
@@ -56,17 +65,19 @@ PER_TWILIO_ACCOUNT = 2
 
 @dataclass(frozen=True, slots=True)
 class Verdict:
-    failure: VerificationFailure | None
+    failure: StoredFailure | None
     trial: bool | None = None
-    stored_as: str | None = None  # the failure column's value, when it is not failure.value
+    # Why, for the operator's log: an exception class or a short fact, never upstream text.
+    cause: str | None = None
 
     @property
     def stored_failure(self) -> str | None:
-        return self.stored_as or (self.failure.value if self.failure else None)
+        """What the failure column keeps: the public code, or the finer reason behind it."""
+        return None if self.failure is None else self.failure.value
 
 
 # No configured key opens the stored token: no call to Twilio can be made with it.
-UNREADABLE = Verdict(VerificationFailure.INVALID_CREDENTIALS, stored_as=CANNOT_DECRYPT)
+UNREADABLE = Verdict(FailureReason.TOKEN_UNREADABLE, cause="no configured key opens the token")
 
 
 async def verify_account(services: Services, caller: Caller, account_id: str) -> AccountResult:
@@ -328,7 +339,7 @@ class Verifier:
                 "verified_at": now,
                 "updated_at": now,
             }
-        definite = verdict.failure in DEFINITE_FAILURES
+        definite = public_failure(verdict.failure) in DEFINITE_FAILURES
         if kind is CheckKind.VERIFY or definite:
             failed = {
                 "status": AccountStatus.FAILED.value,
@@ -346,6 +357,7 @@ class Verifier:
 
     async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
         account_id, version, kind = key
+        _log_verdict(account_id, verdict)
         now = utcnow()
         async with self._writes() as session:
             row = await queries.account_by_id(session, account_id)
@@ -398,14 +410,15 @@ async def run_checks(twilio: TwilioClient, credentials: Credentials, sender_id: 
         _check_account(twilio, credentials), sender_check, return_exceptions=True
     )
     if isinstance(account, BaseException):
-        return Verdict(_failure_of(account, VerificationFailure.INVALID_CREDENTIALS))
+        failure = _failure_of(account, VerificationFailure.INVALID_CREDENTIALS)
+        return Verdict(failure, cause=_cause_of(account))
     if account.failure is not None:
         return account
     if isinstance(sender, BaseException):
         rejected = _SENDER_FAILURE[sender_kind_of(sender_id)]
-        return Verdict(_failure_of(sender, rejected), account.trial)
+        return Verdict(_failure_of(sender, rejected), account.trial, _cause_of(sender))
     if sender is not None:
-        return Verdict(sender, account.trial)
+        return Verdict(sender, account.trial, "the sender is not on this account")
     return account
 
 
@@ -415,7 +428,27 @@ _SENDER_FAILURE = {
 }
 
 
-def _failure_of(error: BaseException, rejected: VerificationFailure) -> VerificationFailure:
+def _log_verdict(account_id: str, verdict: Verdict) -> None:
+    """One INFO line per verdict: what the card says and the real cause behind it."""
+    stored = verdict.failure
+    failure = "none" if stored is None else public_failure(stored).value
+    if isinstance(stored, FailureReason):
+        failure += f" ({stored.value})"
+    log.info(
+        "verification verdict account=%s failure=%s cause=%s",
+        account_id,
+        failure,
+        verdict.cause or "none",
+    )
+
+
+def _cause_of(error: BaseException) -> str:
+    return error.cause if isinstance(error, TwilioError) else type(error).__name__
+
+
+def _failure_of(error: BaseException, rejected: VerificationFailure) -> StoredFailure:
+    if isinstance(error, TwilioUnreachable):
+        return FailureReason.TWILIO_UNREACHABLE
     if isinstance(error, ProviderUnavailable):
         return VerificationFailure.PROVIDER_UNAVAILABLE
     if isinstance(error, BaseUrlUnreachable):
@@ -436,12 +469,12 @@ async def _check_account(twilio: TwilioClient, credentials: Credentials) -> Verd
     except TwilioRejected as rejected:
         # On the account itself, "not found" means these credentials are not an account.
         if rejected.bad_credentials or rejected.no_such_resource:
-            return Verdict(VerificationFailure.INVALID_CREDENTIALS)
+            return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause=rejected.cause)
         raise
     if info.sid != credentials.account_sid:
-        return Verdict(VerificationFailure.INVALID_CREDENTIALS)
+        return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause="another account answered")
     if not info.active:
-        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED)
+        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
     return Verdict(None, trial=info.trial)
 
 

@@ -13,6 +13,7 @@ import strawberry
 from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
+    DisableIntrospection,
     MaxTokensLimiter,
     ParserCache,
     SchemaExtension,
@@ -51,6 +52,8 @@ _REASONS = (
     (re.compile(r"Value .* does not exist in ('\w+') enum\.", re.DOTALL), "expected a {0} value"),
     (re.compile(r"(\w+) cannot represent "), "expected a value of type '{0}'"),
 )
+# graphql-core's hints ("Did you mean 'smsAccounts'?") spell out the schema to a prober.
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
 
 
 def _is_unexpected(error: GraphQLError) -> bool:
@@ -62,6 +65,8 @@ def _is_unexpected(error: GraphQLError) -> bool:
 class Schema(strawberry.Schema):
     # Set by the app: identical subscriptions share one execution per event.
     fanout: SharedSubscriptions | None = None
+    # Production: no "Did you mean" hints.
+    hide_suggestions = False
 
     async def stream(
         self,
@@ -104,6 +109,8 @@ class Schema(strawberry.Schema):
                 mask_unexpected(error)
             else:
                 scrub_variable_values(error)
+                if self.hide_suggestions:
+                    error.message = _SUGGESTION.sub("", error.message)
 
 
 def answer_outage(error: GraphQLError) -> None:
@@ -152,7 +159,10 @@ def build_schema(
     limits: DocumentLimits | None = None,
     *,
     fanout: SharedSubscriptions | None = None,
+    production: bool = False,
 ) -> strawberry.Schema:
+    """``production``: no introspection and no "Did you mean" hints (nothing maps the schema
+    for a stranger; the contract is published to the teams that need it)."""
     # Parsing and validating the same few documents again on every request cost a third of a
     # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
     # The limits rule is one class per schema, so the validation cache's key stays the same.
@@ -165,8 +175,11 @@ def build_schema(
         ValidationCache,
         *(extensions or []),
     ]
+    if production:
+        chosen.append(DisableIntrospection)
     schema = Schema(query=Query, mutation=Mutation, subscription=Subscription, extensions=chosen)
     schema.fanout = fanout
+    schema.hide_suggestions = production
     return schema
 
 

@@ -38,6 +38,8 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(max_length=64, unique=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Coarse on purpose (see queries.touch_key): a write a minute per key, not one per request.
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SmsAccountRow(SQLModel, table=True):

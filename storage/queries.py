@@ -16,16 +16,45 @@ _W = Workspace.__table__.c  # type: ignore[attr-defined]
 _K = ApiKey.__table__.c  # type: ignore[attr-defined]
 
 
-async def key_owner(session: AsyncSession, key_hash: str) -> tuple[str, str, str] | None:
-    """(key id, workspace id, role) of a live key with this hash."""
+async def key_owner(
+    session: AsyncSession, key_hash: str
+) -> tuple[str, str, str, datetime | None] | None:
+    """(key id, workspace id, role, last used) of a live key with this hash."""
     row = (
         await session.execute(
-            select(_K.id, _K.workspace_id, _K.role).where(
+            select(_K.id, _K.workspace_id, _K.role, _K.last_used_at).where(
                 _K.key_hash == key_hash, _K.revoked_at.is_(None)
             )
         )
     ).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+async def touch_key(session: AsyncSession, key_id: str, now: datetime, stale: datetime) -> bool:
+    """Record a use unless one after ``stale`` is recorded (another request or process was
+    first): at most one write per key per interval, whatever the request rate."""
+    result = await session.execute(
+        update(ApiKey)
+        .where(_K.id == key_id, or_(_K.last_used_at.is_(None), _K.last_used_at < stale))
+        .values(last_used_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def workspace_names(session: AsyncSession) -> list[str]:
+    return list((await session.execute(select(_W.name).order_by(_W.name))).scalars().all())
+
+
+async def key_listing(session: AsyncSession, workspace_name: str | None) -> Sequence[Any]:
+    """(prefix, workspace, role, created, last used, revoked) of every key, oldest first."""
+    statement = (
+        select(_K.prefix, _W.name, _K.role, _K.created_at, _K.last_used_at, _K.revoked_at)
+        .join(Workspace, _W.id == _K.workspace_id)
+        .order_by(_W.name, _K.created_at, _K.prefix)
+    )
+    if workspace_name is not None:
+        statement = statement.where(_W.name == workspace_name)
+    return (await session.execute(statement)).all()
 
 
 async def workspace_by_name(session: AsyncSession, name: str) -> Workspace | None:
@@ -78,6 +107,31 @@ async def live_account(
     if for_update:
         statement = statement.with_for_update()
     return (await session.execute(statement)).scalars().first()
+
+
+async def lock_workspace(session: AsyncSession, workspace_id: str) -> None:
+    """Serialise this transaction with others that lock the workspace (PostgreSQL; SQLite's
+    writers already take turns)."""
+    await session.execute(select(_W.id).where(_W.id == workspace_id).with_for_update())
+
+
+async def sender_owner(
+    session: AsyncSession, workspace_id: str, client_id: str, sender_id: str, *, other_than: str
+) -> str | None:
+    """The display name of another live account with this Account SID and sender, if any."""
+    return (
+        await session.execute(
+            select(_A.display_name)
+            .where(
+                _A.workspace_id == workspace_id,
+                _A.client_id == client_id,
+                _A.sender_id == sender_id,
+                _A.removed_at.is_(None),
+                _A.id != other_than,
+            )
+            .limit(1)
+        )
+    ).scalar()
 
 
 async def status_counts(session: AsyncSession, workspace_id: str) -> dict[str, int]:

@@ -206,6 +206,11 @@ async def other_keys(database_url: str) -> Keys:
     return await issue_keys(database_url, "globex")
 
 
+def phone(number: int) -> str:
+    """A sender of its own: one Account SID and sender is connected once per workspace."""
+    return f"+1202555{number:04d}"
+
+
 def account_input(**overrides: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
         "provider": "TWILIO",

@@ -7,7 +7,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys, account_input
+from tests.conftest import (
+    ACCOUNT_SID,
+    AUTH_TOKEN,
+    MG_SID,
+    PHONE,
+    Api,
+    Keys,
+    account_input,
+    phone,
+)
 from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, REMOVE, SET_ENABLED, UPDATE
 
 
@@ -160,8 +169,9 @@ async def test_each_malformed_field_is_refused_with_its_code_and_stores_nothing(
 
 async def test_tokens_of_other_shapes_than_32_hex_are_accepted(api: Api, keys: Keys) -> None:
     await enable(api, keys.admin)
-    for token in ("a" * 128, "Zx9-_.~!long-token-from-a-new-format", "x"):
-        assert (await add(api, keys.admin, authToken=token))["errors"] == []
+    for number, token in enumerate(("a" * 128, "Zx9-_.~!long-token-from-a-new-format", "x")):
+        added = await add(api, keys.admin, authToken=token, senderId=phone(number))
+        assert added["errors"] == []
 
 
 async def test_edge_lengths_are_accepted(api: Api, keys: Keys) -> None:
@@ -246,11 +256,11 @@ async def test_the_accounts_page_costs_the_same_queries_for_two_or_twenty_accoun
             event.remove(engine.sync_engine, "before_cursor_execute", on_execute)
         return count
 
-    for _ in range(2):
-        await added(api, keys.admin)
+    for number in range(2):
+        await added(api, keys.admin, senderId=phone(number))
     with_two = await statements_for_one_page()
-    for _ in range(18):
-        await added(api, keys.admin)
+    for number in range(2, 20):
+        await added(api, keys.admin, senderId=phone(number))
     with_twenty = await statements_for_one_page()
 
     assert with_two == with_twenty

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import respx
 
-from tests.conftest import ACCOUNT_SID, MG_SID, Api, Keys
+from tests.conftest import ACCOUNT_SID, MG_SID, Api, Keys, phone
 from tests.integration.documents import ACCOUNT
 from tests.integration.messaging import send
 from tests.integration.test_accounts import add, added, enable, mark_verified
@@ -95,8 +95,8 @@ async def test_an_operator_can_list_a_loopback_stand_in_literally(
     async with make_api(allowed_provider_hosts="localhost,127.0.0.1") as api:
         await enable(api, keys.admin)
         by_name = await add(api, keys.admin, baseUrl="http://localhost:8765")
-        by_ip = await add(api, keys.admin, baseUrl="http://127.0.0.1:8765/")
-        other_ip = await add(api, keys.admin, baseUrl="http://127.0.0.2:8765/")
+        by_ip = await add(api, keys.admin, baseUrl="http://127.0.0.1:8765/", senderId=phone(1))
+        other_ip = await add(api, keys.admin, baseUrl="http://127.0.0.2:8765/", senderId=phone(2))
     assert by_name["errors"] == []
     assert by_name["account"]["baseUrl"] == "http://localhost:8765/"
     assert by_ip["errors"] == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.conftest import MG_SID, PHONE, Api, Keys, account_input
+from tests.conftest import MG_SID, PHONE, Api, Keys, account_input, phone
 from tests.integration.documents import ADD, INTEGRATION, PROVIDERS, SENDERS, SET_ENABLED
 from tests.integration.test_accounts import added, enable, mark_verified, update
 
@@ -34,8 +34,8 @@ async def test_the_sender_picker_lists_verified_accounts_with_a_sender_by_displa
     await enable(api, keys.admin)
     zulu = await added(api, keys.admin, displayName="zulu promo", senderId=MG_SID)
     alpha = await added(api, keys.admin, displayName="Alpha alerts")
-    draft = await added(api, keys.admin, displayName="Beta draft")
-    mid = await added(api, keys.admin, displayName="mid")
+    draft = await added(api, keys.admin, displayName="Beta draft", senderId=phone(1))
+    mid = await added(api, keys.admin, displayName="mid", senderId=phone(2))
     for account in (zulu, alpha, mid):
         await mark_verified(database_url, account["id"])
     await mark_verified(database_url, draft["id"], failed=True)
@@ -54,7 +54,7 @@ async def test_the_sender_picker_lists_verified_accounts_with_a_sender_by_displa
             "accountId": mid["id"],
             "displayName": "mid",
             "provider": "TWILIO",
-            "senderId": PHONE,
+            "senderId": phone(2),
             "senderKind": "PHONE_NUMBER",
         },
         {
@@ -91,7 +91,7 @@ async def test_a_disconnected_or_removed_account_leaves_the_picker(
 ) -> None:
     await enable(api, keys.admin)
     first = await added(api, keys.admin, displayName="one")
-    second = await added(api, keys.admin, displayName="two")
+    second = await added(api, keys.admin, displayName="two", senderId=phone(1))
     for account in (first, second):
         await mark_verified(database_url, account["id"])
 

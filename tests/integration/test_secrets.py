@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import text
 
 from storage.db import create_engine, sqlite_path
-from tests.conftest import TEST_KEY, Keys, account_input
+from tests.conftest import TEST_KEY, Keys, account_input, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, UPDATE
 from tests.integration.test_accounts import enable, mark_verified
 
@@ -92,8 +92,9 @@ async def test_rotate_keys_re_encrypts_every_secret_with_the_first_key(
     async with make_api() as api:
         await enable(api, keys.admin)
         ids = []
-        for token in (SECRET, ROTATED):
-            payload = await api.data(keys.admin, ADD, {"input": account_input(authToken=token)})
+        for number, token in enumerate((SECRET, ROTATED)):
+            given = account_input(authToken=token, senderId=phone(number))
+            payload = await api.data(keys.admin, ADD, {"input": given})
             ids.append(payload["addSmsAccount"]["account"]["id"])
     for account_id in ids:
         await mark_verified(database_url, account_id)

@@ -29,7 +29,7 @@ from resolvers.domain import Role
 from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
 from resolvers.services import Services
-from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, Api, Keys
+from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, Api, Keys, phone
 from tests.integration.documents import ACCOUNT_FIELDS, REMOVE, SENDERS, SET_ENABLED
 from tests.integration.messaging import deliver_and_reply
 from tests.integration.test_accounts import added, enable, mark_verified, update
@@ -175,10 +175,10 @@ def serve(settings_factory: Callable[..., Settings], twilio: respx.Router) -> Se
 
 
 def answer_verification(twilio: respx.Router) -> None:
-    """Twilio says: the account is active and the number is in it, SMS capable."""
+    """Twilio says: the account is active and the numbers are in it, SMS capable."""
     twilio.get(f"{TWILIO}/Accounts/{ACCOUNT_SID}.json").respond(200, json=account())
     twilio.get(f"{TWILIO}/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json").respond(
-        200, json=incoming_numbers((PHONE, True))
+        200, json=incoming_numbers((PHONE, True), (phone(1), True))
     )
 
 
@@ -311,7 +311,7 @@ async def test_the_sender_picker_is_pushed_whole_whenever_it_changes(
 
         # Drafts are not in the picker: adding and editing one pushes nothing, so the first list
         # the marketer receives is the one of the verification below.
-        draft = await added(api, keys.admin, displayName="Alpha")
+        draft = await added(api, keys.admin, displayName="Alpha", senderId=phone(1))
         await update(api, keys.admin, draft["id"], displayName="Alpha draft")
         bravo = await added(api, keys.admin, displayName="Bravo")
         await verify(api, keys.admin, bravo["id"])
@@ -602,8 +602,7 @@ async def test_a_slow_account_subscriber_is_ended_with_an_error(serve: Serve, ke
         async with slow_reader(live, keys.admin) as ws:
             op = await live.subscribed(ws, keys.admin, FAT_ACCOUNT_CHANGED, accounts_channel)
             ids = [
-                (await added(live.api, keys.admin, displayName=long_name(f"Burst {number}")))["id"]
-                for number in range(BURST)
+                (await burst_card(live.api, keys.admin, number))["id"] for number in range(BURST)
             ]
 
             delivered, errors = await read_until_error(ws, op)
@@ -626,13 +625,17 @@ async def test_the_error_of_a_slow_account_subscriber_tells_it_to_refetch(
         async with slow_reader(live, keys.admin) as ws:
             op = await live.subscribed(ws, keys.admin, FAT_ACCOUNT_CHANGED, accounts_channel)
             for number in range(BURST):
-                await added(live.api, keys.admin, displayName=long_name(f"Burst {number}"))
+                await burst_card(live.api, keys.admin, number)
 
             _, errors = await read_until_error(ws, op)
 
             assert len(errors) == 1
             assert "refetch" in errors[0]["message"], errors
             assert errors[0]["extensions"]["code"] == "RESYNC_REQUIRED"
+
+
+async def burst_card(api: Api, key: str, number: int) -> dict[str, Any]:
+    return await added(api, key, displayName=long_name(f"Burst {number}"), senderId=phone(number))
 
 
 async def read_until_error(ws: GraphQLSocket, op: str) -> tuple[list[str], list[Message]]:

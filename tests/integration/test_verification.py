@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys, phone
 from tests.integration.documents import ACCOUNT, SENDERS, UPDATE, VERIFY
 from tests.integration.test_accounts import added, enable
 from tests.twilio_fixtures import (
@@ -190,7 +190,7 @@ async def test_a_trial_account_is_verified_and_marked_trial(
             {"account_reply": httpx.Response(404, content=b"<html>not found</html>")},
             "BASE_URL",
         ),
-        ({"account_reply": httpx.ConnectError("refused")}, "BASE_URL"),
+        ({"account_reply": httpx.ConnectError("refused")}, "PROVIDER_UNAVAILABLE"),
         ({"account_reply": httpx.Response(503, json=error(20500, 503))}, "PROVIDER_UNAVAILABLE"),
         ({"account_reply": httpx.ReadTimeout("slow")}, "PROVIDER_UNAVAILABLE"),
         ({"account_reply": httpx.ConnectTimeout("slow")}, "PROVIDER_UNAVAILABLE"),
@@ -467,7 +467,7 @@ async def test_nothing_upstream_reaches_the_log(
     twilio_answers(twilio, account_reply=httpx.Response(401, json=error(20003, 401)))
     await verified_card(api, keys)
     twilio_answers(twilio)
-    await verified_card(api, keys)
+    await verified_card(api, keys, senderId=MG_SID)
     assert AUTH_TOKEN not in caplog.text
     assert "a-real-looking-upstream-auth-token" not in caplog.text
     assert "Twilio says no" not in caplog.text
@@ -537,9 +537,10 @@ async def test_one_twilio_account_never_has_more_than_two_checks_in_flight(
     twilio.get(url__regex=rf"{BASE}/2010-04-01/Accounts/AC[0-9a-f]+\.json").mock(
         side_effect=counter.answer
     )
-    twilio.get(NUMBERS_URL).respond(json=incoming_numbers((PHONE, True)))
+    senders = [phone(n) for n in range(5)]
+    twilio.get(NUMBERS_URL).respond(json=incoming_numbers(*[(s, True) for s in senders]))
     await enable(api, keys.admin)
-    cards = [await added(api, keys.admin, displayName=f"n{n}") for n in range(5)]
+    cards = [await added(api, keys.admin, senderId=sender) for sender in senders]
 
     for card in cards:
         await verify(api, keys.admin, card["id"])

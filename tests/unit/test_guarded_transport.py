@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.errors import BaseUrlUnreachable
+from providers.errors import BaseUrlUnreachable, TwilioUnreachable
 from providers.host_policy import HostPolicy
 from providers.transport import create_http_client
 from providers.twilio import Credentials, RetryPolicy, TwilioClient
@@ -76,14 +77,26 @@ async def test_a_literally_listed_loopback_stand_in_is_dialled(listener: Listene
     assert listener.connections == 1
 
 
-async def test_a_name_that_does_not_resolve_is_a_base_url_failure() -> None:
-    client = client_for("api.twilio.com,*.twilio.com", {})
+async def test_a_custom_name_that_does_not_resolve_is_a_base_url_failure() -> None:
+    client = client_for("*.example.test", {})
     with pytest.raises(BaseUrlUnreachable):
+        await client.fetch_account(Credentials(SID, "token", "https://sms.example.test/"))
+
+
+async def test_twilios_own_name_not_resolving_is_this_servers_network_with_dns_as_cause() -> None:
+    async def no_dns(host: str) -> list[str]:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    http = create_http_client(HostPolicy.parse("api.twilio.com,*.twilio.com"), no_dns)
+    client = TwilioClient(http, RetryPolicy(base_seconds=0))
+    with pytest.raises(TwilioUnreachable) as raised:
         await client.fetch_account(Credentials(SID, "token", "https://api.twilio.com/"))
+    assert raised.value.cause == "gaierror"
 
 
 async def test_twilios_own_name_resolving_inside_is_refused(listener: Listener) -> None:
     client = client_for("api.twilio.com,*.twilio.com", {"api.twilio.com": ["127.0.0.1"]})
-    with pytest.raises(BaseUrlUnreachable):
+    # Split DNS sending Twilio's name inside is the network's doing: the administrator's to fix.
+    with pytest.raises(TwilioUnreachable):
         await client.fetch_account(Credentials(SID, "token", "https://api.twilio.com/"))
     assert listener.connections == 0

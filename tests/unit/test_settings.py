@@ -21,7 +21,10 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_defaults_are_the_embedded_setup() -> None:
     settings = load_settings()
     assert settings.database_url == DEFAULT_DATABASE_URL
-    assert settings.graphiql is True
+    assert settings.graphiql is None
+    assert settings.graphiql_enabled is True
+    assert settings.env == "development"
+    assert settings.log_format == "text"
     assert settings.public_url is None
     assert settings.host_policy.is_default
 

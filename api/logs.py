@@ -1,0 +1,120 @@
+"""Logging: the access log (our own, without query strings) and the text or JSON format.
+
+Query strings can carry an Auth Token or an API key (a GraphQL GET, a mistyped webhook URL), so
+uvicorn's access log, which writes them, is replaced by ``AccessLog``: one line per request with
+the path alone. Every line logged while a request runs carries its request id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+import uuid
+from contextvars import ContextVar
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = b"x-request-id"
+# An incoming id is kept when it is short and plain (a proxy's or a client's correlation id);
+# anything else could forge or break log lines and is replaced.
+_SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
+
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+access_log = logging.getLogger("sms_accounts.access")
+
+
+class AccessLog:
+    """ASGI middleware: a request id per request (``X-Request-Id``), one access line each."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        rid = _incoming_id(scope) or uuid.uuid4().hex
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500  # unless a response starts: an escaping error is answered 500 outside
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            kind = message["type"]
+            if kind in ("http.response.start", "websocket.accept"):
+                status = message.get("status", 101)
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, rid.encode())]
+                message = {**message, "headers": headers}
+            elif kind == "websocket.close" and status == 500:
+                status = 403  # refused before the handshake completed
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.info(_access_line(scope, status, time.perf_counter() - started))
+            request_id.reset(token)
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == REQUEST_ID_HEADER:
+            return value.decode("ascii") if _SANE_REQUEST_ID.fullmatch(value) else None
+    return None
+
+
+def _access_line(scope: Scope, status: int, seconds: float) -> str:
+    """``client "METHOD /path" status ms``: never the query string (it may hold a secret)."""
+    client = scope.get("client")
+    where = f"{client[0]}:{client[1]}" if client else "-"
+    method = scope.get("method", "WS")
+    # The raw path: still percent-encoded, so a %0A cannot start a forged line.
+    raw = scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else scope["path"].encode("unicode_escape").decode()
+    return f'{where} "{method} {path}" {status} {seconds * 1000:.1f}ms'
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line, with the request id of the request the line belongs to."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid is not None:
+            entry["request_id"] = rid
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        rid = request_id.get()
+        return line if rid is None else f"{line} [request {rid}]"
+
+
+def configure_logging(log_format: str, level: int = logging.INFO) -> None:
+    """Every logger (ours, uvicorn's, the libraries') writes through one handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    if log_format == "json":
+        formatter: logging.Formatter = JsonFormatter()
+    else:
+        formatter = TextFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # httpx logs every Twilio request's URL at INFO; the verdict lines say what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
