@@ -26,7 +26,7 @@ from api.graphql import GraphQLApp
 from api.limits import LimitRequests
 from api.logs import AccessLog
 from api.outages import AnswerOutagesWith503
-from api.response_cache import BumpingBus, ResponseCache, ResponseStore
+from api.response_cache import BumpingBus, ResponseCache, ResponseStore, invalidate
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
@@ -160,21 +160,21 @@ def create_app(
         # Bound late: the publisher reads the picker and the bus through the services below.
         await events.account_changed(services, workspace_id, account, before=before)
 
+    carrier = event_bus(settings)
+    versions = cache_versions(settings)
+    bus = carrier if versions is None else BumpingBus(carrier, versions)
     verifier = Verifier(
         reads=reads,
         writes=writes,
         secrets=box,
         twilio=twilio,
         publish=publish,
+        touched=None if versions is None else functools.partial(invalidate, versions),
         public_url=settings.public_url,
         lease_seconds=settings.verify_lease_seconds,
         recheck_seconds=settings.recheck_seconds,
         max_in_flight=settings.max_concurrent_checks,
     )
-    bus = event_bus(settings)
-    versions = cache_versions(settings)
-    if versions is not None:
-        bus = BumpingBus(bus, versions)
     services = Services(
         reads=reads,
         writes=writes,
@@ -251,7 +251,7 @@ def create_app(
 
     def bus_state() -> dict[str, str]:
         """Shown, not judged: without Redis a replica still serves (the database is the truth)."""
-        bus = services.bus
+        bus = carrier
         if not isinstance(bus, RedisBus):
             return {}
         return {"bus": "ok" if bus.connected.is_set() else "reconnecting"}

@@ -257,11 +257,16 @@ class BumpingBus:
     async def publish(self, channel: str, message: object) -> None:
         workspace_id = workspace_of_cached_channel(channel)
         if workspace_id is not None:
-            try:
-                await self._versions.bump(workspace_id)
-            except VersionsUnavailable:
-                log.exception("could not bump the cache version of workspace %s", workspace_id)
+            await invalidate(self._versions, workspace_id)
         await self.inner.publish(channel, message)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         return self.inner.subscribe(channel)
+
+
+async def invalidate(versions: Versions, workspace_id: str) -> None:
+    """Bump the workspace's version: its cached reads are stale from now on. Never raises."""
+    try:
+        await versions.bump(workspace_id)
+    except VersionsUnavailable:
+        log.exception("could not bump the cache version of workspace %s", workspace_id)

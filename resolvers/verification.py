@@ -173,6 +173,7 @@ class Verifier:
         secrets: SecretBox,
         twilio: TwilioClient,
         publish: Publish,
+        touched: Callable[[str], Awaitable[None]] | None = None,
         public_url: str | None,
         lease_seconds: float,
         recheck_seconds: float,
@@ -183,6 +184,9 @@ class Verifier:
         self._writes = writes
         self._secrets = secrets
         self._publish = publish
+        # A check that moved only what no event carries (lastCheckedAt) still changes what a
+        # cached read shows: the workspace's cached reads are told so.
+        self._touched = touched
         self._public_url = public_url
         self._lease = timedelta(seconds=lease_seconds)
         self._recheck_seconds = recheck_seconds
@@ -376,6 +380,8 @@ class Verifier:
         after = to_account(row, self._public_url)
         if kind is CheckKind.VERIFY or _as_shown(after) != _as_shown(before):
             await self._publish(workspace_id, after, before)
+        elif self._touched is not None:
+            await self._touched(workspace_id)
 
 
 class _AccountSlot:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import account_input
+from tests.conftest import PHONE, account_input, phone
 from tests.e2e.test_server_process import Server, environment, run
 from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, VERIFY
 from tests.twilio_double import TwilioDouble
@@ -39,13 +39,15 @@ def two_replicas(
         double.stop()
 
 
-def add_account(server: Server, key: str, double: TwilioDouble, name: str) -> str:
+def add_account(
+    server: Server, key: str, double: TwilioDouble, name: str, sender: str | None = None
+) -> str:
     fields = account_input(
         displayName=name,
         baseUrl=double.base_url,
         clientId=double.account_sid,
         authToken=double.auth_token,
-        senderId=double.phone_number,
+        senderId=sender or double.phone_number,
     )
     added = server.graphql(key, ADD, {"input": fields})["addSmsAccount"]
     assert added["errors"] == [], added
@@ -102,11 +104,12 @@ def test_a_check_slower_than_its_lease_still_calls_twilio_once_with_two_replicas
     workdir: Path,
 ) -> None:
     # Twilio answers after three leases: only the renewal keeps B's sweeps off the check.
-    double = TwilioDouble(latency=4.5).start()
+    # Two numbers: one Account SID and sender is connected once per workspace.
+    double = TwilioDouble(latency=4.5, numbers=((PHONE, True), (phone(1), True))).start()
     fast = {"SMS_VERIFY_LEASE_SECONDS": "1.5", "SMS_VERIFY_SWEEP_SECONDS": "0.2"}
     with two_replicas(workdir, double, fast) as (a, b, key):
         on_a = add_account(a, key, double, "Started on A")
-        on_b = add_account(b, key, double, "Started on B")
+        on_b = add_account(b, key, double, "Started on B", sender=phone(1))
         start_check(a, key, on_a)
         start_check(b, key, on_b)
 

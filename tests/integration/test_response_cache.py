@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from resolvers.api_keys import revoke_api_key
 from storage.db import create_engine, create_sessionmakers
-from tests.conftest import PHONE, Api, Keys
+from tests.conftest import Api, Keys, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, INTEGRATION, REMOVE, SENDERS
 from tests.integration.messaging import send, verified_account
 from tests.integration.test_accounts import added, enable, update
@@ -186,7 +186,7 @@ async def test_a_small_budget_still_answers_every_read_correctly(
     async with make_api(response_cache_bytes=budget) as api:
         await enable(api, keys.admin)
         ids = [
-            (await added(api, keys.admin, displayName=f"n{i}", senderId=PHONE))["id"]
+            (await added(api, keys.admin, displayName=f"n{i}", senderId=phone(i)))["id"]
             for i in range(6)
         ]
         for _ in range(2):

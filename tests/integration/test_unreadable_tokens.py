@@ -15,7 +15,7 @@ from sqlalchemy import text
 from api.app import ConfigurationError
 from storage.crypto import SecretBox
 from storage.db import create_engine
-from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys
+from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys, phone
 from tests.integration.documents import ACCOUNT, REMOVE, UPDATE
 from tests.integration.messaging import PUBLIC_URL, send, signed_post, verified_account
 from tests.integration.test_accounts import added, enable, mark_verified
@@ -160,7 +160,7 @@ async def test_a_token_copied_from_another_row_cannot_be_read_and_is_replaced_no
     """Copying one account's ciphertext onto another does not give it that token."""
     await enable(api, keys.admin)
     first = await added(api, keys.admin, authToken="A" * 32)
-    second = await added(api, keys.admin, authToken="B" * 32)
+    second = await added(api, keys.admin, authToken="B" * 32, senderId=phone(1))
     await mark_verified(database_url, second["id"])
     await execute(
         database_url,
@@ -222,7 +222,10 @@ async def test_rotate_keys_works_in_batches_reports_unreadable_rows_and_counts_p
 ) -> None:
     async with make_api() as api:
         await enable(api, keys.admin)
-        ids = [(await added(api, keys.admin, authToken=f"{n}" * 32))["id"] for n in range(4)]
+        ids = [
+            (await added(api, keys.admin, authToken=f"{n}" * 32, senderId=phone(n)))["id"]
+            for n in range(4)
+        ]
     await tamper(database_url, ids[1])
     new_key = base64.b64encode(os.urandom(32)).decode()
     env = {"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": f"{new_key},{TEST_KEY}"}

@@ -87,8 +87,9 @@ async def test_twilios_own_name_not_resolving_is_this_servers_network_with_dns_a
     async def no_dns(host: str) -> list[str]:
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    http = create_http_client(HostPolicy.parse("api.twilio.com,*.twilio.com"), no_dns)
-    client = TwilioClient(http, RetryPolicy(base_seconds=0))
+    policy = HostPolicy.parse("api.twilio.com,*.twilio.com")
+    http = create_http_client(policy, no_dns)
+    client = TwilioClient(http, RetryPolicy(base_seconds=0), policy=policy)
     with pytest.raises(TwilioUnreachable) as raised:
         await client.fetch_account(Credentials(SID, "token", "https://api.twilio.com/"))
     assert raised.value.cause == "gaierror"

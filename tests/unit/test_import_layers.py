@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from tests.shared import ROOT
+ROOT = Path(__file__).resolve().parents[2]
 
 PACKAGE = "resolvers"
 

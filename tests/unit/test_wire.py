@@ -39,6 +39,7 @@ ACCOUNT = Account(
     trial=False,
     inbound_webhook_url=None,
     verified_at=None,
+    last_checked_at=NOW,
     created_at=NOW,
     updated_at=NOW,
 )
