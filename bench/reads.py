@@ -36,6 +36,7 @@ Run from the project root (installs Debian's ``wrk`` with apt-get when missing):
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -44,8 +45,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -241,34 +242,6 @@ def graphql_body(operation: str) -> str:
 # --- Servers ------------------------------------------------------------------------------------
 
 
-@contextmanager
-def product(
-    scratch: Path, port: int, environment: dict[str, str] | None = None
-) -> Iterator[subprocess.Popen[bytes]]:
-    """``sms-accounts serve --port PORT`` in ``scratch`` (its ``./data`` holds the database), the
-    environment minus every ``SMS_`` variable plus ``environment``; the access log (uvicorn's
-    stdout) and its other logs go to a file there, ``access-PORT.log``."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith("SMS_")}
-    env.update(environment or {})
-    command = [str(Path(sys.executable).with_name("sms-accounts")), "serve", "--port", str(port)]
-    with open(scratch / f"access-{port}.log", "wb") as log:
-        process = subprocess.Popen(command, cwd=scratch, env=env, stdout=log, stderr=log)
-        try:
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-async def ready(port: int, process: subprocess.Popen[bytes]) -> None:
-    async with httpx.AsyncClient(base_url=common.local_url(port)) as client:
-        await common.wait_ready(client, process)
-
-
 async def ready_ceiling(port: int, process: subprocess.Popen[bytes]) -> None:
     """The ceiling has no /healthz: any HTTP answer means it listens."""
     deadline = time.monotonic() + 30
@@ -280,14 +253,8 @@ async def ready_ceiling(port: int, process: subprocess.Popen[bytes]) -> None:
                 await client.get("/")
                 return
             except httpx.TransportError:
-                await _sleep(0.05)
+                await asyncio.sleep(0.05)
     raise RuntimeError("the ceiling did not answer within 30 s")
-
-
-async def _sleep(seconds: float) -> None:
-    import asyncio
-
-    await asyncio.sleep(seconds)
 
 
 # --- Checks before measuring --------------------------------------------------------------------
@@ -570,19 +537,12 @@ def _ratio_line(operation: str, what: str, value: float, base: float, goal: floa
 def header(options: Options) -> None:
     stack = common.versions("strawberry-graphql", "starlette", "uvicorn", "sqlalchemy")
     print(
-        f"machine: {common.machine()}, load average {load_average()}\n"
+        f"machine: {common.machine()}, load average {common.load_average()}\n"
         f"stack:   {stack}; wrk, {CONNECTIONS} connections, 2 threads\n"
         f"params:  {options.rounds} rounds x {options.seconds:g} s per side (ABBA), "
         f"1 s warm-up per side; {SEEDED} accounts ({VERIFIED} VERIFIED); p50/p99 = median of "
         "the rounds'"
     )
-
-
-def load_average() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "n/a"
 
 
 # --- Runs ---------------------------------------------------------------------------------------
@@ -595,12 +555,12 @@ def run_embedded(wrk: str, options: Options, scratch: Path) -> list[str]:
     key = common.run_async(seed(Settings(database_url=database_url)))
     with ExitStack() as stack:
         port, floor_port = common.free_port(), common.free_port()
-        served = stack.enter_context(product(scratch, port))
+        served = stack.enter_context(common.cli_server(scratch, port))
         floor = stack.enter_context(
             common.server("bench.reads:floor_app", floor_port, database_url, encryption_keys="")
         )
-        common.run_async(ready(port, served))
-        common.run_async(ready(floor_port, floor))
+        common.run_async(common.ready(port, served))
+        common.run_async(common.ready(floor_port, floor))
         answers, problem = common.run_async(recorded_answers(key, port, floor_port))
         if problem:
             return [problem]
@@ -645,10 +605,10 @@ def run_replicas(
             for _ in range(2):
                 port = common.free_port()
                 process = stack.enter_context(
-                    product(scratch, port, {**shared, "SMS_BROADCAST_URL": bus})
+                    common.cli_server(scratch, port, {**shared, "SMS_BROADCAST_URL": bus})
                 )
                 try:
-                    common.run_async(ready(port, process))
+                    common.run_async(common.ready(port, process))
                 except RuntimeError as exc:
                     said = (scratch / f"access-{port}.log").read_text()[-600:]
                     print(
@@ -659,7 +619,7 @@ def run_replicas(
                 variants[name].append((port, process.pid))
         floor_port = common.free_port()
         floor = stack.enter_context(common.server("bench.reads:floor_app", floor_port, pg_url))
-        common.run_async(ready(floor_port, floor))
+        common.run_async(common.ready(floor_port, floor))
         first_port = variants["replicas redis"][0][0]
         answers, problem = common.run_async(recorded_answers(key, first_port, floor_port))
         if problem:
@@ -730,7 +690,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.replicas_pg:
             problems += run_replicas(wrk, options, scratch, args.replicas_pg, args.redis)
     print(
-        f"\nload average at the end {load_average()}; "
+        f"\nload average at the end {common.load_average()}; "
         f"total time {time.perf_counter() - began:.0f} s"
     )
     if problems:
