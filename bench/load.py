@@ -472,7 +472,9 @@ async def drive(
     ) as http:
         await common.wait_ready(http, process)
         load = Load(http, seeded, public_url)
-        sockets = Sockets(f"ws://{common.HOST}:{port}/graphql", seeded.key, load, args.subscribers)
+        sockets = Sockets(
+            f"ws://{common.HOST}:{port}/graphql", seeded.key, load, expected=args.subscribers
+        )
         holders = []
         for number in range(args.subscribers):
             holders.append(asyncio.create_task(sockets.hold(number)))
