@@ -313,7 +313,14 @@ def load_client(base_url: str, headers: dict[str, str], concurrency: int) -> htt
     return httpx.AsyncClient(
         base_url=base_url,
         headers=headers,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive timeout: with
+        # both at 5 s, a request sent on a connection the server is closing dies as a ReadError
+        # (seen when a side's connections idle through the other side's round on a busy machine).
+        limits=httpx.Limits(
+            max_connections=concurrency,
+            max_keepalive_connections=concurrency,
+            keepalive_expiry=2.0,
+        ),
         timeout=httpx.Timeout(30.0),
         http1=True,
         http2=False,

@@ -463,13 +463,8 @@ async def drive(
     """Open the held subscriptions, run the load (and the soak); the phases, the events the held
     sockets received, and the problems."""
     public_url = common.local_url(port)
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
-    async with httpx.AsyncClient(
-        base_url=public_url,
-        headers={"Authorization": f"Bearer {seeded.key}"},
-        limits=limits,
-        timeout=httpx.Timeout(30.0),
-    ) as http:
+    headers = {"Authorization": f"Bearer {seeded.key}"}
+    async with common.load_client(public_url, headers, args.clients) as http:
         await common.wait_ready(http, process)
         load = Load(http, seeded, public_url)
         sockets = Sockets(
