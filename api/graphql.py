@@ -82,7 +82,9 @@ class GraphQLApp(GraphQL[Context, None]):
         """A socket lives as long as its key: revoking the key closes it (4403)."""
         while True:
             await asyncio.sleep(self.key_recheck_seconds)
-            if websocket.application_state == WebSocketState.DISCONNECTED:
+            # A client that hangs up leaves application_state CONNECTED (only our close sets
+            # it): without the client's side this loop, and the socket it holds, lived forever.
+            if WebSocketState.DISCONNECTED in (websocket.client_state, websocket.application_state):
                 return
             try:
                 caller = await self.authenticator.caller(authorization, fresh=True)

@@ -267,10 +267,12 @@ class Pacer:
         await asyncio.sleep(slot - now)
 
 
-async def client(load: Load, until: float, pacer: Pacer, budget: int, seed: int) -> None:
+async def client(
+    load: Load, plan: Plan, until: float, pacer: Pacer, budget: int, seed: int
+) -> None:
     """A closed-loop client: weighted random operations until ``until`` or ``budget`` done."""
     chooser = random.Random(seed)
-    names, weights = list(MIX), list(MIX.values())
+    names, weights = list(plan.mix), list(plan.mix.values())
     for _ in range(budget):
         if time.monotonic() >= until:
             return
@@ -436,6 +438,7 @@ class Plan:
     clients: int
     churn: float
     rate: float | None  # operations per second in all; None: closed loop, as fast as it goes
+    mix: dict[str, int]  # operation -> weight
 
 
 async def phase(name: str, load: Load, sockets: Sockets, pid: int, plan: Plan) -> Phase:
@@ -448,7 +451,7 @@ async def phase(name: str, load: Load, sockets: Sockets, pid: int, plan: Plan) -
     budget = int(plan.seconds * 1000) + 1  # more than a client can do: the time bounds the loop
     started = time.perf_counter()
     await asyncio.gather(
-        *(client(load, until, pacer, budget, number) for number in range(plan.clients)),
+        *(client(load, plan, until, pacer, budget, number) for number in range(plan.clients)),
         sockets.churn(plan.churn, until),
         watch.run(until),
     )
@@ -483,10 +486,11 @@ async def drive(
         )
         if sockets.failed:
             load.samples.append(f"{sockets.failed} held subscription(s) could not be opened")
-        plan = Plan(args.seconds, args.clients, args.churn, None)
+        plan = Plan(args.seconds, args.clients, args.churn, None, args.mix)
         phases = [await phase("load", load, sockets, process.pid, plan)]
         if args.soak_minutes:
-            soak = Plan(args.soak_minutes * 60, args.clients, args.churn, phases[0].http_rate / 2)
+            rate = phases[0].http_rate / 2
+            soak = Plan(args.soak_minutes * 60, args.clients, args.churn, rate, args.mix)
             phases.append(await phase("soak", load, sockets, process.pid, soak))
         sockets.stop.set()
         await asyncio.gather(*holders)
@@ -515,7 +519,7 @@ def report(phase: Phase, events: int) -> list[str]:
         )
         if operation.errors:
             problems.append(f"{phase.name} {name}: {operation.errors} error(s)")
-    print(f"events received by the held subscriptions so far: {events}")
+    print(f"events received by the held subscriptions (whole run): {events}")
     warm = phase.watch.after(phase.warmed)
     base, peak, final = warm[0][1], max(s[1] for s in warm), phase.watch.samples[-1][1]
     grew = peak / base - 1 if base else 0.0
@@ -527,6 +531,11 @@ def report(phase: Phase, events: int) -> list[str]:
         f"{grew:+.1%} over the warm-up's end (goal within {RSS_GOAL:.0%}: "
         f"{'met' if flat else 'NOT met'})"
     )
+    start, step = phase.watch.samples[0][0], max(1, len(phase.watch.samples) // 10)
+    timeline = ", ".join(
+        f"{at - start:.0f}s {rss / 2**20:.0f}" for at, rss, _ in phase.watch.samples[::step]
+    )
+    print(f"server RSS MiB over time: {timeline}")
     fds_first, fds_peak, fds_final = warm[0][2], max(s[2] for s in warm), warm[-1][2]
     steady = fds_final <= fds_first + FD_SLACK
     print(
@@ -551,6 +560,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS, help="held (default 200)")
     parser.add_argument("--churn", type=float, default=20.0, help="websockets opened per second")
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="soak at half the rate")
+    parser.add_argument(
+        "--mix",
+        type=_mix,
+        default=MIX,
+        help="operation=weight,... to run part of the mix, e.g. picker=1 (to find what grows)",
+    )
     args = parser.parse_args(argv)
     common.require_positive(parser, args, ("seconds", "clients", "subscribers", "churn"))
     if args.soak_minutes < 0:
@@ -558,12 +573,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _mix(text: str) -> dict[str, int]:
+    mix = {}
+    for item in text.split(","):
+        name, _, weight = item.partition("=")
+        if name.strip() not in MIX or not weight.strip().isdigit() or int(weight) < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: expected one of {list(MIX)}=<weight>")
+        mix[name.strip()] = int(weight)
+    return mix
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
     print(f"machine: {common.machine()}, load average {common.load_average()}")
     print(
-        f"params:  {args.clients} clients, mix {MIX}, {args.subscribers} held subscriptions, "
+        f"params:  {args.clients} clients, mix {args.mix}, {args.subscribers} held subscriptions, "
         f"{args.churn:g} websockets opened/s, {args.seconds:g} s"
         + (f", soak {args.soak_minutes:g} min at half the rate" if args.soak_minutes else "")
     )
