@@ -118,12 +118,17 @@ def server(
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """Terminate a server we started, killing it if it has not exited within 10 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]) -> None:
@@ -136,6 +141,29 @@ async def wait_ready(client: httpx.AsyncClient, process: subprocess.Popen[bytes]
                 return
         await asyncio.sleep(0.05)
     raise RuntimeError("the server did not answer /healthz within 30 s")
+
+
+@contextmanager
+def cli_server(
+    scratch: Path, port: int, environment: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``sms-accounts serve --port PORT`` in ``scratch`` (its ``./data`` holds the database), the
+    environment minus every ``SMS_`` variable plus ``environment``; the access log (uvicorn's
+    stdout) and its other logs go to a file there, ``access-PORT.log``."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("SMS_")}
+    env.update(environment or {})
+    command = [str(Path(sys.executable).with_name("sms-accounts")), "serve", "--port", str(port)]
+    with open(scratch / f"access-{port}.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=scratch, env=env, stdout=log, stderr=log)
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+async def ready(port: int, process: subprocess.Popen[bytes]) -> None:
+    async with httpx.AsyncClient(base_url=local_url(port)) as client:
+        await wait_ready(client, process)
 
 
 # --- Setup: key, workspace, accounts ------------------------------------------------------------
@@ -285,7 +313,14 @@ def load_client(base_url: str, headers: dict[str, str], concurrency: int) -> htt
     return httpx.AsyncClient(
         base_url=base_url,
         headers=headers,
-        limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
+        # Idle connections are dropped after 2 s, before uvicorn's 5 s keep-alive timeout: with
+        # both at 5 s, a request sent on a connection the server is closing dies as a ReadError
+        # (seen when a side's connections idle through the other side's round on a busy machine).
+        limits=httpx.Limits(
+            max_connections=concurrency,
+            max_keepalive_connections=concurrency,
+            keepalive_expiry=2.0,
+        ),
         timeout=httpx.Timeout(30.0),
         http1=True,
         http2=False,
@@ -465,6 +500,14 @@ def machine(*, implementation: bool = True) -> str:
     if implementation:
         python += f" ({platform.python_implementation()})"
     return f"nproc={cores}, Python {python}, {platform.system()} {platform.machine()}"
+
+
+def load_average() -> str:
+    """The 1, 5 and 15-minute load averages (Linux): how busy the shared machine was."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "n/a"
 
 
 def versions(*names: str) -> str:
