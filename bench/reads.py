@@ -69,12 +69,11 @@ from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
 from resolvers.api_keys import hash_key  # noqa: E402
 from resolvers.domain import (  # noqa: E402
-    FAILURE_MESSAGES,
     AccountStatus,
     Provider,
     Role,
     SenderKind,
-    VerificationFailure,
+    failure_shown,
 )
 from resolvers.permissions import may  # noqa: E402
 from resolvers.services import Services  # noqa: E402
@@ -181,7 +180,7 @@ def add_floor_routes(app: Starlette) -> None:
 
 def _account_json(row: SmsAccountRow, public_url: str | None) -> dict[str, Any]:
     """The fields of ``documents.ACCOUNT_FIELDS``, serialized as GraphQL serializes them."""
-    failure = VerificationFailure(row.failure) if row.failure else None
+    failure, failure_message = failure_shown(row.failure)
     return {
         "id": row.id,
         "provider": Provider(row.provider).name,
@@ -194,12 +193,13 @@ def _account_json(row: SmsAccountRow, public_url: str | None) -> dict[str, Any]:
         "baseUrl": row.base_url,
         "status": AccountStatus(row.status).name,
         "failure": failure.name if failure else None,
-        "failureMessage": FAILURE_MESSAGES[failure] if failure else None,
+        "failureMessage": failure_message,
         "trial": row.trial,
         "inboundWebhookUrl": (
             f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
         ),
         "verifiedAt": row.verified_at.isoformat() if row.verified_at else None,
+        "lastCheckedAt": row.last_checked_at.isoformat() if row.last_checked_at else None,
         "createdAt": row.created_at.isoformat(),
         "updatedAt": row.updated_at.isoformat(),
     }

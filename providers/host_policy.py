@@ -25,6 +25,7 @@ __all__ = [
     "HostPolicy",
     "HostPolicyError",
     "Resolver",
+    "is_twilio_host",
     "system_resolver",
 ]
 
@@ -417,6 +418,15 @@ def _normalize_patterns(values: Iterable[str]) -> tuple[str, ...]:
 
 
 _DEFAULT_PATTERN_SET: Final = frozenset(_normalize_patterns(DEFAULT_ALLOWED_HOSTS.split(",")))
+_TWILIO_HOST_RES: Final = tuple(
+    _placeholder_regex(pattern) if "{" in pattern else re.compile(re.escape(pattern))
+    for pattern in _DEFAULT_PATTERN_SET
+)
+
+
+def is_twilio_host(host: str) -> bool:
+    """One of Twilio's own REST API hosts (the default allow-list), whatever the policy is."""
+    return any(regex.fullmatch(host) for regex in _TWILIO_HOST_RES)
 
 
 _TRANSLATION_NETWORKS: Final = (

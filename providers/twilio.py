@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -30,14 +29,13 @@ from providers.errors import (
     TwilioRejected,
     TwilioUnreachable,
 )
-from providers.host_policy import HostPolicy, HostPolicyError
+from providers.host_policy import HostPolicy, HostPolicyError, is_twilio_host
 from providers.transport import MAX_BODY_BYTES
 
 RATE_LIMITED = 20429
 # Twilio's own hosts: the default and the regional ``api.<edge>.<region>.twilio.com``, and their
 # ``messaging.`` twins. Failing to connect to one of these is this server's network problem
 # (DNS, firewall, proxy), not a wrong Base URL.
-_TWILIO_HOST = re.compile(r"(?:api|messaging)(?:\.[a-z0-9-]+\.[a-z0-9-]+)?\.twilio\.com", re.ASCII)
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,7 +285,7 @@ class TwilioClient:
 
 def _unreachable(url: str) -> TwilioError:
     """No connection could be made: on Twilio's own hosts the fault is this server's network."""
-    if _TWILIO_HOST.fullmatch(urlsplit(url).hostname or ""):
+    if is_twilio_host(urlsplit(url).hostname or ""):
         return TwilioUnreachable("this server cannot reach Twilio")
     return BaseUrlUnreachable("the Base URL cannot be reached")
 

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import account_input
+from tests.conftest import account_input, phone
 from tests.e2e.replicas import (
     call,
     ready,
@@ -25,11 +25,15 @@ from tests.redis_server import RedisProcess
 from tests.twilio_double import TwilioDouble
 from tests.ws_client import GraphQLSocket, open_socket
 
+SENDERS = 50
+
 
 class Replicas:
     def __init__(self, workdir: Path) -> None:
         self.redis = RedisProcess(workdir).start()
-        self.double = TwilioDouble().start()
+        # One Account SID and sender is connected once per workspace: each account gets its own.
+        self.double = TwilioDouble(numbers=[(phone(n), True) for n in range(SENDERS)]).start()
+        self._senders = iter(phone(n) for n in range(SENDERS))
         self.env = environment(
             {
                 "SMS_BROADCAST_URL": self.redis.url,
@@ -62,7 +66,7 @@ class Replicas:
             baseUrl=self.double.base_url,
             clientId=self.double.account_sid,
             authToken=self.double.auth_token,
-            senderId=self.double.phone_number,
+            senderId=next(self._senders),
         )
 
     async def add(self, server: Server, name: str) -> str:
