@@ -42,7 +42,9 @@ class LimitRequests:
         try:
             if scope["method"] == "POST":
                 body = await self._read_body(scope, receive)
-                self._check_json(body, what="The request body", batch_allowed=False)
+                request = self._check_json(body, what="The request body", batch_allowed=False)
+                # Handed on, so that nothing after this reads or parses the body again.
+                scope.setdefault("state", {}).update(body=body, request=request)
                 receive = _replay(body, receive)
             else:
                 for name, value in Request(scope).query_params.multi_items():
@@ -76,7 +78,8 @@ class LimitRequests:
             if not message.get("more_body", False):
                 return b"".join(chunks)
 
-    def _check_json(self, raw: bytes, *, what: str, batch_allowed: bool = True) -> None:
+    def _check_json(self, raw: bytes, *, what: str, batch_allowed: bool = True) -> Any:
+        """The JSON value of ``raw``, or the refusal of what breaks a limit."""
         try:
             value = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
@@ -93,6 +96,7 @@ class LimitRequests:
             raise RequestRefused(400, "Batched requests (a JSON array) are not supported.")
         if not batch_allowed and not isinstance(value, dict):
             raise RequestRefused(400, f"{what} must be a JSON object.")
+        return value
 
 
 def _depth_exceeds(value: Any, limit: int) -> bool:

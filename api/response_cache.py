@@ -8,34 +8,33 @@ that version before the change's mutation answers (``BumpingBus``: the very even
 subscriptions), so an entry read after it no longer matches. With Redis the versions are shared by
 every replica: a read on any replica after a mutation's response reflects the mutation.
 
-Only POST bodies up to ``MAX_CACHED_BODY`` whose operation is a query selecting nothing but the
+Only POST bodies (within the request limits) whose operation is a query selecting nothing but the
 cacheable root fields are stored, and only when the answer is a 200 without errors.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections import OrderedDict
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import lru_cache
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import FieldNode, OperationType
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from providers.bus import EventBus, Subscription
 from providers.cache_versions import Versions, VersionsUnavailable
 from resolvers.domain import Caller
 from resolvers.events import workspace_of_cached_channel
+from schema.documents import chosen_operation
 
 log = logging.getLogger(__name__)
 
 CACHEABLE_FIELDS = frozenset(
     {"smsSenders", "smsAccounts", "smsAccount", "smsProviders", "smsIntegration", "__typename"}
 )
-MAX_CACHED_BODY = 64 * 1024
 ENTRY_OVERHEAD = 256  # bytes an entry costs beyond its key and body (tuple, dict slot, node)
 # A hit says so, for operators and tests; misses carry Strawberry's own headers.
 _HIT_HEADERS = [(b"content-type", b"application/json"), (b"x-cache", b"hit")]
@@ -99,26 +98,17 @@ def _cost(key: Key, body: bytes) -> int:
 @lru_cache(maxsize=512)
 def is_cacheable_document(query: str, operation_name: str | None) -> bool:
     """A query operation whose root selections are all cacheable fields (no fragments)."""
-    try:
-        document = parse(query, max_tokens=10_000)
-    except GraphQLError:
+    operation = chosen_operation(query, operation_name)
+    if operation is None or operation.operation is not OperationType.QUERY:
         return False
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if len(operations) != 1 or operations[0].operation is not OperationType.QUERY:
-        return False
-    selections = operations[0].selection_set.selections
     return all(
-        isinstance(node, FieldNode) and node.name.value in CACHEABLE_FIELDS for node in selections
+        isinstance(node, FieldNode) and node.name.value in CACHEABLE_FIELDS
+        for node in operation.selection_set.selections
     )
 
 
-def is_cacheable_request(body: bytes) -> bool:
-    try:
-        request = json.loads(body)
-    except ValueError:
-        return False
+def is_cacheable_request(request: object) -> bool:
+    """``request``: the JSON object of a POST, as ``LimitRequests`` accepted it."""
     if not isinstance(request, dict):
         return False
     query, name = request.get("query"), request.get("operationName")
@@ -137,14 +127,12 @@ class ResponseCache:
         self.stats = CacheStats()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        caller = scope.get("state", {}).get("caller")
-        if scope["type"] != "http" or scope["method"] != "POST" or not isinstance(caller, Caller):
+        # The caller (RequireApiKey) and the accepted body (LimitRequests) come with the scope.
+        state = scope.get("state", {})
+        caller, body = state.get("caller"), state.get("body")
+        if not isinstance(caller, Caller) or not isinstance(body, bytes):
             await self.app(scope, receive, send)
             return
-        if not _small_declared_body(scope):
-            await self.app(scope, receive, send)
-            return
-        body = await _read_body(receive)
         key = (
             caller.workspace_id,
             caller.role.value,
@@ -159,8 +147,8 @@ class ResponseCache:
                 return
         self.stats.misses += 1
         answer = _Capture(send)
-        await self.app(scope, _replay(body, receive), answer)
-        if version is not None and answer.storable() and is_cacheable_request(body):
+        await self.app(scope, receive, answer)
+        if version is not None and answer.storable() and is_cacheable_request(state.get("request")):
             self.store.put(key, version, answer.body())
             self.stats.stored += 1
 
@@ -175,38 +163,6 @@ class ResponseCache:
                 log.warning("response cache: versions unavailable (%s); cache cleared", exc)
                 self.store.clear()
             return None
-
-
-def _small_declared_body(scope: Scope) -> bool:
-    for name, value in scope["headers"]:
-        if name == b"content-length":
-            return value.isdigit() and int(value) <= MAX_CACHED_BODY
-    return False
-
-
-async def _read_body(receive: Receive) -> bytes:
-    chunks = []
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replayed() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replayed
 
 
 async def _answer(send: Send, body: bytes) -> None:

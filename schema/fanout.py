@@ -25,10 +25,11 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
-from graphql import FieldNode, GraphQLError, OperationDefinitionNode, OperationType, parse
+from graphql import FieldNode, GraphQLError, OperationType
 from strawberry.types import ExecutionResult
 
 from schema.context import Context
+from schema.documents import chosen_operation
 
 log = logging.getLogger(__name__)
 
@@ -43,16 +44,10 @@ GroupKey = tuple[str, str, str | None, str, str]
 @lru_cache(maxsize=512)
 def subscription_root(query: str, operation_name: str | None) -> str | None:
     """The root field of a document's one subscription operation (None: not shareable)."""
-    try:
-        document = parse(query, max_tokens=2_000)
-    except GraphQLError:
+    operation = chosen_operation(query, operation_name)
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
         return None
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if len(operations) != 1 or operations[0].operation is not OperationType.SUBSCRIPTION:
-        return None
-    selections = operations[0].selection_set.selections
+    selections = operation.selection_set.selections
     if len(selections) != 1 or not isinstance(selections[0], FieldNode):
         return None
     return selections[0].name.value
