@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -301,9 +302,15 @@ def create_app(
         sweeper = asyncio.create_task(sweep_until_stopped())
         batcher.start()
         revocations = asyncio.create_task(graphql_app.close_revoked_sockets())
+        # Everything built so far (the schema, the ORM's metadata, the parsed assets) lives as
+        # long as the process: a full garbage collection walking it stalled every request for
+        # tens of milliseconds (bench/reads.py's p99). Frozen objects are left out of collections.
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
+            gc.unfreeze()
             revocations.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await revocations
