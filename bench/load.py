@@ -62,8 +62,9 @@ from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
 from providers.signature import compute_signature  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
+from tests.conftest import phone  # noqa: E402
 from tests.integration.documents import ACCOUNTS, SENDERS, VERIFY  # noqa: E402
-from tests.twilio_double import AUTH_TOKEN, PHONE, TwilioDouble  # noqa: E402
+from tests.twilio_double import AUTH_TOKEN, TwilioDouble  # noqa: E402
 from tests.twilio_fixtures import ACCOUNT_SID  # noqa: E402
 
 SEND = """
@@ -102,7 +103,9 @@ FD_SLACK = 40  # sockets the churn and the clients may hold open at one sample b
 
 def twilio() -> TwilioDouble:
     """The test suite's stand-in, which also accepts sends (answering a new SID each)."""
-    double = TwilioDouble()
+    double = TwilioDouble(
+        numbers=[(phone(n), True) for n in range(SENDING_ACCOUNTS + VERIFY_ACCOUNTS)]
+    )
     sids = itertools.count(1)
 
     async def create(request: Request) -> JSONResponse:
@@ -141,7 +144,7 @@ async def seed(settings: Settings, base_url: str) -> Seeded:
         for number in range(SENDING_ACCOUNTS + VERIFY_ACCOUNTS):
             fields = {
                 "provider": "TWILIO",
-                "senderId": PHONE,
+                "senderId": phone(number),  # one Account SID and sender is connected once
                 "clientId": ACCOUNT_SID,
                 "authToken": AUTH_TOKEN,
                 "baseUrl": base_url,
