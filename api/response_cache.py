@@ -18,7 +18,6 @@ import hashlib
 import logging
 from collections import OrderedDict
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
 from functools import lru_cache
 
 from graphql import FieldNode, OperationType
@@ -40,14 +39,6 @@ ENTRY_OVERHEAD = 256  # bytes an entry costs beyond its key and body (tuple, dic
 _HIT_HEADERS = [(b"content-type", b"application/json"), (b"x-cache", b"hit")]
 
 Key = tuple[str, str, bytes]
-
-
-@dataclass(slots=True)
-class CacheStats:
-    hits: int = 0
-    misses: int = 0
-    stored: int = 0
-    bypassed: int = 0
 
 
 class ResponseStore:
@@ -124,7 +115,6 @@ class ResponseCache:
         self.app = app
         self.store = store
         self.versions = versions
-        self.stats = CacheStats()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The caller (RequireApiKey) and the accepted body (LimitRequests) come with the scope.
@@ -142,15 +132,12 @@ class ResponseCache:
         if version is not None:
             hit = self.store.get(key, version)
             if hit is not None:
-                self.stats.hits += 1
                 await _answer(send, hit)
                 return
-        self.stats.misses += 1
         answer = _Capture(send)
         await self.app(scope, receive, answer)
         if version is not None and answer.storable() and is_cacheable_request(state.get("request")):
             self.store.put(key, version, answer.body())
-            self.stats.stored += 1
 
     async def _version(self, workspace_id: str) -> str | None:
         try:
@@ -158,7 +145,6 @@ class ResponseCache:
         except VersionsUnavailable as exc:
             # Nothing cached may be trusted while versions cannot be read: entries stored before
             # could have been invalidated meanwhile by a replica that could still reach them.
-            self.stats.bypassed += 1
             if len(self.store):
                 log.warning("response cache: versions unavailable (%s); cache cleared", exc)
                 self.store.clear()

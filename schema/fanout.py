@@ -98,7 +98,13 @@ class _Member:
 
 
 class _Group:
-    def __init__(self, key: GroupKey, source: Source, context: Context, on_empty: Any) -> None:
+    def __init__(
+        self,
+        key: GroupKey,
+        source: Source,
+        context: Context,
+        on_empty: Callable[[_Group], None],
+    ) -> None:
         self.key = key
         self.members: set[_Member] = set()
         self._on_empty = on_empty
