@@ -31,14 +31,14 @@ from api.response_cache import BumpingBus, ResponseCache, ResponseStore, invalid
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
+from domain.accounts import Account
 from providers.bus import EventBus, MemoryBus
 from providers.cache_versions import Versions, create_versions
 from providers.host_policy import Resolver, system_resolver
 from providers.redis_bus import RedisBus
+from providers.sms.adapters import build_ports
 from providers.transport import create_http_client
-from providers.twilio import RetryPolicy, TwilioClient
 from resolvers import events
-from resolvers.domain import Account
 from resolvers.key_rotation import missing_key_ids
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
@@ -152,9 +152,7 @@ def create_app(
     reads, writes = create_sessionmakers(engine)
     policy = settings.host_policy
     http = create_http_client(policy, resolver, transport=twilio_transport)
-    twilio = TwilioClient(
-        http, RetryPolicy(base_seconds=settings.retry_base_seconds), policy=policy
-    )
+    sms = build_ports(http, policy, retry_base_seconds=settings.retry_base_seconds)
     box = secret_box(settings)
 
     async def publish(workspace_id: str, account: Account, before: Account | None) -> None:
@@ -168,7 +166,7 @@ def create_app(
         reads=reads,
         writes=writes,
         secrets=box,
-        twilio=twilio,
+        sms=sms,
         publish=publish,
         touched=None if versions is None else functools.partial(invalidate, versions),
         public_url=settings.public_url,
@@ -184,7 +182,7 @@ def create_app(
         resolver=resolver,
         public_url=settings.public_url,
         bus=bus,
-        twilio=twilio,
+        sms=sms,
         verifier=verifier,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
@@ -192,7 +190,7 @@ def create_app(
     batcher = StatusBatcher(
         writes,
         functools.partial(publish_message, services),
-        to_message,
+        lambda row, provider: to_message(row, sms[provider]),
         max_batch=settings.status_batch_size,
         linger_seconds=settings.status_batch_linger_seconds,
     )

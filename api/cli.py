@@ -27,6 +27,7 @@ from api.app import (
 )
 from api.logs import configure_logging
 from api.settings import Settings, SettingsError, load_settings
+from domain.vocabulary import Role
 from providers.redis_bus import RedisBus
 from resolvers.api_keys import (
     KEYS_CHANNEL,
@@ -38,7 +39,6 @@ from resolvers.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from resolvers.domain import Role
 from resolvers.key_rotation import BATCH_SIZE, rotate_keys, secrets_per_key
 from storage.db import create_engine, create_sessionmakers, sqlite_path
 from storage.migrate import migrate

@@ -1,8 +1,8 @@
-"""Twilio's webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``.
+"""The providers' webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``.
 
-Each request must carry a valid ``X-Twilio-Signature`` for the URL Twilio called, rebuilt from
-``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-* headers), or it is refused with 403 and
-changes nothing.
+Each request must carry a valid signature (checked by the account's provider port) for the URL
+the provider called, rebuilt from ``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-* headers),
+or it is refused with 403 and changes nothing.
 """
 
 from __future__ import annotations
@@ -15,16 +15,14 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from api.throttle import FailureLimiter, client_address
-from providers.signature import is_valid_signature
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
-from resolvers.webhooks import record_inbound, record_status, signing_tokens
+from resolvers.webhooks import SigningAccount, record_inbound, record_status, signing_account
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 _RETRY = {"Retry-After": "5"}
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -35,7 +33,7 @@ class _TooLarge(Exception):
 
 
 def _is_utf8_form(content_type: str | None) -> bool:
-    """Twilio posts forms: ``application/x-www-form-urlencoded``, at most with a UTF-8 charset.
+    """Providers post forms: ``application/x-www-form-urlencoded``, at most with a UTF-8 charset.
 
     Anything else is refused rather than guessed at: the body is always decoded as UTF-8, so
     another charset (or another media type) would be misread.
@@ -69,8 +67,11 @@ async def _read_body(request: Request) -> bytes:
 def webhook_routes(
     services: Services, failures: FailureLimiter, batcher: StatusBatcher
 ) -> list[Route]:
-    async def authenticated(request: Request) -> tuple[str, list[tuple[str, str]]] | Response:
-        """(workspace id, form parameters) of a request Twilio signed, or the refusal."""
+    async def authenticated(
+        request: Request,
+    ) -> tuple[SigningAccount, list[tuple[str, str]]] | Response:
+        """(who signed, form parameters) of a request the account's provider signed, or the
+        refusal."""
         if not _is_utf8_form(request.headers.get("content-type")):
             return PlainTextResponse("Unsupported Media Type", status_code=415)
         try:
@@ -78,7 +79,7 @@ def webhook_routes(
         except _TooLarge:
             return PlainTextResponse("Request body too large", status_code=413)
         if services.public_url is None:
-            log.warning("a Twilio webhook arrived but SMS_PUBLIC_URL is not set; refused")
+            log.warning("a provider's webhook arrived but SMS_PUBLIC_URL is not set; refused")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
             params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
@@ -86,9 +87,10 @@ def webhook_routes(
             return PlainTextResponse("Bad request", status_code=400)
         query = request.url.query
         url = services.public_url + request.url.path + (f"?{query}" if query else "")
-        account = await signing_tokens(services, request.path_params["account_id"])
-        signature = request.headers.get("x-twilio-signature")
-        if account is None or not is_valid_signature(url, params, signature, account.tokens):
+        account = await signing_account(services, request.path_params["account_id"])
+        if account is None or not account.port.signature_valid(
+            url, params, request.headers, account.secrets
+        ):
             wait = failures.failed(client_address(request.scope))
             if wait is not None:
                 return PlainTextResponse(
@@ -97,24 +99,24 @@ def webhook_routes(
                     headers={"Retry-After": str(wait)},
                 )
             return PlainTextResponse("Forbidden", status_code=403)
-        return account.workspace_id, params
+        return account, params
 
     async def status(request: Request) -> Response:
         checked = await authenticated(request)
         if isinstance(checked, Response):
             return checked
-        workspace_id, params = checked
+        account, params = checked
         try:
             await record_status(
                 batcher,
-                workspace_id,
+                account,
                 request.path_params["account_id"],
                 dict(params),
                 request.query_params.get("mid"),
             )
         except Exception:
-            # Not written (shutting down, or the database failed): Twilio retries on a 5xx.
-            log.warning("a delivery report was not recorded; Twilio will retry it")
+            # Not written (shutting down, or the database failed): providers retry on a 5xx.
+            log.warning("a delivery report was not recorded; the provider will retry it")
             return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
         return Response(status_code=204)
 
@@ -122,11 +124,10 @@ def webhook_routes(
         checked = await authenticated(request)
         if isinstance(checked, Response):
             return checked
-        workspace_id, params = checked
-        await record_inbound(
-            services, workspace_id, request.path_params["account_id"], dict(params)
-        )
-        return Response(EMPTY_TWIML, media_type="text/xml")
+        account, params = checked
+        await record_inbound(services, account, request.path_params["account_id"], dict(params))
+        answer = account.port.inbound_answer
+        return Response(answer.body, media_type=answer.media_type)
 
     return [
         Route("/webhooks/twilio/{account_id}/status", status, methods=["POST"]),

@@ -34,8 +34,8 @@ from starlette.applications import Starlette
 
 from api.app import create_app
 from api.settings import Settings, load_settings
+from domain.vocabulary import AccountStatus, Role
 from resolvers.api_keys import create_api_key
-from resolvers.domain import AccountStatus, Role
 from resolvers.services import Services
 from storage.db import create_engine, create_sessionmakers
 from storage.models import SmsAccountRow

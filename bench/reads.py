@@ -67,14 +67,9 @@ from starlette.routing import Route  # noqa: E402
 from api.auth import bearer_key  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
+from domain.accounts import failure_shown  # noqa: E402
+from domain.vocabulary import AccountStatus, Role, SenderKind, SmsProvider  # noqa: E402
 from resolvers.api_keys import hash_key  # noqa: E402
-from resolvers.domain import (  # noqa: E402
-    AccountStatus,
-    Provider,
-    Role,
-    SenderKind,
-    failure_shown,
-)
 from resolvers.permissions import may  # noqa: E402
 from resolvers.services import Services  # noqa: E402
 from storage import queries  # noqa: E402
@@ -149,7 +144,7 @@ def add_floor_routes(app: Starlette) -> None:
             {
                 "accountId": row.id,
                 "displayName": row.display_name,
-                "provider": Provider(row.provider).name,
+                "provider": SmsProvider(row.provider).name,
                 "senderId": row.sender_id,
                 "senderKind": SenderKind(row.sender_kind).name,
             }
@@ -183,7 +178,7 @@ def _account_json(row: SmsAccountRow, public_url: str | None) -> dict[str, Any]:
     failure, failure_message = failure_shown(row.failure)
     return {
         "id": row.id,
-        "provider": Provider(row.provider).name,
+        "provider": SmsProvider(row.provider).name,
         "displayName": row.display_name,
         "senderId": row.sender_id,
         "senderKind": SenderKind(row.sender_kind).name if row.sender_kind else None,

@@ -10,8 +10,8 @@ the throughput (callbacks/s) and latency (p50, p99) of
   endpoint added only in the benchmark's server (``floor_app``). Per request it reads the form
   body, loads the account's token ciphertext (one SELECT of the columns of
   ``storage.queries.signing_secrets``, on the app's engine), decrypts it with the app's
-  ``SecretBox``, checks the signature with ``providers.signature.is_valid_signature`` over the
-  same kind of URL, and runs the UPDATE of ``storage.message_queries.advance`` (the same SQL:
+  ``SecretBox``, checks the signature with Twilio's ``is_valid_signature`` over the same kind
+  of URL, and runs the UPDATE of ``storage.message_queries.advance`` (the same SQL:
   conditional on the current status, ``RETURNING`` every column; then by our id when the SID
   matched nothing, as the app does) in a write transaction of the app's writer engine
   (``BEGIN IMMEDIATE`` on SQLite), answering 204. It builds its two statements once (with bound
@@ -81,10 +81,11 @@ from starlette.routing import Route  # noqa: E402
 
 from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
-from providers.signature import compute_signature, is_valid_signature  # noqa: E402
+from domain.messages import statuses_that_may_become  # noqa: E402
+from domain.vocabulary import MessageDirection, MessageStatus  # noqa: E402
+from providers.sms.twilio.signature import compute_signature, is_valid_signature  # noqa: E402
+from providers.sms.twilio.words import STATUS_WORDS, message_status  # noqa: E402
 from resolvers.accounts import previous_secret_binding, secret_binding  # noqa: E402
-from resolvers.domain import MessageDirection, MessageStatus  # noqa: E402
-from resolvers.message_status import from_twilio, statuses_that_may_become  # noqa: E402
 from resolvers.services import Services  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
@@ -93,10 +94,6 @@ from storage.types import utcnow  # noqa: E402
 
 SENDER = "+14155550100"
 TWILIO_SEQUENCE = ("queued", "sent", "delivered")  # the callbacks of one delivered message
-TWILIO_STATUSES = (  # every MessageStatus word Twilio sends (resolvers.message_status reads them)
-    *("queued", "accepted", "scheduled", "sending", "sent", "delivered", "partially_delivered"),
-    *("undelivered", "failed", "receiving", "received", "read", "canceled"),
-)
 CAMPAIGN_MESSAGES = 100_000
 CAMPAIGN_CALLBACKS = CAMPAIGN_MESSAGES * len(TWILIO_SEQUENCE)
 GOAL = 0.8
@@ -166,8 +163,8 @@ def add_floor_routes(app: Starlette) -> None:
         for with_error in (False, True)
     }
     moves: dict[str, tuple[str, list[str]]] = {}  # Twilio's word -> (status, may replace)
-    for word in TWILIO_STATUSES:
-        new = from_twilio(word)
+    for word in STATUS_WORDS:
+        new = message_status(word)
         if new is not None:
             moves[word] = (new.value, [old.value for old in statuses_that_may_become(new)])
 

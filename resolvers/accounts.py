@@ -9,19 +9,11 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.accounts import Account, AccountList, Stats, failure_shown
+from domain.vocabulary import AccountStatus, Caller, ErrorCode, SenderKind, SmsProvider
 from providers.host_policy import HostPolicyError
 from resolvers import events
-from resolvers.domain import (
-    Account,
-    AccountList,
-    AccountStatus,
-    Caller,
-    Provider,
-    SenderKind,
-    Stats,
-    failure_shown,
-)
-from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
+from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
 from resolvers.services import Services
 from resolvers.text import could_be_id, text_errors
 from resolvers.validation import (
@@ -85,7 +77,7 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
     failure, failure_message = failure_shown(row.failure)
     return Account(
         id=row.id,
-        provider=Provider(row.provider),
+        provider=SmsProvider(row.provider),
         display_name=row.display_name,
         sender_id=row.sender_id,
         sender_kind=SenderKind(row.sender_kind) if row.sender_kind else None,
@@ -159,7 +151,7 @@ async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldE
 
 
 async def add_account(
-    services: Services, caller: Caller, provider: Provider, raw: Mapping[str, str | None]
+    services: Services, caller: Caller, provider: SmsProvider, raw: Mapping[str, str | None]
 ) -> AccountResult:
     """Save a Draft account, or report every field problem and store nothing."""
     async with services.reads() as session:

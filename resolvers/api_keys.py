@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from resolvers.domain import Caller, Role
+from domain.vocabulary import Caller, Role
 from storage import queries
 from storage.models import ApiKey, Workspace
 from storage.types import utcnow

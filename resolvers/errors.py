@@ -3,19 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
-
-class ErrorCode(Enum):
-    REQUIRED = "REQUIRED"
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    INTEGRATION_DISABLED = "INTEGRATION_DISABLED"
-    VERIFICATION_IN_PROGRESS = "VERIFICATION_IN_PROGRESS"
-    ACCOUNT_NOT_VERIFIED = "ACCOUNT_NOT_VERIFIED"
-    PROVIDER_REJECTED = "PROVIDER_REJECTED"
-    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
-    RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
+from domain.vocabulary import ErrorCode
 
 
 @dataclass(frozen=True, slots=True)

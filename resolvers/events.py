@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from domain.accounts import Account, Sender, Stats
+from domain.vocabulary import AccountStatus, Caller
 from providers.bus import SubscriberOverflow
-from resolvers.domain import Account, AccountStatus, Caller, Sender, Stats
 from resolvers.senders import senders_of
 from resolvers.services import Services
 from storage import queries

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from domain.vocabulary import Caller
 from resolvers import events
-from resolvers.domain import Caller
 from resolvers.services import Services
 from storage import queries
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.accounts import CANNOT_DECRYPT
 from resolvers.accounts import previous_secret_binding, secret_binding
-from resolvers.domain import CANNOT_DECRYPT
 from storage import queries
 from storage.crypto import STORED_PREFIX_LENGTH, SecretBox, SecretError, key_id_of
 from storage.types import utcnow

@@ -1,8 +1,8 @@
 """Sending SMS through verified accounts, reading messages, and their live updates.
 
-Every send is billed to the customer's own Twilio account, so a send is attempted at most once:
-only a 429 (not processed by Twilio) is retried. A send whose answer never came back is stored
-as UNCONFIRMED and settled by Twilio's status callback, which carries our message id.
+Every send is billed to the customer's own provider account, so a send is handed over at most
+once (the port never resends what may have left). A send whose answer never came back is stored
+as UNCONFIRMED and settled by the provider's delivery report, which carries our message id.
 """
 
 from __future__ import annotations
@@ -14,25 +14,28 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from providers.error_codes import AUTHENTICATION_FAILED, RECIPIENT_UNSUBSCRIBED, SENDER_GONE
-from providers.error_codes import describe as twilio_error
-from providers.errors import BaseUrlRefused, OutcomeUnknown, TwilioError, TwilioRejected
-from providers.twilio import Credentials
-from resolvers import events
-from resolvers.accounts import stored_token, to_account
-from resolvers.domain import (
-    CANNOT_DECRYPT,
-    CANNOT_DECRYPT_MESSAGE,
+from domain.accounts import CANNOT_DECRYPT, CANNOT_DECRYPT_MESSAGE
+from domain.messages import Message, MessagePage
+from domain.vocabulary import (
     AccountStatus,
     Caller,
-    Message,
+    ErrorCode,
     MessageDirection,
-    MessagePage,
     MessageStatus,
+    SmsProvider,
     VerificationFailure,
 )
-from resolvers.errors import INTEGRATION_DISABLED, ErrorCode, FieldError
-from resolvers.message_status import from_twilio
+from providers.sms.errors import (
+    BaseUrlRefused,
+    OutcomeUnknown,
+    ProviderRefused,
+    Reason,
+    SmsProviderError,
+)
+from providers.sms.port import Credentials, OutgoingSms, SmsPort
+from resolvers import events
+from resolvers.accounts import stored_token, to_account
+from resolvers.errors import INTEGRATION_DISABLED, FieldError
 from resolvers.services import Services
 from resolvers.text import could_be_id, is_text, text_errors
 from resolvers.validation import phone_number
@@ -66,7 +69,8 @@ def messages_channel(workspace_id: str) -> str:
     return f"sms-messages:{workspace_id}"
 
 
-def to_message(row: SmsMessageRow) -> Message:
+def to_message(row: SmsMessageRow, port: SmsPort) -> Message:
+    """The message as clients see it; ``port`` is its account's provider (its error codes)."""
     return Message(
         id=row.id,
         account_id=row.account_id,
@@ -77,17 +81,17 @@ def to_message(row: SmsMessageRow) -> Message:
         status=MessageStatus(row.status),
         provider_message_id=row.provider_message_id,
         error_code=row.error_code,
-        error_message=shown_error(row.error_code, row.error_message),
+        error_message=shown_error(row.error_code, row.error_message, port),
         segments=row.segments,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
 
 
-def shown_error(code: int | None, stored: str | None) -> str | None:
-    """errorMessage in our words only: rows stored before this kept Twilio's own text."""
+def shown_error(code: int | None, stored: str | None, port: SmsPort) -> str | None:
+    """errorMessage in our words only: rows stored before this kept the provider's own text."""
     if code is not None:
-        return twilio_error(code)
+        return port.describe_error(code)
     return stored if stored in (UNREACHABLE, BASE_URL_REFUSED) else None
 
 
@@ -176,6 +180,7 @@ async def send_sms(
             errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
         )
     credentials = Credentials(account.client_id, token, account.base_url)
+    port = services.sms[SmsProvider(account.provider)]
     row = SmsMessageRow(
         id=new_id(),
         workspace_id=caller.workspace_id,
@@ -184,7 +189,7 @@ async def send_sms(
         from_number=account.sender_id,
         to_number=to,
         body=body,
-        status=MessageStatus.UNCONFIRMED.value,  # until Twilio answers
+        status=MessageStatus.UNCONFIRMED.value,  # until the provider answers
         created_at=now,
         updated_at=now,
     )
@@ -199,16 +204,14 @@ async def send_sms(
     )
     errors: list[FieldError] = []
     try:
-        sent = await services.twilio.send_message(
-            credentials, to=to, body=body, sender=account.sender_id, status_callback=callback
-        )
+        sent = await port.send(credentials, OutgoingSms(account.sender_id, to, body, callback))
     except OutcomeUnknown:
         errors.append(
             FieldError(
                 None,
                 ErrorCode.PROVIDER_UNAVAILABLE,
-                "Twilio did not confirm this message. It was not sent again (that could send it "
-                "twice); its delivery report will settle its status.",
+                f"{port.label} did not confirm this message. It was not sent again (that could "
+                "send it twice); its delivery report will settle its status.",
             )
         )
     except BaseUrlRefused:
@@ -218,34 +221,34 @@ async def send_sms(
         await _fail_account(
             services, caller, account.id, account.credentials_version, BASE_URL_FAILURE
         )
-    except TwilioRejected as rejected:
+    except ProviderRefused as refused:
         row.status = MessageStatus.FAILED.value
-        row.error_code = rejected.code
-        row.error_message = twilio_error(rejected.code)
+        row.error_code = refused.code
+        row.error_message = refused.description
         errors.append(
             FieldError(
                 None,
                 ErrorCode.PROVIDER_REJECTED,
-                f"Twilio rejected the message: {row.error_message}",
+                f"{port.label} rejected the message: {refused.description}",
             )
         )
-        await _react_to_rejection(
-            services, caller, account.id, account.credentials_version, to, rejected
+        await _react_to_refusal(
+            services, caller, account.id, account.credentials_version, to, refused.reason
         )
-    except TwilioError:
+    except SmsProviderError:
         row.status = MessageStatus.FAILED.value
         row.error_message = UNREACHABLE
         errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
     else:
-        row.status = (from_twilio(sent.status) or MessageStatus.QUEUED).value
-        row.provider_message_id = sent.sid or None
+        row.status = sent.status.value
+        row.provider_message_id = sent.provider_message_id
         row.segments = sent.segments
         row.error_code = sent.error_code
-        row.error_message = None if sent.error_code is None else twilio_error(sent.error_code)
+        row.error_message = sent.error_message
 
     row.updated_at = utcnow()
     await _save_outcome_in(services, row)
-    message = to_message(row)
+    message = to_message(row, port)
     await publish_message(services, caller.workspace_id, message)
     return SendResult(message=message, errors=errors)
 
@@ -265,28 +268,22 @@ async def _save_outcome_in(services: Services, row: SmsMessageRow) -> None:
             await session.commit()
 
 
-async def _react_to_rejection(
+async def _react_to_refusal(
     services: Services,
     caller: Caller,
     account_id: str,
     version: int,
     to: str,
-    rejected: TwilioRejected,
+    reason: Reason,
 ) -> None:
     """A gone sender or bad credentials fail the account; a STOP reply records the opt-out."""
-    now = utcnow()
-    if rejected.code == RECIPIENT_UNSUBSCRIBED:
+    if reason is ErrorCode.RECIPIENT_OPTED_OUT:
         async with services.writes() as session:
-            await message_queries.opt_out(session, caller.workspace_id, to, now)
+            await message_queries.opt_out(session, caller.workspace_id, to, utcnow())
             await session.commit()
-        return
-    if rejected.code in SENDER_GONE:
-        failure = VerificationFailure.INVALID_FROM_NUMBER
-    elif rejected.code == AUTHENTICATION_FAILED:
-        failure = VerificationFailure.INVALID_CREDENTIALS
-    else:
-        return  # the message failed; the account is fine
-    await _fail_account(services, caller, account_id, version, failure.value)
+    elif isinstance(reason, VerificationFailure):
+        await _fail_account(services, caller, account_id, version, reason.value)
+    # Anything else failed the message alone; the account is fine.
 
 
 async def _fail_account(
@@ -362,7 +359,7 @@ async def list_messages(
             after=position,
             limit=limit + 1,
         )
-    shown = [to_message(row) for row in rows[:limit]]
+    shown = [to_message(row, services.sms[SmsProvider(provider)]) for row, provider in rows[:limit]]
     nodes = [(encode_cursor(services, caller.workspace_id, m.created_at, m.id), m) for m in shown]
     return MessagePage(
         nodes=nodes,

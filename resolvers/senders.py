@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from resolvers.domain import Caller, Provider, Sender, SenderKind
+from domain.accounts import Sender
+from domain.vocabulary import Caller, SenderKind, SmsProvider
 from resolvers.services import Services
 from storage import queries
 
@@ -19,7 +20,7 @@ async def senders_of(services: Services, workspace_id: str) -> list[Sender]:
         Sender(
             account_id=row.id,
             display_name=row.display_name,
-            provider=Provider(row.provider),
+            provider=SmsProvider(row.provider),
             sender_id=row.sender_id,
             sender_kind=SenderKind(row.sender_kind),
         )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.vocabulary import SmsProvider
 from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
-from providers.twilio import TwilioClient
+from providers.sms.port import SmsPort
 from storage.crypto import SecretBox
 
 
@@ -28,7 +30,7 @@ class Services:
     resolver: Resolver
     public_url: str | None
     bus: EventBus
-    twilio: TwilioClient
+    sms: Mapping[SmsProvider, SmsPort]  # each provider's port; use cases pick the account's
     verifier: Checks
     verify_lease_seconds: float
     webhook_token_grace_seconds: float

@@ -19,8 +19,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from resolvers.domain import Message, MessageStatus
-from resolvers.message_status import statuses_that_may_become
+from domain.messages import Message, statuses_that_may_become
+from domain.vocabulary import MessageStatus, SmsProvider
 from storage import message_queries
 from storage.models import SmsMessageRow
 from storage.types import utcnow
@@ -30,11 +30,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """One delivery report Twilio signed: the message (Twilio's SID, or our id for a send Twilio
-    never confirmed) and the status it reached."""
+    """One signed delivery report: the message (the provider's id, or our id for a send the
+    provider never confirmed) and the status it reached."""
 
     workspace_id: str
     account_id: str
+    provider: SmsProvider
     provider_message_id: str
     message_id: str | None
     status: MessageStatus
@@ -56,7 +57,7 @@ class StatusBatcher:
         self,
         writes: async_sessionmaker[AsyncSession],
         publish: Callable[[str, Message], Awaitable[None]],
-        to_message: Callable[[SmsMessageRow], Message],
+        to_message: Callable[[SmsMessageRow, SmsProvider], Message],
         *,
         max_batch: int,
         linger_seconds: float,
@@ -146,7 +147,7 @@ class StatusBatcher:
             if not done.done():
                 done.set_result(row)
             if row is not None:
-                await self._publish(report.workspace_id, self._to_message(row))
+                await self._publish(report.workspace_id, self._to_message(row, report.provider))
 
 
 def _fail(batch: list[_Pending], error: Exception) -> None:

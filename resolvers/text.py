@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 
-from resolvers.errors import ErrorCode, FieldError
+from domain.vocabulary import ErrorCode
+from resolvers.errors import FieldError
 
 # C0 and C1 controls, DEL and the surrogate range (only lone surrogates survive JSON decoding).
 _NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")

@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from domain.vocabulary import ErrorCode, SenderKind
 from providers.host_policy import HostPolicy, HostPolicyError
-from resolvers.domain import SenderKind
-from resolvers.errors import ErrorCode, FieldError
+from resolvers.errors import FieldError
 from resolvers.text import text_errors
 
 DEFAULT_BASE_URL = "https://api.twilio.com/"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -21,31 +21,23 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from providers.errors import (
-    BaseUrlUnreachable,
-    ProviderUnavailable,
-    TwilioError,
-    TwilioRejected,
-    TwilioUnreachable,
-)
-from providers.twilio import Credentials, TwilioClient
-from resolvers import events
-from resolvers.accounts import AccountResult, refuse_id, stored_token, to_account
-from resolvers.domain import (
-    CANNOT_DECRYPT,
-    CANNOT_DECRYPT_MESSAGE,
-    Account,
+from domain.accounts import CANNOT_DECRYPT, CANNOT_DECRYPT_MESSAGE, Account
+from domain.vocabulary import (
     AccountStatus,
     Caller,
+    ErrorCode,
     FailureReason,
-    SenderKind,
+    SmsProvider,
     StoredFailure,
     VerificationFailure,
     public_failure,
 )
-from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
+from providers.sms.errors import SmsProviderError
+from providers.sms.port import Credentials, SmsPort
+from resolvers import events
+from resolvers.accounts import AccountResult, refuse_id, stored_token, to_account
+from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
 from resolvers.services import Services
-from resolvers.validation import sender_kind_of
 from storage import queries
 from storage.crypto import SecretBox
 from storage.types import utcnow
@@ -171,7 +163,7 @@ class Verifier:
         reads: async_sessionmaker[AsyncSession],
         writes: async_sessionmaker[AsyncSession],
         secrets: SecretBox,
-        twilio: TwilioClient,
+        sms: Mapping[SmsProvider, SmsPort],
         publish: Publish,
         touched: Callable[[str], Awaitable[None]] | None = None,
         public_url: str | None,
@@ -179,7 +171,7 @@ class Verifier:
         recheck_seconds: float,
         max_in_flight: int,
     ) -> None:
-        self.twilio = twilio
+        self.sms = sms
         self._reads = reads
         self._writes = writes
         self._secrets = secrets
@@ -317,12 +309,13 @@ class Verifier:
                 return row.workspace_id, UNREADABLE
             credentials = Credentials(row.client_id, token, row.base_url)
             assert row.sender_id is not None
+            port = self.sms[SmsProvider(row.provider)]
             async with self._account_slot(row.client_id):
                 # The account may have changed while this check queued: make sure it is still
-                # this check's before calling Twilio (this also renews the lease).
+                # this check's before calling the provider (this also renews the lease).
                 if not await self._renew(key):
                     return None
-                return row.workspace_id, await run_checks(self.twilio, credentials, row.sender_id)
+                return row.workspace_id, await run_checks(port, credentials, row.sender_id)
 
     def _account_slot(self, account_sid: str) -> _AccountSlot:
         return _AccountSlot(self._per_account, account_sid)
@@ -405,33 +398,20 @@ class _AccountSlot:
             self._table[self._key] = (semaphore, users - 1)
 
 
-async def run_checks(twilio: TwilioClient, credentials: Credentials, sender_id: str) -> Verdict:
+async def run_checks(port: SmsPort, credentials: Credentials, sender_id: str) -> Verdict:
     """The account and the sender, concurrently; the account's verdict comes first."""
-    sender_check: Awaitable[VerificationFailure | None]
-    if sender_id.startswith("+"):
-        sender_check = _check_phone_number(twilio, credentials, sender_id)
-    else:
-        sender_check = _check_messaging_service(twilio, credentials, sender_id)
     account, sender = await asyncio.gather(
-        _check_account(twilio, credentials), sender_check, return_exceptions=True
+        port.check_account(credentials),
+        port.check_sender(credentials, sender_id),
+        return_exceptions=True,
     )
     if isinstance(account, BaseException):
-        failure = _failure_of(account, VerificationFailure.INVALID_CREDENTIALS)
-        return Verdict(failure, cause=_cause_of(account))
-    if account.failure is not None:
-        return account
+        return Verdict(_failure_of(account), cause=_cause_of(account))
+    if account.suspended:
+        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
     if isinstance(sender, BaseException):
-        rejected = _SENDER_FAILURE[sender_kind_of(sender_id)]
-        return Verdict(_failure_of(sender, rejected), account.trial, _cause_of(sender))
-    if sender is not None:
-        return Verdict(sender, account.trial, "the sender is not on this account")
-    return account
-
-
-_SENDER_FAILURE = {
-    SenderKind.PHONE_NUMBER: VerificationFailure.INVALID_FROM_NUMBER,
-    SenderKind.MESSAGING_SERVICE: VerificationFailure.INVALID_MESSAGING_SERVICE,
-}
+        return Verdict(_failure_of(sender), account.trial, _cause_of(sender))
+    return Verdict(None, trial=account.trial)
 
 
 def _log_verdict(account_id: str, verdict: Verdict) -> None:
@@ -449,54 +429,15 @@ def _log_verdict(account_id: str, verdict: Verdict) -> None:
 
 
 def _cause_of(error: BaseException) -> str:
-    return error.cause if isinstance(error, TwilioError) else type(error).__name__
+    return error.cause if isinstance(error, SmsProviderError) else type(error).__name__
 
 
-def _failure_of(error: BaseException, rejected: VerificationFailure) -> StoredFailure:
-    if isinstance(error, TwilioUnreachable):
-        return FailureReason.TWILIO_UNREACHABLE
-    if isinstance(error, ProviderUnavailable):
-        return VerificationFailure.PROVIDER_UNAVAILABLE
-    if isinstance(error, BaseUrlUnreachable):
-        return VerificationFailure.BASE_URL
-    if isinstance(error, TwilioRejected):
-        # On a sender, "not found" (404 / 20404) means the sender, not the account.
-        if error.bad_credentials:
-            return VerificationFailure.INVALID_CREDENTIALS
-        return rejected
-    if isinstance(error, TwilioError):
-        return VerificationFailure.BASE_URL
-    raise error
-
-
-async def _check_account(twilio: TwilioClient, credentials: Credentials) -> Verdict:
-    try:
-        info = await twilio.fetch_account(credentials)
-    except TwilioRejected as rejected:
-        # On the account itself, "not found" means these credentials are not an account.
-        if rejected.bad_credentials or rejected.no_such_resource:
-            return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause=rejected.cause)
-        raise
-    if info.sid != credentials.account_sid:
-        return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause="another account answered")
-    if not info.active:
-        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
-    return Verdict(None, trial=info.trial)
-
-
-async def _check_phone_number(
-    twilio: TwilioClient, credentials: Credentials, phone_number: str
-) -> VerificationFailure | None:
-    numbers = await twilio.incoming_numbers(credentials, phone_number)
-    if any(number.phone_number == phone_number and number.sms for number in numbers):
-        return None
-    return VerificationFailure.INVALID_FROM_NUMBER
-
-
-async def _check_messaging_service(
-    twilio: TwilioClient, credentials: Credentials, service_sid: str
-) -> VerificationFailure | None:
-    service = await twilio.fetch_messaging_service(credentials, service_sid)
-    if service.sid == service_sid and service.account_sid == credentials.account_sid:
-        return None
-    return VerificationFailure.INVALID_MESSAGING_SERVICE
+def _failure_of(error: BaseException) -> StoredFailure:
+    """The stored failure a check's error stands for; anything but a provider error is a bug."""
+    if not isinstance(error, SmsProviderError):
+        raise error
+    reason = error.reason
+    if isinstance(reason, VerificationFailure | FailureReason):
+        return reason
+    # A reason about a single request (never raised by a check): nothing speaks for the account.
+    return VerificationFailure.BASE_URL

@@ -1,7 +1,8 @@
-"""What Twilio tells us: delivery outcomes of sent messages and inbound replies.
+"""What a provider's webhooks tell us: delivery outcomes of sent messages and inbound replies.
 
-The caller (``api/webhooks.py``) has already checked the signature with ``signing_tokens``.
-Both handlers are idempotent (Twilio retries) and never move a message backwards.
+The caller (``api/webhooks.py``) has already checked the signature with the account's port and
+the secrets from ``signing_account``. Both handlers are idempotent (providers retry) and never
+move a message backwards.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
+from providers.sms.port import OptSignal, SmsPort
 from resolvers.accounts import previous_secret_binding, secret_binding
-from resolvers.domain import MessageDirection, MessageStatus
-from resolvers.message_status import from_twilio
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher, StatusReport
@@ -30,99 +31,91 @@ OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 @dataclass(frozen=True, slots=True)
 class SigningAccount:
     workspace_id: str
-    tokens: list[str]  # the current Auth Token, and the previous one during its grace period
+    port: SmsPort  # the account's provider: it reads the webhook and checks its signature
+    secrets: list[str]  # the current secret, and the previous one during its grace period
 
 
-async def signing_tokens(services: Services, account_id: str) -> SigningAccount | None:
-    """The tokens a webhook for this account may be signed with; None for an unknown account,
-    or one whose tokens no configured key opens."""
+async def signing_account(services: Services, account_id: str) -> SigningAccount | None:
+    """Who a webhook for this account comes from and the secrets it may be signed with; None
+    for an unknown account, or one whose secrets no configured key opens."""
     async with services.reads() as session:
         row = await queries.signing_secrets(session, account_id)
     if row is None:
         return None
-    workspace_id, current, previous, until = row
+    workspace_id, provider, current, previous, until = row
     stored = [(current, secret_binding(account_id))]
     if previous and until is not None and until > utcnow():
         stored.append((previous, previous_secret_binding(account_id)))
-    tokens = []
+    secrets = []
     for ciphertext, binding in stored:
         try:
-            tokens.append(services.secrets.decrypt(ciphertext, bound_to=binding))
+            secrets.append(services.secrets.decrypt(ciphertext, bound_to=binding))
         except SecretError as reason:
             # Nothing can be signed with a token no one can read: its webhooks are refused.
             log.warning("a webhook for account %s: a token cannot be read: %s", account_id, reason)
-    return SigningAccount(workspace_id, tokens) if tokens else None
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isdigit() else None
-
-
-def status_report(
-    workspace_id: str, account_id: str, params: Mapping[str, str], our_message_id: str | None
-) -> StatusReport | None:
-    """The report a status callback makes; None when it names no status or no message."""
-    status = from_twilio(params.get("MessageStatus") or params.get("SmsStatus"))
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    if status is None or not sid:
+    if not secrets:
         return None
-    return StatusReport(
-        workspace_id=workspace_id,
-        account_id=account_id,
-        provider_message_id=sid,
-        message_id=our_message_id,
-        status=status,
-        error_code=_int(params.get("ErrorCode")),
-    )
+    return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], secrets)
 
 
 async def record_status(
     batcher: StatusBatcher,
-    workspace_id: str,
+    sender: SigningAccount,
     account_id: str,
-    params: Mapping[str, str],
+    form: Mapping[str, str],
     our_message_id: str | None,
 ) -> bool:
-    """Apply a status callback once its batch committed; True when the message changed.
-    Unknown messages, replays and steps backwards change nothing."""
-    report = status_report(workspace_id, account_id, params, our_message_id)
-    return report is not None and await batcher.record(report)
+    """Apply a delivery report once its batch committed; True when the message changed.
+    Unknown messages, replays, steps backwards and forms that name no report change nothing."""
+    report = sender.port.delivery_report(form)
+    if report is None:
+        return False
+    return await batcher.record(
+        StatusReport(
+            workspace_id=sender.workspace_id,
+            account_id=account_id,
+            provider=sender.port.provider,
+            provider_message_id=report.provider_message_id,
+            message_id=our_message_id,
+            status=report.status,
+            error_code=report.error_code,
+        )
+    )
 
 
 async def record_inbound(
-    services: Services, workspace_id: str, account_id: str, params: Mapping[str, str]
+    services: Services, sender: SigningAccount, account_id: str, form: Mapping[str, str]
 ) -> bool:
-    """Store an inbound SMS once per MessageSid and apply STOP / START. True when new."""
-    sid = params.get("MessageSid") or params.get("SmsSid")
-    sender = (params.get("From") or "").strip()
-    if not sid or not sender:
+    """Store an inbound SMS once per provider message id and apply STOP / START. True when
+    new."""
+    inbound = sender.port.inbound_message(form)
+    if inbound is None:
         return False
-    body = params.get("Body") or ""
+    workspace_id = sender.workspace_id
     now = utcnow()
     row = SmsMessageRow(
         id=new_id(),
         workspace_id=workspace_id,
         account_id=account_id,
         direction=MessageDirection.INBOUND.value,
-        from_number=sender,
-        to_number=(params.get("To") or "").strip(),
-        body=body,
+        from_number=inbound.from_number,
+        to_number=inbound.to_number,
+        body=inbound.body,
         status=MessageStatus.RECEIVED.value,
-        provider_message_id=sid,
-        segments=_int(params.get("NumSegments")),
+        provider_message_id=inbound.provider_message_id,
+        segments=inbound.segments,
         created_at=now,
         updated_at=now,
     )
-    keyword = body.strip().upper()
-    opt_out_type = (params.get("OptOutType") or "").strip().upper()
+    keyword = inbound.body.strip().upper()
     async with services.writes() as session:
         inserted = await message_queries.insert_once(session, row)
         if inserted:
-            if keyword in OPT_OUT_WORDS or opt_out_type == "STOP":
-                await message_queries.opt_out(session, workspace_id, sender, now)
-            elif keyword in OPT_IN_WORDS or opt_out_type == "START":
-                await message_queries.opt_in(session, workspace_id, sender)
+            if keyword in OPT_OUT_WORDS or inbound.opt is OptSignal.OPT_OUT:
+                await message_queries.opt_out(session, workspace_id, inbound.from_number, now)
+            elif keyword in OPT_IN_WORDS or inbound.opt is OptSignal.OPT_IN:
+                await message_queries.opt_in(session, workspace_id, inbound.from_number)
         await session.commit()
     if inserted:
-        await publish_message(services, workspace_id, to_message(row))
+        await publish_message(services, workspace_id, to_message(row, sender.port))
     return inserted

@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
+from domain.vocabulary import MessageDirection
 from resolvers import accounts, integration, messages, senders
 from resolvers.catalog import PROVIDERS
-from resolvers.domain import MessageDirection
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import (

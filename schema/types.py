@@ -6,37 +6,38 @@ from datetime import datetime
 
 import strawberry
 
-from resolvers import domain
+from domain import accounts, messages, vocabulary
+from domain.vocabulary import ErrorCode
 from resolvers.catalog import ProviderField, ProviderInfo
-from resolvers.errors import ErrorCode, FieldError
+from resolvers.errors import FieldError
 from resolvers.events import AccountEvent, AccountEventKind
 
 # The use cases' enums under their GraphQL names (strawberry marks the classes in place).
-strawberry.enum(domain.Provider, name="SmsProvider")
-strawberry.enum(domain.AccountStatus, name="SmsAccountStatus")
-strawberry.enum(domain.SenderKind, name="SenderKind")
-strawberry.enum(domain.VerificationFailure, name="VerificationFailure")
+strawberry.enum(vocabulary.SmsProvider, name="SmsProvider")
+strawberry.enum(vocabulary.AccountStatus, name="SmsAccountStatus")
+strawberry.enum(vocabulary.SenderKind, name="SenderKind")
+strawberry.enum(vocabulary.VerificationFailure, name="VerificationFailure")
 strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
-strawberry.enum(domain.MessageDirection, name="MessageDirection")
-strawberry.enum(domain.MessageStatus, name="MessageStatus")
+strawberry.enum(vocabulary.MessageDirection, name="MessageDirection")
+strawberry.enum(vocabulary.MessageStatus, name="MessageStatus")
 
 
 @strawberry.type(description="A connected SMS provider account, as shown on its card.")
 class SmsAccount:
     id: strawberry.ID
-    provider: domain.Provider
+    provider: vocabulary.SmsProvider
     display_name: str
     sender_id: str | None
-    sender_kind: domain.SenderKind | None
+    sender_kind: vocabulary.SenderKind | None
     dlt_entity_id: str | None
     client_id: str
     auth_token_hint: str = strawberry.field(
         description="The Auth Token is never returned: this is •••• and its last 4 characters."
     )
     base_url: str
-    status: domain.AccountStatus
-    failure: domain.VerificationFailure | None
+    status: vocabulary.AccountStatus
+    failure: vocabulary.VerificationFailure | None
     failure_message: str | None
     trial: bool | None
     inbound_webhook_url: str | None
@@ -51,7 +52,7 @@ class SmsAccount:
     updated_at: datetime
 
     @classmethod
-    def of(cls, account: domain.Account) -> SmsAccount:
+    def of(cls, account: accounts.Account) -> SmsAccount:
         return cls(
             id=strawberry.ID(account.id),
             provider=account.provider,
@@ -81,7 +82,7 @@ class SmsAccountStats:
     awaiting_action: int
 
     @classmethod
-    def of(cls, stats: domain.Stats) -> SmsAccountStats:
+    def of(cls, stats: accounts.Stats) -> SmsAccountStats:
         return cls(
             connected=stats.connected,
             verified=stats.verified,
@@ -123,7 +124,7 @@ class SmsProviderField:
 
 @strawberry.type
 class SmsProviderInfo:
-    provider: domain.Provider
+    provider: vocabulary.SmsProvider
     label: str
     fields: list[SmsProviderField]
 
@@ -140,12 +141,12 @@ class SmsProviderInfo:
 class SmsSender:
     account_id: strawberry.ID
     display_name: str
-    provider: domain.Provider
+    provider: vocabulary.SmsProvider
     sender_id: str
-    sender_kind: domain.SenderKind
+    sender_kind: vocabulary.SenderKind
 
     @classmethod
-    def of(cls, sender: domain.Sender) -> SmsSender:
+    def of(cls, sender: accounts.Sender) -> SmsSender:
         return cls(
             account_id=strawberry.ID(sender.account_id),
             display_name=sender.display_name,
@@ -181,7 +182,7 @@ class SmsIntegrationPayload:
 
 @strawberry.input
 class AddSmsAccountInput:
-    provider: domain.Provider
+    provider: vocabulary.SmsProvider
     display_name: str | None = strawberry.UNSET
     sender_id: str
     dlt_entity_id: str | None = strawberry.UNSET
@@ -204,7 +205,7 @@ class UpdateSmsAccountInput:
 class SmsAccountEvent:
     kind: AccountEventKind
     account: SmsAccount
-    previous_status: domain.AccountStatus | None
+    previous_status: vocabulary.AccountStatus | None
     stats: SmsAccountStats
 
     @classmethod
@@ -221,11 +222,11 @@ class SmsAccountEvent:
 class SmsMessage:
     id: strawberry.ID
     account_id: strawberry.ID
-    direction: domain.MessageDirection
+    direction: vocabulary.MessageDirection
     from_: str = strawberry.field(name="from")
     to: str
     body: str
-    status: domain.MessageStatus
+    status: vocabulary.MessageStatus
     provider_message_id: str | None
     error_code: int | None
     error_message: str | None
@@ -234,7 +235,7 @@ class SmsMessage:
     updated_at: datetime
 
     @classmethod
-    def of(cls, message: domain.Message) -> SmsMessage:
+    def of(cls, message: messages.Message) -> SmsMessage:
         return cls(
             id=strawberry.ID(message.id),
             account_id=strawberry.ID(message.account_id),
@@ -270,7 +271,7 @@ class SmsMessageConnection:
     page_info: PageInfo
 
     @classmethod
-    def of(cls, page: domain.MessagePage) -> SmsMessageConnection:
+    def of(cls, page: messages.MessagePage) -> SmsMessageConnection:
         return cls(
             edges=[SmsMessageEdge(cursor=c, node=SmsMessage.of(m)) for c, m in page.nodes],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),

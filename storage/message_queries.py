@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
@@ -24,9 +24,14 @@ async def page(
     direction: str | None,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> Sequence[SmsMessageRow]:
-    """Newest first, from just after the cursor ``(created_at, id)``."""
-    statement = select(SmsMessageRow).where(_M.workspace_id == workspace_id)
+) -> list[tuple[SmsMessageRow, str]]:
+    """(message, its account's provider), newest first, from just after the cursor
+    ``(created_at, id)``."""
+    statement = (
+        select(SmsMessageRow, _A.provider)
+        .join(SmsAccountRow, _A.id == _M.account_id)
+        .where(_M.workspace_id == workspace_id)
+    )
     if account_id is not None:
         statement = statement.where(_M.account_id == account_id)
     if direction is not None:
@@ -37,7 +42,7 @@ async def page(
             or_(_M.created_at < created_at, and_(_M.created_at == created_at, _M.id < message_id))
         )
     statement = statement.order_by(_M.created_at.desc(), _M.id.desc()).limit(limit)
-    return (await session.execute(statement)).scalars().all()
+    return [(row, provider) for row, provider in (await session.execute(statement)).all()]
 
 
 async def is_opted_out(session: AsyncSession, workspace_id: str, phone_number: str) -> bool:

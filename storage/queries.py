@@ -152,6 +152,7 @@ async def account_by_id(session: AsyncSession, account_id: str) -> SmsAccountRow
 
 _SIGNING_SECRETS = select(
     _A.workspace_id,
+    _A.provider,
     _A.auth_token_ciphertext,
     _A.previous_auth_token_ciphertext,
     _A.previous_auth_token_until,
@@ -160,11 +161,12 @@ _SIGNING_SECRETS = select(
 
 async def signing_secrets(
     session: AsyncSession, account_id: str
-) -> tuple[str, str, str | None, datetime | None] | None:
-    """(workspace id, token ciphertext, previous token ciphertext, previous valid until)."""
+) -> tuple[str, str, str, str | None, datetime | None] | None:
+    """(workspace id, provider, token ciphertext, previous token ciphertext, previous valid
+    until)."""
     connection = await session.connection()
     row = (await connection.execute(_SIGNING_SECRETS, {"account_id": account_id})).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
 async def record_check(

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.app import create_app
 from api.settings import Settings
+from domain.vocabulary import Role
 from resolvers.api_keys import create_api_key
-from resolvers.domain import Role
 from storage.db import create_engine, create_sessionmakers
 from storage.migrate import migrate
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import httpx
 import respx
 
-from providers.signature import compute_signature
+from providers.sms.twilio.signature import compute_signature
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, Api, Keys
 from tests.integration.test_verification import twilio_answers, verified_card
 

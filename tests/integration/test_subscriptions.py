@@ -22,10 +22,10 @@ from websockets.exceptions import InvalidStatus
 from api.app import create_app
 from api.response_cache import BumpingBus
 from api.settings import Settings
+from domain.vocabulary import Role
 from providers.bus import MemoryBus
 from providers.redis_bus import RedisBus
 from resolvers.api_keys import authenticate, create_api_key, revoke_api_key
-from resolvers.domain import Role
 from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
 from resolvers.services import Services

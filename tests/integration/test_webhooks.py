@@ -151,7 +151,7 @@ async def test_a_forged_or_tampered_report_is_refused_and_changes_nothing(
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     from urllib.parse import urlencode
 
-    from providers.signature import compute_signature
+    from providers.sms.twilio.signature import compute_signature
 
     good = compute_signature(PUBLIC_URL + path, list(params.items()), AUTH_TOKEN)
     if forge == "garbage":
@@ -362,7 +362,7 @@ async def test_a_signed_webhook_that_is_not_a_utf8_form_post_is_refused_with_415
 ) -> None:
     from urllib.parse import urlencode
 
-    from providers.signature import compute_signature
+    from providers.sms.twilio.signature import compute_signature
 
     card, message = await sent_message(api, keys, twilio)
     path = f"/webhooks/twilio/{card['id']}/status?mid={message['id']}"
@@ -391,7 +391,7 @@ async def test_a_form_post_may_name_its_utf8_charset(
 ) -> None:
     from urllib.parse import urlencode
 
-    from providers.signature import compute_signature
+    from providers.sms.twilio.signature import compute_signature
 
     card, message = await sent_message(api, keys, twilio)
     path = f"/webhooks/twilio/{card['id']}/status?mid={message['id']}"

@@ -8,7 +8,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from providers.twilio import Credentials, RetryPolicy, _retry_after, messaging_base
+from providers.sms.port import Credentials
+from providers.sms.twilio.client import RetryPolicy, _retry_after, messaging_base
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain.vocabulary import ErrorCode
 from providers.host_policy import HostPolicy
-from resolvers.errors import ErrorCode
 from resolvers.validation import auth_token_hint, clean_account_fields, default_display_name
 
 POLICY = HostPolicy.parse("api.twilio.com,*.twilio.com")

@@ -1,78 +1,20 @@
-"""The product's vocabulary: enums and read-only views the GraphQL layer renders."""
+"""An account as clients see it, the stat row, the sender picker, and the failure sentences."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import Enum
 
-
-class Role(Enum):
-    ADMIN = "admin"
-    MARKETER = "marketer"
-    SALES = "sales"
-
-
-class Provider(Enum):
-    TWILIO = "TWILIO"
-
-
-class AccountStatus(Enum):
-    DRAFT = "DRAFT"
-    VERIFYING = "VERIFYING"
-    VERIFIED = "VERIFIED"
-    FAILED = "FAILED"
-
-
-class SenderKind(Enum):
-    PHONE_NUMBER = "PHONE_NUMBER"
-    MESSAGING_SERVICE = "MESSAGING_SERVICE"
-
-
-class VerificationFailure(Enum):
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"
-    INVALID_FROM_NUMBER = "INVALID_FROM_NUMBER"
-    INVALID_MESSAGING_SERVICE = "INVALID_MESSAGING_SERVICE"
-    MISSING_SENDER = "MISSING_SENDER"
-    BASE_URL = "BASE_URL"
-    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
-
-
-class FailureReason(Enum):
-    """A failure stored more precisely than its public code, where one code needs different
-    advice: clients see ``failure``'s code and this reason's sentence."""
-
-    TWILIO_UNREACHABLE = "TWILIO_UNREACHABLE"
-    # No configured key opens the account's Auth Token (a lost key, a tampered row): the fix is
-    # the one for bad credentials, entering the token again.
-    TOKEN_UNREADABLE = "UNREADABLE_TOKEN"  # noqa: S105 (a failure code, not a secret)
-
-    @property
-    def failure(self) -> VerificationFailure:
-        return _REASON_FAILURES[self]
-
-
-_REASON_FAILURES = {
-    FailureReason.TWILIO_UNREACHABLE: VerificationFailure.PROVIDER_UNAVAILABLE,
-    FailureReason.TOKEN_UNREADABLE: VerificationFailure.INVALID_CREDENTIALS,
-}
-
-# What a check stores in ``failure``: a public code, or a finer reason behind one.
-StoredFailure = VerificationFailure | FailureReason
-
-
-def stored_failure(value: str) -> StoredFailure:
-    """Read back a stored failure; reasons and codes never share a spelling."""
-    try:
-        return FailureReason(value)
-    except ValueError:
-        return VerificationFailure(value)
-
-
-def public_failure(stored: StoredFailure) -> VerificationFailure:
-    return stored.failure if isinstance(stored, FailureReason) else stored
-
+from domain.vocabulary import (
+    AccountStatus,
+    FailureReason,
+    SenderKind,
+    SmsProvider,
+    StoredFailure,
+    VerificationFailure,
+    public_failure,
+    stored_failure,
+)
 
 FAILURE_MESSAGES: dict[StoredFailure, str] = {
     VerificationFailure.INVALID_CREDENTIALS: (
@@ -105,7 +47,7 @@ FAILURE_MESSAGES: dict[StoredFailure, str] = {
         "Twilio is unavailable: Twilio did not answer after several attempts. Nothing is wrong "
         "with your settings as far as we can tell; verify again in a few minutes."
     ),
-    FailureReason.TWILIO_UNREACHABLE: (
+    FailureReason.PROVIDER_UNREACHABLE: (
         "This server cannot reach Twilio (DNS, firewall or proxy): ask your administrator to "
         "allow outbound HTTPS to api.twilio.com, then verify again."
     ),
@@ -129,20 +71,11 @@ def failure_shown(stored: str | None) -> tuple[VerificationFailure | None, str |
 
 
 @dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: the workspace of the API key and its role."""
-
-    workspace_id: str
-    role: Role
-    key_id: str
-
-
-@dataclass(frozen=True, slots=True)
 class Account:
     """An SMS account as clients see it: never the token, only its hint."""
 
     id: str
-    provider: Provider
+    provider: SmsProvider
     display_name: str
     sender_id: str | None
     sender_kind: SenderKind | None
@@ -187,50 +120,6 @@ class Sender:
 
     account_id: str
     display_name: str
-    provider: Provider
+    provider: SmsProvider
     sender_id: str
     sender_kind: SenderKind
-
-
-class MessageDirection(Enum):
-    OUTBOUND = "OUTBOUND"
-    INBOUND = "INBOUND"
-
-
-class MessageStatus(Enum):
-    QUEUED = "QUEUED"
-    ACCEPTED = "ACCEPTED"
-    SCHEDULED = "SCHEDULED"
-    SENDING = "SENDING"
-    SENT = "SENT"
-    DELIVERED = "DELIVERED"
-    UNDELIVERED = "UNDELIVERED"
-    FAILED = "FAILED"
-    RECEIVED = "RECEIVED"
-    READ = "READ"
-    CANCELED = "CANCELED"
-    UNCONFIRMED = "UNCONFIRMED"
-
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    id: str
-    account_id: str
-    direction: MessageDirection
-    from_number: str
-    to_number: str
-    body: str
-    status: MessageStatus
-    provider_message_id: str | None
-    error_code: int | None
-    error_message: str | None
-    segments: int | None
-    created_at: datetime
-    updated_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class MessagePage:
-    nodes: list[tuple[str, Message]]  # (cursor, message)
-    has_next_page: bool
-    end_cursor: str | None
