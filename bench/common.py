@@ -235,7 +235,7 @@ async def mark_verified(session: AsyncSession, account_ids: Sequence[str]) -> No
     await session.execute(
         update(SmsAccountRow)
         .where(SmsAccountRow.id.in_(account_ids))  # type: ignore[attr-defined]
-        .values(status=AccountStatus.VERIFIED.value, verified_at=utcnow(), trial=False)
+        .values(status=AccountStatus.VERIFIED, verified_at=utcnow(), trial=False)
     )
 
 

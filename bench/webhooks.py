@@ -135,7 +135,7 @@ def _advance_statement(*, by_id: bool, with_error: bool) -> Update:
         .where(
             which,
             _M.account_id == bindparam("b_account_id"),
-            _M.direction == "OUTBOUND",
+            _M.direction == MessageDirection.OUTBOUND,
             _M.status.in_(bindparam("b_allowed", expanding=True)),
         )
         .values(**values)
@@ -162,11 +162,12 @@ def add_floor_routes(app: Starlette) -> None:
         for by_id in (False, True)
         for with_error in (False, True)
     }
-    moves: dict[str, tuple[str, list[str]]] = {}  # Twilio's word -> (status, may replace)
+    # Twilio's word -> (status, may replace)
+    moves: dict[str, tuple[MessageStatus, list[MessageStatus]]] = {}
     for word in STATUS_WORDS:
         new = message_status(word)
         if new is not None:
-            moves[word] = (new.value, [old.value for old in statuses_that_may_become(new)])
+            moves[word] = (new, list(statuses_that_may_become(new)))
 
     async def status(request: Request) -> Response:
         body = await request.body()
@@ -258,11 +259,11 @@ async def seed(settings: Settings, per_side: int) -> Seeded:
                         "id": message_id,
                         "workspace_id": workspace_id,
                         "account_id": account_id,
-                        "direction": MessageDirection.OUTBOUND.value,
+                        "direction": MessageDirection.OUTBOUND,
                         "from_number": SENDER,
                         "to_number": f"+1415556{number % 10_000:04d}",
                         "body": _body_of(side),
-                        "status": MessageStatus.QUEUED.value,
+                        "status": MessageStatus.QUEUED,
                         "provider_message_id": sid,
                         "segments": 1,
                         "created_at": now,
@@ -284,7 +285,7 @@ async def delivered_counts(database_url: str, account_id: str) -> dict[str, tupl
                 select(
                     _M.body,
                     func.count(),
-                    func.count().filter(_M.status == MessageStatus.DELIVERED.value),
+                    func.count().filter(_M.status == MessageStatus.DELIVERED),
                 )
                 .where(_M.account_id == account_id)
                 .group_by(_M.body)

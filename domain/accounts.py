@@ -13,7 +13,6 @@ from domain.vocabulary import (
     StoredFailure,
     VerificationFailure,
     public_failure,
-    stored_failure,
 )
 
 FAILURE_MESSAGES: dict[StoredFailure, str] = {
@@ -57,17 +56,17 @@ FAILURE_MESSAGES: dict[StoredFailure, str] = {
 }
 
 
-# The stored value and sentence of an unreadable token, for the places that write them.
-CANNOT_DECRYPT = FailureReason.TOKEN_UNREADABLE.value
+# The sentence of an unreadable token, for the places that write it.
 CANNOT_DECRYPT_MESSAGE = FAILURE_MESSAGES[FailureReason.TOKEN_UNREADABLE]
 
 
-def failure_shown(stored: str | None) -> tuple[VerificationFailure | None, str | None]:
-    """The failure and its sentence as clients see them, from the stored failure value."""
+def failure_shown(
+    stored: StoredFailure | None,
+) -> tuple[VerificationFailure | None, str | None]:
+    """The failure and its sentence as clients see them, from the stored failure."""
     if stored is None:
         return None, None
-    reason = stored_failure(stored)
-    return public_failure(reason), FAILURE_MESSAGES[reason]
+    return public_failure(stored), FAILURE_MESSAGES[stored]
 
 
 @dataclass(frozen=True, slots=True)

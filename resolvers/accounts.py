@@ -9,8 +9,9 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.account_states import to_draft
 from domain.accounts import Account, AccountList, Stats, failure_shown
-from domain.vocabulary import AccountStatus, Caller, ErrorCode, SenderKind, SmsProvider
+from domain.vocabulary import AccountStatus, Caller, ErrorCode, SmsProvider
 from providers.host_policy import HostPolicyError
 from resolvers import events
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
@@ -77,15 +78,15 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
     failure, failure_message = failure_shown(row.failure)
     return Account(
         id=row.id,
-        provider=SmsProvider(row.provider),
+        provider=row.provider,
         display_name=row.display_name,
         sender_id=row.sender_id,
-        sender_kind=SenderKind(row.sender_kind) if row.sender_kind else None,
+        sender_kind=row.sender_kind,
         dlt_entity_id=row.dlt_entity_id,
         client_id=row.client_id,
         auth_token_hint="••••" + row.auth_token_hint,
         base_url=row.base_url,
-        status=AccountStatus(row.status),
+        status=row.status,
         failure=failure,
         failure_message=failure_message,
         trial=row.trial,
@@ -174,16 +175,16 @@ async def add_account(
     row = SmsAccountRow(
         id=account_id,
         workspace_id=caller.workspace_id,
-        provider=provider.value,
+        provider=provider,
         display_name=values.get("displayName") or default_display_name(sender),
         sender_id=sender,
-        sender_kind=sender_kind_of(sender).value,
+        sender_kind=sender_kind_of(sender),
         dlt_entity_id=values.get("dltEntityId"),
         client_id=values["clientId"],
         auth_token_ciphertext=services.secrets.encrypt(token, bound_to=secret_binding(account_id)),
         auth_token_hint=auth_token_hint(token),
         base_url=values["baseUrl"] or "",
-        status=AccountStatus.DRAFT.value,
+        status=AccountStatus.DRAFT,
         created_at=now,
         updated_at=now,
     )
@@ -244,7 +245,7 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
         if getattr(row, column) != value:
             setattr(row, column, value)
             credentials_changed = True
-    row.sender_kind = sender_kind_of(row.sender_id).value if row.sender_id else None
+    row.sender_kind = sender_kind_of(row.sender_id) if row.sender_id else None
 
     changed = credentials_changed
     if "displayName" in values or row.display_name == old_default_name:
@@ -253,12 +254,7 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
             row.display_name = wanted
             changed = True
     if credentials_changed:
-        row.status = AccountStatus.DRAFT.value
-        row.failure = None
-        row.trial = None
-        row.verified_at = None
-        row.verify_lease_until = None
-        row.credentials_version += 1
+        queries.apply_move(row, to_draft(utcnow()))
     return changed
 
 

@@ -90,7 +90,7 @@ async def account_changed(
             kind = AccountEventKind.UPDATED
         async with services.reads() as session:
             counts = await queries.status_counts(session, workspace_id)
-        verified = counts.get(AccountStatus.VERIFIED.value, 0)
+        verified = counts.get(AccountStatus.VERIFIED, 0)
         connected = sum(counts.values())
         stats = Stats(connected=connected, verified=verified, awaiting_action=connected - verified)
         previous = before.status if before is not None else None

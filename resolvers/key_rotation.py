@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.accounts import CANNOT_DECRYPT
+from domain.account_states import to_failed
+from domain.vocabulary import FailureReason
 from resolvers.accounts import previous_secret_binding, secret_binding
 from storage import queries
 from storage.crypto import STORED_PREFIX_LENGTH, SecretBox, SecretError, key_id_of
@@ -102,9 +103,8 @@ async def _rotate_one(
 
 async def _forget(session: AsyncSession, secret: _Stored) -> int:
     if secret.column == "auth_token_ciphertext":
-        forgotten = await queries.forget_token(
-            session, secret.account_id, secret.ciphertext, failure=CANNOT_DECRYPT, now=utcnow()
-        )
+        move = to_failed(FailureReason.TOKEN_UNREADABLE, utcnow())
+        forgotten = await queries.forget_token(session, secret.account_id, secret.ciphertext, move)
     else:
         forgotten = await queries.forget_previous_token(
             session, secret.account_id, secret.ciphertext

@@ -14,15 +14,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from domain.accounts import CANNOT_DECRYPT, CANNOT_DECRYPT_MESSAGE
+from domain.account_states import to_failed
+from domain.accounts import CANNOT_DECRYPT_MESSAGE
 from domain.messages import Message, MessagePage
 from domain.vocabulary import (
     AccountStatus,
     Caller,
     ErrorCode,
+    FailureReason,
     MessageDirection,
     MessageStatus,
-    SmsProvider,
+    StoredFailure,
     VerificationFailure,
 )
 from providers.sms.errors import (
@@ -56,7 +58,6 @@ BASE_URL_REFUSED = (
     "Twilio Base URL (https://api.twilio.com/ unless Twilio Support gave you a regional one) "
     "and verify again."
 )
-BASE_URL_FAILURE = VerificationFailure.BASE_URL.value
 
 
 @dataclass(slots=True)
@@ -74,11 +75,11 @@ def to_message(row: SmsMessageRow, port: SmsPort) -> Message:
     return Message(
         id=row.id,
         account_id=row.account_id,
-        direction=MessageDirection(row.direction),
+        direction=row.direction,
         from_number=row.from_number,
         to_number=row.to_number,
         body=row.body,
-        status=MessageStatus(row.status),
+        status=row.status,
         provider_message_id=row.provider_message_id,
         error_code=row.error_code,
         error_message=shown_error(row.error_code, row.error_message, port),
@@ -147,7 +148,7 @@ async def send_sms(
         account = await queries.live_account(session, caller.workspace_id, account_id)
         if account is None:
             return SendResult(errors=[NO_SUCH_ACCOUNT])
-        if account.status != AccountStatus.VERIFIED.value or account.sender_id is None:
+        if account.status is not AccountStatus.VERIFIED or account.sender_id is None:
             return SendResult(
                 errors=[
                     FieldError(
@@ -174,22 +175,26 @@ async def send_sms(
     token = stored_token(services.secrets, account)
     if token is None:
         await _fail_account(
-            services, caller, account.id, account.credentials_version, CANNOT_DECRYPT
+            services,
+            caller,
+            account.id,
+            account.credentials_version,
+            FailureReason.TOKEN_UNREADABLE,
         )
         return SendResult(
             errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
         )
     credentials = Credentials(account.client_id, token, account.base_url)
-    port = services.sms[SmsProvider(account.provider)]
+    port = services.sms[account.provider]
     row = SmsMessageRow(
         id=new_id(),
         workspace_id=caller.workspace_id,
         account_id=account.id,
-        direction=MessageDirection.OUTBOUND.value,
+        direction=MessageDirection.OUTBOUND,
         from_number=account.sender_id,
         to_number=to,
         body=body,
-        status=MessageStatus.UNCONFIRMED.value,  # until the provider answers
+        status=MessageStatus.UNCONFIRMED,  # until the provider answers
         created_at=now,
         updated_at=now,
     )
@@ -215,14 +220,14 @@ async def send_sms(
             )
         )
     except BaseUrlRefused:
-        row.status = MessageStatus.FAILED.value
+        row.status = MessageStatus.FAILED
         row.error_message = BASE_URL_REFUSED
         errors.append(FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED))
         await _fail_account(
-            services, caller, account.id, account.credentials_version, BASE_URL_FAILURE
+            services, caller, account.id, account.credentials_version, VerificationFailure.BASE_URL
         )
     except ProviderRefused as refused:
-        row.status = MessageStatus.FAILED.value
+        row.status = MessageStatus.FAILED
         row.error_code = refused.code
         row.error_message = refused.description
         errors.append(
@@ -236,11 +241,11 @@ async def send_sms(
             services, caller, account.id, account.credentials_version, to, refused.reason
         )
     except SmsProviderError:
-        row.status = MessageStatus.FAILED.value
+        row.status = MessageStatus.FAILED
         row.error_message = UNREACHABLE
         errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
     else:
-        row.status = sent.status.value
+        row.status = sent.status
         row.provider_message_id = sent.provider_message_id
         row.segments = sent.segments
         row.error_code = sent.error_code
@@ -282,19 +287,20 @@ async def _react_to_refusal(
             await message_queries.opt_out(session, caller.workspace_id, to, utcnow())
             await session.commit()
     elif isinstance(reason, VerificationFailure):
-        await _fail_account(services, caller, account_id, version, reason.value)
+        await _fail_account(services, caller, account_id, version, reason)
     # Anything else failed the message alone; the account is fine.
 
 
 async def _fail_account(
-    services: Services, caller: Caller, account_id: str, version: int, failure: str
+    services: Services, caller: Caller, account_id: str, version: int, failure: StoredFailure
 ) -> None:
     """A VERIFIED account that can no longer send turns FAILED (unless its credentials changed)."""
     now = utcnow()
     async with services.writes() as session:
         before_row = await queries.account_by_id(session, account_id)
         before = to_account(before_row, services.public_url) if before_row else None
-        flipped = await message_queries.fail_sender(session, account_id, version, failure, now)
+        move = to_failed(failure, now, allowed_from=frozenset({AccountStatus.VERIFIED}))
+        flipped = await queries.move_account(session, account_id, move, version=version)
         await session.commit()
         if flipped and before_row is not None:
             await session.refresh(before_row)
@@ -355,11 +361,11 @@ async def list_messages(
             session,
             caller.workspace_id,
             account_id=account_id,
-            direction=direction.value if direction else None,
+            direction=direction,
             after=position,
             limit=limit + 1,
         )
-    shown = [to_message(row, services.sms[SmsProvider(provider)]) for row, provider in rows[:limit]]
+    shown = [to_message(row, services.sms[provider]) for row, provider in rows[:limit]]
     nodes = [(encode_cursor(services, caller.workspace_id, m.created_at, m.id), m) for m in shown]
     return MessagePage(
         nodes=nodes,

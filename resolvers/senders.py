@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from domain.accounts import Sender
-from domain.vocabulary import Caller, SenderKind, SmsProvider
+from domain.vocabulary import Caller
 from resolvers.services import Services
 from storage import queries
 
@@ -20,9 +20,9 @@ async def senders_of(services: Services, workspace_id: str) -> list[Sender]:
         Sender(
             account_id=row.id,
             display_name=row.display_name,
-            provider=SmsProvider(row.provider),
+            provider=row.provider,
             sender_id=row.sender_id,
-            sender_kind=SenderKind(row.sender_kind),
+            sender_kind=row.sender_kind,
         )
         for row in rows
     ]

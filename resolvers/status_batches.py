@@ -159,14 +159,13 @@ def _fail(batch: list[_Pending], error: Exception) -> None:
 async def _apply(
     session: AsyncSession, report: StatusReport, now: datetime
 ) -> SmsMessageRow | None:
-    allowed_from = [allowed.value for allowed in statuses_that_may_become(report.status)]
     return await message_queries.advance(
         session,
         report.account_id,
         provider_message_id=report.provider_message_id,
         message_id=report.message_id,
-        status=report.status.value,
-        allowed_from=allowed_from,
+        status=report.status,
+        allowed_from=statuses_that_may_become(report.status),
         error_code=report.error_code,
         now=now,
     )

@@ -17,11 +17,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.accounts import CANNOT_DECRYPT, CANNOT_DECRYPT_MESSAGE, Account
+from domain.account_states import (
+    AccountMove,
+    check_again,
+    still_verified,
+    to_failed,
+    to_verified,
+    to_verifying,
+)
+from domain.accounts import CANNOT_DECRYPT_MESSAGE, Account
 from domain.vocabulary import (
     AccountStatus,
     Caller,
@@ -62,11 +69,6 @@ class Verdict:
     # Why, for the operator's log: an exception class or a short fact, never upstream text.
     cause: str | None = None
 
-    @property
-    def stored_failure(self) -> str | None:
-        """What the failure column keeps: the public code, or the finer reason behind it."""
-        return None if self.failure is None else self.failure.value
-
 
 # No configured key opens the stored token: no call to Twilio can be made with it.
 UNREADABLE = Verdict(FailureReason.TOKEN_UNREADABLE, cause="no configured key opens the token")
@@ -84,25 +86,18 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
         if row is None:
             return AccountResult(errors=[NOT_FOUND])
         lease = row.verify_lease_until
-        if row.status == AccountStatus.VERIFYING.value and lease is not None and lease > now:
+        if row.status is AccountStatus.VERIFYING and lease is not None and lease > now:
             return AccountResult(errors=[IN_PROGRESS])
         before = to_account(row, services.public_url)
         if row.sender_id is None:
-            row.status = AccountStatus.FAILED.value
-            row.failure = VerificationFailure.MISSING_SENDER.value
-            row.verified_at = None
-            message = NO_SENDER
+            move, message = to_failed(VerificationFailure.MISSING_SENDER, now), NO_SENDER
         elif stored_token(services.secrets, row) is None:
-            row.status = AccountStatus.FAILED.value
-            row.failure = CANNOT_DECRYPT
-            row.verified_at = None
+            move = to_failed(FailureReason.TOKEN_UNREADABLE, now)
             message = CANNOT_DECRYPT_MESSAGE
         else:
-            row.status = AccountStatus.VERIFYING.value
-            row.failure = None
-            row.verify_lease_until = now + timedelta(seconds=services.verify_lease_seconds)
-            message = STARTED
-        row.updated_at = now
+            lease_until = now + timedelta(seconds=services.verify_lease_seconds)
+            move, message = to_verifying(now, lease_until), STARTED
+        queries.apply_move(row, move)
         session.add(row)
         await session.commit()
     account = to_account(row, services.public_url)
@@ -115,8 +110,8 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
 class CheckKind(Enum):
     """Verify's check runs while the account is VERIFYING; a health check keeps it VERIFIED."""
 
-    VERIFY = AccountStatus.VERIFYING.value
-    HEALTH = AccountStatus.VERIFIED.value
+    VERIFY = AccountStatus.VERIFYING
+    HEALTH = AccountStatus.VERIFIED
 
 
 # Outcomes of a health check that say the account cannot send: it turns FAILED. Any other
@@ -320,37 +315,26 @@ class Verifier:
     def _account_slot(self, account_sid: str) -> _AccountSlot:
         return _AccountSlot(self._per_account, account_sid)
 
-    def _outcome(self, key: _Key, verdict: Verdict, now: datetime) -> dict[str, Any]:
-        """The columns a check's verdict writes."""
+    def _move(self, key: _Key, verdict: Verdict, now: datetime) -> AccountMove:
+        """Where a check's verdict takes the account."""
         account_id, _, kind = key
-        trial = {} if verdict.trial is None else {"trial": verdict.trial}
         if verdict.failure is None:
             due = next_health_check(account_id, now, self._recheck_seconds)
-            confirmed = {"last_checked_at": now, "next_check_at": due, **trial}
             if kind is CheckKind.HEALTH:
-                return confirmed
-            return {
-                **confirmed,
-                "status": AccountStatus.VERIFIED.value,
-                "failure": None,
-                "verified_at": now,
-                "updated_at": now,
-            }
+                return still_verified(now, due, verdict.trial)
+            return to_verified(now, due, verdict.trial)
         definite = public_failure(verdict.failure) in DEFINITE_FAILURES
         if kind is CheckKind.VERIFY or definite:
-            failed = {
-                "status": AccountStatus.FAILED.value,
-                "failure": verdict.stored_failure,
-                "verified_at": None,
-                "next_check_at": None,
-                "updated_at": now,
-                **trial,
-            }
-            # lastCheckedAt says when Twilio last answered for the account, not when it failed to.
-            return {**failed, "last_checked_at": now} if definite else failed
-        # Twilio could not say: the account stays VERIFIED and is asked again soon.
+            return to_failed(
+                verdict.failure,
+                now,
+                allowed_from=frozenset({kind.value}),
+                checked=definite,
+                trial=verdict.trial,
+            )
+        # The provider could not say: the account stays VERIFIED and is asked again soon.
         retry = min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds)
-        return {"next_check_at": now + timedelta(seconds=retry)}
+        return check_again(now + timedelta(seconds=retry))
 
     async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
         account_id, version, kind = key
@@ -361,9 +345,8 @@ class Verifier:
             if row is None:
                 return
             before = to_account(row, self._public_url)
-            written = await queries.record_check(
-                session, account_id, version, kind.value, self._outcome(key, verdict, now)
-            )
+            move = self._move(key, verdict, now)
+            written = await queries.move_account(session, account_id, move, version=version)
             await session.commit()
             self._verdict_committed(key)  # no await between the commit and this
             if not written:

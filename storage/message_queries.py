@@ -9,6 +9,7 @@ from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, upda
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
 from storage.models import OptOut, SmsAccountRow, SmsMessageRow
 
 _M = SmsMessageRow.__table__.c  # type: ignore[attr-defined]
@@ -21,10 +22,10 @@ async def page(
     workspace_id: str,
     *,
     account_id: str | None,
-    direction: str | None,
+    direction: MessageDirection | None,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> list[tuple[SmsMessageRow, str]]:
+) -> list[tuple[SmsMessageRow, SmsProvider]]:
     """(message, its account's provider), newest first, from just after the cursor
     ``(created_at, id)``."""
     statement = (
@@ -79,7 +80,7 @@ _ADVANCE = (
     update(SmsMessageRow)
     .where(
         _M.account_id == bindparam("p_account_id"),
-        _M.direction == "OUTBOUND",
+        _M.direction == MessageDirection.OUTBOUND,
         _M.status.in_(bindparam("p_allowed_from", expanding=True)),
         or_(
             _M.provider_message_id == bindparam("p_sid"),
@@ -102,8 +103,8 @@ async def advance(
     *,
     provider_message_id: str,
     message_id: str | None,
-    status: str,
-    allowed_from: Collection[str],
+    status: MessageStatus,
+    allowed_from: Collection[MessageStatus],
     error_code: int | None,
     now: datetime,
 ) -> SmsMessageRow | None:
@@ -137,24 +138,6 @@ async def insert_once(session: AsyncSession, row: SmsMessageRow) -> bool:
         return True
     except IntegrityError:
         return False
-
-
-async def fail_sender(
-    session: AsyncSession, account_id: str, version: int, failure: str, now: datetime
-) -> bool:
-    """Flip a VERIFIED account to FAILED after Twilio said its sender or credentials are gone."""
-    result = await session.execute(
-        update(SmsAccountRow)
-        .where(
-            _A.id == account_id,
-            _A.status == "VERIFIED",
-            _A.credentials_version == version,
-            _A.removed_at.is_(None),
-        )
-        .values(status="FAILED", failure=failure, verified_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def save(session: AsyncSession, row: SmsMessageRow) -> bool:

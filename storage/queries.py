@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.account_states import ANY_STATUS, AccountMove
+from domain.vocabulary import AccountStatus
 from storage.models import ApiKey, SmsAccountRow, Workspace
 
 _A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
@@ -134,7 +136,7 @@ async def sender_owner(
     ).scalar()
 
 
-async def status_counts(session: AsyncSession, workspace_id: str) -> dict[str, int]:
+async def status_counts(session: AsyncSession, workspace_id: str) -> dict[AccountStatus, int]:
     """Live accounts by status: the stat row."""
     rows = await session.execute(
         select(_A.status, func.count())
@@ -169,35 +171,47 @@ async def signing_secrets(
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
-async def record_check(
-    session: AsyncSession,
-    account_id: str,
-    version: int,
-    running_status: str,
-    values: dict[str, Any],
+async def move_account(
+    session: AsyncSession, account_id: str, move: AccountMove, *, version: int | None = None
 ) -> bool:
-    """Write a check's outcome only if the account still has the status the check ran under
-    (VERIFYING for Verify, VERIFIED for a health check) and the credentials it checked: a
-    concurrent edit, removal or new Verify wins, and the lease is released."""
+    """Apply one move of the state machine, only if the account is still live, in one of the
+    statuses the move starts from and (given ``version``) on the credentials it was decided for:
+    a concurrent edit, removal or new Verify wins. True when the account moved."""
+    conditions = [_A.id == account_id, _A.removed_at.is_(None)]
+    if move.allowed_from != ANY_STATUS:
+        conditions.append(_A.status.in_(move.allowed_from))
+    if version is not None:
+        conditions.append(_A.credentials_version == version)
     result = await session.execute(
         update(SmsAccountRow)
-        .where(
-            _A.id == account_id,
-            _A.credentials_version == version,
-            _A.status == running_status,
-            _A.removed_at.is_(None),
-        )
-        .values(verify_lease_until=None, **values)
+        .where(*conditions)
+        .values(**_move_values(move))
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _move_values(move: AccountMove) -> dict[str, Any]:
+    values = move.columns()
+    if move.new_credentials:
+        values["credentials_version"] = _A.credentials_version + 1
+    return values
+
+
+def apply_move(row: SmsAccountRow, move: AccountMove) -> None:
+    """Apply a move to a row this transaction holds locked (the session's flush writes it)."""
+    assert row.status in move.allowed_from, f"{row.status} cannot make this move"
+    for name, value in move.columns().items():
+        setattr(row, name, value)
+    if move.new_credentials:
+        row.credentials_version += 1
 
 
 async def renew_lease(
     session: AsyncSession,
     account_id: str,
     version: int,
-    status: str,
+    status: AccountStatus,
     lease_until: datetime | None,
 ) -> bool:
     """Extend a running check's lease (None gives it back); False when the account is no longer
@@ -255,7 +269,8 @@ async def claim_expired_checks(
     session: AsyncSession, now: datetime, lease_until: datetime, limit: int
 ) -> list[tuple[str, int]]:
     """(id, credentials version) of VERIFYING accounts whose lease expired, now leased to us."""
-    return await _claim(session, and_(_A.status == "VERIFYING", _unleased(now)), lease_until, limit)
+    verifying = and_(_A.status == AccountStatus.VERIFYING, _unleased(now))
+    return await _claim(session, verifying, lease_until, limit)
 
 
 async def claim_due_health_checks(
@@ -269,7 +284,7 @@ async def claim_due_health_checks(
         and_(_A.next_check_at.is_(None), _A.last_checked_at <= legacy_cutoff),
     )
     return await _claim(
-        session, and_(_A.status == "VERIFIED", due, _unleased(now)), lease_until, limit
+        session, and_(_A.status == AccountStatus.VERIFIED, due, _unleased(now)), lease_until, limit
     )
 
 
@@ -282,7 +297,7 @@ async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:
             .where(
                 _A.workspace_id == workspace_id,
                 _A.removed_at.is_(None),
-                _A.status == "VERIFIED",
+                _A.status == AccountStatus.VERIFIED,
                 _A.sender_id.is_not(None),
                 _W.sms_enabled.is_(True),
             )
@@ -340,22 +355,16 @@ async def replace_secret(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def forget_token(
-    session: AsyncSession, account_id: str, old: str, *, failure: str, now: datetime
-) -> bool:
-    """Drop an Auth Token no key opens (unless it changed meanwhile): the account fails with
-    ``failure`` until its token is entered again."""
+async def forget_token(session: AsyncSession, account_id: str, old: str, move: AccountMove) -> bool:
+    """Drop an Auth Token no key opens (unless it changed meanwhile), making ``move`` (to
+    FAILED): the account fails until its token is entered again."""
     result = await session.execute(
         update(SmsAccountRow)
         .where(_A.id == account_id, _A.auth_token_ciphertext == old)
         .values(
             auth_token_ciphertext="",
-            status="FAILED",
-            failure=failure,
-            verified_at=None,
-            verify_lease_until=None,
             credentials_version=_A.credentials_version + 1,
-            updated_at=now,
+            **move.columns(),
         )
         .execution_options(synchronize_session=False)
     )
