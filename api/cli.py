@@ -18,11 +18,13 @@ from typing import TypeVar
 
 from sqlalchemy.engine import URL, make_url
 
-from api.app import (
+from api.app import create_app
+from api.bootstrap import (
     ConfigurationError,
+    build_services,
     check_keys_cover_secrets,
-    create_app,
     event_bus,
+    open_database,
     secret_box,
 )
 from api.logs import configure_logging
@@ -40,7 +42,7 @@ from resolvers.api_keys import (
     revoke_api_key,
 )
 from resolvers.key_rotation import BATCH_SIZE, rotate_keys, secrets_per_key
-from storage.db import create_engine, create_sessionmakers, sqlite_path
+from storage.db import sqlite_path
 from storage.migrate import migrate
 
 T = TypeVar("T")
@@ -49,12 +51,11 @@ log = logging.getLogger("sms_accounts")
 
 def _with_database(settings: Settings, work: Callable[..., Awaitable[T]], *args: object) -> T:
     async def run() -> T:
-        engine = create_engine(settings.database_url)
-        _, writes = create_sessionmakers(engine)
+        database = open_database(settings)
         try:
-            return await work(writes, *args)
+            return await work(database.writes, *args)
         finally:
-            await engine.dispose()
+            await database.close()
 
     return asyncio.run(run())
 
@@ -66,7 +67,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # Checked here too (create_app checks at start-up) so that it stops with exit code 2 and
     # a sentence rather than uvicorn's traceback.
     _with_database(settings, check_keys_cover_secrets, settings, secret_box(settings))
-    app = create_app(settings)
+    app = create_app(build_services(settings))
     issued = _with_database(settings, bootstrap_first_key)
     if issued is not None:
         # Through the log, so a container's log (and SMS_LOG_FORMAT=json) carries it too.

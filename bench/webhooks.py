@@ -79,14 +79,14 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from api.bootstrap import Runtime  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
 from domain.messages import statuses_that_may_become  # noqa: E402
 from domain.vocabulary import MessageDirection, MessageStatus  # noqa: E402
 from providers.sms.twilio.signature import compute_signature, is_valid_signature  # noqa: E402
 from providers.sms.twilio.words import STATUS_WORDS, message_status  # noqa: E402
-from resolvers.accounts import previous_secret_binding, secret_binding  # noqa: E402
-from resolvers.services import Services  # noqa: E402
+from resolvers.account_rows import previous_secret_binding, secret_binding  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import SmsAccountRow, SmsMessageRow, new_id  # noqa: E402
@@ -143,8 +143,8 @@ def _advance_statement(*, by_id: bool, with_error: bool) -> Update:
     )
 
 
-def add_floor_routes(app: Starlette) -> None:
-    services: Services = app.state.services
+def add_floor_routes(app: Starlette, runtime: Runtime) -> None:
+    services = runtime.services
     reader: AsyncEngine = services.reads.kw["bind"]  # the app's engine
     writer: AsyncEngine = services.writes.kw["bind"]  # ... with the writer option (BEGIN IMMEDIATE)
     box = services.secrets

@@ -69,9 +69,15 @@ def failure_shown(
     return public_failure(stored), FAILURE_MESSAGES[stored]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Account:
-    """An SMS account as clients see it: never the token, only its hint."""
+    """An SMS account as clients see it: never the token, only its hint.
+
+    The one definition of an account's fields: the GraphQL type ``SmsAccount`` extends it, and
+    the storage row has a column of the same name for each field stored as shown
+    (``resolvers.account_rows``). Not frozen, so that the GraphQL type can extend it; nothing
+    changes one after it is built.
+    """
 
     id: str
     provider: SmsProvider

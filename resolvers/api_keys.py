@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.vocabulary import Caller, Role
+from resolvers.unit import unit_of_work
 from storage import queries
 from storage.models import ApiKey, Workspace
 from storage.types import utcnow
@@ -81,9 +82,8 @@ async def authenticate(
     now = utcnow()
     stale = now - LAST_USE_INTERVAL
     if writes is not None and (last_used is None or last_used < stale):
-        async with writes() as session:
-            await queries.touch_key(session, key_id, now, stale)
-            await session.commit()
+        async with unit_of_work(writes) as unit:
+            await queries.touch_key(unit.session, key_id, now, stale)
     return Caller(workspace_id=workspace_id, role=Role(role), key_id=key_id)
 
 
@@ -94,7 +94,8 @@ async def create_api_key(
     prefix = "sms_" + secrets.token_hex(4)
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
     existing: tuple[str, ...] | None = None
-    async with sessions() as session:
+    async with unit_of_work(sessions) as unit:
+        session = unit.session
         workspace = await queries.workspace_by_name(session, workspace_name)
         if workspace is None:
             # A typo creates a workspace too (scripts rely on it): the caller shows what exists.
@@ -107,7 +108,6 @@ async def create_api_key(
                 workspace_id=workspace.id, role=role.value, prefix=prefix, key_hash=hash_key(key)
             )
         )
-        await session.commit()
     return IssuedKey(
         key=key,
         prefix=prefix,
@@ -136,17 +136,15 @@ async def revoke_api_key(
     """Revoke the key with this prefix (the part before the second underscore, or the whole key).
     Answers the key and whether it was already revoked (then nothing changes)."""
     wanted = "_".join(prefix.strip().split("_")[:2])
-    async with sessions() as session:
-        matches = list(await queries.keys_with_prefix(session, wanted))
+    async with unit_of_work(sessions) as unit:
+        matches = list(await queries.keys_with_prefix(unit.session, wanted))
         if len(matches) != 1:
             raise UnknownPrefixError(f"no API key has the prefix {wanted!r}")
         key = matches[0]
         if key.revoked_at is not None:
             return key, True
         key.revoked_at = utcnow()
-        session.add(key)
-        await session.commit()
-        return key, False
+    return key, False
 
 
 async def bootstrap_first_key(sessions: async_sessionmaker[AsyncSession]) -> IssuedKey | None:

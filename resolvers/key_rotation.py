@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.account_states import to_failed
 from domain.vocabulary import FailureReason
-from resolvers.accounts import previous_secret_binding, secret_binding
+from resolvers.account_rows import previous_secret_binding, secret_binding
+from resolvers.unit import unit_of_work
 from storage import queries
 from storage.crypto import STORED_PREFIX_LENGTH, SecretBox, SecretError, key_id_of
 from storage.types import utcnow
@@ -55,14 +56,13 @@ async def rotate_keys(
     report = RotationReport()
     after = ""
     while True:
-        async with writes() as session:
-            rows = await queries.secrets_page(session, after, batch_size)
+        async with unit_of_work(writes) as unit:
+            rows = await queries.secrets_page(unit.session, after, batch_size)
             for account_id, current, previous in rows:
                 for column, stored in zip(queries.SECRET_COLUMNS, (current, previous), strict=True):
                     if stored:
                         secret = _Stored(account_id, column, stored)
-                        await _rotate_one(session, box, secret, report, forget_unreadable)
-            await session.commit()
+                        await _rotate_one(unit.session, box, secret, report, forget_unreadable)
         if len(rows) < batch_size:
             return report
         after = rows[-1][0]

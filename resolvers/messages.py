@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -36,15 +37,16 @@ from providers.sms.errors import (
 )
 from providers.sms.port import Credentials, OutgoingSms, SmsPort
 from resolvers import events
-from resolvers.accounts import stored_token, to_account
+from resolvers.account_rows import stored_token, to_account
 from resolvers.errors import INTEGRATION_DISABLED, FieldError
+from resolvers.events import announce_account
 from resolvers.services import Services
 from resolvers.text import could_be_id, is_text, text_errors
+from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.validation import phone_number
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +99,20 @@ def shown_error(code: int | None, stored: str | None, port: SmsPort) -> str | No
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
+    """Push a new or changed message to the workspace's subscribers. Never raises."""
     try:
         await services.bus.publish(messages_channel(workspace_id), message)
     except Exception:
         log.exception("could not publish a message update for workspace %s", workspace_id)
+
+
+def announce_message(
+    unit: UnitOfWork, services: Services, row: SmsMessageRow, port: SmsPort
+) -> Message:
+    """The message as ``row`` now has it, published once ``unit`` committed."""
+    message = to_message(row, port)
+    unit.after_commit(functools.partial(publish_message, services, row.workspace_id, message))
+    return message
 
 
 def _check_fields(to: str, body: str) -> list[FieldError]:
@@ -141,7 +153,7 @@ async def send_sms(
     # Trimmed once: this spelling (checked by validation.phone_number) is the one checked against
     # opt-outs and the one sent; look-alike digits are refused, never translated.
     to = to.strip()
-    now = utcnow()
+    now = services.clock()
     async with services.reads() as session:
         if not await queries.integration_enabled(session, caller.workspace_id):
             return SendResult(errors=[INTEGRATION_DISABLED])
@@ -174,13 +186,8 @@ async def send_sms(
             )
     token = stored_token(services.secrets, account)
     if token is None:
-        await _fail_account(
-            services,
-            caller,
-            account.id,
-            account.credentials_version,
-            FailureReason.TOKEN_UNREADABLE,
-        )
+        lost = FailureReason.TOKEN_UNREADABLE
+        await _fail_account(services, account.id, account.credentials_version, lost)
         return SendResult(
             errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
         )
@@ -198,9 +205,8 @@ async def send_sms(
         created_at=now,
         updated_at=now,
     )
-    async with services.writes() as session:
-        session.add(row)
-        await session.commit()
+    async with unit_of_work(services.writes) as unit:
+        unit.session.add(row)  # stored before it leaves
 
     callback = (
         f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
@@ -224,7 +230,7 @@ async def send_sms(
         row.error_message = BASE_URL_REFUSED
         errors.append(FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED))
         await _fail_account(
-            services, caller, account.id, account.credentials_version, VerificationFailure.BASE_URL
+            services, account.id, account.credentials_version, VerificationFailure.BASE_URL
         )
     except ProviderRefused as refused:
         row.status = MessageStatus.FAILED
@@ -251,26 +257,21 @@ async def send_sms(
         row.error_code = sent.error_code
         row.error_message = sent.error_message
 
-    row.updated_at = utcnow()
-    await _save_outcome_in(services, row)
-    message = to_message(row, port)
-    await publish_message(services, caller.workspace_id, message)
+    row.updated_at = services.clock()
+    message = await _save_outcome(services, row, port)
     return SendResult(message=message, errors=errors)
 
 
-async def _save_outcome_in(services: Services, row: SmsMessageRow) -> None:
-    """Write what Twilio answered. The message was sent: this write must not fail the call."""
-    async with services.writes() as session:
-        saved = await message_queries.save(session, row)
-        await session.commit()
-    if not saved:
-        # Twilio's SIDs are unique, so one seen twice is not this message's: keep the message
-        # without it rather than lose it.
-        log.warning("message %s: Twilio answered with a SID already stored", row.id)
-        row.provider_message_id = None
-        async with services.writes() as session:
-            await message_queries.save(session, row)
-            await session.commit()
+async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -> Message:
+    """Write what the provider answered. The message was sent: this write must not fail."""
+    async with unit_of_work(services.writes) as unit:
+        if not await message_queries.save(unit.session, row):
+            # A provider's message ids are unique, so one seen twice is not this message's:
+            # keep the message without it rather than lose it.
+            log.warning("message %s: the provider answered with an id already stored", row.id)
+            row.provider_message_id = None
+            await message_queries.save(unit.session, row)
+        return announce_message(unit, services, row, port)
 
 
 async def _react_to_refusal(
@@ -283,34 +284,26 @@ async def _react_to_refusal(
 ) -> None:
     """A gone sender or bad credentials fail the account; a STOP reply records the opt-out."""
     if reason is ErrorCode.RECIPIENT_OPTED_OUT:
-        async with services.writes() as session:
-            await message_queries.opt_out(session, caller.workspace_id, to, utcnow())
-            await session.commit()
+        async with unit_of_work(services.writes) as unit:
+            await message_queries.opt_out(unit.session, caller.workspace_id, to, services.clock())
     elif isinstance(reason, VerificationFailure):
-        await _fail_account(services, caller, account_id, version, reason)
+        await _fail_account(services, account_id, version, reason)
     # Anything else failed the message alone; the account is fine.
 
 
 async def _fail_account(
-    services: Services, caller: Caller, account_id: str, version: int, failure: StoredFailure
+    services: Services, account_id: str, version: int, failure: StoredFailure
 ) -> None:
     """A VERIFIED account that can no longer send turns FAILED (unless its credentials changed)."""
-    now = utcnow()
-    async with services.writes() as session:
-        before_row = await queries.account_by_id(session, account_id)
-        before = to_account(before_row, services.public_url) if before_row else None
-        move = to_failed(failure, now, allowed_from=frozenset({AccountStatus.VERIFIED}))
-        flipped = await queries.move_account(session, account_id, move, version=version)
-        await session.commit()
-        if flipped and before_row is not None:
-            await session.refresh(before_row)
-    if flipped and before_row is not None:
-        await events.account_changed(
-            services,
-            caller.workspace_id,
-            to_account(before_row, services.public_url),
-            before=before,
-        )
+    move = to_failed(failure, services.clock(), allowed_from=frozenset({AccountStatus.VERIFIED}))
+    async with unit_of_work(services.writes) as unit:
+        row = await queries.account_by_id(unit.session, account_id)
+        if row is None:
+            return
+        before = to_account(row, services.public_url)
+        moved = await queries.move_account(unit.session, account_id, move, version=version)
+        if moved is not None:
+            announce_account(unit, services, moved, before=before)
 
 
 def _cursor_binding(workspace_id: str) -> str:

@@ -1,9 +1,10 @@
-"""What the use cases run on, built once by the app factory (or a CLI command)."""
+"""What the use cases run on, built once by the bootstrap (``api.bootstrap.build_services``)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,12 +14,24 @@ from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
 from providers.sms.port import SmsPort
 from storage.crypto import SecretBox
+from storage.types import utcnow
 
 
 class Checks(Protocol):
     """Starts a check whose lease was taken (resolvers.verification.Verifier)."""
 
     def start(self, account_id: str, version: int) -> None: ...
+
+
+class _NoChecks:
+    """What the Verifier's own ``Services`` hold in its place: the verifier starts no check
+    through its services."""
+
+    def start(self, account_id: str, version: int) -> None:
+        raise RuntimeError("these services start no checks")
+
+
+NO_CHECKS: Checks = _NoChecks()
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +47,4 @@ class Services:
     verifier: Checks
     verify_lease_seconds: float
     webhook_token_grace_seconds: float
+    clock: Callable[[], datetime] = utcnow  # what "now" is: tests move it by hand

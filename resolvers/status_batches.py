@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.messages import Message, statuses_that_may_become
 from domain.vocabulary import MessageStatus, SmsProvider
+from resolvers.unit import unit_of_work
 from storage import message_queries
 from storage.models import SmsMessageRow
 from storage.types import utcnow
@@ -133,9 +134,8 @@ class StatusBatcher:
     async def _write(self, batch: list[_Pending]) -> None:
         now = utcnow()
         try:
-            async with self._writes() as session:
-                rows = [await _apply(session, report, now) for report, _ in batch]
-                await session.commit()
+            async with unit_of_work(self._writes) as unit:
+                rows = [await _apply(unit.session, report, now) for report, _ in batch]
         except BaseException as exc:
             if not isinstance(exc, Exception):  # cancelled at shutdown: nothing was committed
                 _fail(batch, IngestStoppedError())

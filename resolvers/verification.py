@@ -10,15 +10,15 @@ VERIFIED unless Twilio definitely refuses them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.account_states import (
     AccountMove,
@@ -34,20 +34,20 @@ from domain.vocabulary import (
     Caller,
     ErrorCode,
     FailureReason,
-    SmsProvider,
     StoredFailure,
     VerificationFailure,
     public_failure,
 )
 from providers.sms.errors import SmsProviderError
 from providers.sms.port import Credentials, SmsPort
-from resolvers import events
-from resolvers.accounts import AccountResult, refuse_id, stored_token, to_account
+from resolvers.account_rows import stored_token, to_account
+from resolvers.accounts import AccountResult, refuse_id
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
+from resolvers.events import announce_account
 from resolvers.services import Services
+from resolvers.unit import unit_of_work
 from storage import queries
-from storage.crypto import SecretBox
-from storage.types import utcnow
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,9 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
     """Start a check: VERIFYING now, the verdict later (pushed to subscribers)."""
     if refused := refuse_id(account_id):
         return refused
-    now = utcnow()
-    async with services.writes() as session:
+    now = services.clock()
+    async with unit_of_work(services.writes) as unit:
+        session = unit.session
         if not await queries.integration_enabled(session, caller.workspace_id):
             return AccountResult(errors=[INTEGRATION_DISABLED])
         row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
@@ -98,12 +99,14 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
             lease_until = now + timedelta(seconds=services.verify_lease_seconds)
             move, message = to_verifying(now, lease_until), STARTED
         queries.apply_move(row, move)
-        session.add(row)
-        await session.commit()
-    account = to_account(row, services.public_url)
-    await events.account_changed(services, caller.workspace_id, account, before=before)
-    if account.status is AccountStatus.VERIFYING:
-        services.verifier.start(row.id, row.credentials_version)
+        account = announce_account(unit, services, row, before=before)
+        if account.status is AccountStatus.VERIFYING:
+            check = (row.id, row.credentials_version)
+
+            async def start_the_check() -> None:
+                services.verifier.start(*check)
+
+            unit.after_commit(start_the_check)
     return AccountResult(account=account, message=message)
 
 
@@ -127,7 +130,6 @@ DEFINITE_FAILURES = frozenset(
 HEALTH_CHECK_JITTER = 0.10
 INCONCLUSIVE_RETRY_SECONDS = 300.0
 
-Publish = Callable[[str, Account, Account | None], Awaitable[None]]
 _Key = tuple[str, int, CheckKind]
 
 
@@ -154,27 +156,22 @@ class Verifier:
 
     def __init__(
         self,
+        services: Services,
         *,
-        reads: async_sessionmaker[AsyncSession],
-        writes: async_sessionmaker[AsyncSession],
-        secrets: SecretBox,
-        sms: Mapping[SmsProvider, SmsPort],
-        publish: Publish,
         touched: Callable[[str], Awaitable[None]] | None = None,
-        public_url: str | None,
         lease_seconds: float,
         recheck_seconds: float,
+        sweep_seconds: float,
         max_in_flight: int,
     ) -> None:
-        self.sms = sms
-        self._reads = reads
-        self._writes = writes
-        self._secrets = secrets
-        self._publish = publish
+        # What the checks run on (its ``verifier`` is not used: this is the verifier).
+        self._services = services
         # A check that moved only what no event carries (lastCheckedAt) still changes what a
         # cached read shows: the workspace's cached reads are told so.
         self._touched = touched
-        self._public_url = public_url
+        self._sweep_seconds = sweep_seconds
+        self._stopping = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
         self._lease = timedelta(seconds=lease_seconds)
         self._recheck_seconds = recheck_seconds
         self._max_in_flight = max_in_flight
@@ -213,9 +210,44 @@ class Verifier:
         while self._all:
             await asyncio.gather(*self._all, return_exceptions=True)
 
+    def start_sweeping(self) -> None:
+        """Sweep at once, then every sweep interval, until ``stop``."""
+        self._stopping.clear()
+        self._sweeper = asyncio.create_task(self._sweep_until_stopped(), name="verification-sweep")
+
+    async def _sweep_until_stopped(self) -> None:
+        """Pick up checks whose process died, and due health checks."""
+        interval = self._sweep_seconds
+        delay = interval
+        while not self._stopping.is_set():
+            try:
+                resumed, health_checks = await self.sweep()
+                if resumed:
+                    log.info("resumed %d verification(s) whose lease had expired", resumed)
+                if health_checks:
+                    log.info("started %d health check(s) of verified accounts", health_checks)
+                delay = interval
+            except Exception as exc:
+                # A database outage is waited out, more patiently each time (up to 4 intervals).
+                if not is_outage(exc):
+                    log.exception("verification sweep failed; trying again later")
+                elif delay == interval:
+                    log.warning("verification sweep: database unavailable; backing off")
+                delay = min(delay * 2, interval * 4)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
     async def stop(self) -> None:
-        """Cancel running checks and give their leases back, so that the next sweep of another
-        replica resumes them instead of waiting for the leases to expire."""
+        """Stop sweeping (a sweep in progress finishes its transaction rather than be cut
+        mid-query), cancel running checks and give their leases back, so that the next sweep of
+        another replica resumes them instead of waiting for the leases to expire."""
+        self._stopping.set()
+        if self._sweeper is not None:
+            try:
+                await asyncio.wait_for(self._sweeper, 5)
+            except TimeoutError:
+                log.warning("the verification sweep did not stop in time")
+            self._sweeper = None
         cancelled = list(self._running)
         for task in list(self._all):
             task.cancel()
@@ -232,17 +264,16 @@ class Verifier:
         room = self._max_in_flight - self.in_flight
         if room <= 0:
             return 0, 0
-        now = utcnow()
+        now = self._services.clock()
         lease_until = now + self._lease
         legacy_cutoff = now - timedelta(seconds=self._recheck_seconds)
-        async with self._writes() as session:
-            resumed = await queries.claim_expired_checks(session, now, lease_until, room)
+        async with unit_of_work(self._services.writes) as unit:
+            resumed = await queries.claim_expired_checks(unit.session, now, lease_until, room)
             due: list[tuple[str, int]] = []
             if len(resumed) < room:
                 due = await queries.claim_due_health_checks(
-                    session, now, legacy_cutoff, lease_until, room - len(resumed)
+                    unit.session, now, legacy_cutoff, lease_until, room - len(resumed)
                 )
-            await session.commit()
         for account_id, version in resumed:
             self.start(account_id, version, CheckKind.VERIFY)
         for account_id, version in due:
@@ -283,28 +314,26 @@ class Verifier:
     async def _renew(self, key: _Key, *, give_back: bool = False) -> bool:
         """Renew the lease for its full length, or give it back."""
         account_id, version, kind = key
-        lease_until = None if give_back else utcnow() + self._lease
-        async with self._writes() as session:
-            renewed = await queries.renew_lease(
-                session, account_id, version, kind.value, lease_until
+        lease_until = None if give_back else self._services.clock() + self._lease
+        async with unit_of_work(self._services.writes) as unit:
+            return await queries.renew_lease(
+                unit.session, account_id, version, kind.value, lease_until
             )
-            await session.commit()
-        return renewed
 
     async def _run(self, key: _Key) -> tuple[str, Verdict] | None:
         """(workspace, verdict) of the check, or None when the account is no longer its own."""
         account_id, version, kind = key
         async with self._slots:
-            async with self._reads() as session:
+            async with self._services.reads() as session:
                 row = await queries.account_by_id(session, account_id)
             if row is None or row.status != kind.value or row.credentials_version != version:
                 return None
-            token = stored_token(self._secrets, row)
+            token = stored_token(self._services.secrets, row)
             if token is None:  # the key went between the verify and this check (or a sweep)
                 return row.workspace_id, UNREADABLE
             credentials = Credentials(row.client_id, token, row.base_url)
             assert row.sender_id is not None
-            port = self.sms[SmsProvider(row.provider)]
+            port = self._services.sms[row.provider]
             async with self._account_slot(row.client_id):
                 # The account may have changed while this check queued: make sure it is still
                 # this check's before calling the provider (this also renews the lease).
@@ -339,25 +368,23 @@ class Verifier:
     async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
         account_id, version, kind = key
         _log_verdict(account_id, verdict)
-        now = utcnow()
-        async with self._writes() as session:
-            row = await queries.account_by_id(session, account_id)
+        services = self._services
+        move = self._move(key, verdict, services.clock())
+        async with unit_of_work(services.writes) as unit:
+            unit.on_commit(lambda: self._verdict_committed(key))
+            row = await queries.account_by_id(unit.session, account_id)
             if row is None:
                 return
-            before = to_account(row, self._public_url)
-            move = self._move(key, verdict, now)
-            written = await queries.move_account(session, account_id, move, version=version)
-            await session.commit()
-            self._verdict_committed(key)  # no await between the commit and this
-            if not written:
+            before = to_account(row, services.public_url)
+            moved = await queries.move_account(unit.session, account_id, move, version=version)
+            if moved is None:
                 log.info("discarded a stale verdict for account %s", account_id)
                 return
-            await session.refresh(row)
-        after = to_account(row, self._public_url)
-        if kind is CheckKind.VERIFY or _as_shown(after) != _as_shown(before):
-            await self._publish(workspace_id, after, before)
-        elif self._touched is not None:
-            await self._touched(workspace_id)
+            after = to_account(moved, services.public_url)
+            if kind is CheckKind.VERIFY or _as_shown(after) != _as_shown(before):
+                announce_account(unit, services, moved, before=before)
+            elif self._touched is not None:
+                unit.after_commit(functools.partial(self._touched, workspace_id))
 
 
 class _AccountSlot:

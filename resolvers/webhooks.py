@@ -13,14 +13,14 @@ from dataclasses import dataclass
 
 from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
 from providers.sms.port import OptSignal, SmsPort
-from resolvers.accounts import previous_secret_binding, secret_binding
-from resolvers.messages import publish_message, to_message
+from resolvers.account_rows import previous_secret_binding, secret_binding
+from resolvers.messages import announce_message
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher, StatusReport
+from resolvers.unit import unit_of_work
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
-from storage.types import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ async def signing_account(services: Services, account_id: str) -> SigningAccount
         return None
     workspace_id, provider, current, previous, until = row
     stored = [(current, secret_binding(account_id))]
-    if previous and until is not None and until > utcnow():
+    if previous and until is not None and until > services.clock():
         stored.append((previous, previous_secret_binding(account_id)))
     secrets = []
     for ciphertext, binding in stored:
@@ -92,7 +92,7 @@ async def record_inbound(
     if inbound is None:
         return False
     workspace_id = sender.workspace_id
-    now = utcnow()
+    now = services.clock()
     row = SmsMessageRow(
         id=new_id(),
         workspace_id=workspace_id,
@@ -108,14 +108,12 @@ async def record_inbound(
         updated_at=now,
     )
     keyword = inbound.body.strip().upper()
-    async with services.writes() as session:
-        inserted = await message_queries.insert_once(session, row)
-        if inserted:
-            if keyword in OPT_OUT_WORDS or inbound.opt is OptSignal.OPT_OUT:
-                await message_queries.opt_out(session, workspace_id, inbound.from_number, now)
-            elif keyword in OPT_IN_WORDS or inbound.opt is OptSignal.OPT_IN:
-                await message_queries.opt_in(session, workspace_id, inbound.from_number)
-        await session.commit()
-    if inserted:
-        await publish_message(services, workspace_id, to_message(row, sender.port))
-    return inserted
+    async with unit_of_work(services.writes) as unit:
+        if not await message_queries.insert_once(unit.session, row):
+            return False  # a retried webhook: stored already
+        if keyword in OPT_OUT_WORDS or inbound.opt is OptSignal.OPT_OUT:
+            await message_queries.opt_out(unit.session, workspace_id, inbound.from_number, now)
+        elif keyword in OPT_IN_WORDS or inbound.opt is OptSignal.OPT_IN:
+            await message_queries.opt_in(unit.session, workspace_id, inbound.from_number)
+        announce_message(unit, services, row, sender.port)
+    return True

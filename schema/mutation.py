@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import strawberry
 
@@ -23,24 +23,14 @@ from schema.types import (
     UpdateSmsAccountInput,
 )
 
-_FIELDS = ("display_name", "sender_id", "dlt_entity_id", "client_id", "auth_token", "base_url")
-_GRAPHQL_NAMES = {
-    "display_name": "displayName",
-    "sender_id": "senderId",
-    "dlt_entity_id": "dltEntityId",
-    "client_id": "clientId",
-    "auth_token": "authToken",
-    "base_url": "baseUrl",
-}
 
-
-def _given(data: Any) -> dict[str, str | None]:
-    """The input's fields that were given a value, by their GraphQL names (null = not given)."""
+def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | None]:
+    """The form's fields that were given a value, by name (null = not given)."""
     given: dict[str, str | None] = {}
-    for name in _FIELDS:
-        value = getattr(data, name)
-        if value is not strawberry.UNSET and value is not None:
-            given[_GRAPHQL_NAMES[name]] = value
+    for field in dataclasses.fields(data):
+        value = getattr(data, field.name)
+        if field.name != "provider" and value is not strawberry.UNSET and value is not None:
+            given[field.name] = value
     return given
 
 

@@ -2,77 +2,58 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import datetime
 
 import strawberry
 
-from domain import accounts, messages, vocabulary
-from domain.vocabulary import ErrorCode
+from domain import accounts, messages
+from domain.vocabulary import (
+    AccountStatus,
+    ErrorCode,
+    MessageDirection,
+    MessageStatus,
+    SenderKind,
+    SmsProvider,
+    VerificationFailure,
+)
 from resolvers.catalog import ProviderField, ProviderInfo
 from resolvers.errors import FieldError
 from resolvers.events import AccountEvent, AccountEventKind
 
 # The use cases' enums under their GraphQL names (strawberry marks the classes in place).
-strawberry.enum(vocabulary.SmsProvider, name="SmsProvider")
-strawberry.enum(vocabulary.AccountStatus, name="SmsAccountStatus")
-strawberry.enum(vocabulary.SenderKind, name="SenderKind")
-strawberry.enum(vocabulary.VerificationFailure, name="VerificationFailure")
+strawberry.enum(SmsProvider, name="SmsProvider")
+strawberry.enum(AccountStatus, name="SmsAccountStatus")
+strawberry.enum(SenderKind, name="SenderKind")
+strawberry.enum(VerificationFailure, name="VerificationFailure")
 strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
-strawberry.enum(vocabulary.MessageDirection, name="MessageDirection")
-strawberry.enum(vocabulary.MessageStatus, name="MessageStatus")
+strawberry.enum(MessageDirection, name="MessageDirection")
+strawberry.enum(MessageStatus, name="MessageStatus")
 
 
-@strawberry.type(description="A connected SMS provider account, as shown on its card.")
-class SmsAccount:
+@strawberry.type(
+    name="SmsAccount", description="A connected SMS provider account, as shown on its card."
+)
+class SmsAccount(accounts.Account):
+    """The account's fields are ``domain.accounts.Account``'s (their annotations are resolved
+    here, hence the enums imported by name); only what GraphQL says more about some of them is
+    written here."""
+
     id: strawberry.ID
-    provider: vocabulary.SmsProvider
-    display_name: str
-    sender_id: str | None
-    sender_kind: vocabulary.SenderKind | None
-    dlt_entity_id: str | None
-    client_id: str
     auth_token_hint: str = strawberry.field(
         description="The Auth Token is never returned: this is •••• and its last 4 characters."
     )
-    base_url: str
-    status: vocabulary.AccountStatus
-    failure: vocabulary.VerificationFailure | None
-    failure_message: str | None
-    trial: bool | None
-    inbound_webhook_url: str | None
-    verified_at: datetime | None
     last_checked_at: datetime | None = strawberry.field(
         description=(
             "When Twilio last confirmed (or refused) this account: Verify, or the scheduled "
             "health check of a verified account."
         )
     )
-    created_at: datetime
-    updated_at: datetime
 
     @classmethod
     def of(cls, account: accounts.Account) -> SmsAccount:
-        return cls(
-            id=strawberry.ID(account.id),
-            provider=account.provider,
-            display_name=account.display_name,
-            sender_id=account.sender_id,
-            sender_kind=account.sender_kind,
-            dlt_entity_id=account.dlt_entity_id,
-            client_id=account.client_id,
-            auth_token_hint=account.auth_token_hint,
-            base_url=account.base_url,
-            status=account.status,
-            failure=account.failure,
-            failure_message=account.failure_message,
-            trial=account.trial,
-            inbound_webhook_url=account.inbound_webhook_url,
-            verified_at=account.verified_at,
-            last_checked_at=account.last_checked_at,
-            created_at=account.created_at,
-            updated_at=account.updated_at,
-        )
+        return cls(**{field.name: getattr(account, field.name) for field in fields(cls)})
 
 
 @strawberry.type(description="The stat row of the SMS Accounts page.")
@@ -124,7 +105,7 @@ class SmsProviderField:
 
 @strawberry.type
 class SmsProviderInfo:
-    provider: vocabulary.SmsProvider
+    provider: SmsProvider
     label: str
     fields: list[SmsProviderField]
 
@@ -141,9 +122,9 @@ class SmsProviderInfo:
 class SmsSender:
     account_id: strawberry.ID
     display_name: str
-    provider: vocabulary.SmsProvider
+    provider: SmsProvider
     sender_id: str
-    sender_kind: vocabulary.SenderKind
+    sender_kind: SenderKind
 
     @classmethod
     def of(cls, sender: accounts.Sender) -> SmsSender:
@@ -182,7 +163,7 @@ class SmsIntegrationPayload:
 
 @strawberry.input
 class AddSmsAccountInput:
-    provider: vocabulary.SmsProvider
+    provider: SmsProvider
     display_name: str | None = strawberry.UNSET
     sender_id: str
     dlt_entity_id: str | None = strawberry.UNSET
@@ -205,7 +186,7 @@ class UpdateSmsAccountInput:
 class SmsAccountEvent:
     kind: AccountEventKind
     account: SmsAccount
-    previous_status: vocabulary.AccountStatus | None
+    previous_status: AccountStatus | None
     stats: SmsAccountStats
 
     @classmethod
@@ -222,11 +203,11 @@ class SmsAccountEvent:
 class SmsMessage:
     id: strawberry.ID
     account_id: strawberry.ID
-    direction: vocabulary.MessageDirection
+    direction: MessageDirection
     from_: str = strawberry.field(name="from")
     to: str
     body: str
-    status: vocabulary.MessageStatus
+    status: MessageStatus
     provider_message_id: str | None
     error_code: int | None
     error_message: str | None

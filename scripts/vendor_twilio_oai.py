@@ -23,6 +23,7 @@ PATHS = {
     "twilio_api_v2010.json": [
         "/2010-04-01/Accounts/{Sid}.json",
         "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json",
+        "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json",
         "/2010-04-01/Accounts/{AccountSid}/Messages.json",
         "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json",
     ],

@@ -173,10 +173,11 @@ async def signing_secrets(
 
 async def move_account(
     session: AsyncSession, account_id: str, move: AccountMove, *, version: int | None = None
-) -> bool:
+) -> SmsAccountRow | None:
     """Apply one move of the state machine, only if the account is still live, in one of the
     statuses the move starts from and (given ``version``) on the credentials it was decided for:
-    a concurrent edit, removal or new Verify wins. True when the account moved."""
+    a concurrent edit, removal or new Verify wins. The account as it now is, or None when it
+    did not move."""
     conditions = [_A.id == account_id, _A.removed_at.is_(None)]
     if move.allowed_from != ANY_STATUS:
         conditions.append(_A.status.in_(move.allowed_from))
@@ -186,9 +187,11 @@ async def move_account(
         update(SmsAccountRow)
         .where(*conditions)
         .values(**_move_values(move))
+        .returning(*_A)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    moved = result.first()
+    return None if moved is None else SmsAccountRow(**moved._mapping)
 
 
 def _move_values(move: AccountMove) -> dict[str, Any]:
@@ -229,6 +232,17 @@ async def renew_lease(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def remove_account(row: SmsAccountRow, now: datetime) -> None:
+    """Take a locked row out of every list; its secrets are destroyed, and checks of its
+    credentials can no longer write a verdict."""
+    row.removed_at = now
+    row.updated_at = now
+    row.auth_token_ciphertext = ""
+    row.previous_auth_token_ciphertext = None
+    row.previous_auth_token_until = None
+    row.credentials_version += 1
 
 
 def _unleased(now: datetime) -> ColumnElement[bool]:

@@ -50,6 +50,7 @@ def account(
     assert type in enums["account_enum_type"]["enum"]
     text = json.dumps(body).replace("ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", sid)
     body = json.loads(text)
+    assert isinstance(body, dict)
     body.update(status=status, type=type, auth_token="a-real-looking-upstream-auth-token")
     return body
 

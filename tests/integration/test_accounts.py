@@ -240,10 +240,8 @@ async def test_the_accounts_page_costs_the_same_queries_for_two_or_twenty_accoun
     await enable(api, keys.admin)
 
     async def statements_for_one_page() -> int:
-        from api.app import create_app  # noqa: F401  (the app under test is already built)
-
         count = 0
-        engine = api.http._transport.app.state.engine  # type: ignore[attr-defined]
+        engine = api.runtime.database.engine
 
         def on_execute(*_: Any) -> None:
             nonlocal count

@@ -232,7 +232,7 @@ async def test_an_edit_made_while_a_health_check_runs_wins_over_its_verdict(
         await asyncio.wait_for(asked.wait(), 15)
         edited = await update(api, keys.admin, card["id"], authToken="0" * 32)
         release.set()
-        await api.app.state.verifier.wait_idle()
+        await api.runtime.verifier.wait_idle()
         after = await card_of(api, keys.admin, card["id"])
 
     assert edited["errors"] == []
@@ -268,7 +268,7 @@ async def test_two_replicas_run_each_due_health_check_once(
         await asyncio.sleep(5)  # more than two leases: every sweep of both replicas had its go
         seen = dict(calls)
         held.set()
-        await b.app.state.verifier.wait_idle()
+        await b.runtime.verifier.wait_idle()
 
     assert seen == dict.fromkeys(sids, 2)  # Verify's check, then one health check each
 

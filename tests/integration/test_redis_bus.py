@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from providers.bus import SubscriberOverflow
+from providers.bus import SubscriberOverflow, Subscription
 from providers.redis_bus import RedisBus
 from resolvers.api_keys import KeyRevoked
 from resolvers.wire import EVENTS
@@ -53,8 +53,8 @@ async def buses(redis_server: RedisProcess) -> AsyncIterator[tuple[RedisBus, Red
         await bus.stop()
 
 
-async def next_message(subscription: object) -> object:
-    return await asyncio.wait_for(anext(aiter(subscription)), PATIENCE)  # type: ignore[call-overload]
+async def next_message(subscription: Subscription) -> object:
+    return await asyncio.wait_for(anext(aiter(subscription)), PATIENCE)
 
 
 async def test_a_replica_that_lost_redis_alone_makes_the_others_resync_on_its_return(

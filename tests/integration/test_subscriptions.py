@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from websockets.exceptions import InvalidStatus
 
 from api.app import create_app
+from api.bootstrap import Runtime, build_services
 from api.response_cache import BumpingBus
 from api.settings import Settings
 from domain.vocabulary import Role
@@ -71,6 +72,7 @@ class Live:
     app: Starlette
     url: str
     api: Api
+    runtime: Runtime
 
     @property
     def ws_url(self) -> str:
@@ -82,8 +84,7 @@ class Live:
 
     @property
     def services(self) -> Services:
-        services: Services = self.app.state.services
-        return services
+        return self.runtime.services
 
     @asynccontextmanager
     async def socket(self, key: str | None = None, **options: Any) -> AsyncIterator[GraphQLSocket]:
@@ -132,11 +133,12 @@ def serve(settings_factory: Callable[..., Settings], twilio: respx.Router) -> Se
     @asynccontextmanager
     async def start(*, send_buffer: int | None = None, **overrides: Any) -> AsyncIterator[Live]:
         overrides.setdefault("retry_base_seconds", 0.01)
-        app = create_app(
+        runtime = build_services(
             settings_factory(**overrides),
-            twilio_transport=httpx.MockTransport(twilio.async_handler),
+            provider_transport=httpx.MockTransport(twilio.async_handler),
             resolver=_no_dns,
         )
+        app = create_app(runtime)
         # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on such sockets, and without it
         # every response waits 40 ms for a delayed ACK.
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
@@ -165,7 +167,7 @@ def serve(settings_factory: Callable[..., Settings], twilio: respx.Router) -> Se
                 await asyncio.sleep(0.01)
             url = f"http://127.0.0.1:{port}"
             async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=10) as http:
-                yield Live(app, url, Api(http, app))
+                yield Live(app, url, Api(http, app, runtime), runtime)
         finally:
             server.should_exit = True
             await asyncio.wait_for(task, 10)

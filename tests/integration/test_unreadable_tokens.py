@@ -12,7 +12,7 @@ import pytest
 import respx
 from sqlalchemy import text
 
-from api.app import ConfigurationError
+from api.bootstrap import ConfigurationError
 from storage.crypto import SecretBox
 from storage.db import create_engine
 from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys, phone

@@ -415,7 +415,7 @@ async def test_credentials_changed_mid_check_are_never_marked_by_the_old_check(
         keys.admin, UPDATE, {"id": card["id"], "input": {"authToken": "a-brand-new-token-1234"}}
     )
     release.set()
-    await api.app.state.services.verifier.wait_idle()
+    await api.runtime.verifier.wait_idle()
 
     assert changed["updateSmsAccount"]["account"]["status"] == "DRAFT"
     after = (await api.data(keys.admin, ACCOUNT, {"id": card["id"]}))["smsAccount"]
