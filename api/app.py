@@ -26,6 +26,7 @@ from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.limits import LimitRequests
 from api.logs import AccessLog
+from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
 from api.response_cache import BumpingBus, ResponseCache, ResponseStore, invalidate
 from api.settings import Settings, load_settings
@@ -216,6 +217,11 @@ def create_app(
         key_recheck_seconds=settings.key_recheck_seconds,
         max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions=settings.ws_max_subscriptions,
+        init_timeout_seconds=settings.ws_init_timeout_seconds,
+        open_sockets=OpenSockets(
+            max_awaiting_init=settings.ws_max_awaiting_init,
+            max_per_key=settings.ws_max_sockets_per_key,
+        ),
     )
     # A cached read is decided after the key and the limits, before Strawberry parses anything.
     answered: ASGIApp = graphql_app

@@ -43,7 +43,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     # Twilio stops signing with the old token at once; 15 minutes covers retries in flight.
     webhook_token_grace_seconds: float = Field(default=900.0, ge=0)
-    key_recheck_seconds: float = Field(default=30.0, gt=0)
+    # An open websocket's key is looked up again this often (once per key, however many sockets
+    # it holds): a revoked key's sockets close within it even without a bus to announce it.
+    key_recheck_seconds: float = Field(default=4.0, gt=0, le=5)
     # Limits on what one request or websocket may ask of the server (README "Security").
     max_query_depth: int = Field(default=10, ge=1, le=100)
     max_aliases: int = Field(default=30, ge=0, le=10_000)
@@ -52,6 +54,11 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=32, ge=2, le=1_000)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1_000)
+    # A websocket must send connection_init this soon after it opens (else 4408); at most this
+    # many may wait for theirs at once, and one API key may hold at most this many open (4429).
+    ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    ws_max_awaiting_init: int = Field(default=1_000, ge=1, le=1_000_000)
+    ws_max_sockets_per_key: int = Field(default=500, ge=1, le=1_000_000)
     # More failed key or signature checks than this in one second from one address: 429.
     auth_failures_per_second: int = Field(default=20, ge=1, le=100_000)
     # How many client addresses the failure counter tracks at most (its memory bound).
