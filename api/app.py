@@ -7,6 +7,7 @@ import contextlib
 import functools
 import gc
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,7 +34,7 @@ from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
 from providers.bus import EventBus, MemoryBus
-from providers.cache_versions import Versions, create_versions
+from providers.cache_versions import MemoryVersions, RedisVersions, Versions
 from providers.host_policy import Resolver, system_resolver
 from providers.redis_bus import RedisBus
 from providers.transport import create_http_client
@@ -66,9 +67,14 @@ def key_file_for(settings: Settings) -> Path | None:
 
 
 def secret_box(settings: Settings) -> SecretBox:
+    return SecretBox(server_keys(settings))
+
+
+def server_keys(settings: Settings) -> list[bytes]:
+    """SMS_ENCRYPTION_KEYS, or the embedded default's generated key file."""
     keys = settings.encryption_key_list
     if keys:
-        return SecretBox(keys)
+        return keys
     key_file = key_file_for(settings)
     if key_file is None:
         raise ConfigurationError(
@@ -82,7 +88,16 @@ def secret_box(settings: Settings) -> SecretBox:
             "database, or set SMS_ENCRYPTION_KEYS.",
             key_file,
         )
-    return SecretBox([key])
+    return [key]
+
+
+def redis_secrets(settings: Settings) -> list[bytes]:
+    """What the keys of everything written to Redis are derived from (README "Security")."""
+    return settings.bus_secret_list or server_keys(settings)
+
+
+def uses_redis(settings: Settings) -> bool:
+    return settings.broadcast_url.startswith(("redis://", "rediss://"))
 
 
 async def check_keys_cover_secrets(
@@ -116,13 +131,17 @@ def cache_versions(settings: Settings) -> Versions | None:
     """
     if settings.response_cache_bytes == 0:
         return None
-    shared = settings.broadcast_url.startswith(("redis://", "rediss://"))
-    if not shared and sqlite_path(settings.database_url) is None:
+    if uses_redis(settings):
+        return RedisVersions(
+            settings.broadcast_url,
+            redis_secrets(settings),
+            timeout_seconds=settings.cache_version_timeout_seconds,
+            tracked=settings.cache_workspaces_tracked,
+        )
+    if sqlite_path(settings.database_url) is None:
         log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
         return None
-    return create_versions(
-        settings.broadcast_url, timeout_seconds=settings.cache_version_timeout_seconds
-    )
+    return MemoryVersions()
 
 
 def event_bus(settings: Settings) -> EventBus:
@@ -132,10 +151,12 @@ def event_bus(settings: Settings) -> EventBus:
     return RedisBus(
         settings.broadcast_url,
         EVENTS,
+        redis_secrets(settings),
         queue_size=settings.subscriber_queue_size,
         outbox_size=settings.bus_outbox_size,
         reconnect_min_seconds=settings.bus_reconnect_min_seconds,
         reconnect_max_seconds=settings.bus_reconnect_max_seconds,
+        max_age_seconds=settings.bus_max_age_seconds,
     )
 
 
@@ -254,21 +275,34 @@ def create_app(
                 status_code=503,
                 headers={"Retry-After": str(settings.db_retry_after_seconds)},
             )
+        if isinstance(carrier, RedisBus) and not carrier.connected.is_set():
+            # Not ready while deaf to the bus: its subscriptions would miss the other replicas'
+            # events. It still answers what reaches it (the database is the truth).
+            return JSONResponse(
+                {"database": "ok", **bus_state()},
+                status_code=503,
+                headers={"Retry-After": str(math.ceil(settings.bus_reconnect_max_seconds))},
+            )
         return JSONResponse({"database": "ok", **bus_state()})
 
     def bus_state() -> dict[str, str]:
-        """Shown, not judged: without Redis a replica still serves (the database is the truth)."""
-        bus = carrier
-        if not isinstance(bus, RedisBus):
+        if not isinstance(carrier, RedisBus):
             return {}
-        return {"bus": "ok" if bus.connected.is_set() else "reconnecting"}
+        return {"bus": "ok" if carrier.connected.is_set() else "reconnecting"}
 
     async def statusz(_: Request) -> JSONResponse:
         """Counts only (no names, no keys): lets an operator, and the e2e tests, see that
         closed websockets leave no task behind."""
-        return JSONResponse(
-            {"websockets": graphql_app.open_websockets, "tasks": len(asyncio.all_tasks())}
-        )
+        counts: dict[str, object] = {
+            "websockets": graphql_app.open_websockets,
+            "tasks": len(asyncio.all_tasks()),
+        }
+        # What was read from Redis and refused (forged, replayed, malformed), by reason.
+        if isinstance(carrier, RedisBus):
+            counts["bus_refused"] = dict(carrier.refused.counts)
+        if isinstance(versions, RedisVersions):
+            counts["cache_versions_refused"] = dict(versions.refused.counts)
+        return JSONResponse(counts)
 
     stopping = asyncio.Event()
 

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sms.db"
+MIN_BUS_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     encryption_keys: str = Field(default="", repr=False)
+    # What authenticates and encrypts everything written to Redis (bus messages, cache versions):
+    # derived from SMS_ENCRYPTION_KEYS unless this is set (comma-separated, first one writes).
+    bus_secret: str = Field(default="", repr=False)
     allowed_provider_hosts: str = DEFAULT_ALLOWED_HOSTS
     public_url: str | None = None
     # development | production: production turns off GraphiQL, introspection and "Did you
@@ -30,7 +34,7 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # unset: on in development, off in production
     log_format: Literal["text", "json"] = "text"
     log_sql: bool = False
-    broadcast_url: str = "memory://"
+    broadcast_url: str = Field(default="memory://", repr=False)  # may hold Redis's password
     allowed_origins: str = ""
     subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
     max_concurrent_checks: int = Field(default=32, ge=1, le=10_000)
@@ -77,6 +81,10 @@ class Settings(BaseSettings):
     bus_reconnect_max_seconds: float = Field(default=10.0, gt=0, le=300)
     # Events waiting to be sent to Redis; beyond it (Redis not keeping up) they stay local.
     bus_outbox_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    # A bus message older than this (by its sender's clock) is refused as a replay.
+    bus_max_age_seconds: float = Field(default=30.0, ge=1, le=600)
+    # Workspaces whose newest cache version a replica remembers, to refuse one set back.
+    cache_workspaces_tracked: int = Field(default=10_000, ge=100, le=10_000_000)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("database_url")
@@ -99,6 +107,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"key {position} is not valid base64") from None
             if len(raw) != 32:
                 raise ValueError(f"key {position} decodes to {len(raw)} bytes; AES-256 needs 32")
+        return value
+
+    @field_validator("bus_secret")
+    @classmethod
+    def _bus_secrets_are_long(cls, value: str) -> str:
+        for position, item in enumerate(_split(value), start=1):
+            if len(item) < MIN_BUS_SECRET_LENGTH:
+                raise ValueError(
+                    f"secret {position} has {len(item)} characters; at least "
+                    f"{MIN_BUS_SECRET_LENGTH} are needed (e.g. openssl rand -hex 32)"
+                )
         return value
 
     @field_validator("allowed_provider_hosts")
@@ -156,6 +175,11 @@ class Settings(BaseSettings):
     def encryption_key_list(self) -> list[bytes]:
         """Decoded keys, first one encrypts."""
         return [base64.b64decode(item) for item in _split(self.encryption_keys)]
+
+    @property
+    def bus_secret_list(self) -> list[bytes]:
+        """SMS_BUS_SECRET's secrets, first one writes; empty when unset."""
+        return [item.encode() for item in _split(self.bus_secret)]
 
     @property
     def origin_list(self) -> list[str]:
