@@ -9,6 +9,7 @@ change through its real path, then reads again: a missed invalidation serves the
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -24,10 +25,11 @@ from sqlalchemy import text
 
 from resolvers.api_keys import revoke_api_key
 from storage.db import create_engine, create_sessionmakers
-from tests.conftest import Api, Keys, phone
+from tests.cli_process import sms_accounts
+from tests.conftest import PG_URL, Api, Keys, issue_keys, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, INTEGRATION, REMOVE, SENDERS
 from tests.integration.messaging import send, verified_account
-from tests.integration.test_accounts import added, enable, update
+from tests.integration.test_accounts import added, enable, mark_verified, update
 from tests.integration.test_sending import twilio_sends
 from tests.integration.test_verification import twilio_answers, verdict, verify
 from tests.redis_server import RedisProcess
@@ -268,6 +270,7 @@ async def api_remove(api: Api, key: str, account_id: str) -> None:
 
 LONG_TTL = 60.0  # the longest the setting allows: a test that needs the TTL out of the way
 SHORT_TTL = 0.5
+LOST_KEY_REPLACEMENT = base64.b64encode(b"n" * 32).decode()  # a key that opens nothing stored
 
 
 @pytest.fixture
@@ -361,3 +364,87 @@ async def test_a_bump_that_fails_during_a_mutation_fails_closed_and_is_retried_f
             assert (await cached(replica, keys.admin, ACCOUNT, card))["smsAccount"][
                 "displayName"
             ] == "After"
+
+
+async def a_verified_sender(api: Api, keys: Keys, database_url: str) -> dict[str, Any]:
+    await enable(api, keys.admin)
+    account = await added(api, keys.admin, displayName="Promo")
+    await mark_verified(database_url, account["id"])
+    return account
+
+
+async def forget_unreadable(database_url: str, cwd: Path, **more: str) -> None:
+    """``rotate-keys --forget-unreadable`` run by an operator who lost the key the tokens were
+    written with; it must have told the servers whatever it could reach."""
+    env = {"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": LOST_KEY_REPLACEMENT, **more}
+    forgot = await sms_accounts("rotate-keys", "--forget-unreadable", env=env, cwd=cwd)
+    assert forgot.returncode == 0, forgot.stderr
+    assert "Dropped 1 unreadable secret(s)" in forgot.stdout
+    assert "warning" not in forgot.stderr, forgot.stderr
+
+
+async def test_forgetting_unreadable_tokens_from_the_cli_drops_them_from_cached_reads_at_once(
+    make_api: Callable[..., Any],
+    keys: Keys,
+    database_url: str,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+) -> None:
+    async with make_api(broadcast_url=redis_server.url, response_cache_ttl_seconds=LONG_TTL) as api:
+        account = await a_verified_sender(api, keys, database_url)
+        assert len((await cached(api, keys.marketer, SENDERS))["smsSenders"]) == 1
+        await cached(api, keys.admin, ACCOUNTS)
+
+        await forget_unreadable(database_url, tmp_path, SMS_BROADCAST_URL=redis_server.url)
+
+        assert (await fresh(api, keys.marketer, SENDERS))["smsSenders"] == []
+        page = (await fresh(api, keys.admin, ACCOUNTS))["smsAccounts"]
+        assert [node["id"] for node in page["nodes"]] == [account["id"]]
+        assert page["nodes"][0]["status"] == "FAILED"
+        assert page["stats"] == {"connected": 1, "verified": 0, "awaitingAction": 1}
+
+
+async def test_without_redis_the_clis_forget_shows_in_cached_reads_within_the_ttl(
+    make_api: Callable[..., Any], keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    if PG_URL:
+        pytest.skip("on PostgreSQL the cache needs Redis (tested above with one)")
+    async with make_api(broadcast_url="memory://", response_cache_ttl_seconds=SHORT_TTL) as api:
+        await a_verified_sender(api, keys, database_url)
+        await hit_once(api, keys.marketer, SENDERS)
+
+        await forget_unreadable(database_url, tmp_path)
+        await asyncio.sleep(SHORT_TTL)
+
+        assert (await fresh(api, keys.marketer, SENDERS))["smsSenders"] == []
+
+
+async def test_revoking_a_key_from_the_cli_drops_its_workspaces_cached_answers_at_once(
+    make_api: Callable[..., Any],
+    keys: Keys,
+    database_url: str,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+) -> None:
+    colleague = await issue_keys(database_url, "acme")  # the same workspace and roles
+    async with make_api(broadcast_url=redis_server.url, response_cache_ttl_seconds=LONG_TTL) as api:
+        await enable(api, keys.admin)
+        await cached(api, keys.marketer, INTEGRATION)
+
+        revoked = await sms_accounts(
+            "revoke-api-key",
+            keys.marketer,
+            env={"SMS_DATABASE_URL": database_url, "SMS_BROADCAST_URL": redis_server.url},
+            cwd=tmp_path,
+        )
+
+        assert revoked.returncode == 0, revoked.stderr
+        assert "warning" not in revoked.stderr, revoked.stderr
+        # The answer the revoked key was served is not served to anyone any more...
+        await fresh(api, colleague.marketer, INTEGRATION)
+
+        # ...and the key itself is refused as soon as the server has heard of it.
+        async def refused() -> bool:
+            return (await api.post(keys.marketer, INTEGRATION)).status_code == 401
+
+        await eventually(refused, "the revoked key was still accepted")
