@@ -29,7 +29,7 @@ from api.limits import LimitRequests
 from api.logs import AccessLog
 from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
-from api.response_cache import BumpingBus, ResponseCache, ResponseStore, invalidate
+from api.response_cache import BumpingBus, CachedAnswers, ResponseCache, ResponseStore
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
@@ -185,14 +185,23 @@ def create_app(
 
     carrier = event_bus(settings)
     versions = cache_versions(settings)
-    bus = carrier if versions is None else BumpingBus(carrier, versions)
+    answers = None
+    if versions is not None:
+        answers = CachedAnswers(
+            ResponseStore(
+                settings.response_cache_bytes, ttl_seconds=settings.response_cache_ttl_seconds
+            ),
+            versions,
+            retry_max_seconds=settings.cache_bump_retry_max_seconds,
+        )
+    bus = carrier if answers is None else BumpingBus(carrier, answers.invalidate)
     verifier = Verifier(
         reads=reads,
         writes=writes,
         secrets=box,
         twilio=twilio,
         publish=publish,
-        touched=None if versions is None else functools.partial(invalidate, versions),
+        touched=None if answers is None else answers.invalidate,
         public_url=settings.public_url,
         lease_seconds=settings.verify_lease_seconds,
         recheck_seconds=settings.recheck_seconds,
@@ -246,10 +255,8 @@ def create_app(
     )
     # A cached read is decided after the key and the limits, before Strawberry parses anything.
     answered: ASGIApp = graphql_app
-    if versions is not None:
-        answered = ResponseCache(
-            graphql_app, ResponseStore(settings.response_cache_bytes), versions
-        )
+    if answers is not None:
+        answered = ResponseCache(graphql_app, answers)
     graphql = RequireApiKey(
         LimitRequests(
             answered,
@@ -339,6 +346,8 @@ def create_app(
             raise
         stopping.clear()
         await services.bus.start()
+        if answers is not None:
+            answers.start()  # retries the cache-version bumps that failed
         sweeper = asyncio.create_task(sweep_until_stopped())
         batcher.start()
         revocations = asyncio.create_task(graphql_app.close_revoked_sockets())
@@ -364,8 +373,9 @@ def create_app(
             await verifier.stop()
             await services.bus.stop()
             await http.aclose()
-            if versions is not None:
-                await versions.aclose()
+            if answers is not None:
+                await answers.stop()
+                await answers.versions.aclose()
             await engine.dispose()
 
     app = Starlette(

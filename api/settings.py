@@ -72,6 +72,14 @@ class Settings(BaseSettings):
     response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=5)
     cache_version_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # The cache's last resort: an entry is served at most this long after it was stored, so a
+    # change no version bump announced (a failed bump seen from another replica, the CLI without
+    # Redis) shows within it. 5 s: the bound of a revoked key too; a read repeated 100 times a
+    # second is still computed once per 500.
+    response_cache_ttl_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A failed bump is retried after 0.05 s, the wait doubling up to this: once Redis takes
+    # writes again, the other replicas drop their stale entries within it.
+    cache_bump_retry_max_seconds: float = Field(default=1.0, gt=0, le=10)
     # Delivery reports are written in batches: at most this many per transaction, and a batch
     # waits at most this long for more before it is written (each callback waits for its commit).
     status_batch_size: int = Field(default=200, ge=1, le=5_000)

@@ -14,7 +14,7 @@ from typing import TypeVar
 from providers.bus import SubscriberOverflow
 from resolvers.domain import Account, AccountStatus, Caller, Sender, Stats
 from resolvers.senders import senders_of
-from resolvers.services import Services
+from resolvers.services import Publisher, Services
 from storage import queries
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def in_sender_picker(account: Account | None) -> bool:
 
 
 async def account_changed(
-    services: Services,
+    services: Publisher,
     workspace_id: str,
     account: Account,
     *,
@@ -103,7 +103,7 @@ async def account_changed(
         log.exception("could not publish an account change for workspace %s", workspace_id)
 
 
-async def senders_changed(services: Services, workspace_id: str) -> None:
+async def senders_changed(services: Publisher, workspace_id: str) -> None:
     """Publish the whole new sender picker list of a workspace. Never raises."""
     try:
         senders = await senders_of(services, workspace_id)

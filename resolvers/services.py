@@ -19,6 +19,17 @@ class Checks(Protocol):
     def start(self, account_id: str, version: int) -> None: ...
 
 
+class Publisher(Protocol):
+    """What announcing a change needs: the committed state to read, and the bus. ``Services``
+    is one; a CLI command that changes accounts builds no more than this."""
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def bus(self) -> EventBus: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     reads: async_sessionmaker[AsyncSession]

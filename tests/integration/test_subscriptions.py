@@ -15,6 +15,7 @@ from contextlib import (
     contextmanager,
 )
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,7 +40,8 @@ from resolvers.domain import Role
 from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
 from resolvers.services import Services
-from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, Api, Keys, account_input, phone
+from tests.cli_process import sms_accounts
+from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, TEST_KEY, Api, Keys, account_input, phone
 from tests.integration.documents import (
     ACCOUNT_FIELDS,
     ACCOUNTS,
@@ -51,6 +53,8 @@ from tests.integration.documents import (
 )
 from tests.integration.messaging import deliver_and_reply
 from tests.integration.test_accounts import added, enable, mark_verified, update
+from tests.redis_server import RedisProcess
+from tests.stored_secrets import tamper
 from tests.twilio_fixtures import account, incoming_numbers
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket, Message, open_socket
 
@@ -381,6 +385,43 @@ async def test_the_sender_picker_is_pushed_whole_whenever_it_changes(
         await remove(api, keys.admin, bravo["id"])
         assert await sender_list(ws, op) == []
         assert await picker(live, keys.marketer) == []
+
+
+async def test_accounts_the_cli_fails_are_pushed_live_through_redis(
+    serve: Serve, keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    redis = RedisProcess(tmp_path).start()
+    try:
+        async with serve(broadcast_url=redis.url) as live, live.socket(keys.admin) as ws:
+            await enable(live.api, keys.admin)
+            card = await added(live.api, keys.admin, displayName="Promo")
+            await mark_verified(database_url, card["id"])
+            changes = await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+            senders = await live.subscribed(ws, keys.admin, SENDERS_CHANGED, senders_channel)
+
+            # No key opens the stored token any more: the operator, with the servers' own
+            # settings, drops what it locked.
+            await tamper(database_url, card["id"])
+            forgot = await sms_accounts(
+                "rotate-keys",
+                "--forget-unreadable",
+                env={
+                    "SMS_DATABASE_URL": database_url,
+                    "SMS_ENCRYPTION_KEYS": TEST_KEY,
+                    "SMS_BROADCAST_URL": redis.url,
+                },
+                cwd=tmp_path,
+            )
+            assert forgot.returncode == 0, forgot.stderr
+
+            event = await account_event(ws, changes)
+            assert (event["kind"], event["previousStatus"]) == ("STATUS_CHANGED", "VERIFIED")
+            assert event["account"]["id"] == card["id"]
+            assert event["account"]["status"] == "FAILED"
+            assert event["stats"] == {"connected": 1, "verified": 0, "awaitingAction": 1}
+            assert await sender_list(ws, senders) == []
+    finally:
+        redis.stop()
 
 
 # --- who may listen ----------------------------------------------------------------------------
