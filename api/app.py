@@ -21,8 +21,9 @@ from api.graphql import GraphQLApp
 from api.health import health_routes
 from api.limits import LimitRequests
 from api.logs import AccessLog
+from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
-from api.response_cache import ResponseCache, ResponseStore
+from api.response_cache import ResponseCache
 from api.settings import load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
@@ -58,13 +59,16 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         key_recheck_seconds=settings.key_recheck_seconds,
         max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions=settings.ws_max_subscriptions,
+        init_timeout_seconds=settings.ws_init_timeout_seconds,
+        open_sockets=OpenSockets(
+            max_awaiting_init=settings.ws_max_awaiting_init,
+            max_per_key=settings.ws_max_sockets_per_key,
+        ),
     )
     # A cached read is decided after the key and the limits, before Strawberry parses anything.
     answered: ASGIApp = graphql_app
-    if runtime.versions is not None:
-        answered = ResponseCache(
-            graphql_app, ResponseStore(settings.response_cache_bytes), runtime.versions
-        )
+    if runtime.answers is not None:
+        answered = ResponseCache(graphql_app, runtime.answers)
     graphql = RequireApiKey(
         LimitRequests(
             answered,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import Request
@@ -16,14 +17,56 @@ from domain.vocabulary import Caller
 from resolvers.api_keys import authenticate, hash_key
 
 
-def bearer_key(value: str | None) -> str | None:
-    """The key of an ``Authorization: Bearer <key>`` value."""
-    if not value:
-        return None
+class Unauthenticated(Exception):
+    """Why a websocket's ``connection_init`` names no usable key: the close reason (4401), in
+    words that say what to send instead, never quoting what was sent. At most 123 bytes, the
+    websocket limit of a close reason."""
+
+
+SEND_BEARER = 'send {"Authorization": "Bearer <key>"}'
+NO_PAYLOAD = f"connection_init has no payload: {SEND_BEARER} as its payload"
+NO_AUTHORIZATION = f"No Authorization in the connection_init payload: {SEND_BEARER}"
+NOT_TEXT = 'Authorization must be a string: "Bearer <key>"'
+NO_BEARER = 'Authorization lacks the Bearer scheme: send "Bearer <key>"'
+NO_KEY = 'Authorization names no key: send "Bearer <key>"'
+UNKNOWN_KEY = "Unknown or revoked API key: check it, or ask an admin for a new one"
+
+
+def parse_bearer(value: object) -> str:
+    """The key of an ``Authorization: Bearer <key>`` value (the scheme in any case); raises
+    ``Unauthenticated`` saying what is wrong."""
+    if not isinstance(value, str):
+        raise Unauthenticated(NOT_TEXT)
     scheme, _, key = value.strip().partition(" ")
-    if scheme.lower() != "bearer" or not key.strip():
-        return None
+    if scheme.lower() != "bearer":
+        raise Unauthenticated(NO_BEARER if scheme else NO_KEY)
+    if not key.strip():
+        raise Unauthenticated(NO_KEY)
     return key.strip()
+
+
+def bearer_key(value: str | None) -> str | None:
+    """The key of an ``Authorization: Bearer <key>`` value (None: none)."""
+    try:
+        return parse_bearer(value)
+    except Unauthenticated:
+        return None
+
+
+def connection_authorization(payload: object) -> str:
+    """The ``Authorization`` of a websocket's ``connection_init`` payload:
+    ``{"Authorization": "Bearer <key>"}``, or the shape of Hasura's and Apollo's examples,
+    ``{"headers": {"Authorization": "Bearer <key>"}}`` (the name in any case). Raises
+    ``Unauthenticated`` saying what is missing."""
+    if not payload or not isinstance(payload, Mapping):
+        raise Unauthenticated(NO_PAYLOAD)
+    headers = payload.get("headers")
+    for source in (payload, headers if isinstance(headers, Mapping) else {}):
+        for name, value in source.items():
+            if isinstance(name, str) and name.lower() == "authorization":
+                parse_bearer(value)
+                return str(value)
+    raise Unauthenticated(NO_AUTHORIZATION)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -19,11 +19,11 @@ from pathlib import Path
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from api.response_cache import BumpingBus, invalidate
+from api.response_cache import BumpingBus, CachedAnswers, ResponseStore
 from api.settings import Settings
 from domain.vocabulary import SmsProvider
 from providers.bus import EventBus, MemoryBus
-from providers.cache_versions import Versions, create_versions
+from providers.cache_versions import MemoryVersions, RedisVersions, Versions
 from providers.host_policy import Resolver, system_resolver
 from providers.redis_bus import RedisBus
 from providers.sms.adapters import build_ports
@@ -53,9 +53,14 @@ def key_file_for(settings: Settings) -> Path | None:
 
 
 def secret_box(settings: Settings) -> SecretBox:
+    return SecretBox(server_keys(settings))
+
+
+def server_keys(settings: Settings) -> list[bytes]:
+    """SMS_ENCRYPTION_KEYS, or the embedded default's generated key file."""
     keys = settings.encryption_key_list
     if keys:
-        return SecretBox(keys)
+        return keys
     key_file = key_file_for(settings)
     if key_file is None:
         raise ConfigurationError(
@@ -69,7 +74,16 @@ def secret_box(settings: Settings) -> SecretBox:
             "database, or set SMS_ENCRYPTION_KEYS.",
             key_file,
         )
-    return SecretBox([key])
+    return [key]
+
+
+def redis_secrets(settings: Settings) -> list[bytes]:
+    """What the keys of everything written to Redis are derived from (README "Security")."""
+    return settings.bus_secret_list or server_keys(settings)
+
+
+def uses_redis(settings: Settings) -> bool:
+    return settings.broadcast_url.startswith(("redis://", "rediss://"))
 
 
 async def check_keys_cover_secrets(
@@ -103,13 +117,17 @@ def cache_versions(settings: Settings) -> Versions | None:
     """
     if settings.response_cache_bytes == 0:
         return None
-    shared = settings.broadcast_url.startswith(("redis://", "rediss://"))
-    if not shared and sqlite_path(settings.database_url) is None:
+    if uses_redis(settings):
+        return RedisVersions(
+            settings.broadcast_url,
+            redis_secrets(settings),
+            timeout_seconds=settings.cache_version_timeout_seconds,
+            tracked=settings.cache_workspaces_tracked,
+        )
+    if sqlite_path(settings.database_url) is None:
         log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
         return None
-    return create_versions(
-        settings.broadcast_url, timeout_seconds=settings.cache_version_timeout_seconds
-    )
+    return MemoryVersions()
 
 
 def event_bus(settings: Settings) -> EventBus:
@@ -119,10 +137,26 @@ def event_bus(settings: Settings) -> EventBus:
     return RedisBus(
         settings.broadcast_url,
         EVENTS,
+        redis_secrets(settings),
         queue_size=settings.subscriber_queue_size,
         outbox_size=settings.bus_outbox_size,
         reconnect_min_seconds=settings.bus_reconnect_min_seconds,
         reconnect_max_seconds=settings.bus_reconnect_max_seconds,
+        max_age_seconds=settings.bus_max_age_seconds,
+    )
+
+
+def cached_answers(settings: Settings) -> CachedAnswers | None:
+    """The response cache's store and versions, or None when the cache is off."""
+    versions = cache_versions(settings)
+    if versions is None:
+        return None
+    return CachedAnswers(
+        ResponseStore(
+            settings.response_cache_bytes, ttl_seconds=settings.response_cache_ttl_seconds
+        ),
+        versions,
+        retry_max_seconds=settings.cache_bump_retry_max_seconds,
     )
 
 
@@ -155,7 +189,7 @@ class Runtime:
     verifier: Verifier
     batcher: StatusBatcher
     bus: EventBus  # the bus itself (``services.bus`` may wrap it to bump cache versions)
-    versions: Versions | None  # the response cache's versions; None: the cache is off
+    answers: CachedAnswers | None  # the response cache and its versions; None: the cache is off
     http: httpx.AsyncClient | None  # the providers' guarded client (None with injected ports)
 
     async def start(self) -> None:
@@ -169,6 +203,8 @@ class Runtime:
             await self.close()
             raise
         await self.bus.start()
+        if self.answers is not None:
+            self.answers.start()  # retries the cache-version bumps that failed
         self.verifier.start_sweeping()
         self.batcher.start()
 
@@ -177,13 +213,15 @@ class Runtime:
         await self.verifier.stop()
         await self.batcher.stop()
         await self.bus.stop()
+        if self.answers is not None:
+            await self.answers.stop()
         await self.close()
 
     async def close(self) -> None:
         if self.http is not None:
             await self.http.aclose()
-        if self.versions is not None:
-            await self.versions.aclose()
+        if self.answers is not None:
+            await self.answers.versions.aclose()
         await self.database.close()
 
 
@@ -206,7 +244,7 @@ def build_services(
         http = create_http_client(policy, resolver, transport=provider_transport)
         sms = build_ports(http, policy, retry_base_seconds=settings.retry_base_seconds)
     carrier = event_bus(settings)
-    versions = cache_versions(settings)
+    answers = cached_answers(settings)
     services = Services(
         reads=database.reads,
         writes=database.writes,
@@ -214,7 +252,7 @@ def build_services(
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
-        bus=carrier if versions is None else BumpingBus(carrier, versions),
+        bus=carrier if answers is None else BumpingBus(carrier, answers.invalidate),
         sms=sms,
         verifier=NO_CHECKS,
         verify_lease_seconds=settings.verify_lease_seconds,
@@ -223,7 +261,7 @@ def build_services(
     )
     verifier = Verifier(
         services,
-        touched=None if versions is None else functools.partial(invalidate, versions),
+        touched=None if answers is None else answers.invalidate,
         lease_seconds=settings.verify_lease_seconds,
         recheck_seconds=settings.recheck_seconds,
         sweep_seconds=settings.verify_sweep_seconds,
@@ -238,4 +276,4 @@ def build_services(
         max_batch=settings.status_batch_size,
         linger_seconds=settings.status_batch_linger_seconds,
     )
-    return Runtime(settings, database, services, verifier, batcher, carrier, versions, http)
+    return Runtime(settings, database, services, verifier, batcher, carrier, answers, http)

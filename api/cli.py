@@ -13,23 +13,30 @@ import functools
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.app import create_app
 from api.bootstrap import (
     ConfigurationError,
     build_services,
+    cache_versions,
     check_keys_cover_secrets,
     event_bus,
     open_database,
     secret_box,
 )
 from api.logs import configure_logging
+from api.response_cache import BumpingBus
 from api.settings import Settings, SettingsError, load_settings
 from domain.vocabulary import Role
+from providers.bus import EventBus, Subscription
+from providers.cache_versions import Versions, VersionsUnavailable
 from providers.redis_bus import RedisBus
 from resolvers.api_keys import (
     KEYS_CHANNEL,
@@ -41,7 +48,13 @@ from resolvers.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from resolvers.key_rotation import BATCH_SIZE, rotate_keys, secrets_per_key
+from resolvers.key_rotation import (
+    BATCH_SIZE,
+    RotationReport,
+    announce_failed,
+    rotate_keys,
+    secrets_per_key,
+)
 from storage.db import sqlite_path
 from storage.migrate import migrate
 
@@ -120,29 +133,89 @@ def _revoke_api_key(settings: Settings, args: argparse.Namespace) -> int:
         print(f"Key {key.prefix} was already revoked on {_when(key.revoked_at)}; nothing changed.")
         return 0
     print(f"Revoked key {key.prefix}.")
-    if not asyncio.run(_announce_revocation(settings, key.id)):
+
+    async def tell(servers: _Servers) -> None:
+        # The revocation first: a server that hears it refuses the key from then on, and the
+        # bump then drops the workspace's cached answers on every replica.
+        await servers.announcer.publish(KEYS_CHANNEL, KeyRevoked(key.id))
+        await servers.announcer.bump(key.workspace_id)
+
+    if not asyncio.run(_tell_servers(settings, tell)):
         print(
-            "warning: could not tell the servers over the Redis bus; the key's open websockets "
-            "close at their next key re-check (SMS_KEY_RECHECK_SECONDS).",
+            "warning: could not tell the servers over Redis; the key's open websockets close at "
+            "their next key re-check (SMS_KEY_RECHECK_SECONDS), and cached answers expire within "
+            "SMS_RESPONSE_CACHE_TTL_SECONDS.",
             file=sys.stderr,
         )
     return 0
 
 
-async def _announce_revocation(settings: Settings, key_id: str) -> bool:
-    """Every replica closes the key's open websockets on hearing this (and forgets the key's
-    remembered caller). In-process buses reach no server from here: their sockets re-check."""
+class _Announcer:
+    """The bus of a CLI command: straight to Redis (a command does not listen), bumping cache
+    versions there too; it never raises, and remembers whether anything failed to get through."""
+
+    def __init__(self, bus: RedisBus, versions: Versions | None) -> None:
+        self._bus = bus
+        self._versions = versions
+        self.missed = False
+
+    async def start(self) -> None:
+        """Nothing runs in the background: each event is sent as it is published."""
+
+    async def stop(self) -> None:
+        await self._bus.stop()
+        if self._versions is not None:
+            await self._versions.aclose()
+
+    async def publish(self, channel: str, message: object) -> None:
+        if self.missed:
+            return  # Redis failed once: the rest would wait out the same timeouts, one by one
+        try:
+            await self._bus.announce(channel, message)
+        except Exception as exc:
+            self._missed("event not announced", exc)
+
+    async def bump(self, workspace_id: str) -> None:
+        if self._versions is None or self.missed:
+            return  # the servers cache nothing (SMS_RESPONSE_CACHE_BYTES=0), or Redis failed
+        try:
+            await self._versions.bump(workspace_id)
+        except VersionsUnavailable as exc:
+            self._missed("cache version not bumped", exc)
+
+    def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
+        return self._bus.subscribe(channel)
+
+    def _missed(self, what: str, exc: Exception) -> None:
+        self.missed = True
+        log.warning("%s: %s", what, type(exc).__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Servers:
+    """The running servers as a command reaches them (a ``Publisher``): the committed state to
+    read events from, and a bus that bumps the cache versions before each cached-field event."""
+
+    reads: async_sessionmaker[AsyncSession]
+    bus: EventBus
+    announcer: _Announcer
+
+
+async def _tell_servers(settings: Settings, tell: Callable[[_Servers], Awaitable[None]]) -> bool:
+    """Tell the servers about a change this command committed: through Redis when they share
+    one; otherwise nothing reaches them from here, and their cached answers expire within
+    SMS_RESPONSE_CACHE_TTL_SECONDS. False when Redis did not take all of it."""
     bus = event_bus(settings)
     if not isinstance(bus, RedisBus):
         return True
+    announcer = _Announcer(bus, cache_versions(settings))
+    database = open_database(settings)
     try:
-        await bus.announce(KEYS_CHANNEL, KeyRevoked(key_id))
-    except Exception as exc:
-        logging.getLogger(__name__).warning("revocation not announced: %s", type(exc).__name__)
-        return False
+        await tell(_Servers(database.reads, BumpingBus(announcer, announcer.bump), announcer))
     finally:
-        await bus.stop()
-    return True
+        await announcer.stop()
+        await database.close()
+    return not announcer.missed
 
 
 def _list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -198,10 +271,13 @@ def _announce_database(database_url: str) -> None:
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     box = secret_box(settings)
-    report = _with_database(
+    report: RotationReport = _with_database(
         settings,
         functools.partial(
-            rotate_keys, batch_size=args.batch_size, forget_unreadable=args.forget_unreadable
+            rotate_keys,
+            batch_size=args.batch_size,
+            forget_unreadable=args.forget_unreadable,
+            public_url=settings.public_url,
         ),
         box,
     )
@@ -217,6 +293,14 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
         print(
             f"Dropped {report.forgotten} unreadable secret(s): their accounts are Failed until "
             "their Auth Token is entered again."
+        )
+    if report.failed and not asyncio.run(
+        _tell_servers(settings, functools.partial(announce_failed, report=report))
+    ):
+        print(
+            "warning: could not tell the servers over Redis; cached answers show the Failed "
+            "accounts within SMS_RESPONSE_CACHE_TTL_SECONDS, open pages when they refetch.",
+            file=sys.stderr,
         )
     usage = _with_database(settings, secrets_per_key)
     print("Secrets per key id:")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 
 from sqlalchemy import text
 from starlette.requests import Request
@@ -13,12 +14,15 @@ from starlette.routing import Route
 
 from api.bootstrap import Runtime
 from api.graphql import GraphQLApp
+from providers.cache_versions import RedisVersions
 from providers.redis_bus import RedisBus
 
 log = logging.getLogger("sms_accounts")
 
 
 def health_routes(runtime: Runtime, graphql_app: GraphQLApp) -> list[Route]:
+    carrier = runtime.bus
+
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
@@ -33,21 +37,35 @@ def health_routes(runtime: Runtime, graphql_app: GraphQLApp) -> list[Route]:
                 status_code=503,
                 headers={"Retry-After": str(runtime.settings.db_retry_after_seconds)},
             )
+        if isinstance(carrier, RedisBus) and not carrier.connected.is_set():
+            # Not ready while deaf to the bus: its subscriptions would miss the other replicas'
+            # events. It still answers what reaches it (the database is the truth).
+            return JSONResponse(
+                {"database": "ok", **bus_state()},
+                status_code=503,
+                headers={"Retry-After": str(math.ceil(runtime.settings.bus_reconnect_max_seconds))},
+            )
         return JSONResponse({"database": "ok", **bus_state()})
 
     def bus_state() -> dict[str, str]:
-        """Shown, not judged: without Redis a replica still serves (the database is the truth)."""
-        bus = runtime.bus
-        if not isinstance(bus, RedisBus):
+        if not isinstance(carrier, RedisBus):
             return {}
-        return {"bus": "ok" if bus.connected.is_set() else "reconnecting"}
+        return {"bus": "ok" if carrier.connected.is_set() else "reconnecting"}
 
     async def statusz(_: Request) -> JSONResponse:
         """Counts only (no names, no keys): lets an operator, and the e2e tests, see that
         closed websockets leave no task behind."""
-        return JSONResponse(
-            {"websockets": graphql_app.open_websockets, "tasks": len(asyncio.all_tasks())}
-        )
+        counts: dict[str, object] = {
+            "websockets": graphql_app.open_websockets,
+            "tasks": len(asyncio.all_tasks()),
+        }
+        # What was read from Redis and refused (forged, replayed, malformed), by reason.
+        if isinstance(carrier, RedisBus):
+            counts["bus_refused"] = dict(carrier.refused.counts)
+        versions = None if runtime.answers is None else runtime.answers.versions
+        if isinstance(versions, RedisVersions):
+            counts["cache_versions_refused"] = dict(versions.refused.counts)
+        return JSONResponse(counts)
 
     return [
         Route("/healthz", healthz, methods=["GET"]),

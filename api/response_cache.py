@@ -8,15 +8,27 @@ that version before the change's mutation answers (``BumpingBus``: the very even
 subscriptions), so an entry read after it no longer matches. With Redis the versions are shared by
 every replica: a read on any replica after a mutation's response reflects the mutation.
 
+The cache fails closed. A bump that fails (Redis slow or away) leaves the old version in place, so
+``CachedAnswers`` clears that workspace's entries here and marks it dirty: no hit and no store for
+it on this replica until a bump succeeds, which a background task retries with capped backoff.
+Other replicas keep entries of the old version until that retry lands (as soon as Redis takes
+writes again, within ``retry_max_seconds``), and every entry expires ``ttl_seconds`` after it was
+stored whatever happens: the last resort for a replica that died before its retry, and for writers
+that cannot reach the versions at all (the CLI on the embedded default).
+
 Only POST bodies (within the request limits) whose operation is a query selecting nothing but the
 cacheable root fields are stored, and only when the answer is a 200 without errors.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
+import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import lru_cache
 
@@ -42,12 +54,21 @@ Key = tuple[str, str, bytes]
 
 
 class ResponseStore:
-    """An LRU of serialized answers within a byte budget."""
+    """An LRU of serialized answers within a byte budget; an entry lives ``ttl_seconds`` at most."""
 
-    def __init__(self, max_bytes: int) -> None:
+    def __init__(
+        self,
+        max_bytes: int,
+        *,
+        ttl_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.max_bytes = max_bytes
+        self.ttl_seconds = ttl_seconds
         self.size = 0
-        self._entries: OrderedDict[Key, tuple[str, bytes]] = OrderedDict()
+        self._clock = clock
+        # key -> (version, expiry on ``clock``, body); the least recently used first.
+        self._entries: OrderedDict[Key, tuple[str, float, bytes]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -56,11 +77,11 @@ class ResponseStore:
         entry = self._entries.get(key)
         if entry is None:
             return None
-        if entry[0] != version:
+        if entry[0] != version or entry[1] <= self._clock():
             self._drop(key)
             return None
         self._entries.move_to_end(key)
-        return entry[1]
+        return entry[2]
 
     def put(self, key: Key, version: str, body: bytes) -> None:
         cost = _cost(key, body)
@@ -68,7 +89,7 @@ class ResponseStore:
             return
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = (version, body)
+        self._entries[key] = (version, self._clock() + self.ttl_seconds, body)
         self.size += cost
         while self.size > self.max_bytes:
             self._drop(next(iter(self._entries)))
@@ -77,8 +98,15 @@ class ResponseStore:
         self._entries.clear()
         self.size = 0
 
+    def forget_workspace(self, workspace_id: str) -> int:
+        """Drop every entry of one workspace (a walk of the store: only after a failed bump)."""
+        doomed = [key for key in self._entries if key[0] == workspace_id]
+        for key in doomed:
+            self._drop(key)
+        return len(doomed)
+
     def _drop(self, key: Key) -> None:
-        _, body = self._entries.pop(key)
+        _, _, body = self._entries.pop(key)
         self.size -= _cost(key, body)
 
 
@@ -108,13 +136,111 @@ def is_cacheable_request(request: object) -> bool:
     return is_cacheable_document(query, name)
 
 
+RETRY_FIRST_SECONDS = 0.05  # a failed bump's first retry; the wait doubles up to the cap
+
+
+class CachedAnswers:
+    """This replica's cached answers and what makes them stale: the versions, and the workspaces
+    whose last bump failed (dirty: their reads are neither served from nor stored in the cache
+    here until a bump succeeds). Owns the task that retries those bumps."""
+
+    def __init__(
+        self, store: ResponseStore, versions: Versions, *, retry_max_seconds: float
+    ) -> None:
+        self.store = store
+        self.versions = versions
+        self._retry_max = retry_max_seconds
+        # workspace -> the number of the failure that made it dirty: a retry only cleans what
+        # failed before it started, never a failure that happened while it ran.
+        self._dirty: dict[str, int] = {}
+        self._failures = 0
+        self._wake = asyncio.Event()
+        self._retrier: asyncio.Task[None] | None = None
+
+    def is_dirty(self, workspace_id: str) -> bool:
+        return workspace_id in self._dirty
+
+    async def version(self, workspace_id: str) -> str | None:
+        """The version a request reads and stores under; None: leave the cache alone for it."""
+        if workspace_id in self._dirty:
+            return None
+        try:
+            return await self.versions.current(workspace_id)
+        except VersionsUnavailable as exc:
+            # Nothing cached may be trusted while versions cannot be read: entries stored before
+            # could have been invalidated meanwhile by a replica that could still reach them.
+            if len(self.store):
+                log.warning("response cache: versions unavailable (%s); cache cleared", exc)
+                self.store.clear()
+            return None
+
+    def get(self, key: Key, version: str) -> bytes | None:
+        return self.store.get(key, version)
+
+    def put(self, key: Key, version: str, body: bytes) -> None:
+        # A bump failed while this request ran: what it read may predate the change, and its
+        # version is the one that failed to move.
+        if key[0] not in self._dirty:
+            self.store.put(key, version, body)
+
+    async def invalidate(self, workspace_id: str) -> None:
+        """Bump the workspace's version: its cached reads are stale from now on. Never raises:
+        when the bump fails, this replica fails closed for the workspace until a retry lands."""
+        try:
+            await self.versions.bump(workspace_id)
+        except VersionsUnavailable as exc:
+            self._failures += 1
+            self._dirty[workspace_id] = self._failures
+            dropped = self.store.forget_workspace(workspace_id)
+            log.warning(
+                "could not bump the cache version of workspace %s (%s): %d cached answer(s) "
+                "dropped; its reads bypass this replica's cache until a retry succeeds",
+                workspace_id,
+                exc,
+                dropped,
+            )
+            self._wake.set()
+
+    def start(self) -> None:
+        if self._retrier is None:
+            self._retrier = asyncio.create_task(self._retry_failed_bumps(), name="cache-bumps")
+
+    async def stop(self) -> None:
+        retrier, self._retrier = self._retrier, None
+        if retrier is not None:
+            retrier.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retrier
+
+    async def _retry_failed_bumps(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            delay = RETRY_FIRST_SECONDS
+            while self._dirty:
+                await asyncio.sleep(delay)
+                if not await self._bump_dirty():
+                    delay = min(delay * 2, self._retry_max)
+
+    async def _bump_dirty(self) -> bool:
+        """Bump every dirty workspace; False at the first failure (Redis is still away)."""
+        for workspace_id, failure in list(self._dirty.items()):
+            try:
+                await self.versions.bump(workspace_id)
+            except VersionsUnavailable:
+                return False
+            if self._dirty.get(workspace_id) == failure:
+                del self._dirty[workspace_id]
+                log.info("workspace %s: cache version bumped on retry, cached again", workspace_id)
+        return True
+
+
 class ResponseCache:
     """ASGI middleware between authentication (which sets the caller) and Strawberry."""
 
-    def __init__(self, app: ASGIApp, store: ResponseStore, versions: Versions) -> None:
+    def __init__(self, app: ASGIApp, answers: CachedAnswers) -> None:
         self.app = app
-        self.store = store
-        self.versions = versions
+        self.answers = answers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # The caller (RequireApiKey) and the accepted body (LimitRequests) come with the scope.
@@ -128,27 +254,16 @@ class ResponseCache:
             caller.role.value,
             hashlib.blake2b(body, digest_size=16).digest(),
         )
-        version = await self._version(caller.workspace_id)
+        version = await self.answers.version(caller.workspace_id)
         if version is not None:
-            hit = self.store.get(key, version)
+            hit = self.answers.get(key, version)
             if hit is not None:
                 await _answer(send, hit)
                 return
         answer = _Capture(send)
         await self.app(scope, receive, answer)
         if version is not None and answer.storable() and is_cacheable_request(state.get("request")):
-            self.store.put(key, version, answer.body())
-
-    async def _version(self, workspace_id: str) -> str | None:
-        try:
-            return await self.versions.current(workspace_id)
-        except VersionsUnavailable as exc:
-            # Nothing cached may be trusted while versions cannot be read: entries stored before
-            # could have been invalidated meanwhile by a replica that could still reach them.
-            if len(self.store):
-                log.warning("response cache: versions unavailable (%s); cache cleared", exc)
-                self.store.clear()
-            return None
+            self.answers.put(key, version, answer.body())
 
 
 async def _answer(send: Send, body: bytes) -> None:
@@ -184,11 +299,14 @@ class _Capture:
 
 
 class BumpingBus:
-    """The event bus, bumping the workspace's cache version before each cached-field event."""
+    """The event bus, bumping the workspace's cache version before each cached-field event.
 
-    def __init__(self, bus: EventBus, versions: Versions) -> None:
+    ``bump``: ``CachedAnswers.invalidate`` in the server; the CLI passes its own, which reports a
+    failure instead of failing closed in a process that serves nothing."""
+
+    def __init__(self, bus: EventBus, bump: Callable[[str], Awaitable[None]]) -> None:
         self.inner = bus
-        self._versions = versions
+        self._bump = bump
 
     async def start(self) -> None:
         await self.inner.start()
@@ -199,16 +317,8 @@ class BumpingBus:
     async def publish(self, channel: str, message: object) -> None:
         workspace_id = workspace_of_cached_channel(channel)
         if workspace_id is not None:
-            await invalidate(self._versions, workspace_id)
+            await self._bump(workspace_id)
         await self.inner.publish(channel, message)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         return self.inner.subscribe(channel)
-
-
-async def invalidate(versions: Versions, workspace_id: str) -> None:
-    """Bump the workspace's version: its cached reads are stale from now on. Never raises."""
-    try:
-        await versions.bump(workspace_id)
-    except VersionsUnavailable:
-        log.exception("could not bump the cache version of workspace %s", workspace_id)

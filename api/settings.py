@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sms.db"
+MIN_BUS_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -22,6 +23,9 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     encryption_keys: str = Field(default="", repr=False)
+    # What authenticates and encrypts everything written to Redis (bus messages, cache versions):
+    # derived from SMS_ENCRYPTION_KEYS unless this is set (comma-separated, first one writes).
+    bus_secret: str = Field(default="", repr=False)
     allowed_provider_hosts: str = DEFAULT_ALLOWED_HOSTS
     public_url: str | None = None
     # development | production: production turns off GraphiQL, introspection and "Did you
@@ -30,7 +34,7 @@ class Settings(BaseSettings):
     graphiql: bool | None = None  # unset: on in development, off in production
     log_format: Literal["text", "json"] = "text"
     log_sql: bool = False
-    broadcast_url: str = "memory://"
+    broadcast_url: str = Field(default="memory://", repr=False)  # may hold Redis's password
     allowed_origins: str = ""
     subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
     max_concurrent_checks: int = Field(default=32, ge=1, le=10_000)
@@ -43,7 +47,9 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
     # Twilio stops signing with the old token at once; 15 minutes covers retries in flight.
     webhook_token_grace_seconds: float = Field(default=900.0, ge=0)
-    key_recheck_seconds: float = Field(default=30.0, gt=0)
+    # An open websocket's key is looked up again this often (once per key, however many sockets
+    # it holds): a revoked key's sockets close within it even without a bus to announce it.
+    key_recheck_seconds: float = Field(default=4.0, gt=0, le=5)
     # Limits on what one request or websocket may ask of the server (README "Security").
     max_query_depth: int = Field(default=10, ge=1, le=100)
     max_aliases: int = Field(default=30, ge=0, le=10_000)
@@ -52,6 +58,11 @@ class Settings(BaseSettings):
     max_json_depth: int = Field(default=32, ge=2, le=1_000)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
     ws_max_subscriptions: int = Field(default=20, ge=1, le=1_000)
+    # A websocket must send connection_init this soon after it opens (else 4408); at most this
+    # many may wait for theirs at once, and one API key may hold at most this many open (4429).
+    ws_init_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    ws_max_awaiting_init: int = Field(default=1_000, ge=1, le=1_000_000)
+    ws_max_sockets_per_key: int = Field(default=500, ge=1, le=1_000_000)
     # More failed key or signature checks than this in one second from one address: 429.
     auth_failures_per_second: int = Field(default=20, ge=1, le=100_000)
     # How many client addresses the failure counter tracks at most (its memory bound).
@@ -61,6 +72,14 @@ class Settings(BaseSettings):
     response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=5)
     cache_version_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
+    # The cache's last resort: an entry is served at most this long after it was stored, so a
+    # change no version bump announced (a failed bump seen from another replica, the CLI without
+    # Redis) shows within it. 5 s: the bound of a revoked key too; a read repeated 100 times a
+    # second is still computed once per 500.
+    response_cache_ttl_seconds: float = Field(default=5.0, gt=0, le=60)
+    # A failed bump is retried after 0.05 s, the wait doubling up to this: once Redis takes
+    # writes again, the other replicas drop their stale entries within it.
+    cache_bump_retry_max_seconds: float = Field(default=1.0, gt=0, le=10)
     # Delivery reports are written in batches: at most this many per transaction, and a batch
     # waits at most this long for more before it is written (each callback waits for its commit).
     status_batch_size: int = Field(default=200, ge=1, le=5_000)
@@ -70,6 +89,10 @@ class Settings(BaseSettings):
     bus_reconnect_max_seconds: float = Field(default=10.0, gt=0, le=300)
     # Events waiting to be sent to Redis; beyond it (Redis not keeping up) they stay local.
     bus_outbox_size: int = Field(default=10_000, ge=1, le=1_000_000)
+    # A bus message older than this (by its sender's clock) is refused as a replay.
+    bus_max_age_seconds: float = Field(default=30.0, ge=1, le=600)
+    # Workspaces whose newest cache version a replica remembers, to refuse one set back.
+    cache_workspaces_tracked: int = Field(default=10_000, ge=100, le=10_000_000)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
 
     @field_validator("database_url")
@@ -92,6 +115,17 @@ class Settings(BaseSettings):
                 raise ValueError(f"key {position} is not valid base64") from None
             if len(raw) != 32:
                 raise ValueError(f"key {position} decodes to {len(raw)} bytes; AES-256 needs 32")
+        return value
+
+    @field_validator("bus_secret")
+    @classmethod
+    def _bus_secrets_are_long(cls, value: str) -> str:
+        for position, item in enumerate(_split(value), start=1):
+            if len(item) < MIN_BUS_SECRET_LENGTH:
+                raise ValueError(
+                    f"secret {position} has {len(item)} characters; at least "
+                    f"{MIN_BUS_SECRET_LENGTH} are needed (e.g. openssl rand -hex 32)"
+                )
         return value
 
     @field_validator("allowed_provider_hosts")
@@ -149,6 +183,11 @@ class Settings(BaseSettings):
     def encryption_key_list(self) -> list[bytes]:
         """Decoded keys, first one encrypts."""
         return [base64.b64decode(item) for item in _split(self.encryption_keys)]
+
+    @property
+    def bus_secret_list(self) -> list[bytes]:
+        """SMS_BUS_SECRET's secrets, first one writes; empty when unset."""
+        return [item.encode() for item in _split(self.bus_secret)]
 
     @property
     def origin_list(self) -> list[str]:

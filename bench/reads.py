@@ -25,7 +25,7 @@ picker >= 0.8x the ceiling, accounts >= 0.7x; cache cold >= 0.8x the floor.
 serve`` on PostgreSQL with ``SMS_BROADCAST_URL=redis://...`` (one wrk per replica, 16 connections
 each, at the same time; goal >= 0.4x), the floor on the same PostgreSQL, and what the
 cross-replica version check costs: the replicas' server CPU per cache hit (versions in Redis)
-minus the embedded run's (versions in a dictionary), and the round trip of one MGET timed from
+minus the embedded run's (versions in a dictionary), and the round trip of one GET timed from
 here. (On PostgreSQL with ``memory://`` the product turns its cache off, so there is no
 same-database comparison without Redis.)
 
@@ -610,7 +610,7 @@ def run_replicas(
         figures = measure(wrk, key, servers, options, scratch)
     goals = {operation: REPLICAS_GOAL for operation in DOCUMENTS} | {"cold": REPLICAS_GOAL}
     problems = report("two replicas: PostgreSQL + Redis", figures, servers, goals)
-    # A hit does the same work on both but for where the version comes from: Redis (one MGET)
+    # A hit does the same work on both but for where the version comes from: Redis (one GET)
     # here, a dictionary in the embedded run. (On PostgreSQL without Redis the cache is off.)
     for operation, sides in figures.items():
         extra = sides["replicas"].cost - embedded[operation]["product"].cost
@@ -618,13 +618,13 @@ def run_replicas(
             f"{operation:<12} version check: {extra * 1e3:+.3f} ms server CPU per cache hit "
             "(replicas with Redis - embedded with memory versions)"
         )
-    mget = common.run_async(mget_round_trip(redis_url))
-    print(f"one MGET from this process: {mget * 1e3:.3f} ms median round trip")
+    get = common.run_async(get_round_trip(redis_url))
+    print(f"one GET from this process: {get * 1e3:.3f} ms median round trip")
     return problems
 
 
-async def mget_round_trip(redis_url: str, times: int = 2000) -> float:
-    """The median wall time of the version check's MGET (an epoch and a workspace's counter)."""
+async def get_round_trip(redis_url: str, times: int = 2000) -> float:
+    """The median wall time of the version check's GET (a workspace's version)."""
     from redis.asyncio import Redis
 
     client = Redis.from_url(redis_url)
@@ -632,7 +632,7 @@ async def mget_round_trip(redis_url: str, times: int = 2000) -> float:
     try:
         for _ in range(times):
             started = time.perf_counter()
-            await client.mget("sms:cache:epoch", "sms:cache:v:bench")
+            await client.get("sms:cache:v:bench")
             took.append(time.perf_counter() - started)
     finally:
         await client.aclose()

@@ -8,15 +8,32 @@ Redis is not the truth, the database is: while Redis is away, publishing drops e
 go on), the listener reconnects with capped backoff, and on its return every local subscriber is
 told to resync, as on a queue overflow. The returning replica also announces its return, because
 subscribers on replicas that kept their connection missed this replica's events too.
+
+Nothing heard on Redis is trusted either (README "Security"): whoever reaches it could listen,
+forge or replay. Every message, the resync announcement included, is a frame
+
+    header = "sms1" | origin (16 bytes) | sequence (8) | sent at (8, ms since the epoch)
+    frame  = header | RedisKeys.seal(channel length (2) | channel | event, header=header)
+
+so its content (SMS bodies, phone numbers) is encrypted and the whole is authenticated (AES-GCM).
+A frame is delivered only when it opens, names the channel it arrived on, is at most
+``max_age_seconds`` old and comes after the last frame heard from its origin (each origin sends
+one ordered stream: a replay is refused). Anything else is counted by reason, logged at most once
+a minute, and skipped: no message can end the listener, which restarts itself on any error.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import socket
+import struct
+import time
 import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -26,11 +43,14 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from providers.bus import Codec, MemoryBus, Subscription
+from providers.redis_keys import RedisKeys, Refusals, UntrustedError
 
 log = logging.getLogger(__name__)
 
-RESYNC = "resync"  # "I was away: resync your subscribers", with the sender's id
-_ORIGIN_LENGTH = 32  # uuid4().hex, then the encoded message
+RESYNC = "resync"  # "I was away: resync your subscribers"
+_MAGIC = b"sms1"
+_HEADER = struct.Struct(">4s16sQQ")  # magic, origin, sequence, sent at (ms)
+_NAME = struct.Struct(">H")  # the channel's length, inside the sealed part
 _KEEPALIVE = {
     getattr(socket, option): value
     for option, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3))
@@ -55,21 +75,29 @@ def redis_client(url: str, *, retries: int, name: str) -> Redis:
     return client
 
 
+class RefusedError(Exception):
+    """A frame heard on Redis that is not delivered; the message is the reason counted."""
+
+
 class RedisBus:
     def __init__(
         self,
         url: str,
         codec: Codec,
+        secret_keys: Sequence[bytes],
         *,
         queue_size: int,
         outbox_size: int,
         reconnect_min_seconds: float,
         reconnect_max_seconds: float,
+        max_age_seconds: float,
     ) -> None:
         self._codec = codec
+        self._keys = RedisKeys(secret_keys, "redis bus")
         self._local = MemoryBus(queue_size)
-        self._origin = uuid.uuid4().hex.encode()
-        self.name = f"sms-bus-{self._origin.decode()}"
+        origin = uuid.uuid4()
+        self._origin = origin.bytes
+        self.name = f"sms-bus-{origin.hex}"
         self._publisher = redis_client(url, retries=1, name=self.name + "-publisher")
         self._listener = redis_client(url, retries=0, name=self.name + "-listener")
         self._backoff = (reconnect_min_seconds, reconnect_max_seconds)
@@ -78,12 +106,17 @@ class RedisBus:
         database = self._listener.connection_pool.connection_kwargs.get("db", 0)
         self._prefix = f"sms-bus:{database}:".encode()
         # Mutations never wait on Redis: publishing queues the event for one sender task, which
-        # keeps this process's events in order.
-        self._outbox: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue(outbox_size)
+        # keeps this process's frames in the order of their sequence numbers.
+        self._outbox: asyncio.Queue[tuple[str, bytes]] = asyncio.Queue(outbox_size)
+        self._sequence = itertools.count(1)
+        self._max_age = max_age_seconds
+        # Per origin heard lately: its last sequence number and when it was heard.
+        self._heard: OrderedDict[bytes, tuple[int, float]] = OrderedDict()
+        self.refused = Refusals("event bus: refused {count} message(s) heard on Redis")
         self._tasks: list[asyncio.Task[None]] = []
         self._dropped = False
         self._lost = False
-        self.connected = asyncio.Event()  # the listener is subscribed (benches wait on it)
+        self.connected = asyncio.Event()  # the listener is subscribed (readiness, benches)
 
     async def start(self) -> None:
         if not self._tasks:
@@ -105,23 +138,24 @@ class RedisBus:
 
     async def publish(self, channel: str, message: object) -> None:
         self._local.deliver(channel, message)
-        if self._lost:
-            return  # subscribers everywhere resync when the bus is back
-        try:
-            self._outbox.put_nowait((self.wire_channel(channel), self._codec.encode(message)))
-        except asyncio.QueueFull:
-            # Redis does not keep up: the event reaches only this replica's subscribers, and the
-            # others' are told to resync once the outbox has drained.
-            self._dropped = True
+        if not self._lost:  # else subscribers everywhere resync when the bus is back
+            self._queue(channel, self._codec.encode(message))
 
     async def announce(self, channel: str, message: object) -> None:
         """Publish from a process that does not listen (the CLI); raises when Redis is away."""
-        payload = self._wrap(self._codec.encode(message))
-        await self._publisher.publish(self.wire_channel(channel), payload)
+        await self._publisher.publish(
+            self.wire_channel(channel), self.frame(channel, self._codec.encode(message))
+        )
 
     def wire_channel(self, channel: str) -> bytes:
         """The Redis channel that carries ``channel``."""
         return self._prefix + channel.encode()
+
+    def frame(self, channel: str, payload: bytes) -> bytes:
+        """What goes on Redis for ``payload`` on ``channel``: this bus's next frame."""
+        header = _HEADER.pack(_MAGIC, self._origin, next(self._sequence), time.time_ns() // 10**6)
+        name = channel.encode()
+        return header + self._keys.seal(_NAME.pack(len(name)) + name + payload, header=header)
 
     def subscribe(self, channel: str) -> AbstractAsyncContextManager[Subscription]:
         return self._local.subscribe(channel)
@@ -129,8 +163,13 @@ class RedisBus:
     def subscriber_count(self, channel: str) -> int:
         return self._local.subscriber_count(channel)
 
-    def _wrap(self, payload: bytes) -> bytes:
-        return self._origin + payload
+    def _queue(self, channel: str, payload: bytes) -> None:
+        try:
+            self._outbox.put_nowait((channel, payload))
+        except asyncio.QueueFull:
+            # Redis does not keep up: the event reaches only this replica's subscribers, and the
+            # others' are told to resync once the outbox has drained.
+            self._dropped = True
 
     async def _send_outbox(self) -> None:
         while True:
@@ -140,13 +179,13 @@ class RedisBus:
                     await self._send(channel, payload)
                 if self._dropped and self._outbox.empty():
                     self._dropped = False
-                    await self._send(self.wire_channel(RESYNC), b"")
+                    await self._send(RESYNC, b"")
             finally:
                 self._outbox.task_done()
 
-    async def _send(self, channel: bytes, payload: bytes) -> None:
+    async def _send(self, channel: str, payload: bytes) -> None:
         try:
-            await self._publisher.publish(channel, self._wrap(payload))
+            await self._publisher.publish(self.wire_channel(channel), self.frame(channel, payload))
         except (RedisError, OSError) as exc:
             # The listener notices an outage on its own connection and logs it once; a failure
             # here alone drops one event, which the resync after an outage covers.
@@ -161,7 +200,9 @@ class RedisBus:
                 await self._back()
                 delay = self._backoff[0]
                 await self._relay(pubsub)
-            except (RedisError, OSError) as exc:
+            except Exception as exc:
+                # Whatever it was (Redis gone, or a bug), the listener starts again: a replica
+                # that stopped hearing the bus would serve stale live views for good.
                 self._went_away(exc)
             finally:
                 self.connected.clear()
@@ -172,39 +213,90 @@ class RedisBus:
 
     async def _relay(self, pubsub: Any) -> None:
         async for item in pubsub.listen():
-            if item.get("type") != "pmessage":
-                continue
-            channel: bytes = item["channel"]
-            data: bytes = item["data"]
-            origin, payload = data[:_ORIGIN_LENGTH], data[_ORIGIN_LENGTH:]
-            if origin == self._origin:
-                continue  # delivered locally when published
-            name = channel[len(self._prefix) :].decode()
-            if name == RESYNC:
+            if item.get("type") == "pmessage":
+                self._receive(item["channel"], item["data"])
+
+    def _receive(self, wire_channel: bytes, data: bytes) -> None:
+        try:
+            channel = self._name_of(wire_channel)
+            if channel != RESYNC and not self._local.subscriber_count(channel):
+                return  # no one here listens: not worth opening
+            payload = self._open(channel, data)
+            if payload is None:
+                return  # our own, delivered locally when published
+            if channel == RESYNC:
                 told = self._local.resync_all()
                 log.info("another replica's bus is back: %d subscription(s) told to resync", told)
-                continue
-            if self._local.subscriber_count(name):
-                self._deliver(name, payload)
-
-    def _deliver(self, channel: str, payload: bytes) -> None:
-        try:
-            message = self._codec.decode(payload)
-        except Exception:
-            # A message this version cannot read (a newer replica mid-deploy?) is skipped; the
-            # listener must survive it. Its content may be personal data: never logged.
-            log.warning("skipped an unreadable message on bus channel %s", channel)
+                return
+            message = self._decode(payload)
+        except RefusedError as refused:
+            self.refused.note(str(refused))
             return
         self._local.deliver(channel, message)
 
+    def _name_of(self, wire_channel: bytes) -> str:
+        try:
+            return wire_channel[len(self._prefix) :].decode()
+        except UnicodeDecodeError:
+            raise RefusedError("channel not UTF-8") from None
+
+    def _open(self, channel: str, data: bytes) -> bytes | None:
+        """The event inside ``data`` heard on ``channel``; None when it is this bus's own."""
+        if len(data) < _HEADER.size:
+            raise RefusedError("malformed")
+        magic, origin, sequence, sent_at = _HEADER.unpack_from(data)
+        if magic != _MAGIC:
+            raise RefusedError("malformed")
+        if origin == self._origin:
+            return None
+        try:
+            plain = self._keys.open(data[_HEADER.size :], header=data[: _HEADER.size])
+        except UntrustedError:
+            raise RefusedError("bad MAC") from None
+        if len(plain) < _NAME.size:
+            raise RefusedError("malformed")
+        end = _NAME.size + _NAME.unpack_from(plain)[0]
+        if plain[_NAME.size : end] != channel.encode():
+            # Sealed for another channel (another workspace's) and republished on this one.
+            raise RefusedError("channel mismatch")
+        self._check_fresh(origin, sequence, sent_at / 1000)
+        return plain[end:]
+
+    def _decode(self, payload: bytes) -> object:
+        try:
+            return self._codec.decode(payload)
+        except Exception:
+            # An event type this version does not know (a newer replica mid-deploy?).
+            raise RefusedError("unreadable event") from None
+
+    def _check_fresh(self, origin: bytes, sequence: int, sent_at: float) -> None:
+        now = time.time()
+        if abs(now - sent_at) > self._max_age:
+            raise RefusedError("stale")
+        last = self._heard.get(origin)
+        if last is not None and sequence <= last[0]:
+            raise RefusedError("replayed")
+        self._heard[origin] = (sequence, now)
+        self._heard.move_to_end(origin)
+        # An origin silent for twice the age limit is forgotten: whatever it sent before is
+        # refused as stale by now (the bound of this table: the origins of the last minute).
+        while self._heard:
+            oldest = next(iter(self._heard))
+            if now - self._heard[oldest][1] <= 2 * self._max_age:
+                break
+            del self._heard[oldest]
+
     def _went_away(self, exc: BaseException) -> None:
-        if not self._lost:
-            self._lost = True
-            log.warning(
-                "event bus lost (%s): events reach only this replica's subscribers until Redis is "
-                "back; reconnecting",
-                type(exc).__name__,
-            )
+        if self._lost:
+            return
+        self._lost = True
+        outage = isinstance(exc, RedisError | OSError)
+        log.warning(
+            "event bus lost (%s): events reach only this replica's subscribers until Redis is "
+            "back; reconnecting",
+            type(exc).__name__,
+            exc_info=None if outage else exc,  # not an outage: a bug, whose trace is wanted
+        )
 
     async def _back(self) -> None:
         self.connected.set()
@@ -213,4 +305,4 @@ class RedisBus:
             return
         told = self._local.resync_all()
         log.warning("event bus back: %d subscription(s) told to resync", told)
-        await self._send(self.wire_channel(RESYNC), b"")
+        self._queue(RESYNC, b"")  # after whatever the outbox holds, in sequence order

@@ -16,7 +16,7 @@ from domain.vocabulary import AccountStatus, Caller
 from providers.bus import SubscriberOverflow
 from resolvers.account_rows import to_account
 from resolvers.senders import senders_of
-from resolvers.services import Services
+from resolvers.services import Publisher, Services
 from resolvers.unit import UnitOfWork
 from storage import queries
 from storage.models import SmsAccountRow
@@ -74,7 +74,7 @@ def in_sender_picker(account: Account | None) -> bool:
 
 
 async def account_changed(
-    services: Services,
+    services: Publisher,
     workspace_id: str,
     account: Account,
     *,
@@ -136,7 +136,7 @@ def announce_senders(unit: UnitOfWork, services: Services, workspace_id: str) ->
     unit.after_commit(announce)
 
 
-async def senders_changed(services: Services, workspace_id: str) -> None:
+async def senders_changed(services: Publisher, workspace_id: str) -> None:
     """Publish the whole new sender picker list of a workspace. Never raises."""
     try:
         senders = await senders_of(services, workspace_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.accounts import Sender
 from domain.vocabulary import Caller
-from resolvers.services import Services
+from resolvers.services import Publisher, Services
 from storage import queries
 
 
@@ -13,7 +13,7 @@ async def list_senders(services: Services, caller: Caller) -> list[Sender]:
     return await senders_of(services, caller.workspace_id)
 
 
-async def senders_of(services: Services, workspace_id: str) -> list[Sender]:
+async def senders_of(services: Publisher, workspace_id: str) -> list[Sender]:
     async with services.reads() as session:
         rows = await queries.senders(session, workspace_id)
     return [

@@ -34,6 +34,17 @@ class _NoChecks:
 NO_CHECKS: Checks = _NoChecks()
 
 
+class Publisher(Protocol):
+    """What announcing a change needs: the committed state to read, and the bus. ``Services``
+    is one; a CLI command that changes accounts builds no more than this."""
+
+    @property
+    def reads(self) -> async_sessionmaker[AsyncSession]: ...
+
+    @property
+    def bus(self) -> EventBus: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Services:
     reads: async_sessionmaker[AsyncSession]

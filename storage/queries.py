@@ -369,9 +369,12 @@ async def replace_secret(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def forget_token(session: AsyncSession, account_id: str, old: str, move: AccountMove) -> bool:
+async def forget_token(
+    session: AsyncSession, account_id: str, old: str, move: AccountMove
+) -> SmsAccountRow | None:
     """Drop an Auth Token no key opens (unless it changed meanwhile), making ``move`` (to
-    FAILED): the account fails until its token is entered again."""
+    FAILED): the account fails until its token is entered again. The account as it now is, or
+    None when its token changed meanwhile."""
     result = await session.execute(
         update(SmsAccountRow)
         .where(_A.id == account_id, _A.auth_token_ciphertext == old)
@@ -380,9 +383,11 @@ async def forget_token(session: AsyncSession, account_id: str, old: str, move: A
             credentials_version=_A.credentials_version + 1,
             **move.columns(),
         )
+        .returning(*_A)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    forgotten = result.first()
+    return None if forgotten is None else SmsAccountRow(**forgotten._mapping)
 
 
 async def forget_previous_token(session: AsyncSession, account_id: str, old: str) -> bool:

@@ -49,16 +49,19 @@ class GraphQLSocket:
             elif message.get("type") != "ka":
                 return message
 
-    async def close_code(self) -> int | None:
-        """Wait for the server to close the socket and answer its close code. A message the
-        server sends first fails the test."""
+    async def closed(self) -> tuple[int | None, str]:
+        """Wait for the server to close the socket and answer its close code and reason. A
+        message the server sends first fails the test."""
         try:
             raw = await asyncio.wait_for(self.connection.recv(), TIMEOUT)
         except TimeoutError:
             raise AssertionError(f"the socket was still open after {TIMEOUT} s") from None
         except ConnectionClosed as closed:
-            return None if closed.rcvd is None else closed.rcvd.code
+            return (None, "") if closed.rcvd is None else (closed.rcvd.code, closed.rcvd.reason)
         raise AssertionError(f"expected the socket to close, got {raw!r}")
+
+    async def close_code(self) -> int | None:
+        return (await self.closed())[0]
 
     def next_id(self) -> str:
         return str(next(self._ids))

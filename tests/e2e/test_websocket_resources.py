@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_server_process import Server, environment
-from tests.ws_client import LEGACY_WS, GraphQLSocket, open_socket
+from tests.e2e.test_server_process import Server, environment, run
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket, open_socket
 
 WARM_UP = 500
 MORE = 3_000
@@ -44,20 +44,28 @@ async def subscribed(ws: GraphQLSocket, key: str) -> None:
 
 
 async def connect_and_close(url: str, key: str, number: int) -> None:
-    """One connection that ends one of four ways: the client closes it, the server closes it
-    (a message over the size limit), the network drops it without a closing handshake, or a
-    legacy graphql-ws client closes it."""
-    if number % 4 == 3:
+    """One connection that ends one of six ways: the client closes it, the server closes it
+    (a message over the size limit), the network drops it without a closing handshake, a
+    legacy graphql-ws client closes it, the server refuses its key, or the client drops it
+    before it ever sent ``connection_init``."""
+    if number % 6 == 3:
         async with open_socket(url, protocol=LEGACY_WS) as legacy:
             await legacy.init({"Authorization": f"Bearer {key}"})
             await legacy.start(SUBSCRIPTION)
         return
     async with open_socket(url) as ws:
+        if number % 6 == 4:
+            await ws.send({"type": "connection_init", "payload": {"Authorization": "Bearer x"}})
+            assert await ws.close_code() in (4401, 4429)  # 4429: failures are throttled
+            return
+        if number % 6 == 5:
+            ws.connection.transport.abort()
+            return
         await subscribed(ws, key)
-        if number % 4 == 1:
+        if number % 6 == 1:
             await ws.connection.send(TOO_BIG)
             assert await ws.close_code() == 1009
-        elif number % 4 == 2:
+        elif number % 6 == 2:
             transport = ws.connection.transport
             transport.abort()
 
@@ -116,3 +124,76 @@ def test_thousands_of_closed_websockets_leave_no_task_memory_or_cpu_behind(
     grown = (memory_after - memory_before) / MEGABYTE
     assert grown < 30, f"{MORE} more connections grew the process by {grown:.1f} MB"
     assert idle_cpu < 0.3, f"an idle server used {idle_cpu:.2f} s of CPU in 3 s"
+
+
+INIT_TIMEOUT = 2
+MAX_AWAITING_INIT = 40
+MAX_SOCKETS_PER_KEY = 10
+
+
+def issue_key(workdir: Path, env: dict[str, str]) -> str:
+    created = run(
+        "create-api-key", "--workspace", "default", "--role", "admin", cwd=workdir, env=env
+    )
+    assert created.returncode == 0, created.stderr
+    return created.stdout.strip().splitlines()[-1]
+
+
+async def silent_sockets_time_out(url: str) -> None:
+    """The most sockets allowed wait for connection_init, one more is refused, and each is closed
+    when its time is up."""
+    async with contextlib.AsyncExitStack() as stack:
+        # Opened together, well within the timeout even on a busy machine.
+        silent = await asyncio.gather(
+            *(
+                stack.enter_async_context(
+                    open_socket(url, protocol=(TRANSPORT_WS, LEGACY_WS)[n % 2])
+                )
+                for n in range(MAX_AWAITING_INIT)
+            )
+        )
+        async with open_socket(url) as one_more:
+            assert (await one_more.close_code()) == 4429
+        assert await asyncio.gather(*(ws.close_code() for ws in silent)) == [4408] * len(silent)
+
+
+async def a_key_holds_its_most(url: str, key: str) -> None:
+    """The most sockets allowed for one key are acknowledged and one more is refused; then half
+    are dropped by the network and the others closed by the client."""
+    async with contextlib.AsyncExitStack() as stack:
+        held = []
+        for _ in range(MAX_SOCKETS_PER_KEY):
+            ws = await stack.enter_async_context(open_socket(url))
+            await ws.init({"Authorization": f"Bearer {key}"})
+            held.append(ws)
+        async with open_socket(url) as one_more:
+            init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {key}"}}
+            await one_more.send(init)
+            assert (await one_more.close_code()) == 4429
+        for ws in held[::2]:
+            ws.connection.transport.abort()
+
+
+def test_silent_sockets_time_out_and_the_caps_hold_exactly_on_a_real_server(
+    workdir: Path,
+) -> None:
+    env = environment(
+        {
+            "SMS_WS_INIT_TIMEOUT_SECONDS": str(INIT_TIMEOUT),
+            "SMS_WS_MAX_AWAITING_INIT": str(MAX_AWAITING_INIT),
+            "SMS_WS_MAX_SOCKETS_PER_KEY": str(MAX_SOCKETS_PER_KEY),
+        }
+    )
+    server = Server(workdir, env)
+    try:
+        key = issue_key(workdir, env)
+        url = server.url.replace("http", "ws", 1) + "/graphql"
+        before = settled(server)
+        for _ in range(2):  # after every socket ended, exactly as many fit again
+            asyncio.run(silent_sockets_time_out(url))
+            settled(server)
+            asyncio.run(a_key_holds_its_most(url, key))
+            after = settled(server)
+    finally:
+        server.stop()
+    assert after["tasks"] <= before["tasks"], (before, after)

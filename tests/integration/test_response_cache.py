@@ -1,5 +1,6 @@
 """The hot-read response cache: a read after any change reflects it; roles, workspaces and
-revoked keys never get an answer that is not theirs.
+revoked keys never get an answer that is not theirs; it fails closed when a version cannot be
+bumped, and nothing in it outlives its TTL.
 
 Each test first reads until the answer comes from the cache (``x-cache: hit``), then makes the
 change through its real path, then reads again: a missed invalidation serves the stale bytes.
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,15 +20,19 @@ import pytest
 import respx
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from sqlalchemy import text
 
 from resolvers.api_keys import revoke_api_key
 from storage.db import create_engine, create_sessionmakers
-from tests.conftest import Api, Keys, phone
+from tests.cli_process import sms_accounts
+from tests.conftest import PG_URL, TEST_KEY, Api, Keys, issue_keys, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, INTEGRATION, REMOVE, SENDERS
 from tests.integration.messaging import send, verified_account
-from tests.integration.test_accounts import added, enable, update
+from tests.integration.test_accounts import added, enable, mark_verified, update
 from tests.integration.test_sending import twilio_sends
 from tests.integration.test_verification import twilio_answers, verdict, verify
+from tests.redis_server import RedisProcess
+from tests.stored_secrets import tamper
 from tests.twilio_fixtures import error
 
 TO = "+14155550100"
@@ -257,3 +264,190 @@ async def test_a_write_acknowledged_by_one_replica_invalidates_the_others_cache(
 
 async def api_remove(api: Api, key: str, account_id: str) -> None:
     await api.data(key, REMOVE, {"id": account_id})
+
+
+# --- failing closed, and the TTL ----------------------------------------------------------------
+
+LONG_TTL = 60.0  # the longest the setting allows: a test that needs the TTL out of the way
+SHORT_TTL = 0.5
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
+    """A Redis of this test's own, which it may pause and stop."""
+    server = RedisProcess(tmp_path).start()
+    yield server
+    server.stop()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], failure: str) -> None:
+    """Until ``check`` holds, within a generous bound (the machine is shared; no speed test)."""
+    deadline = time.monotonic() + 30
+    while not await check():
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.05)
+
+
+async def hit_once(api: Api, key: str, query: str, variables: dict[str, Any] | None = None) -> Any:
+    """Read until one answer is a hit: with a short TTL, two reads on a busy machine may
+    straddle it. Returns that answer's data."""
+    for _ in range(20):
+        response = await api.post(key, query, variables)
+        assert response.status_code == 200
+        if response.headers.get("x-cache") == "hit":
+            return response.json()["data"]
+    raise AssertionError("never answered from the cache")
+
+
+async def rename_behind_the_servers_back(database_url: str, account_id: str, name: str) -> None:
+    """A change no server took part in: no event, no version bump."""
+    engine = create_engine(database_url)
+    async with engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE sms_accounts SET display_name = :name WHERE id = :id"),
+            {"name": name, "id": account_id},
+        )
+    await engine.dispose()
+
+
+async def test_an_entry_is_served_no_longer_than_its_ttl(
+    make_api: Callable[..., Any], keys: Keys, database_url: str, redis_server: RedisProcess
+) -> None:
+    settings = {"broadcast_url": redis_server.url, "response_cache_ttl_seconds": SHORT_TTL}
+    async with make_api(**settings) as api:
+        await enable(api, keys.admin)
+        account = await added(api, keys.admin, displayName="Before")
+        await hit_once(api, keys.admin, ACCOUNT, {"id": account["id"]})
+        await rename_behind_the_servers_back(database_url, account["id"], "After")
+
+        await asyncio.sleep(SHORT_TTL)
+
+        card = (await fresh(api, keys.admin, ACCOUNT, {"id": account["id"]}))["smsAccount"]
+        assert card["displayName"] == "After"
+
+
+async def test_a_bump_that_fails_during_a_mutation_fails_closed_and_is_retried_for_the_others(
+    make_api: Callable[..., Any], keys: Keys, redis_server: RedisProcess
+) -> None:
+    # Redis takes reads but stalls every write (as a slow or failing-over Redis does) while
+    # replica A saves a change: A's version bump times out and the mutation answers OK anyway.
+    settings = {"broadcast_url": redis_server.url, "response_cache_ttl_seconds": LONG_TTL}
+    control = Redis.from_url(redis_server.url)
+    async with make_api(**settings) as a, make_api(**settings) as b:
+        await enable(a, keys.admin)
+        account = await added(a, keys.admin, displayName="Before")
+        card = {"id": account["id"]}
+        for replica in (a, b):
+            await cached(replica, keys.admin, ACCOUNT, card)
+
+        await control.execute_command("CLIENT", "PAUSE", "60000", "WRITE")  # type: ignore[no-untyped-call]
+        try:
+            saved = await update(a, keys.admin, account["id"], displayName="After")
+            assert saved["errors"] == []
+            # A's next reads reflect the change, and are not cached while the bump is owed.
+            for _ in range(2):
+                shown = (await fresh(a, keys.admin, ACCOUNT, card))["smsAccount"]
+                assert shown["displayName"] == "After"
+        finally:
+            await control.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
+            await control.aclose()
+
+        # Once Redis takes writes, A's retry bumps the version: B stops serving its stale entry
+        # long before the TTL would have dropped it.
+        async def b_shows_the_change() -> bool:
+            shown = (await b.data(keys.admin, ACCOUNT, card))["smsAccount"]
+            return bool(shown["displayName"] == "After")
+
+        await eventually(b_shows_the_change, "replica B kept serving the old name")
+        for replica in (a, b):
+            assert (await cached(replica, keys.admin, ACCOUNT, card))["smsAccount"][
+                "displayName"
+            ] == "After"
+
+
+async def a_verified_sender(api: Api, keys: Keys, database_url: str) -> dict[str, Any]:
+    await enable(api, keys.admin)
+    account = await added(api, keys.admin, displayName="Promo")
+    await mark_verified(database_url, account["id"])
+    return account
+
+
+async def forget_unreadable(database_url: str, account_id: str, cwd: Path, **more: str) -> None:
+    """``rotate-keys --forget-unreadable`` run, with the servers' own keys, by an operator whose
+    stored token no key opens any more (a damaged row); it must tell the servers what it could."""
+    await tamper(database_url, account_id)
+    env = {"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": TEST_KEY, **more}
+    forgot = await sms_accounts("rotate-keys", "--forget-unreadable", env=env, cwd=cwd)
+    assert forgot.returncode == 0, forgot.stderr
+    assert "Dropped 1 unreadable secret(s)" in forgot.stdout
+    assert "warning" not in forgot.stderr, forgot.stderr
+
+
+async def test_forgetting_unreadable_tokens_from_the_cli_drops_them_from_cached_reads_at_once(
+    make_api: Callable[..., Any],
+    keys: Keys,
+    database_url: str,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+) -> None:
+    async with make_api(broadcast_url=redis_server.url, response_cache_ttl_seconds=LONG_TTL) as api:
+        account = await a_verified_sender(api, keys, database_url)
+        assert len((await cached(api, keys.marketer, SENDERS))["smsSenders"]) == 1
+        await cached(api, keys.admin, ACCOUNTS)
+
+        await forget_unreadable(
+            database_url, account["id"], tmp_path, SMS_BROADCAST_URL=redis_server.url
+        )
+
+        assert (await fresh(api, keys.marketer, SENDERS))["smsSenders"] == []
+        page = (await fresh(api, keys.admin, ACCOUNTS))["smsAccounts"]
+        assert [node["id"] for node in page["nodes"]] == [account["id"]]
+        assert page["nodes"][0]["status"] == "FAILED"
+        assert page["stats"] == {"connected": 1, "verified": 0, "awaitingAction": 1}
+
+
+async def test_without_redis_the_clis_forget_shows_in_cached_reads_within_the_ttl(
+    make_api: Callable[..., Any], keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    if PG_URL:
+        pytest.skip("on PostgreSQL the cache needs Redis (tested above with one)")
+    async with make_api(broadcast_url="memory://", response_cache_ttl_seconds=SHORT_TTL) as api:
+        account = await a_verified_sender(api, keys, database_url)
+        await hit_once(api, keys.marketer, SENDERS)
+
+        await forget_unreadable(database_url, account["id"], tmp_path)
+        await asyncio.sleep(SHORT_TTL)
+
+        assert (await fresh(api, keys.marketer, SENDERS))["smsSenders"] == []
+
+
+async def test_revoking_a_key_from_the_cli_drops_its_workspaces_cached_answers_at_once(
+    make_api: Callable[..., Any],
+    keys: Keys,
+    database_url: str,
+    redis_server: RedisProcess,
+    tmp_path: Path,
+) -> None:
+    colleague = await issue_keys(database_url, "acme")  # the same workspace and roles
+    async with make_api(broadcast_url=redis_server.url, response_cache_ttl_seconds=LONG_TTL) as api:
+        await enable(api, keys.admin)
+        await cached(api, keys.marketer, INTEGRATION)
+
+        revoked = await sms_accounts(
+            "revoke-api-key",
+            keys.marketer,
+            env={"SMS_DATABASE_URL": database_url, "SMS_BROADCAST_URL": redis_server.url},
+            cwd=tmp_path,
+        )
+
+        assert revoked.returncode == 0, revoked.stderr
+        assert "warning" not in revoked.stderr, revoked.stderr
+        # The answer the revoked key was served is not served to anyone any more...
+        await fresh(api, colleague.marketer, INTEGRATION)
+
+        # ...and the key itself is refused as soon as the server has heard of it.
+        async def refused() -> bool:
+            status: int = (await api.post(keys.marketer, INTEGRATION)).status_code
+            return status == 401
+
+        await eventually(refused, "the revoked key was still accepted")

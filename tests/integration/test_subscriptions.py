@@ -7,15 +7,26 @@ import asyncio
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import (
+    AbstractAsyncContextManager,
+    AsyncExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import respx
 import uvicorn
+from gql import Client, GraphQLRequest
+from gql.client import AsyncClientSession
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.websockets import WebsocketsTransport
+from sqlalchemy import event
 from starlette.applications import Starlette
 from websockets.exceptions import InvalidStatus
 
@@ -30,12 +41,23 @@ from resolvers.api_keys import authenticate, create_api_key, revoke_api_key
 from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
 from resolvers.services import Services
-from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, Api, Keys, phone
-from tests.integration.documents import ACCOUNT_FIELDS, REMOVE, SENDERS, SET_ENABLED
+from tests.cli_process import sms_accounts
+from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, TEST_KEY, Api, Keys, account_input, phone
+from tests.integration.documents import (
+    ACCOUNT_FIELDS,
+    ACCOUNTS,
+    ADD,
+    INTEGRATION,
+    REMOVE,
+    SENDERS,
+    SET_ENABLED,
+)
 from tests.integration.messaging import deliver_and_reply
 from tests.integration.test_accounts import added, enable, mark_verified, update
+from tests.redis_server import RedisProcess
+from tests.stored_secrets import tamper
 from tests.twilio_fixtures import account, incoming_numbers
-from tests.ws_client import LEGACY_WS, GraphQLSocket, Message, open_socket
+from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket, Message, open_socket
 
 ACCOUNT_CHANGED = f"""
 subscription AccountChanged {{
@@ -111,6 +133,14 @@ class Live:
         while await self.subscribers(key, channel) != count:
             assert time.monotonic() < deadline, f"{count} subscription(s) never listened"
             await asyncio.sleep(0.005)
+
+    async def holding(self, count: int) -> None:
+        """Wait until the server holds ``count`` websockets (``GET /statusz``): a socket the
+        client closed or dropped ends on the server a moment later."""
+        deadline = time.monotonic() + 5
+        while (await self.api.http.get("/statusz")).json()["websockets"] != count:
+            assert time.monotonic() < deadline, f"the server never held {count} websocket(s)"
+            await asyncio.sleep(0.01)
 
     async def subscribed(
         self, ws: GraphQLSocket, key: str, query: str, channel: Callable[[str], str]
@@ -359,22 +389,74 @@ async def test_the_sender_picker_is_pushed_whole_whenever_it_changes(
         assert await picker(live, keys.marketer) == []
 
 
+async def test_accounts_the_cli_fails_are_pushed_live_through_redis(
+    serve: Serve, keys: Keys, database_url: str, tmp_path: Path
+) -> None:
+    redis = RedisProcess(tmp_path).start()
+    try:
+        async with serve(broadcast_url=redis.url) as live, live.socket(keys.admin) as ws:
+            await enable(live.api, keys.admin)
+            card = await added(live.api, keys.admin, displayName="Promo")
+            await mark_verified(database_url, card["id"])
+            changes = await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+            senders = await live.subscribed(ws, keys.admin, SENDERS_CHANGED, senders_channel)
+
+            # No key opens the stored token any more: the operator, with the servers' own
+            # settings, drops what it locked.
+            await tamper(database_url, card["id"])
+            forgot = await sms_accounts(
+                "rotate-keys",
+                "--forget-unreadable",
+                env={
+                    "SMS_DATABASE_URL": database_url,
+                    "SMS_ENCRYPTION_KEYS": TEST_KEY,
+                    "SMS_BROADCAST_URL": redis.url,
+                },
+                cwd=tmp_path,
+            )
+            assert forgot.returncode == 0, forgot.stderr
+
+            event = await account_event(ws, changes)
+            assert (event["kind"], event["previousStatus"]) == ("STATUS_CHANGED", "VERIFIED")
+            assert event["account"]["id"] == card["id"]
+            assert event["account"]["status"] == "FAILED"
+            assert event["stats"] == {"connected": 1, "verified": 0, "awaitingAction": 1}
+            assert await sender_list(ws, senders) == []
+    finally:
+        redis.stop()
+
+
 # --- who may listen ----------------------------------------------------------------------------
 
 
-BAD_PAYLOADS: list[tuple[str, Message | None]] = [
-    ("no payload", None),
-    ("empty payload", {}),
-    ("empty header", {"Authorization": ""}),
-    ("bearer without key", {"Authorization": "Bearer"}),
-    ("unknown key", {"Authorization": "Bearer sms_00000000_not-a-key-anybody-was-given"}),
-    ("malformed key", {"Authorization": "Bearer not-even-the-shape-of-a-key"}),
-    ("not a string", {"Authorization": 42}),
-    ("a list", {"authorization": ["Bearer", "sms_x"]}),
+# (what the client sent, the words the close reason must contain)
+REFUSED_PAYLOADS: list[tuple[Message | None, str]] = [
+    (None, "connection_init has no payload"),
+    ({}, "connection_init has no payload"),
+    ({"authToken": "sms_00000000_x"}, "No Authorization in the connection_init payload"),
+    ({"Authorization": ""}, "names no key"),
+    ({"Authorization": "Bearer"}, "names no key"),
+    ({"Authorization": "Bearer sms_00000000_not-a-key-anybody-was-given"}, "Unknown or revoked"),
+    ({"Authorization": "Bearer not-even-the-shape-of-a-key"}, "Unknown or revoked"),
+    ({"Authorization": "Token sms_00000000_x"}, "lacks the Bearer scheme"),
+    ({"Authorization": 42}, "must be a string"),
+    ({"authorization": ["Bearer", "sms_x"]}, "must be a string"),
+    ({"headers": {"Authorization": "Basic dXNlcg=="}}, "lacks the Bearer scheme"),
+    ({"headers": "Authorization: Bearer sms_x"}, "No Authorization"),
 ]
+CLOSE_REASON_BYTES = 123  # RFC 6455: a close frame's payload is at most 125 bytes, code included
 
 
-async def test_a_missing_bad_or_revoked_key_closes_the_socket_with_4403(
+async def init_refused(live: Live, payload: Message | None) -> tuple[int | None, str]:
+    async with live.socket() as ws:
+        message: Message = {"type": "connection_init"}
+        if payload is not None:
+            message["payload"] = payload
+        await ws.send(message)
+        return await ws.closed()
+
+
+async def test_a_refused_key_closes_the_socket_with_4401_saying_what_was_wrong(
     serve: Serve, keys: Keys
 ) -> None:
     async with serve() as live:
@@ -383,18 +465,28 @@ async def test_a_missing_bad_or_revoked_key_closes_the_socket_with_4403(
             pass
         await revoke_api_key(live.services.writes, issued.prefix)
         refused = [
-            *BAD_PAYLOADS,
-            ("key without its Bearer scheme", {"Authorization": keys.admin}),
-            ("revoked key", {"Authorization": f"Bearer {issued.key}"}),
+            *REFUSED_PAYLOADS,
+            ({"Authorization": keys.admin}, "lacks the Bearer scheme"),
+            ({"Authorization": f"Bearer {issued.key}"}, "Unknown or revoked"),
         ]
-        for name, payload in refused:
-            async with live.socket() as ws:
-                message: Message = {"type": "connection_init"}
-                if payload is not None:
-                    message["payload"] = payload
-                await ws.send(message)
-                assert await ws.close_code() == 4403, name
+        for payload, says in refused:
+            code, reason = await init_refused(live, payload)
+            assert code == 4401, (payload, code)
+            assert says in reason, (payload, reason)
+            assert len(reason.encode()) <= CLOSE_REASON_BYTES, reason
+            assert "sms_" not in reason, "a close reason never quotes a key"
         assert await live.subscribers(keys.admin, accounts_channel) == 0
+
+
+async def test_the_hasura_and_apollo_headers_shape_is_accepted(serve: Serve, keys: Keys) -> None:
+    async with serve() as live:
+        for authorization in ("Authorization", "authorization"):
+            async with live.socket() as ws:
+                await ws.init({"headers": {authorization: f"Bearer {keys.admin}"}})
+                await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+            await live.listening(keys.admin, accounts_channel, 0)
+        async with open_socket(live.ws_url, protocol=LEGACY_WS) as legacy:
+            await legacy.init({"headers": {"Authorization": f"bearer {keys.admin}"}})
 
 
 async def test_subscribing_before_connection_init_closes_the_socket_with_4401(
@@ -448,12 +540,22 @@ async def test_the_legacy_graphql_ws_protocol_works_for_a_valid_key(
         await live.listening(keys.admin, accounts_channel, 0)
 
 
-async def test_the_legacy_protocol_refuses_a_bad_key_too(serve: Serve, keys: Keys) -> None:
-    async with serve() as live, open_socket(live.ws_url, protocol=LEGACY_WS) as ws:
-        await ws.send({"type": "connection_init", "payload": {"Authorization": "Bearer nope"}})
-        message = await ws.receive()
-        assert message["type"] == "connection_error", message
-        assert await ws.close_code() is not None
+async def test_the_legacy_protocol_refuses_a_bad_key_with_its_error_then_4401(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve() as live:
+        for payload, says in REFUSED_PAYLOADS:
+            async with open_socket(live.ws_url, protocol=LEGACY_WS) as ws:
+                message: Message = {"type": "connection_init"}
+                if payload is not None:
+                    message["payload"] = payload
+                await ws.send(message)
+                error = await ws.receive()
+                assert error["type"] == "connection_error", error
+                assert says in error["payload"]["message"], (payload, error)
+                code, reason = await ws.closed()
+                assert code == 4401, (payload, code)
+                assert reason == error["payload"]["message"]
         assert await live.subscribers(keys.admin, accounts_channel) == 0
 
 
@@ -694,6 +796,56 @@ async def test_revoking_a_key_closes_its_open_socket(serve: Serve) -> None:
             assert await ws.close_code() == 4403
 
 
+@contextmanager
+def key_lookups(live: Live) -> Iterator[list[str]]:
+    """The statements reading API keys that the server runs meanwhile."""
+    statements: list[str] = []
+
+    def seen(_: Any, __: Any, statement: str, *args: Any) -> None:
+        if "FROM api_keys" in statement:
+            statements.append(statement)
+
+    engine = live.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+
+SOCKETS_OF_ONE_KEY = 20
+RECHECK = 0.2
+ROUNDS = 5
+
+
+async def test_open_sockets_cost_one_key_lookup_per_key_and_interval_until_revoked(
+    serve: Serve,
+) -> None:
+    async with serve(key_recheck_seconds=RECHECK) as live, AsyncExitStack() as stack:
+        issued = await create_api_key(live.services.writes, "acme", Role.ADMIN)
+        other = await create_api_key(live.services.writes, "acme", Role.SALES)
+        sockets = [
+            await stack.enter_async_context(live.socket(issued.key))
+            for _ in range(SOCKETS_OF_ONE_KEY)
+        ]
+        bystander = await stack.enter_async_context(live.socket(other.key))
+        await live.subscribed(sockets[0], issued.key, ACCOUNT_CHANGED, accounts_channel)
+
+        with key_lookups(live) as lookups:
+            await asyncio.sleep(RECHECK * ROUNDS)
+        # Two keys, each looked up once a round however many sockets hold it (at most one more
+        # round than fits in the window).
+        assert len(lookups) <= 2 * (ROUNDS + 1), len(lookups)
+
+        await revoke_api_key(live.services.writes, issued.prefix)  # no bus announcement
+        for ws in sockets:
+            code, reason = await ws.closed()
+            assert code == 4403
+            assert "revoked" in reason
+        await bystander.send({"type": "ping"})
+        assert (await bystander.receive())["type"] == "pong"
+
+
 MESSAGE_UPDATED = "subscription { smsMessageUpdated { id direction from body status } }"
 
 
@@ -774,7 +926,182 @@ async def test_too_many_failed_websocket_keys_close_with_4429(serve: Serve, keys
             await ws.send({"type": "ping"})
             assert (await ws.receive())["type"] == "pong"
 
-    assert codes == [4403, 4403, 4429]
+    assert codes == [4401, 4401, 4429]
+
+
+# --- queries and mutations over websockets, with Python gql's transport ---------------------------
+
+# gql's default websocket transport offers graphql-ws (the legacy protocol) first; asked to, it
+# speaks graphql-transport-ws.
+PROTOCOLS = pytest.mark.parametrize(
+    ("subprotocols", "protocol"),
+    [(None, LEGACY_WS), ([TRANSPORT_WS], TRANSPORT_WS)],
+    ids=["gql-default-graphql-ws", "graphql-transport-ws"],
+)
+
+
+@asynccontextmanager
+async def gql_session(
+    live: Live, key: str, subprotocols: list[str] | None, protocol: str
+) -> AsyncIterator[AsyncClientSession]:
+    transport = WebsocketsTransport(
+        url=live.ws_url,
+        init_payload={"Authorization": f"Bearer {key}"},
+        subprotocols=subprotocols,
+        connect_args={"proxy": None},
+    )
+    async with Client(transport=transport) as session:
+        assert transport.subprotocol == protocol
+        yield session
+
+
+async def run(session: AsyncClientSession, document: str, **variables: Any) -> dict[str, Any]:
+    return await session.execute(GraphQLRequest(document, variable_values=variables or None))
+
+
+def codes(refused: TransportQueryError) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in refused.errors or ()]
+
+
+@PROTOCOLS
+async def test_queries_and_mutations_run_over_websockets(
+    serve: Serve, keys: Keys, subprotocols: list[str] | None, protocol: str
+) -> None:
+    async with serve() as live, gql_session(live, keys.admin, subprotocols, protocol) as session:
+        toggled = await run(session, SET_ENABLED, enabled=True)
+        assert toggled["setSmsIntegrationEnabled"]["integration"] == {"enabled": True}
+        payload = (await run(session, ADD, input=account_input(displayName="Over a socket")))[
+            "addSmsAccount"
+        ]
+        assert payload["errors"] == []
+
+        listed = await run(session, ACCOUNTS)
+
+        assert [node["id"] for node in listed["smsAccounts"]["nodes"]] == [payload["account"]["id"]]
+        assert listed == await live.api.data(keys.admin, ACCOUNTS)  # the same answer as over HTTP
+
+
+@PROTOCOLS
+async def test_roles_limits_and_masking_hold_for_operations_over_websockets(
+    serve: Serve, keys: Keys, subprotocols: list[str] | None, protocol: str
+) -> None:
+    async with (
+        serve(max_aliases=2) as live,
+        gql_session(live, keys.sales, subprotocols, protocol) as session,
+    ):
+        with pytest.raises(TransportQueryError) as forbidden:
+            await run(session, SET_ENABLED, enabled=True)
+        assert codes(forbidden.value) == ["FORBIDDEN"]
+
+        aliased = " ".join(f"a{n}: smsIntegration {{ enabled }}" for n in range(3))
+        with pytest.raises(TransportQueryError) as too_many:
+            await run(session, f"query {{ {aliased} }}")
+        assert "too many aliases" in str(too_many.value)
+
+        with pytest.raises(TransportQueryError) as invalid:
+            await run(session, SET_ENABLED, enabled="sms_quoted_secret")
+        assert "$enabled" in str(invalid.value)
+        assert "sms_quoted_secret" not in str(invalid.value)
+
+        # The socket serves on after each refusal.
+        assert await run(session, INTEGRATION) == {"smsIntegration": {"enabled": False}}
+
+
+# --- how many sockets, for how long ------------------------------------------------------------
+
+
+async def answers(ws: GraphQLSocket, protocol: str, key: str) -> None:
+    """The socket is open and serves: a ping (graphql-transport-ws) or a query (legacy)."""
+    if protocol == TRANSPORT_WS:
+        await ws.send({"type": "ping"})
+        assert (await ws.receive())["type"] == "pong"
+    else:
+        operation_id = await ws.start(INTEGRATION)
+        assert "smsIntegration" in await ws.legacy_data(operation_id)
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_a_socket_that_sends_no_connection_init_in_time_is_closed_with_4408(
+    serve: Serve, keys: Keys, protocol: str
+) -> None:
+    async with (
+        serve(ws_init_timeout_seconds=1) as live,
+        open_socket(live.ws_url, protocol=protocol) as silent,
+        open_socket(live.ws_url, protocol=protocol) as prompt,
+    ):
+        await prompt.init({"Authorization": f"Bearer {keys.admin}"})
+
+        code, reason = await silent.closed()
+
+        assert code == 4408
+        assert "initialisation timeout" in reason
+        await answers(prompt, protocol, keys.admin)  # in time: it outlives the timeout
+
+
+async def test_a_legacy_socket_may_send_connection_init_only_once(serve: Serve, keys: Keys) -> None:
+    async with serve() as live, open_socket(live.ws_url, protocol=LEGACY_WS) as ws:
+        await ws.init({"Authorization": f"Bearer {keys.sales}"})
+        # As over graphql-transport-ws: no switching keys (and roles) on an open socket.
+        await ws.send(
+            {"type": "connection_init", "payload": {"Authorization": f"Bearer {keys.admin}"}}
+        )
+        assert await ws.closed() == (4429, "Too many initialisation requests")
+
+
+async def refused_at_once(live: Live) -> tuple[int | None, str]:
+    async with open_socket(live.ws_url) as ws:
+        return await ws.closed()
+
+
+async def test_at_most_the_cap_of_sockets_await_connection_init_at_once(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve(ws_max_awaiting_init=2) as live, AsyncExitStack() as stack:
+        first = await stack.enter_async_context(open_socket(live.ws_url))
+        second = await stack.enter_async_context(open_socket(live.ws_url, protocol=LEGACY_WS))
+        code, reason = await refused_at_once(live)
+        assert code == 4429
+        assert "awaiting connection_init" in reason
+
+        await first.init({"Authorization": f"Bearer {keys.admin}"})  # no longer awaiting
+        third = await stack.enter_async_context(open_socket(live.ws_url))
+        await answers(third, TRANSPORT_WS, keys.admin)
+        assert (await refused_at_once(live))[0] == 4429
+
+        await second.connection.close()  # whichever side closes, the place is freed
+        await live.holding(2)
+        fourth = await stack.enter_async_context(open_socket(live.ws_url))
+        await answers(fourth, TRANSPORT_WS, keys.admin)
+        assert (await refused_at_once(live))[0] == 4429
+        await answers(first, TRANSPORT_WS, keys.admin)
+
+
+TOO_BIG = json.dumps({"type": "ping", "payload": {"pad": "x" * 65_536}})
+
+
+async def test_an_api_key_holds_at_most_its_cap_of_sockets_however_they_end(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve(ws_max_sockets_per_key=3) as live:
+        for _ in range(2):  # the second time, exactly as many fit again
+            async with AsyncExitStack() as stack:
+                held = [await stack.enter_async_context(live.socket(keys.admin)) for _ in "ab"]
+                legacy = await stack.enter_async_context(
+                    open_socket(live.ws_url, protocol=LEGACY_WS)
+                )
+                await legacy.init({"Authorization": f"Bearer {keys.admin}"})
+
+                code, reason = await init_refused(live, {"Authorization": f"Bearer {keys.admin}"})
+                assert code == 4429
+                assert "holds the most open websockets" in reason
+                async with live.socket(keys.marketer) as other:  # other keys are not affected
+                    await answers(other, TRANSPORT_WS, keys.marketer)
+
+                await held[0].connection.send(TOO_BIG)  # the server closes it
+                assert await held[0].close_code() == 1009
+                held[1].connection.transport.abort()  # the network drops it
+            # ...and the client closes the legacy one.
+            await live.holding(0)
 
 
 # --- shared fan-out: one execution per event and shape ------------------------------------------

@@ -10,11 +10,9 @@ from typing import Any
 
 import pytest
 import respx
-from sqlalchemy import text
 
 from api.bootstrap import ConfigurationError
 from storage.crypto import SecretBox
-from storage.db import create_engine
 from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys, phone
 from tests.integration.documents import ACCOUNT, REMOVE, UPDATE
 from tests.integration.messaging import PUBLIC_URL, send, signed_post, verified_account
@@ -22,6 +20,7 @@ from tests.integration.test_accounts import added, enable, mark_verified
 from tests.integration.test_secrets import run_cli
 from tests.integration.test_verification import verdict, verify
 from tests.integration.test_webhooks import inbound_params
+from tests.stored_secrets import execute, tamper
 
 CANNOT_BE_READ = "The stored Auth Token cannot be read: enter it again and verify."
 OTHER_KEY = base64.b64encode(b"o" * 32).decode()
@@ -29,32 +28,6 @@ OTHER_KEY = base64.b64encode(b"o" * 32).decode()
 
 def key_id(key: str) -> str:
     return SecretBox([base64.b64decode(key)]).primary_key_id
-
-
-async def execute(database_url: str, statement: str, **values: Any) -> list[Any]:
-    engine = create_engine(database_url)
-    async with engine.begin() as connection:
-        result = await connection.execute(text(statement), values)
-        rows = list(result.all()) if result.returns_rows else []
-    await engine.dispose()
-    return rows
-
-
-async def tamper(database_url: str, account_id: str) -> None:
-    """Flip one bit of the stored ciphertext: same key id, but it no longer authenticates."""
-    [(stored,)] = await execute(
-        database_url, "SELECT auth_token_ciphertext FROM sms_accounts WHERE id = :id", id=account_id
-    )
-    version, kid, payload = stored.split(":", 2)
-    raw = bytearray(base64.b64decode(payload))
-    raw[-1] ^= 1
-    forged = f"{version}:{kid}:{base64.b64encode(bytes(raw)).decode()}"
-    await execute(
-        database_url,
-        "UPDATE sms_accounts SET auth_token_ciphertext = :forged WHERE id = :id",
-        forged=forged,
-        id=account_id,
-    )
 
 
 async def card(api: Api, keys: Keys, account_id: str) -> dict[str, Any]:

@@ -20,6 +20,7 @@ REPLICAS = {name: service for name, service in OURS.items() if "command" not in 
 # What an operator exports before ``docker compose up`` (a valid value for each placeholder).
 OPERATOR = {
     "POSTGRES_PASSWORD": "s3cret",
+    "REDIS_PASSWORD": "r3dis",
     "SMS_ENCRYPTION_KEYS": "a2tra2tra2tra2tra2tra2tra2tra2tra2tra2tra2s=",
     "SMS_PUBLIC_URL": "https://sms.example.com",
 }
@@ -60,7 +61,7 @@ def test_every_sms_variable_is_a_setting_the_service_accepts(name: str) -> None:
     settings = Settings(**fields)
     assert settings.database_url.startswith("postgresql+asyncpg://")
     assert settings.database_url.split("@")[1].startswith("postgres:5432/")
-    assert settings.broadcast_url == "redis://redis:6379/0"
+    assert settings.broadcast_url == "redis://:r3dis@redis:6379/0"
     assert settings.encryption_key_list, "replicas must share their encryption keys"
     assert settings.public_url == "https://sms.example.com"
 
@@ -71,3 +72,11 @@ def test_replicas_and_the_migration_share_one_configuration() -> None:
     assert SERVICES["migrate"]["command"] == ["migrate"]
     for replica in REPLICAS.values():
         assert replica["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+def test_redis_is_private_and_asks_for_the_password_the_replicas_use() -> None:
+    redis = SERVICES["redis"]
+    command = [interpolate(str(part)) for part in redis["command"]]
+    assert command[command.index("--requirepass") + 1] == OPERATOR["REDIS_PASSWORD"]
+    assert environment(redis)["REDISCLI_AUTH"] == OPERATOR["REDIS_PASSWORD"]  # its health check
+    assert "ports" not in redis, "only the replicas reach Redis"

@@ -54,10 +54,17 @@ def test_an_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SMS_BROADCAST_URL", "kafka://broker:9092", "redis://host:port/db"),
         ("SMS_BROADCAST_URL", "redis://", "SMS_BROADCAST_URL"),
         ("SMS_BUS_RECONNECT_MAX_SECONDS", "0", "SMS_BUS_RECONNECT_MAX_SECONDS"),
+        ("SMS_BUS_SECRET", "a" * 40 + ",too short", "SMS_BUS_SECRET: .*secret 2 has 9"),
+        ("SMS_BUS_MAX_AGE_SECONDS", "0.5", "SMS_BUS_MAX_AGE_SECONDS"),
+        ("SMS_CACHE_WORKSPACES_TRACKED", "10", "SMS_CACHE_WORKSPACES_TRACKED"),
         ("SMS_DB_RETRY_AFTER_SECONDS", "0", "SMS_DB_RETRY_AFTER_SECONDS"),
         ("SMS_VERIFY_LEASE_SECONDS", "0", "SMS_VERIFY_LEASE_SECONDS"),
         ("SMS_VERIFY_SWEEP_SECONDS", "-1", "SMS_VERIFY_SWEEP_SECONDS"),
         ("SMS_RECHECK_SECONDS", "0.5", "SMS_RECHECK_SECONDS"),
+        ("SMS_KEY_RECHECK_SECONDS", "6", "SMS_KEY_RECHECK_SECONDS"),
+        ("SMS_WS_INIT_TIMEOUT_SECONDS", "0", "SMS_WS_INIT_TIMEOUT_SECONDS"),
+        ("SMS_WS_MAX_AWAITING_INIT", "0", "SMS_WS_MAX_AWAITING_INIT"),
+        ("SMS_WS_MAX_SOCKETS_PER_KEY", "0", "SMS_WS_MAX_SOCKETS_PER_KEY"),
     ],
 )
 def test_a_malformed_setting_is_named_with_what_is_wrong(
@@ -87,6 +94,14 @@ def test_the_edge_limits_default_to_the_documented_numbers() -> None:
     assert (settings.max_body_bytes, settings.max_json_depth) == (1024 * 1024, 32)
     assert (settings.ws_max_message_bytes, settings.ws_max_subscriptions) == (64 * 1024, 20)
     assert (settings.auth_failures_per_second, settings.auth_failure_addresses) == (20, 10_000)
+
+
+def test_websockets_are_bounded_by_default() -> None:
+    settings = load_settings()
+    # A revoked key's open websockets close within 5 s even without a bus announcing it.
+    assert settings.key_recheck_seconds <= 5
+    assert settings.ws_init_timeout_seconds == 5
+    assert (settings.ws_max_awaiting_init, settings.ws_max_sockets_per_key) == (1_000, 500)
 
 
 def test_a_redis_broadcast_url_names_the_bus_of_several_replicas(
