@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,3 +45,15 @@ async def sms_accounts(*args: str, env: dict[str, str], cwd: Path) -> Finished:
         raise
     assert process.returncode is not None
     return Finished(process.returncode, stdout.decode(), stderr.decode())
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "api.cli", *args]
+    environment = (
+        {key: value for key, value in os.environ.items() if not key.startswith("SMS_")}
+        | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        | env
+    )
+    return subprocess.run(
+        command, env=environment, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import PG_URL
-from tests.e2e.test_server_process import Server
+from tests.e2e.server import Server
 from tests.redis_server import REDIS_SERVER, wait_until
 
 

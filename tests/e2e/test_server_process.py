@@ -2,91 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import stat
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import PG_URL, TEST_KEY, account_input
+from tests.conftest import PG_URL, account_input
+from tests.e2e.server import Server, environment, run
 from tests.integration.documents import ACCOUNTS, ADD, INTEGRATION, SET_ENABLED
-
-COMMAND = Path(sys.executable).with_name("sms-accounts")
-
-
-def cli(*args: str) -> list[str]:
-    """The installed ``sms-accounts`` command (the module when not installed)."""
-    command = [str(COMMAND)] if COMMAND.exists() else [sys.executable, "-m", "api.cli"]
-    return [*command, *args]
-
-
-def run(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cli(*args), cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
-    )
-
-
-def environment(extra: dict[str, str]) -> dict[str, str]:
-    base = {key: value for key, value in os.environ.items() if not key.startswith("SMS_")}
-    if PG_URL:
-        base |= {"SMS_DATABASE_URL": PG_URL, "SMS_ENCRYPTION_KEYS": TEST_KEY}
-    return base | extra
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Server:
-    def __init__(self, cwd: Path, env: dict[str, str], *, log: str = "server.log") -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = cwd / log
-        self.process = subprocess.Popen(
-            cli("serve", "--port", str(self.port)),
-            cwd=cwd,
-            env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"server exited: {self.log.read_text()}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"server did not start: {self.log.read_text()}")
-
-    def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        return self.log.read_text()
-
-    def graphql(self, key: str, query: str, variables: dict[str, object] | None = None) -> dict:  # type: ignore[type-arg]
-        response = httpx.post(
-            f"{self.url}/graphql",
-            json={"query": query, "variables": variables or {}},
-            headers={"Authorization": f"Bearer {key}"},
-            timeout=10,
-        )
-        assert response.status_code == 200, response.text
-        body: dict = response.json()  # type: ignore[type-arg]
-        assert "errors" not in body, body
-        return body["data"]  # type: ignore[no-any-return]
 
 
 def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) -> None:

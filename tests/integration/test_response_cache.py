@@ -27,10 +27,16 @@ from storage.db import create_engine, create_sessionmakers
 from tests.cli_process import sms_accounts
 from tests.conftest import PG_URL, TEST_KEY, Api, Keys, issue_keys, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, INTEGRATION, REMOVE, SENDERS
-from tests.integration.messaging import send, verified_account
-from tests.integration.test_accounts import added, enable, mark_verified, update
-from tests.integration.test_sending import twilio_sends
-from tests.integration.test_verification import twilio_answers, verdict, verify
+from tests.integration.messaging import send, twilio_sends, verified_account
+from tests.integration.steps import (
+    added,
+    enable,
+    mark_verified,
+    twilio_answers,
+    update,
+    verdict,
+    verify,
+)
 from tests.redis_server import RedisProcess
 from tests.stored_secrets import tamper
 from tests.twilio_fixtures import error

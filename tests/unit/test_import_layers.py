@@ -134,6 +134,19 @@ def test_the_layer_check_finds_a_wrong_way_import(tmp_path: Path) -> None:
     assert "storage" not in MAY_IMPORT["schema"]
 
 
+def test_no_module_imports_a_test_module() -> None:
+    """Helpers live in helper modules: a test module imported by another would run its tests
+    twice and tie the two together."""
+    importers = []
+    for path in sorted([*(ROOT / "tests").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
+        for name in imports_of(path):
+            parts = name.split(".")
+            ours = parts[0] in ("tests", "bench")
+            if ours and any(part.startswith("test_") for part in parts[1:]):
+                importers.append(f"{path.relative_to(ROOT)} imports {name}")
+    assert importers == []
+
+
 def resolvers_graph() -> dict[str, set[str]]:
     modules = {
         name: path for name, path in product_modules().items() if layer_of(name) == "resolvers"
