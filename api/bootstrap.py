@@ -33,7 +33,7 @@ from resolvers.key_rotation import missing_key_ids
 from resolvers.messages import publish_message, to_message
 from resolvers.services import NO_CHECKS, Services
 from resolvers.status_batches import StatusBatcher
-from resolvers.verification import Verifier
+from resolvers.verification import CheckSchedule, Verifier
 from resolvers.wire import EVENTS
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
@@ -259,14 +259,13 @@ def build_services(
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
         clock=clock or utcnow,
     )
-    verifier = Verifier(
-        services,
-        touched=None if answers is None else answers.invalidate,
+    schedule = CheckSchedule(
         lease_seconds=settings.verify_lease_seconds,
         recheck_seconds=settings.recheck_seconds,
         sweep_seconds=settings.verify_sweep_seconds,
         max_in_flight=settings.max_concurrent_checks,
     )
+    verifier = Verifier(services, schedule, None if answers is None else answers.invalidate)
     services = replace(services, verifier=verifier)
     ports = services.sms
     batcher = StatusBatcher(

@@ -10,7 +10,7 @@ account's state goes through these functions.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -79,21 +79,6 @@ def to_verifying(now: datetime, lease_until: datetime) -> AccountMove:
     )
 
 
-def to_verified(now: datetime, next_check_at: datetime, trial: bool | None) -> AccountMove:
-    """Verify's check passed: the account sends, and is checked again at ``next_check_at``."""
-    return AccountMove(
-        frozenset({AccountStatus.VERIFYING}),
-        status=AccountStatus.VERIFIED,
-        failure=None,
-        trial=KEEP if trial is None else trial,
-        verified_at=now,
-        last_checked_at=now,
-        next_check_at=next_check_at,
-        verify_lease_until=None,
-        updated_at=now,
-    )
-
-
 def still_verified(now: datetime, next_check_at: datetime, trial: bool | None) -> AccountMove:
     """A health check passed: only when it ran and when the next one is due move."""
     return AccountMove(
@@ -102,6 +87,19 @@ def still_verified(now: datetime, next_check_at: datetime, trial: bool | None) -
         last_checked_at=now,
         next_check_at=next_check_at,
         verify_lease_until=None,
+    )
+
+
+def to_verified(now: datetime, next_check_at: datetime, trial: bool | None) -> AccountMove:
+    """Verify's check passed: what a passed health check moves, and the account turns VERIFIED
+    (it sends) from VERIFYING."""
+    return replace(
+        still_verified(now, next_check_at, trial),
+        allowed_from=frozenset({AccountStatus.VERIFYING}),
+        status=AccountStatus.VERIFIED,
+        failure=None,
+        verified_at=now,
+        updated_at=now,
     )
 
 

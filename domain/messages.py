@@ -9,8 +9,11 @@ from datetime import datetime
 from domain.vocabulary import MessageDirection, MessageStatus
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
+    """A message as clients see it; ``schema.types.SmsMessage`` extends it (not frozen, so that
+    it can; nothing changes one after it is built)."""
+
     id: str
     account_id: str
     direction: MessageDirection

@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from enum import Enum
 
 
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who is asking: the workspace of the API key and its role."""
+
+    workspace_id: str
+    role: Role
+    key_id: str
+
+
 class Role(Enum):
     ADMIN = "admin"
     MARKETER = "marketer"
@@ -89,11 +98,6 @@ class ErrorCode(Enum):
     RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
 
 
-class MessageDirection(Enum):
-    OUTBOUND = "OUTBOUND"
-    INBOUND = "INBOUND"
-
-
 class MessageStatus(Enum):
     QUEUED = "QUEUED"
     ACCEPTED = "ACCEPTED"
@@ -109,10 +113,6 @@ class MessageStatus(Enum):
     UNCONFIRMED = "UNCONFIRMED"
 
 
-@dataclass(frozen=True, slots=True)
-class Caller:
-    """Who is asking: the workspace of the API key and its role."""
-
-    workspace_id: str
-    role: Role
-    key_id: str
+class MessageDirection(Enum):
+    OUTBOUND = "OUTBOUND"
+    INBOUND = "INBOUND"

@@ -12,7 +12,7 @@ import binascii
 import functools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
 from domain.account_states import to_failed
@@ -72,22 +72,16 @@ def messages_channel(workspace_id: str) -> str:
     return f"sms-messages:{workspace_id}"
 
 
+# A message's fields stored as shown (the row's columns of the same names): all but the error's
+# sentence, which is the provider's, in our words.
+_STORED_AS_SHOWN = tuple(field.name for field in fields(Message) if field.name != "error_message")
+
+
 def to_message(row: SmsMessageRow, port: SmsPort) -> Message:
     """The message as clients see it; ``port`` is its account's provider (its error codes)."""
     return Message(
-        id=row.id,
-        account_id=row.account_id,
-        direction=row.direction,
-        from_number=row.from_number,
-        to_number=row.to_number,
-        body=row.body,
-        status=row.status,
-        provider_message_id=row.provider_message_id,
-        error_code=row.error_code,
+        **{name: getattr(row, name) for name in _STORED_AS_SHOWN},
         error_message=shown_error(row.error_code, row.error_message, port),
-        segments=row.segments,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
     )
 
 

@@ -146,6 +146,16 @@ def _as_shown(account: Account) -> Account:
     return replace(account, last_checked_at=None)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckSchedule:
+    """When and how many checks run (README "Checks, leases and health checks")."""
+
+    lease_seconds: float  # a check owns its account this long without renewing
+    recheck_seconds: float  # a VERIFIED account is checked again this long after (±10 %)
+    sweep_seconds: float  # expired leases and due health checks are looked for this often
+    max_in_flight: int  # checks running at once in this process
+
+
 class Verifier:
     """Runs checks as background tasks, bounded overall and per Twilio account.
 
@@ -157,25 +167,21 @@ class Verifier:
     def __init__(
         self,
         services: Services,
-        *,
+        schedule: CheckSchedule,
         touched: Callable[[str], Awaitable[None]] | None = None,
-        lease_seconds: float,
-        recheck_seconds: float,
-        sweep_seconds: float,
-        max_in_flight: int,
     ) -> None:
         # What the checks run on (its ``verifier`` is not used: this is the verifier).
         self._services = services
         # A check that moved only what no event carries (lastCheckedAt) still changes what a
         # cached read shows: the workspace's cached reads are told so.
         self._touched = touched
-        self._sweep_seconds = sweep_seconds
+        self._sweep_seconds = schedule.sweep_seconds
         self._stopping = asyncio.Event()
         self._sweeper: asyncio.Task[None] | None = None
-        self._lease = timedelta(seconds=lease_seconds)
-        self._recheck_seconds = recheck_seconds
-        self._max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._lease = timedelta(seconds=schedule.lease_seconds)
+        self._recheck_seconds = schedule.recheck_seconds
+        self._max_in_flight = schedule.max_in_flight
+        self._slots = asyncio.Semaphore(schedule.max_in_flight)
         self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
         # Checks in flight by (account, credentials version, kind): a check of new credentials
         # starts even while one of old credentials (whose verdict will be discarded) still runs.

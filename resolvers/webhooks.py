@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
 from providers.sms.port import OptSignal, SmsPort
@@ -93,17 +93,14 @@ async def record_inbound(
         return False
     workspace_id = sender.workspace_id
     now = services.clock()
+    stored = {name: value for name, value in asdict(inbound).items() if name != "opt"}
     row = SmsMessageRow(
+        **stored,  # the reply's fields are named as the row's columns
         id=new_id(),
         workspace_id=workspace_id,
         account_id=account_id,
         direction=MessageDirection.INBOUND,
-        from_number=inbound.from_number,
-        to_number=inbound.to_number,
-        body=inbound.body,
         status=MessageStatus.RECEIVED,
-        provider_message_id=inbound.provider_message_id,
-        segments=inbound.segments,
         created_at=now,
         updated_at=now,
     )

@@ -21,6 +21,7 @@ from schema.types import (
     SmsIntegrationPayload,
     SmsMessage,
     UpdateSmsAccountInput,
+    shown,
 )
 
 
@@ -36,9 +37,9 @@ def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | 
 
 def _payload(result: AccountResult) -> SmsAccountPayload:
     return SmsAccountPayload(
-        account=None if result.account is None else SmsAccount.of(result.account),
+        account=None if result.account is None else shown(SmsAccount, result.account),
         message=result.message,
-        errors=[SmsError.of(error) for error in result.errors],
+        errors=[shown(SmsError, error) for error in result.errors],
     )
 
 
@@ -107,6 +108,6 @@ class Mutation:
             context.services, context.caller, str(input.account_id), input.to, input.body
         )
         return SendSmsPayload(
-            message=None if result.message is None else SmsMessage.of(result.message),
-            errors=[SmsError.of(error) for error in result.errors],
+            message=None if result.message is None else shown(SmsMessage, result.message),
+            errors=[shown(SmsError, error) for error in result.errors],
         )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 
@@ -17,9 +19,17 @@ from domain.vocabulary import (
     SmsProvider,
     VerificationFailure,
 )
-from resolvers.catalog import ProviderField, ProviderInfo
-from resolvers.errors import FieldError
+from resolvers.catalog import ProviderInfo
 from resolvers.events import AccountEvent, AccountEventKind
+
+T = TypeVar("T")
+
+
+def shown(kind: type[T], view: object) -> T:
+    """The GraphQL object of a use case's view: each of its fields, copied by name."""
+    make: Callable[..., T] = kind
+    return make(**{field.name: getattr(view, field.name) for field in fields(kind)})  # type: ignore[arg-type]
+
 
 # The use cases' enums under their GraphQL names (strawberry marks the classes in place).
 strawberry.enum(SmsProvider, name="SmsProvider")
@@ -51,24 +61,12 @@ class SmsAccount(accounts.Account):
         )
     )
 
-    @classmethod
-    def of(cls, account: accounts.Account) -> SmsAccount:
-        return cls(**{field.name: getattr(account, field.name) for field in fields(cls)})
-
 
 @strawberry.type(description="The stat row of the SMS Accounts page.")
 class SmsAccountStats:
     connected: int
     verified: int
     awaiting_action: int
-
-    @classmethod
-    def of(cls, stats: accounts.Stats) -> SmsAccountStats:
-        return cls(
-            connected=stats.connected,
-            verified=stats.verified,
-            awaiting_action=stats.awaiting_action,
-        )
 
 
 @strawberry.type
@@ -91,17 +89,6 @@ class SmsProviderField:
     hint: str | None
     default_value: str | None
 
-    @classmethod
-    def of(cls, field: ProviderField) -> SmsProviderField:
-        return cls(
-            name=field.name,
-            label=field.label,
-            required=field.required,
-            secret=field.secret,
-            hint=field.hint,
-            default_value=field.default_value,
-        )
-
 
 @strawberry.type
 class SmsProviderInfo:
@@ -114,7 +101,7 @@ class SmsProviderInfo:
         return cls(
             provider=info.provider,
             label=info.label,
-            fields=[SmsProviderField.of(field) for field in info.fields],
+            fields=[shown(SmsProviderField, field) for field in info.fields],
         )
 
 
@@ -126,26 +113,12 @@ class SmsSender:
     sender_id: str
     sender_kind: SenderKind
 
-    @classmethod
-    def of(cls, sender: accounts.Sender) -> SmsSender:
-        return cls(
-            account_id=strawberry.ID(sender.account_id),
-            display_name=sender.display_name,
-            provider=sender.provider,
-            sender_id=sender.sender_id,
-            sender_kind=sender.sender_kind,
-        )
-
 
 @strawberry.type(description="An expected problem: a field (or null), a code and a sentence.")
 class SmsError:
     field: str | None
     code: ErrorCode
     message: str
-
-    @classmethod
-    def of(cls, error: FieldError) -> SmsError:
-        return cls(field=error.field, code=error.code, message=error.message)
 
 
 @strawberry.type
@@ -193,45 +166,21 @@ class SmsAccountEvent:
     def of(cls, event: AccountEvent) -> SmsAccountEvent:
         return cls(
             kind=event.kind,
-            account=SmsAccount.of(event.account),
+            account=shown(SmsAccount, event.account),
             previous_status=event.previous_status,
-            stats=SmsAccountStats.of(event.stats),
+            stats=shown(SmsAccountStats, event.stats),
         )
 
 
 @strawberry.type(description="One SMS sent or received through an account.")
-class SmsMessage:
+class SmsMessage(messages.Message):
+    """The message's fields are ``domain.messages.Message``'s; only their GraphQL names and
+    types are said here where they differ."""
+
     id: strawberry.ID
     account_id: strawberry.ID
-    direction: MessageDirection
-    from_: str = strawberry.field(name="from")
-    to: str
-    body: str
-    status: MessageStatus
-    provider_message_id: str | None
-    error_code: int | None
-    error_message: str | None
-    segments: int | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, message: messages.Message) -> SmsMessage:
-        return cls(
-            id=strawberry.ID(message.id),
-            account_id=strawberry.ID(message.account_id),
-            direction=message.direction,
-            from_=message.from_number,
-            to=message.to_number,
-            body=message.body,
-            status=message.status,
-            provider_message_id=message.provider_message_id,
-            error_code=message.error_code,
-            error_message=message.error_message,
-            segments=message.segments,
-            created_at=message.created_at,
-            updated_at=message.updated_at,
-        )
+    from_number: str = strawberry.field(name="from")
+    to_number: str = strawberry.field(name="to")
 
 
 @strawberry.type
@@ -254,7 +203,7 @@ class SmsMessageConnection:
     @classmethod
     def of(cls, page: messages.MessagePage) -> SmsMessageConnection:
         return cls(
-            edges=[SmsMessageEdge(cursor=c, node=SmsMessage.of(m)) for c, m in page.nodes],
+            edges=[SmsMessageEdge(cursor=c, node=shown(SmsMessage, m)) for c, m in page.nodes],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         )
 

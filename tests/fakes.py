@@ -21,10 +21,13 @@ from providers.sms.port import (
     AccountFacts,
     Credentials,
     DeliveryReport,
+    Form,
+    Headers,
     InboundSms,
     InboundWebhook,
     OptSignal,
     OutgoingSms,
+    Secrets,
     SentSms,
     WebhookAnswer,
 )
@@ -93,13 +96,7 @@ class FakeSms:
     def describe_error(self, code: int) -> str:
         return f"Fakeco error {code}."
 
-    def signature_valid(
-        self,
-        url: str,
-        form: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        secrets: Sequence[str],
-    ) -> bool:
+    def signature_valid(self, url: str, form: Form, headers: Headers, secrets: Secrets) -> bool:
         given = headers.get(SIGNATURE_HEADER, "")
         return any(hmac.compare_digest(sign(url, form, secret), given) for secret in secrets)
 

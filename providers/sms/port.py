@@ -15,6 +15,12 @@ from typing import Protocol
 
 from domain.vocabulary import MessageStatus, SmsProvider
 
+# A webhook as it arrived: its form fields in order (a name may repeat), its headers, and the
+# secrets it may be signed with (the current one, and the previous one for a while).
+Form = Sequence[tuple[str, str]]
+Headers = Mapping[str, str]
+Secrets = Sequence[str]
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
@@ -67,13 +73,6 @@ class DeliveryReport:
     error_code: int | None  # the provider's code, to be shown as errorCode
 
 
-class OptSignal(Enum):
-    """A provider's own reading of a reply as an opt-out or an opt-in (our keywords count too)."""
-
-    OPT_OUT = "OPT_OUT"
-    OPT_IN = "OPT_IN"
-
-
 @dataclass(frozen=True, slots=True)
 class InboundSms:
     """A reply read from a webhook."""
@@ -81,9 +80,16 @@ class InboundSms:
     provider_message_id: str
     from_number: str
     to_number: str
-    body: str
     segments: int | None
-    opt: OptSignal | None = None
+    body: str
+    opt: OptSignal | None = None  # the provider's own reading of it as STOP or START
+
+
+class OptSignal(Enum):
+    """A provider's own reading of a reply as an opt-out or an opt-in (our keywords count too)."""
+
+    OPT_OUT = "OPT_OUT"
+    OPT_IN = "OPT_IN"
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,13 +141,7 @@ class SmsPort(Protocol):
         """Our sentence for one of the provider's error codes (never the provider's text)."""
         ...
 
-    def signature_valid(
-        self,
-        url: str,
-        form: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        secrets: Sequence[str],
-    ) -> bool:
+    def signature_valid(self, url: str, form: Form, headers: Headers, secrets: Secrets) -> bool:
         """Whether the webhook posted to ``url`` with ``form`` was signed with any of
         ``secrets``."""
         ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from domain.vocabulary import ErrorCode, MessageStatus, SmsProvider, VerificationFailure
 from providers.sms.errors import ProviderRefused, Reason
@@ -10,9 +10,12 @@ from providers.sms.port import (
     AccountFacts,
     Credentials,
     DeliveryReport,
+    Form,
+    Headers,
     InboundSms,
     InboundWebhook,
     OutgoingSms,
+    Secrets,
     SentSms,
     WebhookAnswer,
 )
@@ -134,13 +137,7 @@ class TwilioSms:
     def describe_error(self, code: int) -> str:
         return describe(code)
 
-    def signature_valid(
-        self,
-        url: str,
-        form: Sequence[tuple[str, str]],
-        headers: Mapping[str, str],
-        secrets: Sequence[str],
-    ) -> bool:
+    def signature_valid(self, url: str, form: Form, headers: Headers, secrets: Secrets) -> bool:
         return is_valid_signature(url, form, headers.get(SIGNATURE_HEADER), secrets)
 
     def delivery_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
