@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from domain.account_states import to_failed
 from domain.accounts import CANNOT_DECRYPT_MESSAGE
 from domain.messages import Message, MessagePage
@@ -46,13 +48,23 @@ from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.validation import phone_number
 from storage import message_queries, queries
 from storage.crypto import SecretError
-from storage.models import SmsMessageRow, new_id
+from storage.models import SmsAccountRow, SmsMessageRow, new_id
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
 MAX_PAGE = 100
 NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
+NOT_VERIFIED = FieldError(
+    "accountId",
+    ErrorCode.ACCOUNT_NOT_VERIFIED,
+    "This SMS account is not verified (or has no sender): verify it first.",
+)
+OPTED_OUT = FieldError(
+    "to",
+    ErrorCode.RECIPIENT_OPTED_OUT,
+    "This recipient replied STOP; nothing is sent to them until they reply START.",
+)
 UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
 # Saved under a looser policy than the server's current one: the account must be fixed.
 BASE_URL_REFUSED = (
@@ -138,7 +150,8 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
 async def send_sms(
     services: Services, caller: Caller, account_id: str, to: str, body: str
 ) -> SendResult:
-    """Check everything, then post to Twilio once, storing the message before it leaves."""
+    """Check everything, then hand the message to the provider once, storing it before it
+    leaves."""
     unreadable = text_errors({"accountId": account_id, "to": to, "body": body}, multiline={"body"})
     if unreadable:
         return SendResult(errors=unreadable)
@@ -147,37 +160,10 @@ async def send_sms(
     # Trimmed once: this spelling (checked by validation.phone_number) is the one checked against
     # opt-outs and the one sent; look-alike digits are refused, never translated.
     to = to.strip()
-    now = services.clock()
     async with services.reads() as session:
-        if not await queries.integration_enabled(session, caller.workspace_id):
-            return SendResult(errors=[INTEGRATION_DISABLED])
-        account = await queries.live_account(session, caller.workspace_id, account_id)
-        if account is None:
-            return SendResult(errors=[NO_SUCH_ACCOUNT])
-        if account.status is not AccountStatus.VERIFIED or account.sender_id is None:
-            return SendResult(
-                errors=[
-                    FieldError(
-                        "accountId",
-                        ErrorCode.ACCOUNT_NOT_VERIFIED,
-                        "This SMS account is not verified (or has no sender): verify it first.",
-                    )
-                ]
-            )
-        field_errors = _check_fields(to, body)
-        if field_errors:
-            return SendResult(errors=field_errors)
-        if await message_queries.is_opted_out(session, caller.workspace_id, to):
-            return SendResult(
-                errors=[
-                    FieldError(
-                        "to",
-                        ErrorCode.RECIPIENT_OPTED_OUT,
-                        "This recipient replied STOP; nothing is sent to them until they reply "
-                        "START.",
-                    )
-                ]
-            )
+        account = await _sender_for(session, caller, account_id, to, body)
+    if isinstance(account, SendResult):
+        return account
     token = stored_token(services.secrets, account)
     if token is None:
         lost = FailureReason.TOKEN_UNREADABLE
@@ -185,8 +171,8 @@ async def send_sms(
         return SendResult(
             errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
         )
-    credentials = Credentials(account.client_id, token, account.base_url)
-    port = services.sms[account.provider]
+    assert account.sender_id is not None
+    now = services.clock()
     row = SmsMessageRow(
         id=new_id(),
         workspace_id=caller.workspace_id,
@@ -201,59 +187,86 @@ async def send_sms(
     )
     async with unit_of_work(services.writes) as unit:
         unit.session.add(row)  # stored before it leaves
+    credentials = Credentials(account.client_id, token, account.base_url)
+    return await hand_over(services, account, credentials, row)
 
+
+async def _sender_for(
+    session: AsyncSession, caller: Caller, account_id: str, to: str, body: str
+) -> SmsAccountRow | SendResult:
+    """The account to send through, or why nothing may be sent (before anything leaves)."""
+    if not await queries.integration_enabled(session, caller.workspace_id):
+        return SendResult(errors=[INTEGRATION_DISABLED])
+    account = await queries.live_account(session, caller.workspace_id, account_id)
+    if account is None:
+        return SendResult(errors=[NO_SUCH_ACCOUNT])
+    if account.status is not AccountStatus.VERIFIED or account.sender_id is None:
+        return SendResult(errors=[NOT_VERIFIED])
+    field_errors = _check_fields(to, body)
+    if field_errors:
+        return SendResult(errors=field_errors)
+    if await message_queries.is_opted_out(session, caller.workspace_id, to):
+        return SendResult(errors=[OPTED_OUT])
+    return account
+
+
+async def hand_over(
+    services: Services, account: SmsAccountRow, credentials: Credentials, row: SmsMessageRow
+) -> SendResult:
+    """Hand one stored outbound message to its account's provider, at most once, and record
+    what the provider answered: the one send path of every message this service sends."""
+    port = services.sms[account.provider]
     callback = (
         f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
         if services.public_url
         else None
     )
+    outgoing = OutgoingSms(row.from_number, row.to_number, row.body, callback)
     errors: list[FieldError] = []
     try:
-        sent = await port.send(credentials, OutgoingSms(account.sender_id, to, body, callback))
-    except OutcomeUnknown:
-        errors.append(
-            FieldError(
-                None,
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                f"{port.label} did not confirm this message. It was not sent again (that could "
-                "send it twice); its delivery report will settle its status.",
-            )
-        )
-    except BaseUrlRefused:
-        row.status = MessageStatus.FAILED
-        row.error_message = BASE_URL_REFUSED
-        errors.append(FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED))
-        await _fail_account(
-            services, account.id, account.credentials_version, VerificationFailure.BASE_URL
-        )
-    except ProviderRefused as refused:
-        row.status = MessageStatus.FAILED
-        row.error_code = refused.code
-        row.error_message = refused.description
-        errors.append(
-            FieldError(
-                None,
-                ErrorCode.PROVIDER_REJECTED,
-                f"{port.label} rejected the message: {refused.description}",
-            )
-        )
-        await _react_to_refusal(
-            services, caller, account.id, account.credentials_version, to, refused.reason
-        )
-    except SmsProviderError:
-        row.status = MessageStatus.FAILED
-        row.error_message = UNREACHABLE
-        errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
+        sent = await port.send(credentials, outgoing)
+    except SmsProviderError as error:
+        errors.append(await _not_sent(services, account, row, port, error))
     else:
         row.status = sent.status
         row.provider_message_id = sent.provider_message_id
         row.segments = sent.segments
         row.error_code = sent.error_code
         row.error_message = sent.error_message
-
     row.updated_at = services.clock()
-    message = await _save_outcome(services, row, port)
-    return SendResult(message=message, errors=errors)
+    return SendResult(message=await _save_outcome(services, row, port), errors=errors)
+
+
+async def _not_sent(
+    services: Services,
+    account: SmsAccountRow,
+    row: SmsMessageRow,
+    port: SmsPort,
+    error: SmsProviderError,
+) -> FieldError:
+    """What a send the provider did not take means for the message, the account and the
+    recipient; the problem the caller is told."""
+    if isinstance(error, OutcomeUnknown):  # the message stays UNCONFIRMED
+        return FieldError(
+            None,
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"{port.label} did not confirm this message. It was not sent again (that could "
+            "send it twice); its delivery report will settle its status.",
+        )
+    row.status = MessageStatus.FAILED
+    version = account.credentials_version
+    if isinstance(error, BaseUrlRefused):
+        row.error_message = BASE_URL_REFUSED
+        await _fail_account(services, account.id, version, VerificationFailure.BASE_URL)
+        return FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED)
+    if isinstance(error, ProviderRefused):
+        row.error_code = error.code
+        row.error_message = error.description
+        await _react_to_refusal(services, account, row.to_number, error.reason)
+        message = f"{port.label} rejected the message: {error.description}"
+        return FieldError(None, ErrorCode.PROVIDER_REJECTED, message)
+    row.error_message = UNREACHABLE
+    return FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, UNREACHABLE)
 
 
 async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -> Message:
@@ -269,19 +282,14 @@ async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -
 
 
 async def _react_to_refusal(
-    services: Services,
-    caller: Caller,
-    account_id: str,
-    version: int,
-    to: str,
-    reason: Reason,
+    services: Services, account: SmsAccountRow, to: str, reason: Reason
 ) -> None:
     """A gone sender or bad credentials fail the account; a STOP reply records the opt-out."""
     if reason is ErrorCode.RECIPIENT_OPTED_OUT:
         async with unit_of_work(services.writes) as unit:
-            await message_queries.opt_out(unit.session, caller.workspace_id, to, services.clock())
+            await message_queries.opt_out(unit.session, account.workspace_id, to, services.clock())
     elif isinstance(reason, VerificationFailure):
-        await _fail_account(services, account_id, version, reason)
+        await _fail_account(services, account.id, account.credentials_version, reason)
     # Anything else failed the message alone; the account is fine.
 
 
