@@ -37,11 +37,53 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     stop it with the app."""
     runtime = runtime or build_services(load_settings())
     settings = runtime.settings
+    failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
+    graphql_app, graphql = graphql_endpoint(runtime, failures)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        await runtime.start()
+        revocations = asyncio.create_task(graphql_app.close_revoked_sockets())
+        # Everything built so far (the schema, the ORM's metadata, the parsed assets) lives as
+        # long as the process: a full garbage collection walking it stalled every request for
+        # tens of milliseconds (bench/reads.py's p99). Frozen objects are left out of collections.
+        gc.collect()
+        gc.freeze()
+        try:
+            yield
+        finally:
+            gc.unfreeze()
+            revocations.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await revocations
+            await runtime.stop()
+
+    routes: list[BaseRoute] = [
+        *health_routes(runtime, graphql_app),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),
+        *webhook_routes(runtime.services, failures, runtime.batcher),
+        *(asset_routes() if settings.graphiql_enabled else []),
+    ]
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[
+            # Outermost: the access line also records the 503 of an outage.
+            Middleware(AccessLog),
+            Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
+        ],
+    )
+
+
+def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQLApp, ASGIApp]:
+    """Strawberry's app, and ``/graphql`` as served: key, request limits, the response cache,
+    then Strawberry."""
+    settings = runtime.settings
     services = runtime.services
     authenticator = KeyAuthenticator(
         services.reads, services.writes, cache_seconds=settings.auth_cache_seconds
     )
-    failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql_app = GraphQLApp(
         build_schema(
             limits=DocumentLimits(
@@ -69,7 +111,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     answered: ASGIApp = graphql_app
     if runtime.answers is not None:
         answered = ResponseCache(graphql_app, runtime.answers)
-    graphql = RequireApiKey(
+    endpoint = RequireApiKey(
         LimitRequests(
             answered,
             max_body_bytes=settings.max_body_bytes,
@@ -79,38 +121,4 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         failures,
         page=request_response(graphiql_page) if settings.graphiql_enabled else None,
     )
-
-    @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await runtime.start()
-        revocations = asyncio.create_task(graphql_app.close_revoked_sockets())
-        # Everything built so far (the schema, the ORM's metadata, the parsed assets) lives as
-        # long as the process: a full garbage collection walking it stalled every request for
-        # tens of milliseconds (bench/reads.py's p99). Frozen objects are left out of collections.
-        gc.collect()
-        gc.freeze()
-        try:
-            yield
-        finally:
-            gc.unfreeze()
-            revocations.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await revocations
-            await runtime.stop()
-
-    routes: list[BaseRoute] = [
-        *health_routes(runtime, graphql_app),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
-        WebSocketRoute("/graphql", graphql),
-        *webhook_routes(services, failures, runtime.batcher),
-        *(asset_routes() if settings.graphiql_enabled else []),
-    ]
-    return Starlette(
-        routes=routes,
-        lifespan=lifespan,
-        middleware=[
-            # Outermost: the access line also records the 503 of an outage.
-            Middleware(AccessLog),
-            Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
-        ],
-    )
+    return graphql_app, endpoint
