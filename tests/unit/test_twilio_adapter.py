@@ -109,6 +109,25 @@ async def test_a_number_that_only_partly_matches_is_not_the_sender(
     assert refused.value.cause == "the sender is not on this account"
 
 
+async def test_a_number_without_sms_is_told_apart_from_a_missing_one(
+    port: TwilioSms, twilio: respx.Router
+) -> None:
+    route = twilio.get(f"{API}/IncomingPhoneNumbers.json")
+    route.side_effect = [
+        httpx.Response(200, json=numbers((PHONE, False))),
+        httpx.Response(200, json=numbers()),
+    ]
+
+    with pytest.raises(ProviderRefused) as no_sms:
+        await port.inbound_webhook(CREDENTIALS, PHONE)
+    with pytest.raises(ProviderRefused) as missing:
+        await port.inbound_webhook(CREDENTIALS, PHONE)
+
+    assert no_sms.value.reason is missing.value.reason is VerificationFailure.INVALID_FROM_NUMBER
+    assert "cannot send or receive SMS" in no_sms.value.description
+    assert "not an SMS sender of this Twilio account" in missing.value.description
+
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [

@@ -105,9 +105,16 @@ class TwilioSms:
             numbers = await self.client.incoming_numbers(credentials, phone_number)
         except TwilioRejected as rejected:
             raise _refused(rejected, self._sender_reason(rejected, failure)) from None
-        for number in numbers:
-            if number.phone_number == phone_number and number.sms:
+        exact = [number for number in numbers if number.phone_number == phone_number]
+        for number in exact:
+            if number.sms:
                 return number
+        if exact:
+            raise ProviderRefused(
+                failure,
+                description="This number of the Twilio account cannot send or receive SMS.",
+                cause="the sender is not on this account",
+            )
         raise _not_on_account(failure)
 
     @staticmethod
