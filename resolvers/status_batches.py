@@ -5,7 +5,7 @@ commit (and, on SQLite, the single writer's turn) the cost of every callback. Re
 one task owned by the app takes whatever is waiting (after lingering ``linger_seconds`` for more,
 at most ``max_batch``), applies each with its own conditional UPDATE in one transaction, commits,
 and only then answers every waiting callback: an acknowledged callback is never lost. A failed
-batch answers every callback in it with the error, so Twilio retries them all.
+batch answers every callback in it with the error, so the provider retries them all.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ class StatusReport:
 
 
 class IngestStoppedError(Exception):
-    """The app is shutting down: the report was not recorded (Twilio will retry it)."""
+    """The app is shutting down: the report was not recorded (the provider retries it)."""
 
 
 _Pending = tuple[StatusReport, "asyncio.Future[SmsMessageRow | None]"]
@@ -68,7 +68,7 @@ class StatusBatcher:
         self._to_message = to_message
         self.max_batch = max_batch
         self.linger_seconds = linger_seconds
-        # Bounded: beyond a few batches, callers wait (Twilio's connections are back-pressured).
+        # Bounded: beyond a few batches, callers wait (the provider's requests are back-pressured).
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_batch * 4)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False

@@ -1,10 +1,10 @@
-"""Verify: check the account and its sender against Twilio in one round trip, in the background.
+"""Verify: check the account and its sender with its provider, concurrently, in the background.
 
 ``verify_account`` answers at once with VERIFYING; the check runs as a task. Its verdict is written
 only if the credentials it checked are still current (a conditional UPDATE whose row count is
 checked), and VERIFYING carries a lease so a check lost with its process is picked up again.
 Verified accounts are checked again on a schedule (health checks), the same way, without leaving
-VERIFIED unless Twilio definitely refuses them.
+VERIFIED unless the provider definitely refuses them.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ IN_PROGRESS = FieldError(
     ErrorCode.VERIFICATION_IN_PROGRESS,
     "A verification of this account is already running; its result will show on the card.",
 )
-# How many checks of one Twilio account may be in flight at once.
-PER_TWILIO_ACCOUNT = 2
+# How many checks of one provider account may be in flight at once.
+PER_PROVIDER_ACCOUNT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +70,7 @@ class Verdict:
     cause: str | None = None
 
 
-# No configured key opens the stored token: no call to Twilio can be made with it.
+# No configured key opens the stored token: no call to the provider can be made with it.
 UNREADABLE = Verdict(FailureReason.TOKEN_UNREADABLE, cause="no configured key opens the token")
 
 
@@ -118,7 +118,7 @@ class CheckKind(Enum):
 
 
 # Outcomes of a health check that say the account cannot send: it turns FAILED. Any other
-# failure (Twilio down, a timeout) says nothing about the account, which stays VERIFIED.
+# failure (the provider down, a timeout) says nothing about the account, which stays VERIFIED.
 DEFINITE_FAILURES = frozenset(
     {
         VerificationFailure.INVALID_CREDENTIALS,
@@ -157,7 +157,7 @@ class CheckSchedule:
 
 
 class Verifier:
-    """Runs checks as background tasks, bounded overall and per Twilio account.
+    """Runs checks as background tasks, bounded overall and per provider account.
 
     A check holds a lease on its account's row, claimed atomically (a conditional UPDATE) and
     renewed while the check runs, so each check runs on exactly one replica, and one whose
@@ -394,14 +394,15 @@ class Verifier:
 
 
 class _AccountSlot:
-    """At most PER_TWILIO_ACCOUNT checks of one Twilio account at once (semaphores refcounted)."""
+    """At most PER_PROVIDER_ACCOUNT checks of one provider account at once (semaphores
+    refcounted)."""
 
     def __init__(self, table: dict[str, tuple[asyncio.Semaphore, int]], key: str) -> None:
         self._table = table
         self._key = key
 
     async def __aenter__(self) -> None:
-        semaphore, users = self._table.get(self._key, (asyncio.Semaphore(PER_TWILIO_ACCOUNT), 0))
+        semaphore, users = self._table.get(self._key, (asyncio.Semaphore(PER_PROVIDER_ACCOUNT), 0))
         self._table[self._key] = (semaphore, users + 1)
         await semaphore.acquire()
 
