@@ -19,7 +19,7 @@ from resolvers.status_batches import StatusBatcher, StatusReport
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
-from storage.types import utcnow
+from storage.types import INTEGER_MAX, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +54,34 @@ async def signing_tokens(services: Services, account_id: str) -> SigningAccount 
     return SigningAccount(workspace_id, tokens) if tokens else None
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value is not None and value.strip().isdigit() else None
+class MalformedCallbackError(ValueError):
+    """A signed callback carries a value Twilio never sends: it is refused (400) before anything
+    is written, so it cannot fail anyone else's report in the batch it would have joined."""
+
+
+_MAX_DIGITS = len(str(INTEGER_MAX))
+
+
+def _count(params: Mapping[str, str], name: str) -> int | None:
+    """The whole number ``params[name]``; None when absent or empty (Twilio leaves some fields
+    blank). Only ASCII digits count: ``str.isdigit`` also takes other scripts' digits and
+    superscripts, which ``int`` reads or refuses. The value must fit the integer columns: a
+    larger one would fail its write."""
+    value = params.get(name)
+    if not value:
+        return None
+    if len(value) <= _MAX_DIGITS and value.isascii() and value.isdigit():
+        number = int(value)
+        if number <= INTEGER_MAX:
+            return number
+    raise MalformedCallbackError(f"{name} must be a whole number from 0 to {INTEGER_MAX}")
 
 
 def status_report(
     workspace_id: str, account_id: str, params: Mapping[str, str], our_message_id: str | None
 ) -> StatusReport | None:
-    """The report a status callback makes; None when it names no status or no message."""
+    """The report a status callback makes; None when it names no status or no message.
+    Raises MalformedCallbackError for a value Twilio never sends."""
     status = from_twilio(params.get("MessageStatus") or params.get("SmsStatus"))
     sid = params.get("MessageSid") or params.get("SmsSid")
     if status is None or not sid:
@@ -72,7 +92,7 @@ def status_report(
         provider_message_id=sid,
         message_id=our_message_id,
         status=status,
-        error_code=_int(params.get("ErrorCode")),
+        error_code=_count(params, "ErrorCode"),
     )
 
 
@@ -92,7 +112,8 @@ async def record_status(
 async def record_inbound(
     services: Services, workspace_id: str, account_id: str, params: Mapping[str, str]
 ) -> bool:
-    """Store an inbound SMS once per MessageSid and apply STOP / START. True when new."""
+    """Store an inbound SMS once per MessageSid and apply STOP / START. True when new.
+    Raises MalformedCallbackError for a value Twilio never sends."""
     sid = params.get("MessageSid") or params.get("SmsSid")
     sender = (params.get("From") or "").strip()
     if not sid or not sender:
@@ -109,7 +130,7 @@ async def record_inbound(
         body=body,
         status=MessageStatus.RECEIVED.value,
         provider_message_id=sid,
-        segments=_int(params.get("NumSegments")),
+        segments=_count(params, "NumSegments"),
         created_at=now,
         updated_at=now,
     )
