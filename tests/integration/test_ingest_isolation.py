@@ -255,9 +255,27 @@ async def test_the_largest_number_a_column_holds_is_stored(
         assert (found["status"], found["errorCode"]) == ("FAILED", 2147483647)
 
 
-@pytest.mark.parametrize("segments", ["9" * 30, "¹", "1.5", "-2"])
-async def test_an_inbound_message_with_a_segment_count_twilio_never_sends_is_refused_with_400(
-    make_api: Callable[..., Any], keys: Keys, twilio: respx.Router, segments: str
+@pytest.mark.parametrize(
+    ("field", "value", "refusal"),
+    [
+        ("From", "+1" + "2" * 63, "From must be plain text of at most 64 characters"),
+        ("To", "+1" + "2" * 63, "To must be plain text of at most 64 characters"),
+        ("MessageSid", "SM" + "c" * 63, "MessageSid must be plain text of at most 64 characters"),
+        ("MessageSid", "SM\x00" + "c" * 31, "MessageSid must be plain text of at most 64"),
+        ("Body", "hello\x00", "Body must be plain text"),  # PostgreSQL refuses NUL in text
+        *(
+            ("NumSegments", segments, "NumSegments must be a whole number from 0 to 2147483647")
+            for segments in ("9" * 30, "¹", "1.5", "-2")
+        ),
+    ],
+)
+async def test_an_inbound_message_with_a_value_no_column_holds_is_refused_with_400(
+    make_api: Callable[..., Any],
+    keys: Keys,
+    twilio: respx.Router,
+    field: str,
+    value: str,
+    refusal: str,
 ) -> None:
     async with make_api(public_url=PUBLIC_URL) as api:
         account = await verified_account(api, keys, twilio)
@@ -266,12 +284,41 @@ async def test_an_inbound_message_with_a_segment_count_twilio_never_sends_is_ref
             "MessageSid": next(_sids),
             "From": TO,
             "To": account["senderId"],
-            "Body": "hello",
-            "NumSegments": segments,
+            "Body": "hello\nsecond line",
+            field: value,
         }
 
         answer = await signed_post(api, f"/webhooks/twilio/{account['id']}/inbound", reply)
 
         assert answer.status_code == 400
-        assert "NumSegments must be a whole number" in answer.text
+        assert refusal in answer.text
         assert await stored(api, keys.sales) == {}
+
+
+@pytest.mark.parametrize(
+    ("sid", "mid", "refusal"),
+    [
+        ("SM" + "d" * 63, None, "MessageSid must be plain text of at most 64 characters"),
+        ("SM\x00" + "d" * 31, None, "MessageSid must be plain text"),
+        (None, "not-an-id%00", "mid must be the id of a message this server sent"),
+    ],
+)
+async def test_a_status_callback_with_text_no_column_holds_is_refused_with_400(
+    make_api: Callable[..., Any],
+    keys: Keys,
+    twilio: respx.Router,
+    sid: str | None,
+    mid: str | None,
+    refusal: str,
+) -> None:
+    async with make_api(public_url=PUBLIC_URL) as api:
+        account = await verified_account(api, keys, twilio)
+        twilio_accepts_sends(twilio, 0)
+        [message] = await sent(api, keys.marketer, account["id"], 1)  # unconfirmed: found by mid
+        params = report(message, "sent", sid=sid or f"SM{'e' * 32}")
+
+        answer = await post(api, account["id"], {"id": mid or message["id"]}, params)
+
+        assert answer.status_code == 400
+        assert refusal in answer.text
+        assert (await stored(api, keys.sales))[message["id"]]["status"] == "UNCONFIRMED"
