@@ -206,6 +206,7 @@ def create_app(
         lease_seconds=settings.verify_lease_seconds,
         recheck_seconds=settings.recheck_seconds,
         max_in_flight=settings.max_concurrent_checks,
+        max_wait_seconds=settings.verify_max_wait_seconds,
     )
     services = Services(
         reads=reads,

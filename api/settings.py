@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     # by at most this long: a killed replica's check is resumed within lease + sweep seconds.
     verify_lease_seconds: float = Field(default=15.0, gt=0, le=3_600)
     verify_sweep_seconds: float = Field(default=5.0, gt=0, le=3_600)
+    # Twilio's Retry-After past a check's 60 s budget reschedules the check rather than failing
+    # it: it is resumed after Retry-After, but never later than this.
+    verify_max_wait_seconds: float = Field(default=300.0, gt=0, le=3_600)
     # A VERIFIED account is checked again this long after its last check (±10 % per account).
     recheck_seconds: float = Field(default=86_400.0, ge=1, le=366 * 86_400)
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)

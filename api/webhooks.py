@@ -18,7 +18,12 @@ from api.throttle import FailureLimiter, client_address
 from providers.signature import is_valid_signature
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
-from resolvers.webhooks import record_inbound, record_status, signing_tokens
+from resolvers.webhooks import (
+    MalformedCallbackError,
+    record_inbound,
+    record_status,
+    signing_tokens,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,18 @@ def _is_utf8_form(content_type: str | None) -> bool:
     return True
 
 
+def _declares_too_much(declared: str | None) -> bool:
+    """A Content-Length over MAX_BODY. Only ASCII digits are a length (int() refuses the
+    superscripts str.isdigit() takes), counted before int() reads them (it refuses over 4,300
+    digits); anything else is left to the count of the bytes that arrive."""
+    if declared is None or not (declared.isascii() and declared.isdigit()):
+        return False
+    digits = declared.lstrip("0")
+    return len(digits) > len(str(MAX_BODY)) or int(digits or "0") > MAX_BODY
+
+
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    if _declares_too_much(request.headers.get("content-length")):
         raise _TooLarge
     chunks = []
     size = 0
@@ -64,6 +78,12 @@ async def _read_body(request: Request) -> bytes:
             raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _malformed(refusal: MalformedCallbackError) -> Response:
+    # Signed, but not what Twilio sends: refused alone, and a retry would be refused the same.
+    log.warning("a signed Twilio webhook was refused: %s", refusal)
+    return PlainTextResponse(f"Bad request: {refusal}", status_code=400)
 
 
 def webhook_routes(
@@ -112,6 +132,8 @@ def webhook_routes(
                 dict(params),
                 request.query_params.get("mid"),
             )
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
         except Exception:
             # Not written (shutting down, or the database failed): Twilio retries on a 5xx.
             log.warning("a delivery report was not recorded; Twilio will retry it")
@@ -123,9 +145,12 @@ def webhook_routes(
         if isinstance(checked, Response):
             return checked
         workspace_id, params = checked
-        await record_inbound(
-            services, workspace_id, request.path_params["account_id"], dict(params)
-        )
+        try:
+            await record_inbound(
+                services, workspace_id, request.path_params["account_id"], dict(params)
+            )
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
         return Response(EMPTY_TWIML, media_type="text/xml")
 
     return [

@@ -29,6 +29,16 @@ class ProviderUnavailable(TwilioError):
     """Twilio kept failing transiently (timeouts, 5xx, 429) until the retry budget ran out."""
 
 
+class TwilioAskedToWait(ProviderUnavailable):
+    """Twilio answered 429 or 5xx with a Retry-After that ends after the call's retry budget:
+    not a failure of the account, only a request to come back later (``retry_after`` seconds;
+    may be infinite). Whoever can do the work later reschedules it."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("Twilio asked to be called again later")
+        self.retry_after = retry_after
+
+
 class TwilioUnreachable(ProviderUnavailable):
     """One of Twilio's own hosts cannot be reached from this server (DNS, connection, TLS): the
     network between here and Twilio is at fault (firewall, proxy), not the account's settings."""

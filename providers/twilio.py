@@ -1,7 +1,8 @@
 """Twilio's REST API, the parts this service uses: account, phone numbers, Messaging Services.
 
 Every call retries transient failures (connection drops, timeouts, 5xx, 429 / code 20429) with
-exponential backoff and full jitter, honouring Retry-After, at most 4 attempts within 60 s.
+exponential backoff and full jitter, honouring Retry-After, at most 4 attempts within 60 s. A
+Retry-After that ends after those 60 s raises ``TwilioAskedToWait``: the caller reschedules.
 Errors are read by Twilio's numeric ``code``, never by message text, and upstream bodies are
 never logged (the account resource carries ``auth_token``).
 """
@@ -25,6 +26,7 @@ from providers.errors import (
     BaseUrlUnreachable,
     OutcomeUnknown,
     ProviderUnavailable,
+    TwilioAskedToWait,
     TwilioError,
     TwilioRejected,
     TwilioUnreachable,
@@ -246,10 +248,13 @@ class TwilioClient:
                 return await attempt_once()
             except _Transient as transient:
                 attempt += 1
-                delay = self._retry.backoff(attempt - 1)
-                if transient.retry_after is not None:
-                    delay = max(delay, transient.retry_after)
-                if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
+                left = deadline - time.monotonic()
+                asked = transient.retry_after
+                if asked is not None and asked >= left:
+                    # Twilio said when to come back, after this call's budget: not a failure.
+                    raise TwilioAskedToWait(asked) from transient.__cause__
+                delay = max(self._retry.backoff(attempt - 1), asked or 0.0)
+                if attempt >= self._retry.max_attempts or delay >= left:
                     raise transient.exhausted from transient.__cause__
                 await self._sleep(delay)
 
@@ -309,8 +314,8 @@ def _int_or_none(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)  # ASCII digits only: int() refuses superscripts isdigit() takes
     return None
 
 
@@ -327,7 +332,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # float() refuses superscripts isdigit() takes
         return float(value)
     try:
         when = parsedate_to_datetime(value)

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from providers.errors import (
     BaseUrlUnreachable,
     ProviderUnavailable,
+    TwilioAskedToWait,
     TwilioError,
     TwilioRejected,
     TwilioUnreachable,
@@ -69,6 +70,9 @@ class Verdict:
     trial: bool | None = None
     # Why, for the operator's log: an exception class or a short fact, never upstream text.
     cause: str | None = None
+    # Twilio asked to be called again in this many seconds (past the call's budget): no verdict
+    # on the account, the check is rescheduled.
+    retry_after: float | None = None
 
     @property
     def stored_failure(self) -> str | None:
@@ -178,6 +182,7 @@ class Verifier:
         lease_seconds: float,
         recheck_seconds: float,
         max_in_flight: int,
+        max_wait_seconds: float,
     ) -> None:
         self.twilio = twilio
         self._reads = reads
@@ -190,6 +195,7 @@ class Verifier:
         self._public_url = public_url
         self._lease = timedelta(seconds=lease_seconds)
         self._recheck_seconds = recheck_seconds
+        self._max_wait_seconds = max_wait_seconds
         self._max_in_flight = max_in_flight
         self._slots = asyncio.Semaphore(max_in_flight)
         self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
@@ -330,6 +336,8 @@ class Verifier:
     def _outcome(self, key: _Key, verdict: Verdict, now: datetime) -> dict[str, Any]:
         """The columns a check's verdict writes."""
         account_id, _, kind = key
+        if verdict.retry_after is not None:
+            return self._rescheduled(kind, verdict.retry_after, now)
         trial = {} if verdict.trial is None else {"trial": verdict.trial}
         if verdict.failure is None:
             due = next_health_check(account_id, now, self._recheck_seconds)
@@ -359,6 +367,17 @@ class Verifier:
         retry = min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds)
         return {"next_check_at": now + timedelta(seconds=retry)}
 
+    def _rescheduled(self, kind: CheckKind, retry_after: float, now: datetime) -> dict[str, Any]:
+        """Twilio asked us to come back after the check's budget: that says nothing about the
+        account, which keeps its status. The wait is capped (``max_wait_seconds``): a Verify
+        stays VERIFYING with its lease held until then, so the first sweep after it resumes the
+        check (and Verify answers "in progress" meanwhile); a health check is simply due then."""
+        wait = timedelta(seconds=min(retry_after, self._max_wait_seconds))  # may be infinite
+        if kind is CheckKind.VERIFY:
+            return {"verify_lease_until": now + wait}
+        inconclusive = timedelta(seconds=min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds))
+        return {"next_check_at": now + max(wait, inconclusive)}
+
     async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
         account_id, version, kind = key
         _log_verdict(account_id, verdict)
@@ -378,7 +397,8 @@ class Verifier:
                 return
             await session.refresh(row)
         after = to_account(row, self._public_url)
-        if kind is CheckKind.VERIFY or _as_shown(after) != _as_shown(before):
+        settled = kind is CheckKind.VERIFY and verdict.retry_after is None
+        if settled or _as_shown(after) != _as_shown(before):
             await self._publish(workspace_id, after, before)
         elif self._touched is not None:
             await self._touched(workspace_id)
@@ -416,13 +436,12 @@ async def run_checks(twilio: TwilioClient, credentials: Credentials, sender_id: 
         _check_account(twilio, credentials), sender_check, return_exceptions=True
     )
     if isinstance(account, BaseException):
-        failure = _failure_of(account, VerificationFailure.INVALID_CREDENTIALS)
-        return Verdict(failure, cause=_cause_of(account))
+        return _verdict_of(account, VerificationFailure.INVALID_CREDENTIALS)
     if account.failure is not None:
         return account
     if isinstance(sender, BaseException):
-        rejected = _SENDER_FAILURE[sender_kind_of(sender_id)]
-        return Verdict(_failure_of(sender, rejected), account.trial, _cause_of(sender))
+        verdict = _verdict_of(sender, _SENDER_FAILURE[sender_kind_of(sender_id)])
+        return replace(verdict, trial=account.trial)
     if sender is not None:
         return Verdict(sender, account.trial, "the sender is not on this account")
     return account
@@ -434,8 +453,23 @@ _SENDER_FAILURE = {
 }
 
 
+def _verdict_of(error: BaseException, rejected: VerificationFailure) -> Verdict:
+    """The verdict of a check that raised ``error``; ``rejected`` is what Twilio's refusal of
+    the thing checked means."""
+    waited = error.retry_after if isinstance(error, TwilioAskedToWait) else None
+    return Verdict(_failure_of(error, rejected), cause=_cause_of(error), retry_after=waited)
+
+
 def _log_verdict(account_id: str, verdict: Verdict) -> None:
     """One INFO line per verdict: what the card says and the real cause behind it."""
+    if verdict.retry_after is not None:
+        log.info(
+            "verification of account %s rescheduled: Twilio asked to wait %.0f s (cause=%s)",
+            account_id,
+            verdict.retry_after,
+            verdict.cause or "none",
+        )
+        return
     stored = verdict.failure
     failure = "none" if stored is None else public_failure(stored).value
     if isinstance(stored, FailureReason):

@@ -185,7 +185,8 @@ async def record_check(
             _A.status == running_status,
             _A.removed_at.is_(None),
         )
-        .values(verify_lease_until=None, **values)
+        # The lease is released unless the outcome holds it on (a check rescheduled).
+        .values(**{"verify_lease_until": None, **values})
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

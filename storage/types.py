@@ -9,6 +9,10 @@ from sqlalchemy import DateTime
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+# The largest value every integer column holds: PostgreSQL's INTEGER is 32 bits (SQLite's are 64).
+# A larger number fails its write, so numbers from outside are checked against it first.
+INTEGER_MAX = 2**31 - 1
+
 
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp that is always timezone-aware UTC in Python, on SQLite as on PostgreSQL."""
