@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 
@@ -28,6 +28,7 @@ from api.limits import LimitRequests
 from api.logs import AccessLog
 from api.outages import AnswerOutagesWith503
 from api.response_cache import BumpingBus, ResponseCache, ResponseStore, invalidate
+from api.response_policy import ResponsePolicy
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
@@ -237,6 +238,10 @@ def create_app(
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    async def home(_: Request) -> RedirectResponse:
+        """Where a person lands: GraphiQL, where it is served (a JSON 404 elsewhere)."""
+        return RedirectResponse("/graphql")
+
     async def readyz(_: Request) -> JSONResponse:
         try:
             async with engine.connect() as connection:
@@ -337,11 +342,13 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(services, failures, batcher),
             *(asset_routes() if settings.graphiql_enabled else []),
+            *([Route("/", home, methods=["GET"])] if settings.graphiql_enabled else []),
         ],
         lifespan=lifespan,
         middleware=[
             # Outermost: the access line also records the 503 of an outage.
             Middleware(AccessLog),
+            Middleware(ResponsePolicy),
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )
