@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 
@@ -30,6 +30,7 @@ from api.logs import AccessLog
 from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
 from api.response_cache import BumpingBus, CachedAnswers, ResponseCache, ResponseStore
+from api.response_policy import ResponsePolicy
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
@@ -41,7 +42,7 @@ from providers.transport import create_http_client
 from providers.twilio import RetryPolicy, TwilioClient
 from resolvers import events
 from resolvers.domain import Account
-from resolvers.key_rotation import missing_key_ids
+from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
@@ -81,7 +82,13 @@ def server_keys(settings: Settings) -> list[bytes]:
             "SMS_ENCRYPTION_KEYS is required with this database: set it to a base64 32-byte key "
             '(python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
         )
-    key, created = load_or_create_key_file(key_file)
+    try:
+        key, created = load_or_create_key_file(key_file)
+    except (OSError, ValueError) as exc:  # unreadable, not base64, not 32 bytes
+        raise ConfigurationError(
+            f"the key file {key_file} cannot be used ({exc}): put back the copy backed up with "
+            "the database, or set SMS_ENCRYPTION_KEYS"
+        ) from exc
     if created:
         log.warning(
             "Generated an encryption key for Auth Tokens at %s (mode 0600). Back it up with the "
@@ -98,6 +105,24 @@ def redis_secrets(settings: Settings) -> list[bytes]:
 
 def uses_redis(settings: Settings) -> bool:
     return settings.broadcast_url.startswith(("redis://", "rediss://"))
+
+
+async def refuse_a_lost_key_file(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """A key file is generated on the first start; a database that already holds secrets has
+    lost its key file instead, and a new key would leave every secret unreadable for good."""
+    key_file = key_file_for(settings)
+    if settings.encryption_key_list or key_file is None or key_file.exists():
+        return
+    usage = await secrets_per_key(sessions)
+    if usage:
+        raise ConfigurationError(
+            f"the key file {key_file} is missing, but the database holds "
+            f"{sum(usage.values())} Auth Token(s) encrypted with key id(s) "
+            f"{', '.join(sorted(usage))}: put back the key file backed up with the database (or "
+            "set SMS_ENCRYPTION_KEYS to that key) and start again"
+        )
 
 
 async def check_keys_cover_secrets(
@@ -272,6 +297,10 @@ def create_app(
     async def healthz(_: Request) -> PlainTextResponse:
         return PlainTextResponse("ok")
 
+    async def home(_: Request) -> RedirectResponse:
+        """Where a person lands: GraphiQL, where it is served (a JSON 404 elsewhere)."""
+        return RedirectResponse("/graphql")
+
     async def readyz(_: Request) -> JSONResponse:
         try:
             async with engine.connect() as connection:
@@ -388,11 +417,13 @@ def create_app(
             WebSocketRoute("/graphql", graphql),
             *webhook_routes(services, failures, batcher),
             *(asset_routes() if settings.graphiql_enabled else []),
+            *([Route("/", home, methods=["GET"])] if settings.graphiql_enabled else []),
         ],
         lifespan=lifespan,
         middleware=[
             # Outermost: the access line also records the 503 of an outage.
             Middleware(AccessLog),
+            Middleware(ResponsePolicy),
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )

@@ -44,7 +44,7 @@ from storage.types import utcnow
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
-MAX_PAGE = 100
+MAX_PAGE = 100  # messages in one page of smsMessages: a larger ``first`` is refused
 NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
 UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
 # Saved under a looser policy than the server's current one: the account must be fixed.
@@ -339,6 +339,10 @@ class InvalidCursorError(ValueError):
     """An ``after`` cursor this server did not hand out."""
 
 
+class InvalidPageSizeError(ValueError):
+    """A ``first`` below 0 or above MAX_PAGE: refused, not silently clipped."""
+
+
 async def list_messages(
     services: Services,
     caller: Caller,
@@ -348,8 +352,10 @@ async def list_messages(
     first: int,
     after: str | None,
 ) -> MessagePage:
-    """Newest first; ``first`` is capped at 100."""
-    limit = max(0, min(first, MAX_PAGE))
+    """Newest first; ``first`` from 0 to MAX_PAGE."""
+    if not 0 <= first <= MAX_PAGE:
+        raise InvalidPageSizeError(f"first must be from 0 to {MAX_PAGE}; got {first}.")
+    limit = first
     position = None if not after else decode_cursor(services, caller.workspace_id, after)
     if account_id is not None and not could_be_id(account_id):
         return MessagePage(nodes=[], has_next_page=False, end_cursor=None)

@@ -40,6 +40,9 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Coarse on purpose (see queries.touch_key): a write a minute per key, not one per request.
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A key that must be used by this moment or is refused (the first start's admin key, which
+    # lands in a file and could lie there forever); once used it lives on like any key.
+    first_use_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SmsAccountRow(SQLModel, table=True):
