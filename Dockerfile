@@ -14,7 +14,8 @@ COPY providers ./providers
 RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 10001 sms && mkdir /data && chown sms /data
 
 USER sms
-ENV SMS_DATABASE_URL=sqlite+aiosqlite:////data/sms.db
+# The volume holds the database (embedded default) and the first start's admin key file.
+ENV SMS_DATABASE_URL=sqlite+aiosqlite:////data/sms.db SMS_DATA_DIR=/data
 VOLUME /data
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request;urllib.request.urlopen('http://127.0.0.1:8000/healthz')"

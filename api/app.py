@@ -11,6 +11,8 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 
@@ -24,6 +26,7 @@ from api.logs import AccessLog
 from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
 from api.response_cache import ResponseCache
+from api.response_policy import ResponsePolicy
 from api.settings import load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
@@ -64,6 +67,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         *webhook_routes(runtime.services, failures, runtime.batcher),
         *(asset_routes() if settings.graphiql_enabled else []),
+        *([Route("/", home, methods=["GET"])] if settings.graphiql_enabled else []),
     ]
     return Starlette(
         routes=routes,
@@ -71,9 +75,15 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         middleware=[
             # Outermost: the access line also records the 503 of an outage.
             Middleware(AccessLog),
+            Middleware(ResponsePolicy),
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )
+
+
+async def home(_: Request) -> RedirectResponse:
+    """Where a person lands: GraphiQL, where it is served (a JSON 404 elsewhere)."""
+    return RedirectResponse("/graphql")
 
 
 def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQLApp, ASGIApp]:

@@ -11,7 +11,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import refusal
-from api.graphiql import graphiql_html
+from api.graphiql import PAGE_HEADERS, graphiql_html
 from api.throttle import FailureLimiter, client_address
 from domain.vocabulary import Caller
 from resolvers.api_keys import authenticate, hash_key
@@ -189,5 +189,5 @@ class RequireApiKey:
 
 
 async def graphiql_page(request: Request) -> Response:
-    """The GraphiQL page itself: static HTML, nothing executed."""
-    return HTMLResponse(graphiql_html())
+    """The GraphiQL page itself: static HTML, nothing executed, never framed."""
+    return HTMLResponse(graphiql_html(), headers=PAGE_HEADERS)

@@ -29,7 +29,7 @@ from providers.redis_bus import RedisBus
 from providers.sms.adapters import build_ports
 from providers.sms.port import SmsPort
 from providers.transport import create_http_client
-from resolvers.key_rotation import missing_key_ids
+from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
 from resolvers.services import NO_CHECKS, Services
 from resolvers.status_batches import StatusBatcher
@@ -67,7 +67,13 @@ def server_keys(settings: Settings) -> list[bytes]:
             "SMS_ENCRYPTION_KEYS is required with this database: set it to a base64 32-byte key "
             '(python -c "import os,base64;print(base64.b64encode(os.urandom(32)).decode())")'
         )
-    key, created = load_or_create_key_file(key_file)
+    try:
+        key, created = load_or_create_key_file(key_file)
+    except (OSError, ValueError) as exc:  # unreadable, not base64, not 32 bytes
+        raise ConfigurationError(
+            f"the key file {key_file} cannot be used ({exc}): put back the copy backed up with "
+            "the database, or set SMS_ENCRYPTION_KEYS"
+        ) from exc
     if created:
         log.warning(
             "Generated an encryption key for Auth Tokens at %s (mode 0600). Back it up with the "
@@ -84,6 +90,24 @@ def redis_secrets(settings: Settings) -> list[bytes]:
 
 def uses_redis(settings: Settings) -> bool:
     return settings.broadcast_url.startswith(("redis://", "rediss://"))
+
+
+async def refuse_a_lost_key_file(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings
+) -> None:
+    """A key file is generated on the first start; a database that already holds secrets has
+    lost its key file instead, and a new key would leave every secret unreadable for good."""
+    key_file = key_file_for(settings)
+    if settings.encryption_key_list or key_file is None or key_file.exists():
+        return
+    usage = await secrets_per_key(sessions)
+    if usage:
+        raise ConfigurationError(
+            f"the key file {key_file} is missing, but the database holds "
+            f"{sum(usage.values())} Auth Token(s) encrypted with key id(s) "
+            f"{', '.join(sorted(usage))}: put back the key file backed up with the database (or "
+            "set SMS_ENCRYPTION_KEYS to that key) and start again"
+        )
 
 
 async def check_keys_cover_secrets(
@@ -264,6 +288,7 @@ def build_services(
         recheck_seconds=settings.recheck_seconds,
         sweep_seconds=settings.verify_sweep_seconds,
         max_in_flight=settings.max_concurrent_checks,
+        max_wait_seconds=settings.verify_max_wait_seconds,
     )
     verifier = Verifier(services, schedule, None if answers is None else answers.invalidate)
     services = replace(services, verifier=verifier)

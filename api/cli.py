@@ -1,8 +1,9 @@
-"""``sms-accounts``: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
+"""sms-accounts: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
 
-Every command that touches the database migrates it to head first, and says on stderr which
-database it uses: a command run from the wrong folder would otherwise quietly create a new
-SQLite database there, whose keys then fail against the running server.
+Every command that touches the database migrates it to the latest schema first and says on
+stderr which database it uses. Commands other than serve refuse a SQLite database file that does
+not exist unless --init is given: run from another folder, they would otherwise create a new,
+empty database there, whose keys the running server refuses.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy.engine import URL, make_url
@@ -29,8 +31,10 @@ from api.bootstrap import (
     check_keys_cover_secrets,
     event_bus,
     open_database,
+    refuse_a_lost_key_file,
     secret_box,
 )
+from api.first_key import graphql_url, hand_over_first_key
 from api.logs import configure_logging
 from api.response_cache import BumpingBus
 from api.settings import Settings, SettingsError, load_settings
@@ -55,7 +59,7 @@ from resolvers.key_rotation import (
     rotate_keys,
     secrets_per_key,
 )
-from storage.db import sqlite_path
+from storage.db import connection_problem, sqlite_path
 from storage.migrate import migrate
 
 T = TypeVar("T")
@@ -79,19 +83,13 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     # Checked here too (create_app checks at start-up) so that it stops with exit code 2 and
     # a sentence rather than uvicorn's traceback.
+    _with_database(settings, refuse_a_lost_key_file, settings)
     _with_database(settings, check_keys_cover_secrets, settings, secret_box(settings))
     app = create_app(build_services(settings))
-    issued = _with_database(settings, bootstrap_first_key)
+    first_use_within = timedelta(seconds=settings.first_key_ttl_seconds)
+    issued = _with_database(settings, bootstrap_first_key, first_use_within)
     if issued is not None:
-        # Through the log, so a container's log (and SMS_LOG_FORMAT=json) carries it too.
-        log.warning(
-            "First start: created workspace 'default' and this admin API key (shown once).\n"
-            "Open http://%s:%s/graphql and add the header\n"
-            '  {"Authorization": "Bearer %s"}',
-            args.host,
-            args.port,
-            issued.key,
-        )
+        hand_over_first_key(settings, issued, graphql_url(settings, args.host, args.port))
     # uvicorn refuses an oversized websocket frame (1009) before buffering it; the app checks
     # the same limit for servers started some other way.
     # Our AccessLog writes the access lines (without query strings); uvicorn's loggers keep the
@@ -110,11 +108,18 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def _create_api_key(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
-    issued = _with_database(settings, create_api_key, args.workspace, Role(args.role))
+    issue = functools.partial(create_api_key, create_workspace=args.create_workspace)
+    try:
+        issued = _with_database(settings, issue, args.workspace, Role(args.role))
+    except UnknownWorkspaceError as exc:
+        print(f"error: {exc}; add --create-workspace to create it", file=sys.stderr)
+        return 1
     if issued.existing_workspaces is not None:
         existing = ", ".join(issued.existing_workspaces) or "none"
         log.warning("New workspace %r created (existing: %s).", issued.workspace, existing)
-    print(f"Created a {issued.role.value} key for workspace {issued.workspace!r}.")
+    role = issued.role.value
+    article = "an" if role[0] in "aeiou" else "a"
+    print(f"Created {article} {role} key for workspace {issued.workspace!r}.")
     print(f"Prefix (for revoke-api-key): {issued.prefix}")
     print(issued.key)
     return 0
@@ -232,7 +237,7 @@ def _list_api_keys(settings: Settings, args: argparse.Namespace) -> int:
             key.workspace,
             key.role,
             _when(key.created_at),
-            _when(key.last_used_at) if key.last_used_at else "never",
+            _last_use(key.last_used_at, key.first_use_by),
             _when(key.revoked_at) if key.revoked_at else "-",
         )
         for key in keys
@@ -249,15 +254,21 @@ def _when(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def _last_use(last_used: datetime | None, first_use_by: datetime | None) -> str:
+    if last_used is not None:
+        return _when(last_used)
+    if first_use_by is None:
+        return "never"
+    due = "expired" if first_use_by <= datetime.now(first_use_by.tzinfo) else "expires"
+    return f"never ({due} {_when(first_use_by)})"
+
+
 def _announce_database(database_url: str) -> None:
     """Say which database this command uses (never its credentials), loudly when it is new.
     Through the log (stderr), so SMS_LOG_FORMAT=json keeps every line JSON."""
     path = sqlite_path(database_url)
     if path is None:
-        url = make_url(database_url)
-        # Rebuilt without user and password (URL.set cannot unset them).
-        shown = URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
-        log.info("database %s", shown.render_as_string(hide_password=True))
+        log.info("database %s", _shown_database(database_url))
     elif path.exists():
         log.info("database %s (SQLite)", path.resolve())
     else:
@@ -323,35 +334,78 @@ def _positive(text: str) -> int:
     return int(text)
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="sms-accounts", description=__doc__)
-    commands = root.add_subparsers(dest="command", required=True)
+_LOG_LEVELS = ["critical", "error", "warning", "info", "debug"]
 
-    serve = commands.add_parser("serve", help="run the GraphQL API server")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument(
-        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+
+def _options(*, init: bool) -> argparse.ArgumentParser:
+    """Options every command takes: the log level (debug shows a failure's traceback) and,
+    except for serve, which creates its database, --init."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--log-level",
+        default="info",
+        choices=_LOG_LEVELS,
+        help="debug also logs the traceback behind a one-line failure (default %(default)s)",
     )
-    serve.set_defaults(run=_serve)
+    if init:
+        options.add_argument(
+            "--init",
+            action="store_true",
+            help="create the SQLite database when its file does not exist (without it the "
+            "command refuses, naming the path it looked at)",
+        )
+    return options
 
-    create = commands.add_parser("create-api-key", help="issue an API key (creates the workspace)")
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="sms-accounts",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+    common = [_options(init=True)]
+
+    serve = commands.add_parser(
+        "serve", parents=[_options(init=False)], help="run the GraphQL API server"
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default %(default)s)"
+    )
+    serve.add_argument("--port", type=int, default=8000, help="port (default %(default)s)")
+    serve.set_defaults(run=_serve, init=True)
+
+    create = commands.add_parser(
+        "create-api-key", parents=common, help="issue an API key for a workspace"
+    )
     create.add_argument("--workspace", required=True)
     create.add_argument("--role", required=True, choices=[role.value for role in Role])
+    create.add_argument(
+        "--create-workspace",
+        action="store_true",
+        help="create the workspace when it does not exist (without it, an unknown workspace is "
+        "refused and the existing ones listed)",
+    )
     create.set_defaults(run=_create_api_key)
 
     listing = commands.add_parser(
-        "list-api-keys", help="list keys: prefix, role, created, last used (never the keys)"
+        "list-api-keys",
+        parents=common,
+        help="list keys: prefix, role, created, last used (never the keys)",
     )
     listing.add_argument("--workspace", help="only this workspace's keys")
     listing.set_defaults(run=_list_api_keys)
 
-    revoke = commands.add_parser("revoke-api-key", help="revoke the key with this prefix")
+    revoke = commands.add_parser(
+        "revoke-api-key", parents=common, help="revoke the key with this prefix"
+    )
     revoke.add_argument("prefix", metavar="KEY_PREFIX")
     revoke.set_defaults(run=_revoke_api_key)
 
     rotate = commands.add_parser(
-        "rotate-keys", help="re-encrypt every stored secret with the first SMS_ENCRYPTION_KEYS key"
+        "rotate-keys",
+        parents=common,
+        help="re-encrypt every stored secret with the first SMS_ENCRYPTION_KEYS key",
     )
     rotate.add_argument(
         "--batch-size",
@@ -367,21 +421,62 @@ def parser() -> argparse.ArgumentParser:
     )
     rotate.set_defaults(run=_rotate_keys)
 
-    commands.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(
-        run=_migrate
-    )
+    commands.add_parser(
+        "migrate", parents=common, help="migrate the database to the latest schema"
+    ).set_defaults(run=_migrate)
     return root
 
 
+def _refuse_a_missing_database(settings: Settings, args: argparse.Namespace) -> None:
+    """Run from another folder, a relative SQLite path names a file that is not there: making
+    it would give keys the running server refuses. Only serve and --init create one."""
+    path = sqlite_path(settings.database_url)
+    if path is None or args.init or path.exists():
+        return
+    raise ConfigurationError(
+        f"no database at {path.resolve()} (SMS_DATABASE_URL={settings.database_url}, read from "
+        f"{Path.cwd()}): run the command in the server's folder or set SMS_DATABASE_URL to the "
+        "server's database; --init creates a new, empty one there"
+    )
+
+
+def _shown_database(database_url: str) -> str:
+    """The database's URL without user and password (URL.set cannot unset them)."""
+    url = make_url(database_url)
+    shown = URL.create(url.drivername, host=url.host, port=url.port, database=url.database)
+    return shown.render_as_string(hide_password=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Failures a user can fix (settings, an unreachable or unusable database, a missing file)
+    are one line on stderr and exit code 2; their traceback is logged at debug level only."""
     args = parser().parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_format)
+    except SettingsError as exc:
+        print(f"sms-accounts: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format)
+    # Ours only: a library's debug lines could carry SQL parameters (aiosqlite logs them).
+    log.setLevel(getattr(logging, args.log_level.upper()))
+    try:
+        _refuse_a_missing_database(settings, args)
         _announce_database(settings.database_url)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
+        log.debug("stopped", exc_info=True)
         print(f"sms-accounts: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        problem = connection_problem(exc)
+        if problem is None:
+            raise
+        log.debug("the database could not be used", exc_info=True)
+        print(
+            f"sms-accounts: cannot use the database {_shown_database(settings.database_url)} "
+            f"(SMS_DATABASE_URL): {problem.reason}; {problem.fix}.",
+            file=sys.stderr,
+        )
         return 2
     return result
 

@@ -29,17 +29,23 @@ _CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; ch
 _CACHE_FOREVER = "public, max-age=31536000, immutable"
 # The browser itself refuses anything not from this origin; GraphiQL's editors inject styles and
 # its fonts and icons are data: URLs. Subscriptions connect to the same origin over websockets.
+# No site may frame the page (a <meta> policy cannot say so: it is sent as a header).
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
     "font-src 'self' data:; img-src 'self' data:; connect-src 'self'; "
-    "base-uri 'none'; form-action 'none'"
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 _PAGE = """<!doctype html>
 <html lang="en">
   <head>
     <meta charset="utf-8">
-    <meta http-equiv="Content-Security-Policy" content="{csp}">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>sms-accounts GraphiQL</title>
     <link rel="icon" href="data:,">
@@ -64,7 +70,7 @@ def graphiql_html() -> str:
     """The page: built once per process, since the files it points at only change on upgrade."""
     styles = "\n".join(f'    <link rel="stylesheet" href="{asset_url(n)}">' for n in STYLES)
     scripts = "\n".join(f'    <script src="{asset_url(n)}"></script>' for n in SCRIPTS)
-    return _PAGE.format(csp=CONTENT_SECURITY_POLICY, styles=styles, scripts=scripts)
+    return _PAGE.format(styles=styles, scripts=scripts)
 
 
 async def _asset(request: Request) -> Response:

@@ -2,7 +2,8 @@
 
 Query strings can carry an Auth Token or an API key (a GraphQL GET, a mistyped webhook URL), so
 uvicorn's access log, which writes them, is replaced by ``AccessLog``: one line per request with
-the path alone. Every line logged while a request runs carries its request id.
+the path alone. Every line logged while a request runs carries its request id, and the id the
+client or a proxy sent, if any, as its parent.
 """
 
 from __future__ import annotations
@@ -19,16 +20,19 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = b"x-request-id"
-# An incoming id is kept when it is short and plain (a proxy's or a client's correlation id);
-# anything else could forge or break log lines and is replaced.
+# An incoming id is logged as the parent when it is short and plain (a proxy's or a client's
+# correlation id); anything else could forge or break log lines and is dropped. It never becomes
+# our id: a client could otherwise give its request another request's id.
 _SANE_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:-]{1,64}")
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+parent_request_id: ContextVar[str | None] = ContextVar("parent_request_id", default=None)
 access_log = logging.getLogger("sms_accounts.access")
 
 
 class AccessLog:
-    """ASGI middleware: a request id per request (``X-Request-Id``), one access line each."""
+    """ASGI middleware: a unique request id per request (``X-Request-Id``), the incoming one
+    kept as its parent, one access line each."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -37,8 +41,9 @@ class AccessLog:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        rid = _incoming_id(scope) or uuid.uuid4().hex
+        rid = uuid.uuid4().hex
         token = request_id.set(rid)
+        parent = parent_request_id.set(_incoming_id(scope))
         started = time.perf_counter()
         status = 500  # unless a response starts: an escaping error is answered 500 outside
 
@@ -59,6 +64,7 @@ class AccessLog:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(_access_line(scope, status, time.perf_counter() - started))
             request_id.reset(token)
+            parent_request_id.reset(parent)
 
 
 def _incoming_id(scope: Scope) -> str | None:
@@ -92,6 +98,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid is not None:
             entry["request_id"] = rid
+        parent = parent_request_id.get()
+        if parent is not None:
+            entry["parent_request_id"] = parent
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, ensure_ascii=False)
@@ -101,7 +110,14 @@ class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         rid = request_id.get()
-        return line if rid is None else f"{line} [request {rid}]"
+        if rid is None:
+            return line
+        parent = parent_request_id.get()
+        return (
+            f"{line} [request {rid}]"
+            if parent is None
+            else f"{line} [request {rid} parent {parent}]"
+        )
 
 
 def configure_logging(log_format: str, level: int = logging.INFO) -> None:

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy
 
@@ -42,6 +44,9 @@ class Settings(BaseSettings):
     # by at most this long: a killed replica's check is resumed within lease + sweep seconds.
     verify_lease_seconds: float = Field(default=15.0, gt=0, le=3_600)
     verify_sweep_seconds: float = Field(default=5.0, gt=0, le=3_600)
+    # Twilio's Retry-After past a check's 60 s budget reschedules the check rather than failing
+    # it: it is resumed after Retry-After, but never later than this.
+    verify_max_wait_seconds: float = Field(default=300.0, gt=0, le=3_600)
     # A VERIFIED account is checked again this long after its last check (±10 % per account).
     recheck_seconds: float = Field(default=86_400.0, ge=1, le=366 * 86_400)
     retry_base_seconds: float = Field(default=0.5, ge=0, le=30)
@@ -94,6 +99,11 @@ class Settings(BaseSettings):
     # Workspaces whose newest cache version a replica remembers, to refuse one set back.
     cache_workspaces_tracked: int = Field(default=10_000, ge=100, le=10_000_000)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
+    # The first start's admin key is refused unless used within this time (it lies in a file).
+    first_key_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
+    # Where the server keeps its own files (the first admin key); unset: the SQLite database's
+    # folder, or ./data beside a server database.
+    data_dir: str | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -103,6 +113,15 @@ class Settings(BaseSettings):
                 "must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
                 "(the service talks to its database asynchronously)"
             )
+        try:
+            url = make_url(value)
+            url.port  # noqa: B018 (parsed lazily: a port that is not a number fails here)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "is not a valid URL: write postgresql+asyncpg://user:password@host:5432/name "
+                "(percent-encode special characters in the password) or "
+                "sqlite+aiosqlite:///path/to/file.db"
+            ) from None
         return value
 
     @field_validator("encryption_keys")
@@ -227,11 +246,13 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        lines = []
+        # One line, each setting with what is wrong: a start that stops says why in a sentence.
+        problems = []
         for error in exc.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
-            lines.append(f"SMS_{field.upper()}: {error['msg']}")
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(lines)) from None
+            message = error["msg"].removeprefix("Value error, ")
+            problems.append(f"SMS_{field.upper()}: {message}" if field != "settings" else message)
+        raise SettingsError("invalid setting: " + "; ".join(problems)) from None
 
 
 def _field_for(env_name: str) -> str | None:

@@ -17,7 +17,13 @@ from starlette.routing import Route
 from api.throttle import FailureLimiter, client_address
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
-from resolvers.webhooks import SigningAccount, record_inbound, record_status, signing_account
+from resolvers.webhooks import (
+    MalformedCallbackError,
+    SigningAccount,
+    record_inbound,
+    record_status,
+    signing_account,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +56,18 @@ def _is_utf8_form(content_type: str | None) -> bool:
     return True
 
 
+def _declares_too_much(declared: str | None) -> bool:
+    """A Content-Length over MAX_BODY. Only ASCII digits are a length (int() refuses the
+    superscripts str.isdigit() takes), counted before int() reads them (it refuses over 4,300
+    digits); anything else is left to the count of the bytes that arrive."""
+    if declared is None or not (declared.isascii() and declared.isdigit()):
+        return False
+    digits = declared.lstrip("0")
+    return len(digits) > len(str(MAX_BODY)) or int(digits or "0") > MAX_BODY
+
+
 async def _read_body(request: Request) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+    if _declares_too_much(request.headers.get("content-length")):
         raise _TooLarge
     chunks = []
     size = 0
@@ -62,6 +77,13 @@ async def _read_body(request: Request) -> bytes:
             raise _TooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _malformed(refusal: MalformedCallbackError) -> Response:
+    # Signed, but not what the provider sends: refused alone, and a retry would be refused the
+    # same.
+    log.warning("a signed webhook was refused: %s", refusal)
+    return PlainTextResponse(f"Bad request: {refusal}", status_code=400)
 
 
 def webhook_routes(
@@ -114,6 +136,8 @@ def webhook_routes(
                 dict(params),
                 request.query_params.get("mid"),
             )
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
         except Exception:
             # Not written (shutting down, or the database failed): providers retry on a 5xx.
             log.warning("a delivery report was not recorded; the provider will retry it")
@@ -125,7 +149,10 @@ def webhook_routes(
         if isinstance(checked, Response):
             return checked
         account, params = checked
-        await record_inbound(services, account, request.path_params["account_id"], dict(params))
+        try:
+            await record_inbound(services, account, request.path_params["account_id"], dict(params))
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
         answer = account.port.inbound_answer
         return Response(answer.body, media_type=answer.media_type)
 

@@ -77,6 +77,7 @@ from resolvers.wire import to_json  # noqa: E402
 from storage import queries  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import SmsAccountRow  # noqa: E402
+from storage.types import utcnow  # noqa: E402
 from tests.integration.documents import ACCOUNTS, SENDERS  # noqa: E402
 
 SEEDED = 20
@@ -131,7 +132,7 @@ def add_floor_routes(app: Starlette, runtime: Runtime) -> None:
             key = bearer_key(request.headers.get("authorization"))
             found = None
             if key is not None and key.startswith("sms_") and len(key) <= 200:
-                found = await queries.key_owner(session, hash_key(key))
+                found = await queries.key_owner(session, hash_key(key), utcnow())
             if found is None:
                 return _refusal(401, "UNAUTHENTICATED")
             if not may(Role(found[2]), operation):

@@ -90,6 +90,12 @@ def still_verified(now: datetime, next_check_at: datetime, trial: bool | None) -
     )
 
 
+def verify_later(lease_until: datetime) -> AccountMove:
+    """The provider asked Verify to come back later: the account stays VERIFYING, its lease
+    held until then, so the first sweep after it resumes the check."""
+    return AccountMove(frozenset({AccountStatus.VERIFYING}), verify_lease_until=lease_until)
+
+
 def to_verified(now: datetime, next_check_at: datetime, trial: bool | None) -> AccountMove:
     """Verify's check passed: what a passed health check moves, and the account turns VERIFIED
     (it sends) from VERIFYING."""

@@ -66,7 +66,9 @@ _PLACEHOLDERS: Final = {
     "{region}": "[a-z]{2}[0-9]",
 }
 
-_MAX_URL_LENGTH: Final = 2048
+# Twilio's longest Base URLs (regional, with a path) are under 60 characters: 512 leaves room for
+# any proxy an operator allows, and keeps a stored URL far from every limit downstream.
+MAX_BASE_URL_LENGTH: Final = 512
 _MAX_HOST_LENGTH: Final = 253
 _AUTHORITY_END_RE: Final = re.compile(r"[/?#]")
 _LABEL_RE: Final = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
@@ -195,8 +197,11 @@ class HostPolicy:
         return False
 
     def _check(self, url: str) -> _Checked:
-        if len(url) > _MAX_URL_LENGTH:
-            raise HostPolicyError("Base URL is too long.")
+        if len(url) > MAX_BASE_URL_LENGTH:
+            raise HostPolicyError(
+                f"Base URL is too long: at most {MAX_BASE_URL_LENGTH} characters "
+                f"(this one has {len(url)})."
+            )
         for ch in url:
             if ch.isspace() or unicodedata.category(ch) in _REFUSED_CATEGORIES:
                 raise HostPolicyError("Base URL must not contain spaces or control characters.")

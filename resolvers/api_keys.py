@@ -36,6 +36,8 @@ class IssuedKey:
     role: Role
     # Set when this call created the workspace: the names of the ones that existed before.
     existing_workspaces: tuple[str, ...] | None = None
+    # A key that must be used by then or is refused (the first start's); None: no deadline.
+    first_use_by: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +48,16 @@ class KeyListing:
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    first_use_by: datetime | None
 
 
 class UnknownWorkspaceError(Exception):
-    """``list-api-keys --workspace`` named no workspace."""
+    """A ``--workspace`` that names no workspace; the message lists the existing ones."""
+
+
+async def _unknown_workspace(session: AsyncSession, name: str) -> UnknownWorkspaceError:
+    names = ", ".join(await queries.workspace_names(session)) or "none"
+    return UnknownWorkspaceError(f"no workspace {name!r} (existing: {names})")
 
 
 KEYS_CHANNEL = "api-keys"  # revocations, for every replica's open websockets
@@ -74,12 +82,12 @@ async def authenticate(
     ``writes``, the use is recorded for ``list-api-keys``, at most once a LAST_USE_INTERVAL."""
     if not key.startswith("sms_") or len(key) > 200:
         return None
+    now = utcnow()
     async with sessions() as session:
-        owner = await queries.key_owner(session, hash_key(key))
+        owner = await queries.key_owner(session, hash_key(key), now)
     if owner is None:
         return None
     key_id, workspace_id, role, last_used = owner
-    now = utcnow()
     stale = now - LAST_USE_INTERVAL
     if writes is not None and (last_used is None or last_used < stale):
         async with unit_of_work(writes) as unit:
@@ -88,24 +96,37 @@ async def authenticate(
 
 
 async def create_api_key(
-    sessions: async_sessionmaker[AsyncSession], workspace_name: str, role: Role
+    sessions: async_sessionmaker[AsyncSession],
+    workspace_name: str,
+    role: Role,
+    *,
+    create_workspace: bool = True,
+    first_use_within: timedelta | None = None,
 ) -> IssuedKey:
-    """Issue a key, creating the workspace when it is new."""
+    """Issue a key. A workspace that does not exist is created with ``create_workspace``, else
+    refused (UnknownWorkspaceError): the CLI creates one only when asked, so a typo cannot.
+    With ``first_use_within``, the key is refused unless used within that time."""
     prefix = "sms_" + secrets.token_hex(4)
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
     existing: tuple[str, ...] | None = None
+    first_use_by = None if first_use_within is None else utcnow() + first_use_within
     async with unit_of_work(sessions) as unit:
         session = unit.session
         workspace = await queries.workspace_by_name(session, workspace_name)
         if workspace is None:
-            # A typo creates a workspace too (scripts rely on it): the caller shows what exists.
+            if not create_workspace:
+                raise await _unknown_workspace(session, workspace_name)
             existing = tuple(await queries.workspace_names(session))
             workspace = Workspace(name=workspace_name)
             session.add(workspace)
             await session.flush()
         session.add(
             ApiKey(
-                workspace_id=workspace.id, role=role.value, prefix=prefix, key_hash=hash_key(key)
+                workspace_id=workspace.id,
+                role=role.value,
+                prefix=prefix,
+                key_hash=hash_key(key),
+                first_use_by=first_use_by,
             )
         )
     return IssuedKey(
@@ -114,6 +135,7 @@ async def create_api_key(
         workspace=workspace_name,
         role=role,
         existing_workspaces=existing,
+        first_use_by=first_use_by,
     )
 
 
@@ -125,8 +147,7 @@ async def list_api_keys(
         rows = await queries.key_listing(session, workspace_name)
         unknown = not rows and workspace_name is not None
         if unknown and await queries.workspace_by_name(session, workspace_name or "") is None:
-            names = ", ".join(await queries.workspace_names(session)) or "none"
-            raise UnknownWorkspaceError(f"no workspace {workspace_name!r} (existing: {names})")
+            raise await _unknown_workspace(session, workspace_name or "")
     return [KeyListing(*row) for row in rows]
 
 
@@ -147,9 +168,15 @@ async def revoke_api_key(
     return key, False
 
 
-async def bootstrap_first_key(sessions: async_sessionmaker[AsyncSession]) -> IssuedKey | None:
-    """On an empty database: workspace ``default`` and one admin key. None when not empty."""
+async def bootstrap_first_key(
+    sessions: async_sessionmaker[AsyncSession], first_use_within: timedelta
+) -> IssuedKey | None:
+    """On an empty database: workspace ``default`` and one admin key, refused unless used within
+    ``first_use_within`` (it is written to a file, where a forgotten one would stay valid for
+    good). None when the database is not empty."""
     async with sessions() as session:
         if await queries.count_workspaces(session) > 0:
             return None
-    return await create_api_key(sessions, DEFAULT_WORKSPACE, Role.ADMIN)
+    return await create_api_key(
+        sessions, DEFAULT_WORKSPACE, Role.ADMIN, first_use_within=first_use_within
+    )

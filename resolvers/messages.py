@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.account_states import to_failed
 from domain.accounts import CANNOT_DECRYPT_MESSAGE
 from domain.messages import Message, MessagePage
+from domain.text import is_text
 from domain.vocabulary import (
     AccountStatus,
     Caller,
@@ -43,7 +44,7 @@ from resolvers.account_rows import stored_token, to_account
 from resolvers.errors import INTEGRATION_DISABLED, FieldError
 from resolvers.events import announce_account
 from resolvers.services import Services
-from resolvers.text import could_be_id, is_text, text_errors
+from resolvers.text import could_be_id, text_errors
 from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.validation import phone_number
 from storage import message_queries, queries
@@ -53,7 +54,7 @@ from storage.models import SmsAccountRow, SmsMessageRow, new_id
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
-MAX_PAGE = 100
+MAX_PAGE = 100  # messages in one page of smsMessages: a larger ``first`` is refused
 NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
 NOT_VERIFIED = FieldError(
     "accountId",
@@ -337,6 +338,10 @@ class InvalidCursorError(ValueError):
     """An ``after`` cursor this server did not hand out."""
 
 
+class InvalidPageSizeError(ValueError):
+    """A ``first`` below 0 or above MAX_PAGE: refused, not silently clipped."""
+
+
 async def list_messages(
     services: Services,
     caller: Caller,
@@ -346,8 +351,10 @@ async def list_messages(
     first: int,
     after: str | None,
 ) -> MessagePage:
-    """Newest first; ``first`` is capped at 100."""
-    limit = max(0, min(first, MAX_PAGE))
+    """Newest first; ``first`` from 0 to MAX_PAGE."""
+    if not 0 <= first <= MAX_PAGE:
+        raise InvalidPageSizeError(f"first must be from 0 to {MAX_PAGE}; got {first}.")
+    limit = first
     position = None if not after else decode_cursor(services, caller.workspace_id, after)
     if account_id is not None and not could_be_id(account_id):
         return MessagePage(nodes=[], has_next_page=False, end_cursor=None)

@@ -4,8 +4,13 @@ A 100,000-message campaign brings 300,000 status callbacks. Committing each on i
 commit (and, on SQLite, the single writer's turn) the cost of every callback. Reports are queued;
 one task owned by the app takes whatever is waiting (after lingering ``linger_seconds`` for more,
 at most ``max_batch``), applies each with its own conditional UPDATE in one transaction, commits,
-and only then answers every waiting callback: an acknowledged callback is never lost. A failed
-batch answers every callback in it with the error, so the provider retries them all.
+and only then answers every waiting callback: an acknowledged callback is never lost.
+
+A batch mixes workspaces, and any workspace admin can sign callbacks for an account of their
+own: each report is applied in its own savepoint, so a report whose write fails (a value a
+column refuses, a constraint it breaks) is rolled back and answered with its error alone while
+the others commit. Only a batch whose transaction fails (the database is down) answers every
+callback in it with the error, so the provider retries them all.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.messages import Message, statuses_that_may_become
@@ -135,7 +141,7 @@ class StatusBatcher:
         now = utcnow()
         try:
             async with unit_of_work(self._writes) as unit:
-                rows = [await _apply(unit.session, report, now) for report, _ in batch]
+                outcomes = [await _apply_alone(unit.session, report, now) for report, _ in batch]
         except BaseException as exc:
             if not isinstance(exc, Exception):  # cancelled at shutdown: nothing was committed
                 _fail(batch, IngestStoppedError())
@@ -143,17 +149,42 @@ class StatusBatcher:
             log.exception("a batch of %d delivery reports could not be written", len(batch))
             _fail(batch, exc)
             return
-        for (report, done), row in zip(batch, rows, strict=True):
+        for (report, done), outcome in zip(batch, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                if not done.done():
+                    done.set_exception(outcome)
+                continue
             if not done.done():
-                done.set_result(row)
-            if row is not None:
-                await self._publish(report.workspace_id, self._to_message(row, report.provider))
+                done.set_result(outcome)
+            if outcome is not None:
+                await self._publish(report.workspace_id, self._to_message(outcome, report.provider))
 
 
 def _fail(batch: list[_Pending], error: Exception) -> None:
     for _, done in batch:
         if not done.done():
             done.set_exception(error)
+
+
+async def _apply_alone(
+    session: AsyncSession, report: StatusReport, now: datetime
+) -> SmsMessageRow | Exception | None:
+    """Apply one report in a savepoint of the batch's transaction: the message as it now is,
+    None when nothing moved, or the error its write met (rolled back, the batch goes on)."""
+    try:
+        async with session.begin_nested():
+            return await _apply(session, report, now)
+    except Exception as error:
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            raise  # the connection is gone: nothing of the batch can be written
+        # One line, no traceback: a tenant can send such reports in a loop.
+        log.warning(
+            "a delivery report for account %s could not be written (%s); the rest of its "
+            "batch goes on",
+            report.account_id,
+            type(error).__name__,
+        )
+        return error
 
 
 async def _apply(

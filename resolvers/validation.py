@@ -1,4 +1,5 @@
-"""Pure rules for the Add / Edit dialog's fields: trim, check, and report every problem at once."""
+"""Pure rules for the Add / Edit dialog's fields: trim (all but the Base URL), check, and report
+every problem at once."""
 
 from __future__ import annotations
 
@@ -111,7 +112,9 @@ def clean_account_fields(
         _clean_auth_token(given.get("auth_token", ""), out)
 
     if "base_url" in given or creating:
-        base_url = given.get("base_url", "") or DEFAULT_BASE_URL
+        # Not trimmed: a URL with spaces around it is refused (by the host policy) rather than
+        # guessed at, as one with spaces inside is; empty means Twilio's default.
+        base_url = raw.get("base_url") or DEFAULT_BASE_URL
         try:
             out.values["base_url"] = policy.check_url(base_url)
         except HostPolicyError as refusal:

@@ -27,6 +27,7 @@ from domain.account_states import (
     to_failed,
     to_verified,
     to_verifying,
+    verify_later,
 )
 from domain.accounts import CANNOT_DECRYPT_MESSAGE, Account
 from domain.vocabulary import (
@@ -38,7 +39,7 @@ from domain.vocabulary import (
     VerificationFailure,
     public_failure,
 )
-from providers.sms.errors import SmsProviderError
+from providers.sms.errors import ProviderAskedToWait, SmsProviderError
 from providers.sms.port import Credentials, SmsPort
 from resolvers.account_rows import stored_token, to_account
 from resolvers.accounts import AccountResult, refuse_id
@@ -68,6 +69,9 @@ class Verdict:
     trial: bool | None = None
     # Why, for the operator's log: an exception class or a short fact, never upstream text.
     cause: str | None = None
+    # The provider asked to be called again in this many seconds (past the call's budget): no
+    # verdict on the account, the check is rescheduled.
+    retry_after: float | None = None
 
 
 # No configured key opens the stored token: no call to the provider can be made with it.
@@ -154,6 +158,8 @@ class CheckSchedule:
     recheck_seconds: float  # a VERIFIED account is checked again this long after (±10 %)
     sweep_seconds: float  # expired leases and due health checks are looked for this often
     max_in_flight: int  # checks running at once in this process
+    # The longest a provider's Retry-After postpones a check (past it, the check runs again).
+    max_wait_seconds: float
 
 
 class Verifier:
@@ -180,6 +186,7 @@ class Verifier:
         self._sweeper: asyncio.Task[None] | None = None
         self._lease = timedelta(seconds=schedule.lease_seconds)
         self._recheck_seconds = schedule.recheck_seconds
+        self._max_wait_seconds = schedule.max_wait_seconds
         self._max_in_flight = schedule.max_in_flight
         self._slots = asyncio.Semaphore(schedule.max_in_flight)
         self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
@@ -353,6 +360,8 @@ class Verifier:
     def _move(self, key: _Key, verdict: Verdict, now: datetime) -> AccountMove:
         """Where a check's verdict takes the account."""
         account_id, _, kind = key
+        if verdict.retry_after is not None:
+            return self._rescheduled(kind, verdict.retry_after, now)
         if verdict.failure is None:
             due = next_health_check(account_id, now, self._recheck_seconds)
             if kind is CheckKind.HEALTH:
@@ -371,6 +380,17 @@ class Verifier:
         retry = min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds)
         return check_again(now + timedelta(seconds=retry))
 
+    def _rescheduled(self, kind: CheckKind, retry_after: float, now: datetime) -> AccountMove:
+        """The provider asked us to come back after the check's budget: that says nothing about
+        the account, which keeps its status. The wait is capped (``max_wait_seconds``): a Verify
+        stays VERIFYING with its lease held until then, so the first sweep after it resumes the
+        check (and Verify answers "in progress" meanwhile); a health check is simply due then."""
+        wait = timedelta(seconds=min(retry_after, self._max_wait_seconds))  # may be infinite
+        if kind is CheckKind.VERIFY:
+            return verify_later(now + wait)
+        inconclusive = timedelta(seconds=min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds))
+        return check_again(now + max(wait, inconclusive))
+
     async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
         account_id, version, kind = key
         _log_verdict(account_id, verdict)
@@ -387,7 +407,8 @@ class Verifier:
                 log.info("discarded a stale verdict for account %s", account_id)
                 return
             after = to_account(moved, services.public_url)
-            if kind is CheckKind.VERIFY or _as_shown(after) != _as_shown(before):
+            settled = kind is CheckKind.VERIFY and verdict.retry_after is None
+            if settled or _as_shown(after) != _as_shown(before):
                 announce_account(unit, services, moved, before=before)
             elif self._touched is not None:
                 unit.after_commit(functools.partial(self._touched, workspace_id))
@@ -423,16 +444,30 @@ async def run_checks(port: SmsPort, credentials: Credentials, sender_id: str) ->
         return_exceptions=True,
     )
     if isinstance(account, BaseException):
-        return Verdict(_failure_of(account), cause=_cause_of(account))
+        return _verdict_of(account)
     if account.suspended:
         return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
     if isinstance(sender, BaseException):
-        return Verdict(_failure_of(sender), account.trial, _cause_of(sender))
+        return replace(_verdict_of(sender), trial=account.trial)
     return Verdict(None, trial=account.trial)
+
+
+def _verdict_of(error: BaseException) -> Verdict:
+    """The verdict of a check that raised ``error``."""
+    waited = error.retry_after if isinstance(error, ProviderAskedToWait) else None
+    return Verdict(_failure_of(error), cause=_cause_of(error), retry_after=waited)
 
 
 def _log_verdict(account_id: str, verdict: Verdict) -> None:
     """One INFO line per verdict: what the card says and the real cause behind it."""
+    if verdict.retry_after is not None:
+        log.info(
+            "verification of account %s rescheduled: the provider asked to wait %.0f s (cause=%s)",
+            account_id,
+            verdict.retry_after,
+            verdict.cause or "none",
+        )
+        return
     stored = verdict.failure
     failure = "none" if stored is None else public_failure(stored).value
     if isinstance(stored, FailureReason):

@@ -8,21 +8,25 @@ move a message backwards.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
+from providers.sms.errors import MalformedWebhook
 from providers.sms.port import OptSignal, SmsPort
 from resolvers.account_rows import previous_secret_binding, secret_binding
 from resolvers.messages import announce_message
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher, StatusReport
+from resolvers.text import could_be_id
 from resolvers.unit import unit_of_work
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -58,6 +62,20 @@ async def signing_account(services: Services, account_id: str) -> SigningAccount
     return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], secrets)
 
 
+class MalformedCallbackError(ValueError):
+    """A signed webhook carries a value the provider never sends: it is refused (400) before
+    anything is written, so it cannot fail anyone else's report in the batch it would have
+    joined."""
+
+
+def _read(read: Callable[[Mapping[str, str]], T], form: Mapping[str, str]) -> T:
+    """What the port reads from ``form``; its refusal of a malformed one, as ours."""
+    try:
+        return read(form)
+    except MalformedWebhook as refusal:
+        raise MalformedCallbackError(str(refusal)) from None
+
+
 async def record_status(
     batcher: StatusBatcher,
     sender: SigningAccount,
@@ -66,8 +84,11 @@ async def record_status(
     our_message_id: str | None,
 ) -> bool:
     """Apply a delivery report once its batch committed; True when the message changed.
-    Unknown messages, replays, steps backwards and forms that name no report change nothing."""
-    report = sender.port.delivery_report(form)
+    Unknown messages, replays, steps backwards and forms that name no report change nothing.
+    Raises MalformedCallbackError for a value the provider never sends."""
+    report = _read(sender.port.delivery_report, form)
+    if our_message_id and not could_be_id(our_message_id):
+        raise MalformedCallbackError("mid must be the id of a message this server sent")
     if report is None:
         return False
     return await batcher.record(
@@ -76,7 +97,7 @@ async def record_status(
             account_id=account_id,
             provider=sender.port.provider,
             provider_message_id=report.provider_message_id,
-            message_id=our_message_id,
+            message_id=our_message_id or None,
             status=report.status,
             error_code=report.error_code,
         )
@@ -87,8 +108,8 @@ async def record_inbound(
     services: Services, sender: SigningAccount, account_id: str, form: Mapping[str, str]
 ) -> bool:
     """Store an inbound SMS once per provider message id and apply STOP / START. True when
-    new."""
-    inbound = sender.port.inbound_message(form)
+    new. Raises MalformedCallbackError for a value the provider never sends."""
+    inbound = _read(sender.port.inbound_message, form)
     if inbound is None:
         return False
     workspace_id = sender.workspace_id

@@ -66,7 +66,7 @@ class Query:
 
     @strawberry.field(
         permission_classes=allowed("smsMessages"),
-        description="Messages of the workspace, newest first; first is capped at 100.",
+        description="Messages of the workspace, newest first; first from 0 to 100.",
     )
     async def sms_messages(
         self,
@@ -85,6 +85,6 @@ class Query:
                 first=50 if first is None else first,
                 after=after,
             )
-        except messages.InvalidCursorError as invalid:
+        except (messages.InvalidCursorError, messages.InvalidPageSizeError) as invalid:
             raise GraphQLError(str(invalid), extensions={"code": "BAD_USER_INPUT"}) from None
         return SmsMessageConnection.of(page)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -17,6 +18,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 _VERSION = "v1"
+_NONCE_BYTES = 12
+_TAG_BYTES = 16
+_KEY_ID = re.compile(r"[0-9a-f]{8}")
 
 
 class SecretError(Exception):
@@ -49,25 +53,28 @@ class SecretBox:
         return frozenset(self._ciphers)
 
     def encrypt(self, plaintext: str, *, bound_to: str) -> str:
-        nonce = os.urandom(12)
+        nonce = os.urandom(_NONCE_BYTES)
         sealed = self._ciphers[self._primary_id].encrypt(
             nonce, plaintext.encode(), bound_to.encode()
         )
         return f"{_VERSION}:{self._primary_id}:{base64.b64encode(nonce + sealed).decode()}"
 
     def decrypt(self, stored: str, *, bound_to: str) -> str:
-        try:
-            version, key_id, payload = stored.split(":", 2)
-            raw = base64.b64decode(payload, validate=True)
-        except ValueError:
-            raise SecretError("malformed ciphertext") from None
+        """The plaintext of ``stored``. Whatever its length or shape (empty, cut short, not
+        base64, an unknown key, a broken tag, not text), a stored form this box cannot open is a
+        SecretError and nothing else: every caller fails closed on that one exception."""
+        key_id, raw = _parse(stored)
         cipher = self._ciphers.get(key_id)
-        if version != _VERSION or cipher is None:
+        if cipher is None:
             raise SecretError(f"no configured key opens this secret (key id {key_id})")
         try:
-            return cipher.decrypt(raw[:12], raw[12:], bound_to.encode()).decode()
+            return cipher.decrypt(
+                raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], bound_to.encode()
+            ).decode()
         except InvalidTag:
             raise SecretError("secret failed authentication (wrong key or wrong row)") from None
+        except (ValueError, OverflowError):  # UnicodeDecodeError is a ValueError
+            raise SecretError("malformed ciphertext") from None
 
     def needs_rotation(self, stored: str) -> bool:
         """True when ``stored`` was not written with the current first key."""
@@ -78,12 +85,29 @@ STORED_PREFIX_LENGTH = len(_VERSION) + 1 + 8 + 1  # "v1:" + 8 hex digits + ":"
 
 
 def key_id_of(stored_prefix: str) -> str | None:
-    """The key id a stored secret (or its first STORED_PREFIX_LENGTH characters) names."""
+    """The key id a stored secret (or its first STORED_PREFIX_LENGTH characters) names; None
+    when it names none. The id's shape is checked: it comes from storage and goes into
+    messages and logs."""
     version, _, rest = stored_prefix.partition(":")
     key_id, colon, _ = rest.partition(":")
-    if version != _VERSION or not colon or len(key_id) != 8:
+    if version != _VERSION or not colon or _KEY_ID.fullmatch(key_id) is None:
         return None
     return key_id
+
+
+def _parse(stored: str) -> tuple[str, bytes]:
+    """(key id, nonce || ciphertext+tag) of a stored secret. A payload too short to hold a
+    nonce and a tag is refused here: AESGCM would raise ValueError on a short nonce."""
+    key_id = key_id_of(stored)
+    if key_id is None:
+        raise SecretError("malformed ciphertext")
+    try:
+        raw = base64.b64decode(stored[STORED_PREFIX_LENGTH:], validate=True)
+    except ValueError:  # binascii.Error, and text that is not ASCII, are ValueErrors
+        raise SecretError("malformed ciphertext") from None
+    if len(raw) < _NONCE_BYTES + _TAG_BYTES:
+        raise SecretError("malformed ciphertext (shorter than a nonce and a tag)")
+    return key_id, raw
 
 
 def load_or_create_key_file(path: Path) -> tuple[bytes, bool]:

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import sqlite3
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +32,27 @@ def sqlite_path(database_url: str) -> Path | None:
     return Path(url.database)
 
 
+def create_sqlite_file(path: Path) -> bool:
+    """Create an empty database file that only this user may read or write (0600; SQLite gives
+    its -wal and -shm files the mode of the database), in a folder made 0700 when it is new: it
+    holds every workspace's messages and phone numbers. False when the file already existed."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+        descriptor = os.open(path, flags, stat.S_IRUSR | stat.S_IWUSR)
+    except FileExistsError:
+        return False
+    os.close(descriptor)  # an empty file is an empty SQLite database
+    return True
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if url.drivername.startswith("sqlite"):
         path = sqlite_path(database_url)
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            create_sqlite_file(path)
         kwargs["connect_args"] = {"timeout": 30}
     # Enough pooled connections for a busy worker: beyond the pool, connections are opened and
     # closed per request (a thread, a file open and the pragmas each time on SQLite).
@@ -120,16 +140,75 @@ _OUTAGES: tuple[type[BaseException], ...] = (
 )
 
 
-def is_outage(exc: BaseException | None) -> bool:
-    """Whether ``exc`` (or what caused it) says the database is unreachable right now."""
+def _causes(exc: BaseException | None) -> Iterator[BaseException]:
+    """``exc`` and what caused it: a driver's error behind SQLAlchemy's, then ``__cause__``."""
     seen: set[int] = set()
-    current: BaseException | None = exc
+    current = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, _OUTAGES):
-            return True
-        if isinstance(current, DBAPIError) and current.connection_invalidated:
-            return True
+        yield current
         orig = current.orig if isinstance(current, DBAPIError) else None
         current = orig if isinstance(orig, BaseException) else current.__cause__
-    return False
+
+
+def is_outage(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) says the database is unreachable right now."""
+    return any(
+        isinstance(current, _OUTAGES)
+        or (isinstance(current, DBAPIError) and current.connection_invalidated)
+        for current in _causes(exc)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionProblem:
+    """Why the database cannot be used at all, and what to do: for a one-line refusal."""
+
+    reason: str
+    fix: str
+
+
+_FILE_ERRORS = (FileNotFoundError, PermissionError, NotADirectoryError, IsADirectoryError)
+
+
+def connection_problem(exc: BaseException) -> ConnectionProblem | None:
+    """What kept the database from being reached, entered or opened; None for anything else (a
+    bug or bad data is never passed off as a setting to correct)."""
+    for cause in _causes(exc):
+        problem = _problem_of(cause)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _problem_of(cause: BaseException) -> ConnectionProblem | None:
+    if isinstance(cause, socket.gaierror):
+        return ConnectionProblem("its host name does not resolve", "correct the host name")
+    if isinstance(cause, _FILE_ERRORS):
+        where = f"{cause.filename}: " if cause.filename else ""
+        return ConnectionProblem(
+            f"{where}{cause.strerror or type(cause).__name__}",
+            "correct the path, or the folder's owner and permissions",
+        )
+    if isinstance(cause, asyncpg.exceptions.InvalidCatalogNameError):
+        return ConnectionProblem(
+            "the database does not exist on that server",
+            "create it (createdb NAME) or correct the database name",
+        )
+    if isinstance(cause, asyncpg.exceptions.InvalidAuthorizationSpecificationError):
+        return ConnectionProblem(
+            "the server refused the user or password", "correct the user name and password"
+        )
+    if isinstance(cause, sqlite3.DatabaseError):
+        text = str(cause)
+        if "unable to open" in text or "not a database" in text or "readonly" in text:
+            return ConnectionProblem(
+                f"SQLite says {text!r}", "point it at the server's database file"
+            )
+    if isinstance(cause, _OUTAGES):
+        refused = isinstance(cause, ConnectionRefusedError)
+        return ConnectionProblem(
+            "connection refused" if refused else f"unreachable ({type(cause).__name__})",
+            "start the database server, or correct the host and port",
+        )
+    return None

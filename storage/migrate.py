@@ -20,11 +20,11 @@ def alembic_config(database_url: str) -> Config:
 
 def migrate(database_url: str) -> None:
     """Bring the schema to head. Synchronous: call it outside a running event loop."""
-    from storage.db import sqlite_path
+    from storage.db import create_sqlite_file, sqlite_path
 
     path = sqlite_path(database_url)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        create_sqlite_file(path)
     command.upgrade(alembic_config(database_url), "head")
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from domain.text import MESSAGE_ADDRESS_LENGTH
 from domain.vocabulary import (
     AccountStatus,
     MessageDirection,
@@ -49,6 +50,9 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Coarse on purpose (see queries.touch_key): a write a minute per key, not one per request.
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # A key that must be used by this moment or is refused (the first start's admin key, which
+    # lands in a file and could lie there forever); once used it lives on like any key.
+    first_use_by: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class SmsAccountRow(SQLModel, table=True):
@@ -126,11 +130,11 @@ class SmsMessageRow(SQLModel, table=True):
         sa_column=Column(String(36), ForeignKey("sms_accounts.id"), nullable=False)
     )
     direction: MessageDirection = Field(sa_type=EnumText(MessageDirection, 16))
-    from_number: str = Field(max_length=64)
-    to_number: str = Field(max_length=64)
+    from_number: str = Field(max_length=MESSAGE_ADDRESS_LENGTH)
+    to_number: str = Field(max_length=MESSAGE_ADDRESS_LENGTH)
     body: str = Field(sa_type=Text)
     status: MessageStatus = Field(sa_type=EnumText(MessageStatus, 16))
-    provider_message_id: str | None = Field(default=None, max_length=64)
+    provider_message_id: str | None = Field(default=None, max_length=MESSAGE_ADDRESS_LENGTH)
     error_code: int | None = Field(default=None)
     error_message: str | None = Field(default=None, max_length=500)
     segments: int | None = Field(default=None)

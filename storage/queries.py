@@ -19,13 +19,15 @@ _K = ApiKey.__table__.c  # type: ignore[attr-defined]
 
 
 async def key_owner(
-    session: AsyncSession, key_hash: str
+    session: AsyncSession, key_hash: str, now: datetime
 ) -> tuple[str, str, str, datetime | None] | None:
-    """(key id, workspace id, role, last used) of a live key with this hash."""
+    """(key id, workspace id, role, last used) of a live key with this hash: not revoked, and
+    not a key whose first use was due before ``now`` and never came."""
+    in_time = or_(_K.first_use_by.is_(None), _K.last_used_at.is_not(None), _K.first_use_by > now)
     row = (
         await session.execute(
             select(_K.id, _K.workspace_id, _K.role, _K.last_used_at).where(
-                _K.key_hash == key_hash, _K.revoked_at.is_(None)
+                _K.key_hash == key_hash, _K.revoked_at.is_(None), in_time
             )
         )
     ).first()
@@ -48,9 +50,18 @@ async def workspace_names(session: AsyncSession) -> list[str]:
 
 
 async def key_listing(session: AsyncSession, workspace_name: str | None) -> Sequence[Any]:
-    """(prefix, workspace, role, created, last used, revoked) of every key, oldest first."""
+    """(prefix, workspace, role, created, last used, revoked, first use by) of every key, oldest
+    first."""
     statement = (
-        select(_K.prefix, _W.name, _K.role, _K.created_at, _K.last_used_at, _K.revoked_at)
+        select(
+            _K.prefix,
+            _W.name,
+            _K.role,
+            _K.created_at,
+            _K.last_used_at,
+            _K.revoked_at,
+            _K.first_use_by,
+        )
         .join(Workspace, _W.id == _K.workspace_id)
         .order_by(_W.name, _K.created_at, _K.prefix)
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 import os
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -223,3 +224,15 @@ def account_input(**overrides: Any) -> dict[str, Any]:
     }
     values.update(overrides)
     return values
+
+
+@pytest.fixture
+def cli_logging() -> Iterator[None]:
+    """The CLI's ``main`` points the root logger at this test's stderr: put it back after, so
+    later tests do not log into a closed capture."""
+    root, ours = logging.getLogger(), logging.getLogger("sms_accounts")
+    handlers, levels = root.handlers[:], (root.level, ours.level)
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(levels[0])
+    ours.setLevel(levels[1])

@@ -49,6 +49,16 @@ class ProviderUnavailable(SmsProviderError):
     default_reason: ClassVar[Reason] = VerificationFailure.PROVIDER_UNAVAILABLE
 
 
+class ProviderAskedToWait(ProviderUnavailable):
+    """The provider answered 429 or 5xx with a Retry-After that ends after the call's retry
+    budget: not a failure of the account, only a request to come back later (``retry_after``
+    seconds; may be infinite). Whoever can do the work later reschedules it."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__("the provider asked to be called again later")
+        self.retry_after = retry_after
+
+
 class ProviderUnreachable(ProviderUnavailable):
     """One of the provider's own hosts cannot be reached from this server (DNS, connection,
     TLS): the network between here and the provider is at fault (firewall, proxy), not the
@@ -98,3 +108,11 @@ class ProviderRefused(SmsProviderError):
     @property
     def cause(self) -> str:
         return self._cause
+
+
+class MalformedWebhook(SmsProviderError):
+    """A signed webhook carries a value the provider never sends (or no column could keep): it
+    is refused alone (400) before anything is written, so it cannot fail anyone else's report in
+    the batch it would have joined. The message names the field in the provider's words."""
+
+    default_reason: ClassVar[Reason] = ErrorCode.INVALID

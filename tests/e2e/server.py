@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import pty
+import select
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.conftest import PG_URL, TEST_KEY
 
 COMMAND = Path(sys.executable).with_name("sms-accounts")
+EVERY_INTERFACE = "0.0.0.0"  # noqa: S104 (what a container listens on)
+# create-api-key's arguments for a workspace (and, on SQLite, a database) that is new.
+NEW_WORKSPACE = ("--init", "--create-workspace", "--workspace")
 
 
 def cli(*args: str) -> list[str]:
@@ -43,17 +49,37 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, cwd: Path, env: dict[str, str], *, log: str = "server.log") -> None:
+    """``sms-accounts serve`` with its output in ``log``; with ``terminal``, its stdout is a
+    terminal (a pseudo-terminal this test reads) and only stderr goes to ``log``."""
+
+    def __init__(
+        self,
+        cwd: Path,
+        env: dict[str, str],
+        *,
+        log: str = "server.log",
+        host: str = "127.0.0.1",
+        terminal: bool = False,
+    ) -> None:
+        self.cwd = cwd
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / log
+        self.terminal: int | None = None
+        stdout: Any = self.log.open("w")
+        stderr: Any = subprocess.STDOUT
+        if terminal:
+            self.terminal, screen = pty.openpty()
+            stdout, stderr = screen, stdout
         self.process = subprocess.Popen(
-            cli("serve", "--port", str(self.port)),
+            cli("serve", "--host", host, "--port", str(self.port)),
             cwd=cwd,
             env=env,
-            stdout=self.log.open("w"),
-            stderr=subprocess.STDOUT,
+            stdout=stdout,
+            stderr=stderr,
         )
+        if terminal:
+            os.close(screen)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -72,7 +98,21 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        if self.terminal is not None:
+            os.close(self.terminal)
         return self.log.read_text()
+
+    def first_key(self) -> str:
+        """The first start's admin key, from the file it is written to."""
+        return (self.cwd / "data" / "first-admin-key").read_text().strip()
+
+    def screen(self) -> str:
+        """What the server has written to its terminal so far."""
+        assert self.terminal is not None
+        chunks = []
+        while select.select([self.terminal], [], [], 0.2)[0]:
+            chunks.append(os.read(self.terminal, 65536))
+        return b"".join(chunks).decode()
 
     def graphql(self, key: str, query: str, variables: dict[str, object] | None = None) -> dict:  # type: ignore[type-arg]
         response = httpx.post(

@@ -8,9 +8,10 @@ test is skipped, unless ``SMS_TEST_REQUIRE_BROWSER=1`` (set by ``.ci/run``) make
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ HEADERS_PANE = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
 # Named like the page's example query: GraphiQL picks up a new operation name from the editor a
 # moment after a change, and a run in between would send the old name with the new text.
 STATS = "query Accounts { smsAccounts { stats { connected verified awaitingAction } } }"
+ENABLED = "query Accounts { smsIntegration { enabled } }"  # the same name, as above
 # Generous bounds for a shared machine: they only stop a hung test, they measure nothing.
 WAIT_SECONDS = 90
 # Records Content-Security-Policy refusals, which would mean the page tried to load from elsewhere.
@@ -105,6 +107,47 @@ def wait_for_text(driver: Any, css: str, text: str) -> None:
         raise AssertionError(f"{text!r} never appeared in {css}; it shows {shown}") from None
 
 
+# What this page stored before it kept headers out of storage: one history entry with its key.
+PLANTED_KEY = "sms_0badc0de_planted-by-an-older-page"
+OLDER_HISTORY = json.dumps(
+    {
+        "queries": [
+            {
+                "query": "{ smsIntegration { enabled } }",
+                "variables": "",
+                "headers": json.dumps({"Authorization": f"Bearer {PLANTED_KEY}"}),
+                "operationName": "",
+            }
+        ]
+    }
+)
+EVERYTHING_STORED = """
+const stored = {};
+for (const [name, area] of [["local", localStorage], ["session", sessionStorage]]) {
+  for (let index = 0; index < area.length; index++) {
+    const key = area.key(index);
+    stored[name + ":" + key] = area.getItem(key);
+  }
+}
+return stored;
+"""
+
+
+TABS = "local:graphiql:tabState"
+
+
+def stored(driver: Any) -> dict[str, str]:
+    """Every entry of the page's localStorage and sessionStorage."""
+    entries: dict[str, str] = driver.execute_script(EVERYTHING_STORED)
+    return entries
+
+
+def wait_until(driver: Any, condition: Callable[[], bool]) -> None:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, WAIT_SECONDS).until(lambda _: condition())
+
+
 def test_a_pasted_key_loads_the_schema_and_runs_a_query_with_no_internet(
     workdir: Path, browser: Any
 ) -> None:
@@ -112,11 +155,16 @@ def test_a_pasted_key_loads_the_schema_and_runs_a_query_with_no_internet(
 
     server = Server(workdir, environment({}))
     try:
-        key = server.log.read_text().split("Bearer ")[1].split('"')[0]
+        key = server.first_key()
         server.graphql(key, SET_ENABLED, {"enabled": True})
         server.graphql(key, ADD, {"input": account_input()})
 
         browser.get(f"{server.url}/graphql")
+        browser.execute_script(
+            "localStorage.setItem('graphiql:queries', arguments[0])", OLDER_HISTORY
+        )
+        browser.refresh()
+        cleaned = stored(browser)
         headers = editor(browser, HEADERS_PANE)
         wait_for_text(browser, HEADERS_PANE, "Bearer <paste your key>")
         browser.find_element(By.CSS_SELECTOR, "[aria-label='Show Documentation Explorer']").click()
@@ -137,6 +185,13 @@ def test_a_pasted_key_loads_the_schema_and_runs_a_query_with_no_internet(
         browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
         wait_for_text(browser, ".graphiql-response", '"awaitingAction": 1')
         result = browser.find_element(By.CSS_SELECTOR, ".graphiql-response").text
+        # A second query: history holds both, the tab state the last.
+        browser.execute_script(f"{query}.setValue(arguments[0])", ENABLED)
+        browser.find_element(By.CSS_SELECTOR, ".graphiql-execute-button").click()
+        wait_for_text(browser, ".graphiql-response", '"enabled": true')
+        # GraphiQL writes its tab state half a second after a change.
+        wait_until(browser, lambda: "smsIntegration" in stored(browser).get(TABS, ""))
+        after = stored(browser)
         browser.save_screenshot(str(workdir / "graphiql.png"))
         loaded = browser.execute_script(
             "return performance.getEntriesByType('resource').map((entry) => entry.name)"
@@ -147,6 +202,15 @@ def test_a_pasted_key_loads_the_schema_and_runs_a_query_with_no_internet(
 
     assert '"connected": 1' in result
     assert '"verified": 0' in result
+    # No key in the browser's storage: what an older page left is cleaned, nothing new is kept.
+    assert PLANTED_KEY not in str(cleaned)
+    assert "local:graphiql:queries" in after
+    assert "awaitingAction" in after["local:graphiql:queries"]
+    assert "smsIntegration" in after["local:graphiql:queries"]
+    for name, value in after.items():
+        assert key not in value, name
+        assert PLANTED_KEY not in value, name
+        assert "Bearer" not in value, name
     assert refused == []
     assert loaded
     assert all(url.startswith(f"{server.url}/") for url in loaded), loaded

@@ -18,7 +18,7 @@ from tests.e2e.replicas import (
     wait_for_bus,
     ws_url,
 )
-from tests.e2e.server import Server, environment, run
+from tests.e2e.server import NEW_WORKSPACE, Server, environment, run
 from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, UPDATE, VERIFY
 from tests.integration.live import ACCOUNT_CHANGED
 from tests.redis_server import RedisProcess
@@ -44,7 +44,7 @@ class Replicas:
             }
         )
         made = run(
-            "create-api-key", "--workspace", "acme", "--role", "admin", cwd=workdir, env=self.env
+            "create-api-key", *NEW_WORKSPACE, "acme", "--role", "admin", cwd=workdir, env=self.env
         )
         assert made.returncode == 0, made.stderr
         self.key = made.stdout.strip().splitlines()[-1]

@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import stat
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from tests.conftest import PG_URL, account_input
-from tests.e2e.server import Server, environment, run
+from tests.conftest import PG_URL, TEST_KEY, account_input
+from tests.e2e.server import EVERY_INTERFACE, NEW_WORKSPACE, Server, environment, run
 from tests.integration.documents import ACCOUNTS, ADD, INTEGRATION, SET_ENABLED
 
 
 def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) -> None:
     env = environment({})
     server = Server(workdir, env)
+    data = workdir / "data"
     try:
-        log = server.log.read_text()
-        key = log.split("Bearer ")[1].split('"')[0]
+        key = server.first_key()
         page = httpx.get(f"{server.url}/graphql", headers={"Accept": "text/html"})
         assert page.status_code == 200
         assert httpx.get(f"{server.url}/readyz").json() == {"database": "ok"}
@@ -26,6 +27,8 @@ def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) 
         server.graphql(key, SET_ENABLED, {"enabled": True})
         added = server.graphql(key, ADD, {"input": account_input()})["addSmsAccount"]
         listing = server.graphql(key, ACCOUNTS)["smsAccounts"]
+        # While it runs: the database, SQLite's -wal and -shm files, the key files.
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in data.iterdir()}
     finally:
         log = server.stop()
 
@@ -33,18 +36,55 @@ def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) 
     assert listing["stats"] == {"connected": 1, "verified": 0, "awaitingAction": 1}
     assert listing["nodes"][0]["status"] == "DRAFT"
     assert account_input()["authToken"] not in log
+    # The key is in a file of its own, which the log names, and nowhere in the log.
+    assert key not in log
+    assert f"saved to {(data / 'first-admin-key').resolve()} (mode 0600)" in log
+    assert f"Open {server.url}/graphql and put it in the header" in log
+    expected = {"first-admin-key"}
     if not PG_URL:
-        key_file = workdir / "data" / "sms.key"
-        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+        expected |= {"sms.db", "sms.db-wal", "sms.db-shm", "sms.key"}
         assert "Generated an encryption key" in log
-    # A second start prints no new key.
+    assert modes == dict.fromkeys(expected, 0o600)
+    # A second start makes no new key and leaves the file as it was.
     again = Server(workdir, env)
-    assert "Bearer " not in again.stop()
+    assert "First start" not in again.stop()
+    assert again.first_key() == key
+
+
+def test_on_a_terminal_the_first_key_is_shown_there_with_an_address_that_opens(
+    workdir: Path,
+) -> None:
+    """As in Docker: listening on every interface, in production mode (GraphiQL off)."""
+    env = environment(
+        {
+            "SMS_ENV": "production",
+            "SMS_ENCRYPTION_KEYS": TEST_KEY,
+            "SMS_FIRST_KEY_TTL_SECONDS": "3600",
+        }
+    )
+    server = Server(workdir, env, host=EVERY_INTERFACE, terminal=True)
+    started = datetime.now(UTC)
+    try:
+        key = server.first_key()
+        screen = server.screen()
+        assert server.graphql(key, INTEGRATION) == {"smsIntegration": {"enabled": False}}
+    finally:
+        log = server.stop()
+
+    assert key in screen
+    assert key not in log
+    [first_start] = [line for line in log.splitlines() if "First start" in line]
+    assert EVERY_INTERFACE not in first_start
+    assert "GraphiQL is off here" in first_start
+    assert f"with each request to http://127.0.0.1:{server.port}/graphql." in first_start
+    due = first_start.split("refused unless used by ")[1].split(" UTC")[0]
+    deadline = datetime.strptime(due, "%Y-%m-%d %H:%M").replace(tzinfo=UTC)
+    assert abs(deadline - (started + timedelta(hours=1))) < timedelta(minutes=2)
 
 
 def test_keys_made_on_the_command_line_work_until_revoked(workdir: Path) -> None:
     env = environment({})
-    made = run("create-api-key", "--workspace", "acme", "--role", "marketer", cwd=workdir, env=env)
+    made = run("create-api-key", *NEW_WORKSPACE, "acme", "--role", "marketer", cwd=workdir, env=env)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
     prefix = "_".join(key.split("_")[:2])

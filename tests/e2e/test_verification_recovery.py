@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import PHONE, account_input, phone
-from tests.e2e.server import Server, environment, run
+from tests.e2e.server import NEW_WORKSPACE, Server, environment, run
 from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, VERIFY
 from tests.twilio_double import TwilioDouble
 
@@ -24,7 +24,7 @@ def two_replicas(
 ) -> Iterator[tuple[Server, Server, str]]:
     """Replicas A and B on the same database, and an admin key of a workspace with SMS on."""
     env = environment(FAST_RETRIES | settings)
-    made = run("create-api-key", "--workspace", "acme", "--role", "admin", cwd=workdir, env=env)
+    made = run("create-api-key", *NEW_WORKSPACE, "acme", "--role", "admin", cwd=workdir, env=env)
     assert made.returncode == 0, made.stderr
     key = made.stdout.strip().splitlines()[-1]
     servers: list[Server] = []

@@ -101,7 +101,7 @@ def test_thousands_of_closed_websockets_leave_no_task_memory_or_cpu_behind(
     # Rechecks every half second: a leaked watcher per socket would keep the server busy.
     server = Server(workdir, environment({"SMS_KEY_RECHECK_SECONDS": "0.5"}))
     try:
-        key = server.log.read_text().split("Bearer ")[1].split('"')[0]
+        key = server.first_key()
         url = server.url.replace("http", "ws", 1) + "/graphql"
         pid = server.process.pid
 

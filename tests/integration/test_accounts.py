@@ -60,12 +60,10 @@ async def test_fields_are_trimmed_before_they_are_checked(api: Api, keys: Keys) 
         senderId=f"  {PHONE}\t",
         clientId=f" {ACCOUNT_SID} ",
         authToken=f"\n{AUTH_TOKEN} ",
-        baseUrl=" https://api.twilio.com ",
         dltEntityId=" 12345 ",
     )
     assert account["senderId"] == PHONE
     assert account["clientId"] == ACCOUNT_SID
-    assert account["baseUrl"] == "https://api.twilio.com/"
     assert account["dltEntityId"] == "12345"
     assert account["authTokenHint"].endswith(AUTH_TOKEN[-4:])
 

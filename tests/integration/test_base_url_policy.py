@@ -10,7 +10,7 @@ import respx
 from tests.conftest import ACCOUNT_SID, MG_SID, Api, Keys, phone
 from tests.integration.documents import ACCOUNT
 from tests.integration.messaging import send
-from tests.integration.steps import add, added, enable, mark_verified, verdict, verify
+from tests.integration.steps import add, added, enable, mark_verified, update, verdict, verify
 from tests.twilio_fixtures import account as twilio_account
 
 
@@ -213,3 +213,51 @@ async def test_the_derived_messaging_host_is_checked_against_the_policy_too(
     assert (checked["status"], checked["failure"]) == ("FAILED", "BASE_URL")
     assert account_route.called
     assert all(call.request.url.host == "api.example.com" for call in twilio.calls)
+
+
+WHITESPACE = "Base URL must not contain spaces or control characters."
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        " https://api.twilio.com/",
+        "https://api.twilio.com/ ",
+        "\thttps://api.twilio.com/",
+        "https://api.twilio.com/\n",
+        "https://api.twilio.com /",
+        "https://api.twilio.com/2010 04/",
+        "   ",
+    ],
+)
+async def test_a_base_url_with_whitespace_anywhere_is_refused_not_trimmed(
+    api: Api, keys: Keys, base_url: str
+) -> None:
+    await enable(api, keys.admin)
+    existing = await added(api, keys.admin, senderId=phone(1))
+
+    added_payload = await add(api, keys.admin, baseUrl=base_url)
+    updated = await update(api, keys.admin, existing["id"], baseUrl=base_url)
+
+    for payload in (added_payload, updated):
+        assert [(e["field"], e["code"], e["message"]) for e in payload["errors"]] == [
+            ("baseUrl", "INVALID", WHITESPACE)
+        ]
+    shown = (await api.data(keys.admin, ACCOUNT, {"id": existing["id"]}))["smsAccount"]
+    assert shown["baseUrl"] == "https://api.twilio.com/"
+
+
+async def test_a_base_url_over_512_characters_is_refused_and_512_is_accepted(
+    api: Api, keys: Keys
+) -> None:
+    await enable(api, keys.admin)
+    longest = "https://api.twilio.com/" + "a" * (512 - len("https://api.twilio.com/") - 1) + "/"
+
+    accepted = await add(api, keys.admin, baseUrl=longest)
+    refused = await add(api, keys.admin, baseUrl=longest + "b", senderId=phone(2))
+
+    assert accepted["errors"] == []
+    assert accepted["account"]["baseUrl"] == longest
+    assert [(e["field"], e["code"], e["message"]) for e in refused["errors"]] == [
+        ("baseUrl", "INVALID", "Base URL is too long: at most 512 characters (this one has 513).")
+    ]

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
 
 from api.cli import main
+from api.logs import JsonFormatter, TextFormatter
 from tests.conftest import AUTH_TOKEN, Api, Keys
 
 INTROSPECTION = "query { __schema { types { name } } }"
@@ -45,16 +50,50 @@ async def test_every_response_carries_a_request_id_that_the_log_lines_share(
     assert ids[0] != ids[1]
 
 
-async def test_a_plain_incoming_request_id_is_kept_and_anything_else_replaced(
+@contextmanager
+def access_lines(formatter: logging.Formatter) -> Iterator[io.StringIO]:
+    """The access log as ``formatter`` writes it (SMS_LOG_FORMAT's text or json)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter)
+    access = logging.getLogger("sms_accounts.access")
+    level = access.level
+    access.addHandler(handler)
+    access.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        access.removeHandler(handler)
+        access.setLevel(level)
+
+
+async def test_an_incoming_request_id_is_only_a_parent_beside_our_own_unique_id(
     api: Api,
 ) -> None:
-    kept = await api.http.get("/healthz", headers={"X-Request-Id": "lb-7f3a.2:9"})
-    forged = await api.http.get("/healthz", headers={"X-Request-Id": 'x" 200\nfake line'})
-    too_long = await api.http.get("/healthz", headers={"X-Request-Id": "a" * 65})
+    with access_lines(TextFormatter("%(message)s")) as text, access_lines(JsonFormatter()) as js:
+        earlier = await api.http.get("/healthz")
+        theirs = earlier.headers["x-request-id"]  # a client reusing another request's id
+        reused = await api.http.get("/healthz", headers={"X-Request-Id": theirs})
+        plain = await api.http.get("/healthz", headers={"X-Request-Id": "lb-7f3a.2:9"})
+        forged = await api.http.get("/healthz", headers={"X-Request-Id": 'x" 200\nfake line'})
 
-    assert kept.headers["x-request-id"] == "lb-7f3a.2:9"
-    assert forged.headers["x-request-id"] != 'x" 200\nfake line'
-    assert len(too_long.headers["x-request-id"]) == 32
+    ours = [response.headers["x-request-id"] for response in (earlier, reused, plain, forged)]
+    assert len(set(ours)) == 4
+    assert all(len(rid) == 32 for rid in ours)
+    lines = text.getvalue().splitlines()
+    assert len(lines) == 4
+    assert lines[0].endswith(f"[request {ours[0]}]")
+    assert lines[1].endswith(f"[request {ours[1]} parent {theirs}]")
+    assert lines[2].endswith(f"[request {ours[2]} parent lb-7f3a.2:9]")
+    assert lines[3].endswith(f"[request {ours[3]}]")  # not plain: dropped
+    entries = [json.loads(line) for line in js.getvalue().splitlines()]
+    assert [entry.get("parent_request_id") for entry in entries] == [
+        None,
+        theirs,
+        "lb-7f3a.2:9",
+        None,
+    ]
+    assert [entry["request_id"] for entry in entries] == ours
 
 
 async def graphiql_page(api: Api) -> Any:

@@ -1,5 +1,6 @@
-"""A stored Auth Token no configured key opens (a lost key, a tampered row) fails its account
-cleanly, everywhere it is used, and a new token repairs it; a missing key stops the start."""
+"""A stored Auth Token no configured key opens (a lost key, a tampered row, a stored form of any
+length or shape) fails its account cleanly, everywhere it is used, and a new token repairs it; a
+missing key stops the start."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from typing import Any
 
 import pytest
 import respx
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from api.bootstrap import ConfigurationError
+from resolvers.account_rows import secret_binding
 from storage.crypto import SecretBox
 from tests.cli_process import run_cli
 from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys, phone
@@ -24,7 +27,7 @@ from tests.integration.messaging import (
     verified_account,
 )
 from tests.integration.steps import added, enable, mark_verified, verdict, verify
-from tests.stored_secrets import execute, tamper
+from tests.stored_secrets import execute
 
 CANNOT_BE_READ = "The stored Auth Token cannot be read: enter it again and verify."
 OTHER_KEY = base64.b64encode(b"o" * 32).decode()
@@ -32,6 +35,67 @@ OTHER_KEY = base64.b64encode(b"o" * 32).decode()
 
 def key_id(key: str) -> str:
     return SecretBox([base64.b64decode(key)]).primary_key_id
+
+
+# Every shape of stored Auth Token no key opens: each fails its account the same way.
+SHAPES = (
+    "one bit flipped",
+    "empty",
+    "nothing after the key id",
+    "shorter than a nonce",
+    "not base64",
+    "unknown key id",
+    "key id that is not hex",
+    "truncated tag",
+    "not text",
+    "huge",
+)
+
+
+def unreadable(shape: str, account_id: str, database_url: str) -> str:
+    """A stored Auth Token of ``shape`` for the account: every one of them is unreadable."""
+    key = base64.b64decode(TEST_KEY)
+    binding = secret_binding(account_id)
+    prefix = f"v1:{key_id(TEST_KEY)}:"
+    sealed = SecretBox([key]).encrypt(AUTH_TOKEN, bound_to=binding)
+    raw = base64.b64decode(sealed.removeprefix(prefix))
+    # The column holds 512 characters on PostgreSQL; SQLite keeps whatever it is given.
+    huge = 512 if database_url.startswith("postgresql") else 1_000_000
+    nonce = os.urandom(12)
+    flipped = raw[:-1] + bytes([raw[-1] ^ 1])
+    forms = {
+        "one bit flipped": prefix + base64.b64encode(flipped).decode(),
+        "empty": "",
+        "nothing after the key id": prefix,
+        "shorter than a nonce": prefix + base64.b64encode(os.urandom(5)).decode(),
+        "not base64": prefix + "not base64!",
+        "unknown key id": SecretBox([base64.b64decode(OTHER_KEY)]).encrypt(
+            AUTH_TOKEN, bound_to=binding
+        ),
+        "key id that is not hex": "v1:ZZZZZZZZ:" + base64.b64encode(raw).decode(),
+        "truncated tag": prefix + base64.b64encode(raw[:-6]).decode(),
+        # Authenticates with the right key and row, but is not UTF-8 text.
+        "not text": prefix
+        + base64.b64encode(
+            nonce + AESGCM(key).encrypt(nonce, b"\xff\xfe", binding.encode())
+        ).decode(),
+        "huge": prefix + "A" * ((huge - len(prefix)) // 4 * 4),  # base64 of zeros
+    }
+    return forms[shape]
+
+
+async def store_token(database_url: str, account_id: str, shape: str) -> None:
+    await execute(
+        database_url,
+        "UPDATE sms_accounts SET auth_token_ciphertext = :stored WHERE id = :id",
+        stored=unreadable(shape, account_id, database_url),
+        id=account_id,
+    )
+
+
+async def tamper(database_url: str, account_id: str) -> None:
+    """Flip one bit of the stored ciphertext: same key id, but it no longer authenticates."""
+    await store_token(database_url, account_id, "one bit flipped")
 
 
 async def card(api: Api, keys: Keys, account_id: str) -> dict[str, Any]:
@@ -43,22 +107,6 @@ def assert_cannot_be_read(account: dict[str, Any]) -> None:
     assert account["status"] == "FAILED"
     assert account["failure"] == "INVALID_CREDENTIALS"
     assert account["failureMessage"] == CANNOT_BE_READ
-
-
-async def test_verifying_an_account_whose_token_cannot_be_read_fails_it_at_once(
-    api: Api, keys: Keys, database_url: str, twilio: respx.Router
-) -> None:
-    await enable(api, keys.admin)
-    account = await added(api, keys.admin)
-    await tamper(database_url, account["id"])
-
-    started = await verify(api, keys.admin, account["id"])
-
-    assert started["errors"] == []
-    assert started["message"] == CANNOT_BE_READ
-    assert_cannot_be_read(started["account"])
-    assert_cannot_be_read(await card(api, keys, account["id"]))
-    assert not twilio.calls  # nothing can be asked of Twilio without the token
 
 
 async def test_a_resumed_check_of_a_token_that_cannot_be_read_fails_instead_of_staying_verifying(
@@ -78,57 +126,6 @@ async def test_a_resumed_check_of_a_token_that_cannot_be_read_fails_instead_of_s
     async with make_api(verify_sweep_seconds=0.05) as api:
         assert_cannot_be_read(await verdict(api, keys.admin, account["id"]))
     assert not twilio.calls
-
-
-async def test_webhooks_for_an_account_whose_token_cannot_be_read_are_refused_with_403(
-    make_api: Any, keys: Keys, database_url: str, twilio: respx.Router
-) -> None:
-    async with make_api(public_url=PUBLIC_URL) as api:
-        account = await verified_account(api, keys, twilio)
-        await tamper(database_url, account["id"])
-
-        response = await signed_post(
-            api, f"/webhooks/twilio/{account['id']}/inbound", inbound_params("hi")
-        )
-
-    assert response.status_code == 403
-
-
-async def test_sending_through_an_account_whose_token_cannot_be_read_fails_cleanly(
-    api: Api, keys: Keys, database_url: str, twilio: respx.Router
-) -> None:
-    account = await verified_account(api, keys, twilio)
-    await tamper(database_url, account["id"])
-    calls_before = len(twilio.calls)
-
-    result = await send(api, keys.admin, account["id"], "+14155550100", "Hello")
-
-    assert result["message"] is None
-    assert [(e["field"], e["code"], e["message"]) for e in result["errors"]] == [
-        ("accountId", "ACCOUNT_NOT_VERIFIED", CANNOT_BE_READ)
-    ]
-    assert_cannot_be_read(await card(api, keys, account["id"]))
-    assert len(twilio.calls) == calls_before
-    assert await execute(database_url, "SELECT id FROM sms_messages") == []
-
-
-async def test_a_new_token_repairs_an_account_whose_token_cannot_be_read(
-    api: Api, keys: Keys, database_url: str, twilio: respx.Router
-) -> None:
-    account = await verified_account(api, keys, twilio)
-    await tamper(database_url, account["id"])
-    await verify(api, keys.admin, account["id"])
-
-    repaired = (
-        await api.data(
-            keys.admin, UPDATE, {"id": account["id"], "input": {"authToken": AUTH_TOKEN}}
-        )
-    )["updateSmsAccount"]
-
-    assert repaired["errors"] == []
-    assert (repaired["account"]["status"], repaired["account"]["failure"]) == ("DRAFT", None)
-    await verify(api, keys.admin, account["id"])
-    assert (await verdict(api, keys.admin, account["id"]))["status"] == "VERIFIED"
 
 
 async def test_a_token_copied_from_another_row_cannot_be_read_and_is_replaced_not_compared(
@@ -249,3 +246,101 @@ async def test_a_removed_accounts_empty_secret_needs_no_key(
 
     async with make_api(encryption_keys=OTHER_KEY):
         pass
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_verify_fails_an_account_whose_stored_token_has_any_bad_shape(
+    api: Api, keys: Keys, database_url: str, twilio: respx.Router, shape: str
+) -> None:
+    await enable(api, keys.admin)
+    account = await added(api, keys.admin)
+    await store_token(database_url, account["id"], shape)
+
+    started = await verify(api, keys.admin, account["id"])
+
+    assert (started["errors"], started["message"]) == ([], CANNOT_BE_READ)
+    assert_cannot_be_read(started["account"])
+    assert_cannot_be_read(await card(api, keys, account["id"]))
+    assert not twilio.calls
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_webhooks_of_a_token_of_any_bad_shape_are_refused_with_403(
+    make_api: Any, keys: Keys, database_url: str, twilio: respx.Router, shape: str
+) -> None:
+    async with make_api(public_url=PUBLIC_URL) as api:
+        account = await verified_account(api, keys, twilio)
+        await store_token(database_url, account["id"], shape)
+        path = f"/webhooks/twilio/{account['id']}"
+
+        inbound = await signed_post(api, f"{path}/inbound", inbound_params("hi"))
+        status = await signed_post(api, f"{path}/status", {"MessageSid": "SM" + "a" * 32})
+
+    assert (inbound.status_code, status.status_code) == (403, 403)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_sending_through_a_token_of_any_bad_shape_fails_cleanly(
+    api: Api, keys: Keys, database_url: str, twilio: respx.Router, shape: str
+) -> None:
+    account = await verified_account(api, keys, twilio)
+    await store_token(database_url, account["id"], shape)
+    calls_before = len(twilio.calls)
+
+    result = await send(api, keys.marketer, account["id"], "+14155550100", "Hello")
+
+    assert result["message"] is None
+    assert [(e["field"], e["code"], e["message"]) for e in result["errors"]] == [
+        ("accountId", "ACCOUNT_NOT_VERIFIED", CANNOT_BE_READ)
+    ]
+    assert_cannot_be_read(await card(api, keys, account["id"]))
+    assert len(twilio.calls) == calls_before
+    assert await execute(database_url, "SELECT id FROM sms_messages") == []
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_new_token_repairs_an_account_whose_token_has_any_bad_shape(
+    api: Api, keys: Keys, database_url: str, twilio: respx.Router, shape: str
+) -> None:
+    account = await verified_account(api, keys, twilio)
+    await store_token(database_url, account["id"], shape)
+    assert_cannot_be_read((await verify(api, keys.admin, account["id"]))["account"])
+
+    repaired = (
+        await api.data(
+            keys.admin, UPDATE, {"id": account["id"], "input": {"authToken": AUTH_TOKEN}}
+        )
+    )["updateSmsAccount"]
+
+    assert repaired["errors"] == []
+    assert (repaired["account"]["status"], repaired["account"]["failure"]) == ("DRAFT", None)
+    await verify(api, keys.admin, account["id"])
+    assert (await verdict(api, keys.admin, account["id"]))["status"] == "VERIFIED"
+
+
+# An empty column is how a forgotten token is stored (rotate-keys --forget-unreadable, removal):
+# rotate-keys has nothing there to open or report, and the paths above fail the account.
+@pytest.mark.parametrize("shape", [shape for shape in SHAPES if shape != "empty"])
+async def test_rotate_keys_reports_a_token_of_any_bad_shape_and_goes_on(
+    make_api: Any, keys: Keys, database_url: str, tmp_path: Path, shape: str
+) -> None:
+    async with make_api() as api:
+        await enable(api, keys.admin)
+        ids = [
+            (await added(api, keys.admin, authToken=f"{n}" * 32, senderId=phone(n)))["id"]
+            for n in range(3)
+        ]
+    await store_token(database_url, ids[1], shape)
+    new_key = base64.b64encode(os.urandom(32)).decode()
+    env = {"SMS_DATABASE_URL": database_url, "SMS_ENCRYPTION_KEYS": f"{new_key},{TEST_KEY}"}
+
+    rotated = run_cli("rotate-keys", "--batch-size", "1", env=env, cwd=tmp_path)
+    forgot = run_cli("rotate-keys", "--forget-unreadable", env=env, cwd=tmp_path)
+
+    assert rotated.returncode == 1, rotated.stderr
+    assert "Traceback" not in rotated.stderr
+    assert "Re-encrypted 2 secret(s)" in rotated.stdout
+    assert f"account {ids[1]} (auth_token_ciphertext)" in rotated.stderr
+    assert (forgot.returncode, "Dropped 1 unreadable secret(s)" in forgot.stdout) == (0, True)
+    async with make_api(encryption_keys=f"{new_key},{TEST_KEY}") as api:
+        assert_cannot_be_read(await card(api, keys, ids[1]))

@@ -10,7 +10,11 @@ from typing import Any
 import httpx
 import pytest
 import respx
+from sqlalchemy import select
 
+from storage.db import create_engine
+from storage.models import SmsAccountRow
+from storage.types import utcnow
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys, phone
 from tests.integration.documents import ACCOUNT, SENDERS, UPDATE, VERIFY
 from tests.integration.steps import (
@@ -223,18 +227,83 @@ async def test_a_429_waits_for_retry_after_then_succeeds(
     assert time.monotonic() - started >= 1.0
 
 
-async def test_a_retry_after_beyond_the_budget_gives_up_at_once(
-    api: Api, keys: Keys, twilio: respx.Router
+async def test_a_retry_after_beyond_the_budget_reschedules_the_check_instead_of_failing_it(
+    make_api: Any, keys: Keys, twilio: respx.Router
 ) -> None:
     routes = twilio_answers(
         twilio,
-        account_reply=httpx.Response(429, json=error(20429, 429), headers={"Retry-After": "3600"}),
+        account_reply=[
+            httpx.Response(429, json=error(20429, 429), headers={"Retry-After": "3600"}),
+            httpx.Response(200, json=account()),
+        ],
     )
-    started = time.monotonic()
-    card = await verified_card(api, keys)
-    assert card["failure"] == "PROVIDER_UNAVAILABLE"
-    assert routes["account"].call_count == 1
-    assert time.monotonic() - started < 5
+    # Twilio's wait is capped, and a sweep resumes the check once the capped wait is over.
+    async with make_api(verify_max_wait_seconds=0.2, verify_sweep_seconds=0.05) as api:
+        card = await verified_card(api, keys)
+
+    assert (card["status"], card["failure"]) == ("VERIFIED", None)
+    assert routes["account"].call_count == 2
+
+
+@pytest.mark.parametrize(
+    ("status", "retry_after"),
+    [(429, "3600"), (503, "61"), (429, "9" * 400)],  # "9" * 400 reads as an infinite wait
+)
+async def test_while_twilio_asks_to_wait_the_account_stays_verifying_until_the_capped_wait(
+    api: Api, keys: Keys, twilio: respx.Router, database_url: str, status: int, retry_after: str
+) -> None:
+    twilio_answers(
+        twilio,
+        account_reply=httpx.Response(
+            status, json=error(20429, status), headers={"Retry-After": retry_after}
+        ),
+    )
+    await enable(api, keys.admin)
+    added_card = await added(api, keys.admin)
+    await verify(api, keys.admin, added_card["id"])
+    await api.runtime.verifier.wait_idle()
+
+    card = (await api.data(keys.admin, ACCOUNT, {"id": added_card["id"]}))["smsAccount"]
+    again = await verify(api, keys.admin, added_card["id"])
+
+    assert (card["status"], card["failure"]) == ("VERIFYING", None)
+    assert [e["code"] for e in again["errors"]] == ["VERIFICATION_IN_PROGRESS"]
+    resumes_in = await seconds_until(database_url, "verify_lease_until", added_card["id"])
+    assert min(int(retry_after[:5]), 300) - 30 < resumes_in <= min(int(retry_after[:5]), 300)
+
+
+async def test_a_health_check_twilio_asks_to_wait_for_keeps_the_account_verified_until_then(
+    make_api: Any, keys: Keys, twilio: respx.Router, database_url: str
+) -> None:
+    wait = httpx.Response(429, json=error(20429, 429), headers={"Retry-After": "3600"})
+    routes = twilio_answers(twilio, account_reply=[httpx.Response(200, json=account()), wait])
+    async with make_api(recheck_seconds=1, verify_sweep_seconds=0.05) as api:
+        card = await verified_card(api, keys)
+        for _ in range(200):  # the health check comes 1 s (±10 %) after the verdict
+            if routes["account"].call_count == 2:
+                break
+            await asyncio.sleep(0.05)
+        await api.runtime.verifier.wait_idle()
+        after = (await api.data(keys.admin, ACCOUNT, {"id": card["id"]}))["smsAccount"]
+
+    assert (after["status"], after["failure"]) == ("VERIFIED", None)
+    assert 270 < await seconds_until(database_url, "next_check_at", card["id"]) <= 300
+
+
+async def seconds_until(database_url: str, column: str, account_id: str) -> float:
+    """How far ahead of now the account's timestamp ``column`` is."""
+    engine = create_engine(database_url)
+    async with engine.connect() as connection:
+        when = (
+            await connection.execute(
+                select(SmsAccountRow.__table__.c[column]).where(  # type: ignore[attr-defined]
+                    SmsAccountRow.__table__.c.id == account_id  # type: ignore[attr-defined]
+                )
+            )
+        ).scalar_one()
+    await engine.dispose()
+    seconds: float = (when - utcnow()).total_seconds()
+    return seconds
 
 
 async def test_transient_failures_stop_after_four_attempts(

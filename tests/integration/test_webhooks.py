@@ -295,12 +295,13 @@ async def test_messages_page_newest_first_with_cursors(
     assert [e["node"]["id"] for e in outbound["edges"]] == [first_sent["id"]]
 
 
-async def test_first_is_capped_at_100_and_a_bad_cursor_is_a_clear_error(
+async def test_first_over_100_and_a_bad_cursor_are_clear_errors(
     api: Api, keys: Keys, twilio: respx.Router
 ) -> None:
     await sent_message(api, keys, twilio)
-    big = await messages(api, keys.sales, first=1000)
-    assert len(big["edges"]) == 1
+    big = await api.run(keys.sales, MESSAGES, {"first": 1000})
+    assert big["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    assert len((await messages(api, keys.sales, first=100))["edges"]) == 1
     result = await api.run(keys.sales, MESSAGES, {"after": "not-a-cursor"})
     assert result["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
 

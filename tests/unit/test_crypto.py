@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from storage.crypto import SecretBox, SecretError, load_or_create_key_file
+from storage.crypto import (
+    STORED_PREFIX_LENGTH,
+    SecretBox,
+    SecretError,
+    key_id_of,
+    load_or_create_key_file,
+)
 
 OLD, NEW = os.urandom(32), os.urandom(32)
 
@@ -46,6 +54,41 @@ def test_the_first_key_encrypts_and_every_key_decrypts() -> None:
 def test_a_malformed_ciphertext_is_a_secret_error(stored: str) -> None:
     with pytest.raises(SecretError):
         SecretBox([NEW]).decrypt(stored, bound_to="r")
+
+
+def _shapes() -> dict[str, str]:
+    """Stored forms no box opens, of every length and shape, beside a good one's parts."""
+    box = SecretBox([NEW])
+    good = box.encrypt("token", bound_to="r")
+    prefix = good[:STORED_PREFIX_LENGTH]
+    raw = base64.b64decode(good[STORED_PREFIX_LENGTH:])
+    nonce = os.urandom(12)
+    not_utf8 = nonce + AESGCM(NEW).encrypt(nonce, b"\xff\xfe", b"r")
+    return {
+        "nothing after the key id": prefix,
+        "shorter than a nonce": prefix + base64.b64encode(raw[:5]).decode(),
+        "a nonce and no tag": prefix + base64.b64encode(raw[:12]).decode(),
+        "truncated tag": prefix + base64.b64encode(raw[:-1]).decode(),
+        "not base64": prefix + "****",
+        "not ASCII": prefix + "ÄÖÜ=",
+        "unknown key id": "v1:00000000:" + good[STORED_PREFIX_LENGTH:],
+        "key id not hex": "v1:ZZZZZZZZ:" + good[STORED_PREFIX_LENGTH:],
+        "key id too long": "v1:" + "0" * 5000 + ":" + good[STORED_PREFIX_LENGTH:],
+        "not text": prefix + base64.b64encode(not_utf8).decode(),
+        "huge": prefix + "A" * 4_000_000,
+    }
+
+
+@pytest.mark.parametrize("shape", list(_shapes()))
+def test_every_shape_a_box_cannot_open_is_a_secret_error(shape: str) -> None:
+    with pytest.raises(SecretError) as refused:
+        SecretBox([NEW]).decrypt(_shapes()[shape], bound_to="r")
+    assert len(str(refused.value)) < 100  # nothing read from storage is echoed at length
+
+
+def test_a_stored_form_naming_no_key_counts_as_malformed() -> None:
+    assert key_id_of("v1:ZZZZZZZZ:") is None
+    assert key_id_of("v1:0123abcd:") == "0123abcd"
 
 
 def test_a_tampered_ciphertext_is_refused() -> None:

@@ -1,5 +1,6 @@
 """docker-compose.yml, read as Docker Compose would read it (Docker does not run here): every
-SMS_* variable it gives the service is a setting the service knows and accepts."""
+SMS_* variable it gives the service is a setting the service knows and accepts. And the build
+context, as .dockerignore leaves it, holds what the Dockerfile copies and nothing private."""
 
 from __future__ import annotations
 
@@ -64,6 +65,8 @@ def test_every_sms_variable_is_a_setting_the_service_accepts(name: str) -> None:
     assert settings.broadcast_url == "redis://:r3dis@redis:6379/0"
     assert settings.encryption_key_list, "replicas must share their encryption keys"
     assert settings.public_url == "https://sms.example.com"
+    assert settings.production, "no GraphiQL, introspection or hints for the public"
+    assert not settings.graphiql_enabled
 
 
 def test_replicas_and_the_migration_share_one_configuration() -> None:
@@ -80,3 +83,48 @@ def test_redis_is_private_and_asks_for_the_password_the_replicas_use() -> None:
     assert command[command.index("--requirepass") + 1] == OPERATOR["REDIS_PASSWORD"]
     assert environment(redis)["REDISCLI_AUTH"] == OPERATOR["REDIS_PASSWORD"]  # its health check
     assert "ports" not in redis, "only the replicas reach Redis"
+
+
+def ignored(path: str, rules: list[str]) -> bool:
+    """Docker's reading of .dockerignore: the last rule matching the path or a folder above it
+    decides; ``!`` keeps; ``*`` stays within a folder, ``**`` crosses folders."""
+    result = False
+    parts = path.split("/")
+    candidates = ["/".join(parts[: end + 1]) for end in range(len(parts))]
+    for rule in rules:
+        keep = rule.startswith("!")
+        pattern = rule.removeprefix("!").strip("/")
+        expression = re.escape(pattern).replace(r"\*\*/", "(.*/)?").replace(r"\*\*", ".*")
+        expression = expression.replace(r"\*", "[^/]*").replace(r"\?", "[^/]")
+        if any(re.fullmatch(expression, candidate) for candidate in candidates):
+            result = not keep
+    return result
+
+
+def test_the_build_context_holds_what_the_image_copies_and_no_secret_or_venv() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    copied = [
+        source
+        for line in (ROOT / "Dockerfile").read_text().splitlines()
+        if line.startswith("COPY ")
+        for source in line.split()[1:-1]
+    ]
+    kept = [*copied, "api/cli.py", "api/static/graphiql/page.js", "storage/migrations/env.py"]
+    private = [
+        ".venv/bin/python",
+        ".venv-3.13/lib/site.py",
+        "data/sms.db",
+        "data/sms.db-wal",
+        "data/sms.key",
+        "data/first-admin-key",
+        "api/data/sms.db",
+        "sms.key",
+        ".git/config",
+        "api/__pycache__/cli.cpython-311.pyc",
+        "tests/conftest.py",
+        "bench/load.py",
+    ]
+
+    assert [path for path in kept if ignored(path, rules)] == []
+    assert [path for path in private if not ignored(path, rules)] == []

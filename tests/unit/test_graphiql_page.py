@@ -2,8 +2,8 @@
 
 "Loads" means what a browser fetches: the page's ``src``/``href`` attributes, the URLs in our own
 page code, the ``url()``/``@import`` targets of the stylesheets, and, as a backstop for anything
-the vendored JavaScript might try, the page's Content-Security-Policy. URL strings inside the
-vendored JavaScript (licence links, error-message links, the SVG namespace) are not loads; the
+the vendored JavaScript might try, the page's Content-Security-Policy (a header). URL strings inside
+the vendored JavaScript (licence links, error-message links, the SVG namespace) are not loads; the
 browser test checks in Chromium that every resource the page fetched came from this server.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from api.graphiql import ASSET_DIR, ASSET_URL, SCRIPTS, STYLES, graphiql_html
+from api.graphiql import ASSET_DIR, ASSET_URL, PAGE_HEADERS, SCRIPTS, STYLES, graphiql_html
 
 ABSOLUTE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://|(?<![:\w])//[\w.-]+\.[a-z]")
 CSS_TARGETS = re.compile(r"""(?i)url\(\s*['"]?([^'")\s]*)|@import\s+['"]([^'"]*)""")
@@ -23,14 +23,10 @@ class _Page(HTMLParser):
         super().__init__()
         self.references: list[str] = []
         self.inline_scripts: list[str] = []
-        self.policy = ""
         self._in_script = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
         self.references += [value for name, value in attrs if name in ("src", "href") and value]
-        if tag == "meta" and values.get("http-equiv") == "Content-Security-Policy":
-            self.policy = values.get("content") or ""
         self._in_script = tag == "script"
 
     def handle_endtag(self, tag: str) -> None:
@@ -80,7 +76,7 @@ def test_the_stylesheets_load_nothing_but_inline_data() -> None:
 def test_the_browser_may_fetch_from_this_server_and_data_urls_only() -> None:
     policy = {
         directive.split()[0]: directive.split()[1:]
-        for directive in parse_page().policy.split(";")
+        for directive in PAGE_HEADERS["Content-Security-Policy"].split(";")
         if directive.strip()
     }
 

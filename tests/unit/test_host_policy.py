@@ -8,6 +8,7 @@ import pytest
 
 from providers.host_policy import (
     DEFAULT_ALLOWED_HOSTS,
+    MAX_BASE_URL_LENGTH,
     HostPolicy,
     HostPolicyError,
     Resolver,
@@ -420,7 +421,7 @@ def test_a_host_that_is_not_ascii_ldh_labels_is_refused(url: str) -> None:
         ("https://api.\u2009twilio.com/", "spaces or control"),
         ("https://api.twil\u200bio.com/", "spaces or control"),
         ("https://" + "a." * 125 + "api.twilio.com/", "longer than 253"),
-        ("https://api.twilio.com/" + "a" * 2026, "too long"),
+        ("https://api.twilio.com/" + "a" * 490, "too long"),
     ],
 )
 def test_odd_spellings_are_refused_not_normalised(url: str, refusal: str) -> None:
@@ -429,10 +430,12 @@ def test_odd_spellings_are_refused_not_normalised(url: str, refusal: str) -> Non
             policy.check_url(url)
 
 
-def test_a_url_of_exactly_2048_characters_is_still_allowed() -> None:
-    url = "https://api.twilio.com/" + "a" * (2048 - len("https://api.twilio.com/") - 1) + "/"
-    assert len(url) == 2048
+def test_a_url_of_exactly_512_characters_is_still_allowed_and_one_more_is_not() -> None:
+    url = "https://api.twilio.com/" + "a" * (512 - len("https://api.twilio.com/") - 1) + "/"
+    assert len(url) == MAX_BASE_URL_LENGTH == 512
     assert DEFAULT.check_url(url) == url
+    with pytest.raises(HostPolicyError, match="at most 512 characters \\(this one has 513\\)"):
+        DEFAULT.check_url(url + "b")
 
 
 @pytest.mark.parametrize(

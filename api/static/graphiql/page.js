@@ -47,6 +47,66 @@
   // Let headers typed character by character settle before asking for the schema again.
   var SETTLE_MS = 300;
 
+  // GraphiQL keeps the headers of every query it runs in its history (localStorage
+  // "graphiql:queries"), whatever shouldPersistHeaders says: the key would lie on disk in clear.
+  // Everything GraphiQL stores goes through this storage, which writes every "headers" value as
+  // null (as GraphiQL's own tab state does); the headers live in the page's memory only.
+  var NAMESPACE = "graphiql:";
+
+  function withoutHeaders(name, value) {
+    if (name === NAMESPACE + "headers") return null;
+    var parsed;
+    try {
+      parsed = JSON.parse(value);
+    } catch (_) {
+      return value;
+    }
+    if (!parsed || typeof parsed !== "object") return value;
+    return JSON.stringify(parsed, function (key, item) {
+      return key === "headers" ? null : item;
+    });
+  }
+
+  function ourNames() {
+    var names = [];
+    for (var index = 0; index < localStorage.length; index++) {
+      var name = localStorage.key(index);
+      if (name && name.indexOf(NAMESPACE) === 0) names.push(name);
+    }
+    return names;
+  }
+
+  var storage = {
+    getItem: function (name) {
+      return localStorage.getItem(name);
+    },
+    setItem: function (name, value) {
+      var kept = withoutHeaders(name, String(value));
+      if (kept === null) localStorage.removeItem(name);
+      else localStorage.setItem(name, kept);
+    },
+    removeItem: function (name) {
+      localStorage.removeItem(name);
+    },
+    clear: function () {
+      ourNames().forEach(function (name) {
+        localStorage.removeItem(name);
+      });
+    },
+    get length() {
+      return ourNames().length;
+    },
+  };
+
+  // What an earlier version of this page stored, keys included, is cleaned on the first visit.
+  try {
+    ourNames().forEach(function (name) {
+      storage.setItem(name, localStorage.getItem(name));
+    });
+  } catch (_) {
+    // No localStorage (a sandboxed or private window): GraphiQL then stores nothing either.
+  }
+
   // The endpoint is the URL this page was served from; subscriptions use the same path.
   var url = window.location.origin + window.location.pathname;
   var subscriptionUrl = url.replace(/^http/, "ws");
@@ -117,8 +177,9 @@
       defaultQuery: WELCOME,
       defaultEditorToolsVisibility: "headers",
       isHeadersEditorEnabled: true,
-      // The key is a credential: keep it out of localStorage.
+      // The key is a credential: keep it out of localStorage (history included, see storage).
       shouldPersistHeaders: false,
+      storage: storage,
       plugins: [explorer],
       inputValueDeprecation: true,
     });

@@ -2,7 +2,8 @@
 messages.
 
 Every call retries transient failures (connection drops, timeouts, 5xx, 429 / code 20429) with
-exponential backoff and full jitter, honouring Retry-After, at most 4 attempts within 60 s.
+exponential backoff and full jitter, honouring Retry-After, at most 4 attempts within 60 s. A
+Retry-After that ends after those 60 s raises ``ProviderAskedToWait``: the caller reschedules.
 Errors are read by Twilio's numeric ``code``, never by message text, and upstream bodies are
 never logged (the account resource carries ``auth_token``).
 """
@@ -27,6 +28,7 @@ from providers.sms.errors import (
     BaseUrlRefused,
     BaseUrlUnreachable,
     OutcomeUnknown,
+    ProviderAskedToWait,
     ProviderRefused,
     ProviderUnavailable,
     ProviderUnreachable,
@@ -287,10 +289,13 @@ class TwilioClient:
                 return await attempt_once()
             except _Transient as transient:
                 attempt += 1
-                delay = self._retry.backoff(attempt - 1)
-                if transient.retry_after is not None:
-                    delay = max(delay, transient.retry_after)
-                if attempt >= self._retry.max_attempts or time.monotonic() + delay >= deadline:
+                left = deadline - time.monotonic()
+                asked = transient.retry_after
+                if asked is not None and asked >= left:
+                    # Twilio said when to come back, after this call's budget: not a failure.
+                    raise ProviderAskedToWait(asked) from transient.__cause__
+                delay = max(self._retry.backoff(attempt - 1), asked or 0.0)
+                if attempt >= self._retry.max_attempts or delay >= left:
                     raise transient.exhausted from transient.__cause__
                 await self._sleep(delay)
 
@@ -384,8 +389,8 @@ def _int_or_none(value: object) -> int | None:
         return None
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        return int(value)  # ASCII digits only: int() refuses superscripts isdigit() takes
     return None
 
 
@@ -402,7 +407,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     if value is None:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # float() refuses superscripts isdigit() takes
         return float(value)
     try:
         when = parsedate_to_datetime(value)
