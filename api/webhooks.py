@@ -8,6 +8,7 @@ or it is refused with 403 and changes nothing.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -32,6 +33,8 @@ _RETRY = {"Retry-After": "5"}
 
 
 FORM = "application/x-www-form-urlencoded"
+Form = dict[str, str]
+Record = Callable[[Request, SigningAccount, Form], Awaitable[Response]]
 
 
 class _TooLarge(Exception):
@@ -89,8 +92,64 @@ def _malformed(refusal: MalformedCallbackError) -> Response:
 def webhook_routes(
     services: Services, failures: FailureLimiter, batcher: StatusBatcher
 ) -> list[Route]:
-    async def authenticated(
-        request: Request,
+    webhooks = _Webhooks(services, failures, batcher)
+    return [
+        Route("/webhooks/twilio/{account_id}/status", webhooks.status, methods=["POST"]),
+        Route("/webhooks/twilio/{account_id}/inbound", webhooks.inbound, methods=["POST"]),
+    ]
+
+
+class _Webhooks:
+    """The two endpoints: a delivery report (``status``) and a reply (``inbound``)."""
+
+    def __init__(
+        self, services: Services, failures: FailureLimiter, batcher: StatusBatcher
+    ) -> None:
+        self.services = services
+        self.failures = failures
+        self.batcher = batcher
+
+    async def status(self, request: Request) -> Response:
+        return await self._handled(request, self._report)
+
+    async def inbound(self, request: Request) -> Response:
+        return await self._handled(request, self._reply)
+
+    async def _handled(self, request: Request, record: Record) -> Response:
+        """A signed webhook, recorded by ``record`` (which answers it), or the refusal."""
+        checked = await self._authenticated(request)
+        if isinstance(checked, Response):
+            return checked
+        account, params = checked
+        try:
+            return await record(request, account, dict(params))
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
+
+    async def _report(self, request: Request, account: SigningAccount, form: Form) -> Response:
+        try:
+            await record_status(
+                self.batcher,
+                account,
+                request.path_params["account_id"],
+                form,
+                request.query_params.get("mid"),
+            )
+        except MalformedCallbackError:
+            raise
+        except Exception:
+            # Not written (shutting down, or the database failed): providers retry on a 5xx.
+            log.warning("a delivery report was not recorded; the provider will retry it")
+            return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
+        return Response(status_code=204)
+
+    async def _reply(self, request: Request, account: SigningAccount, form: Form) -> Response:
+        await record_inbound(self.services, account, request.path_params["account_id"], form)
+        answer = account.port.inbound_answer
+        return Response(answer.body, media_type=answer.media_type)
+
+    async def _authenticated(
+        self, request: Request
     ) -> tuple[SigningAccount, list[tuple[str, str]]] | Response:
         """(who signed, form parameters) of a request the account's provider signed, or the
         refusal."""
@@ -100,7 +159,8 @@ def webhook_routes(
             body = await _read_body(request)
         except _TooLarge:
             return PlainTextResponse("Request body too large", status_code=413)
-        if services.public_url is None:
+        public_url = self.services.public_url
+        if public_url is None:
             log.warning("a provider's webhook arrived but SMS_PUBLIC_URL is not set; refused")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
@@ -108,55 +168,18 @@ def webhook_routes(
         except UnicodeDecodeError:
             return PlainTextResponse("Bad request", status_code=400)
         query = request.url.query
-        url = services.public_url + request.url.path + (f"?{query}" if query else "")
-        account = await signing_account(services, request.path_params["account_id"])
+        url = public_url + request.url.path + (f"?{query}" if query else "")
+        account = await signing_account(self.services, request.path_params["account_id"])
         if account is None or not account.port.signature_valid(
             url, params, request.headers, account.secrets
         ):
-            wait = failures.failed(client_address(request.scope))
-            if wait is not None:
-                return PlainTextResponse(
-                    "Too many failed signatures",
-                    status_code=429,
-                    headers={"Retry-After": str(wait)},
-                )
-            return PlainTextResponse("Forbidden", status_code=403)
+            return self._forged(request)
         return account, params
 
-    async def status(request: Request) -> Response:
-        checked = await authenticated(request)
-        if isinstance(checked, Response):
-            return checked
-        account, params = checked
-        try:
-            await record_status(
-                batcher,
-                account,
-                request.path_params["account_id"],
-                dict(params),
-                request.query_params.get("mid"),
+    def _forged(self, request: Request) -> Response:
+        wait = self.failures.failed(client_address(request.scope))
+        if wait is not None:
+            return PlainTextResponse(
+                "Too many failed signatures", status_code=429, headers={"Retry-After": str(wait)}
             )
-        except MalformedCallbackError as refusal:
-            return _malformed(refusal)
-        except Exception:
-            # Not written (shutting down, or the database failed): providers retry on a 5xx.
-            log.warning("a delivery report was not recorded; the provider will retry it")
-            return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
-        return Response(status_code=204)
-
-    async def inbound(request: Request) -> Response:
-        checked = await authenticated(request)
-        if isinstance(checked, Response):
-            return checked
-        account, params = checked
-        try:
-            await record_inbound(services, account, request.path_params["account_id"], dict(params))
-        except MalformedCallbackError as refusal:
-            return _malformed(refusal)
-        answer = account.port.inbound_answer
-        return Response(answer.body, media_type=answer.media_type)
-
-    return [
-        Route("/webhooks/twilio/{account_id}/status", status, methods=["POST"]),
-        Route("/webhooks/twilio/{account_id}/inbound", inbound, methods=["POST"]),
-    ]
+        return PlainTextResponse("Forbidden", status_code=403)

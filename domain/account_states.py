@@ -57,14 +57,14 @@ def to_draft(now: datetime) -> AccountMove:
     """The credentials or the sender changed: nothing checked so far holds any more."""
     return AccountMove(
         ANY_STATUS,
-        status=AccountStatus.DRAFT,
+        new_credentials=True,
         failure=None,
         trial=None,
         verified_at=None,
+        status=AccountStatus.DRAFT,
         next_check_at=None,
         verify_lease_until=None,
         updated_at=now,
-        new_credentials=True,
     )
 
 
