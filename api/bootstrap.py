@@ -261,6 +261,7 @@ def build_services(
     otherwise the real adapters share one guarded HTTP client, over ``provider_transport`` when
     given (respx). ``resolver`` answers DNS for the Base URL policy; ``clock`` is "now"."""
     resolver = resolver or system_resolver
+    box = secret_box(settings)  # first: a refused key policy leaves nothing open
     database = open_database(settings)
     policy = settings.host_policy
     http = None
@@ -272,7 +273,7 @@ def build_services(
     services = Services(
         reads=database.reads,
         writes=database.writes,
-        secrets=secret_box(settings),
+        secrets=box,
         host_policy=policy,
         resolver=resolver,
         public_url=settings.public_url,
