@@ -16,21 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.vocabulary import MessageStatus, SmsProvider
+from providers.sms import port
 from providers.sms.errors import SmsProviderError
-from providers.sms.port import (
-    AccountFacts,
-    Credentials,
-    DeliveryReport,
-    Form,
-    Headers,
-    InboundSms,
-    InboundWebhook,
-    OptSignal,
-    OutgoingSms,
-    Secrets,
-    SentSms,
-    WebhookAnswer,
-)
 
 SIGNATURE_HEADER = "x-fake-signature"
 
@@ -47,8 +34,12 @@ class FakeSms:
 
     provider: SmsProvider = SmsProvider.TWILIO
     label: str = "Fakeco"
-    inbound_answer: WebhookAnswer = field(default_factory=lambda: WebhookAnswer("", "text/plain"))
-    facts: AccountFacts = field(default_factory=lambda: AccountFacts(suspended=False, trial=False))
+    inbound_answer: port.WebhookAnswer = field(
+        default_factory=lambda: port.WebhookAnswer("", "text/plain")
+    )
+    facts: port.AccountFacts = field(
+        default_factory=lambda: port.AccountFacts(suspended=False, trial=False)
+    )
     # Raised by the next check of the account, the sender, a send, a webhook read or write.
     account_error: SmsProviderError | None = None
     sender_error: SmsProviderError | None = None
@@ -59,31 +50,31 @@ class FakeSms:
     sent_segments: int | None = 1
     sent_error_code: int | None = None
     # Each sender's inbound webhook, as the provider holds it.
-    webhooks: dict[str, InboundWebhook] = field(default_factory=dict)
+    webhooks: dict[str, port.InboundWebhook] = field(default_factory=dict)
     calls: list[tuple[str, ...]] = field(default_factory=list)
-    sent: list[OutgoingSms] = field(default_factory=list)
+    sent: list[port.OutgoingSms] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def calls_of(self, method: str) -> list[tuple[str, ...]]:
         return [call for call in self.calls if call[0] == method]
 
-    async def check_account(self, credentials: Credentials) -> AccountFacts:
+    async def check_account(self, credentials: port.Credentials) -> port.AccountFacts:
         self.calls.append(("check_account", credentials.client_id, credentials.secret))
         if self.account_error is not None:
             raise self.account_error
         return self.facts
 
-    async def check_sender(self, credentials: Credentials, sender: str) -> None:
+    async def check_sender(self, credentials: port.Credentials, sender: str) -> None:
         self.calls.append(("check_sender", credentials.client_id, sender))
         if self.sender_error is not None:
             raise self.sender_error
 
-    async def send(self, credentials: Credentials, message: OutgoingSms) -> SentSms:
+    async def send(self, credentials: port.Credentials, message: port.OutgoingSms) -> port.SentSms:
         self.calls.append(("send", credentials.client_id, message.to))
         self.sent.append(message)
         if self.send_error is not None:
             raise self.send_error
-        return SentSms(
+        return port.SentSms(
             provider_message_id=f"FAKE{next(self._ids):08d}",
             status=self.sent_status,
             segments=self.sent_segments,
@@ -96,42 +87,46 @@ class FakeSms:
     def describe_error(self, code: int) -> str:
         return f"Fakeco error {code}."
 
-    def signature_valid(self, url: str, form: Form, headers: Headers, secrets: Secrets) -> bool:
+    def signature_valid(
+        self, url: str, form: port.Form, headers: port.Headers, secrets: port.Secrets
+    ) -> bool:
         given = headers.get(SIGNATURE_HEADER, "")
         return any(hmac.compare_digest(sign(url, form, secret), given) for secret in secrets)
 
-    def delivery_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
+    def delivery_report(self, form: Mapping[str, str]) -> port.DeliveryReport | None:
         if "id" not in form or form.get("status") not in MessageStatus.__members__:
             return None
         code = form.get("code")
-        return DeliveryReport(
+        return port.DeliveryReport(
             provider_message_id=form["id"],
             status=MessageStatus[form["status"]],
             error_code=int(code) if code else None,
         )
 
-    def inbound_message(self, form: Mapping[str, str]) -> InboundSms | None:
+    def inbound_message(self, form: Mapping[str, str]) -> port.InboundSms | None:
         if "id" not in form or not form.get("from"):
             return None
         opt = form.get("opt")
-        return InboundSms(
+        return port.InboundSms(
             provider_message_id=form["id"],
             from_number=form["from"],
             to_number=form.get("to", ""),
             body=form.get("body", ""),
             segments=1,
-            opt=OptSignal[opt] if opt else None,
+            opt=port.OptSignal[opt] if opt else None,
         )
 
-    async def inbound_webhook(self, credentials: Credentials, sender: str) -> InboundWebhook:
+    async def inbound_webhook(
+        self, credentials: port.Credentials, sender: str
+    ) -> port.InboundWebhook:
         self.calls.append(("inbound_webhook", credentials.client_id, sender))
         if self.webhook_error is not None:
             raise self.webhook_error
-        return self.webhooks.get(sender, InboundWebhook(url=None, method=None))
+        return self.webhooks.get(sender, port.InboundWebhook(url=None, method=None))
 
     async def set_inbound_webhook(
-        self, credentials: Credentials, sender: str, webhook: InboundWebhook
-    ) -> InboundWebhook:
+        self, credentials: port.Credentials, sender: str, webhook: port.InboundWebhook
+    ) -> port.InboundWebhook:
         self.calls.append(("set_inbound_webhook", credentials.client_id, sender))
         if self.webhook_error is not None:
             raise self.webhook_error
