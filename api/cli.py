@@ -1,4 +1,5 @@
-"""``sms-accounts``: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
+"""``sms-accounts``: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate,
+dev-twilio.
 
 Every command that touches the database migrates it to head first, and says on stderr which
 database it uses: a command run from the wrong folder would otherwise quietly create a new
@@ -21,6 +22,7 @@ from typing import TypeVar
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import dev_twilio
 from api.app import (
     ConfigurationError,
     cache_versions,
@@ -370,6 +372,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="migrate the database to the latest schema").set_defaults(
         run=_migrate
     )
+    dev_twilio.add_command(commands)
     return root
 
 
@@ -378,7 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_format)
-        _announce_database(settings.database_url)
+        if getattr(args, "uses_database", True):
+            _announce_database(settings.database_url)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
         print(f"sms-accounts: {exc}", file=sys.stderr)
