@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 
+from tests.cli_process import stop_process
 from tests.conftest import PG_URL, TEST_KEY, account_input
 from tests.integration.documents import ACCOUNTS, ADD, INTEGRATION, SET_ENABLED
 
@@ -45,8 +46,10 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, cwd: Path, env: dict[str, str], *, log: str = "server.log") -> None:
-        self.port = free_port()
+    def __init__(
+        self, cwd: Path, env: dict[str, str], *, log: str = "server.log", port: int | None = None
+    ) -> None:
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / log
         self.process = subprocess.Popen(
@@ -68,12 +71,7 @@ class Server:
         raise AssertionError(f"server did not start: {self.log.read_text()}")
 
     def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         return self.log.read_text()
 
     def graphql(self, key: str, query: str, variables: dict[str, object] | None = None) -> dict:  # type: ignore[type-arg]
