@@ -1,4 +1,5 @@
-"""sms-accounts: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
+"""sms-accounts: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate,
+dev-twilio.
 
 Every command that touches the database migrates it to the latest schema first and says on
 stderr which database it uses. Commands other than serve refuse a SQLite database file that does
@@ -23,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api import dev_twilio
 from api.app import (
     ConfigurationError,
     cache_versions,
@@ -424,6 +426,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=common, help="migrate the database to the latest schema"
     ).set_defaults(run=_migrate)
+    dev_twilio.add_command(commands, [_options(init=False)])
     return root
 
 
@@ -460,8 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     # Ours only: a library's debug lines could carry SQL parameters (aiosqlite logs them).
     log.setLevel(getattr(logging, args.log_level.upper()))
     try:
-        _refuse_a_missing_database(settings, args)
-        _announce_database(settings.database_url)
+        if getattr(args, "uses_database", True):
+            _refuse_a_missing_database(settings, args)
+            _announce_database(settings.database_url)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
         log.debug("stopped", exc_info=True)
