@@ -1,4 +1,5 @@
-"""sms-accounts: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate.
+"""sms-accounts: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate,
+dev-twilio.
 
 Every command that touches the database migrates it to the latest schema first and says on
 stderr which database it uses. Commands other than serve refuse a SQLite database file that does
@@ -42,6 +43,7 @@ from domain.vocabulary import Role
 from providers.bus import EventBus, Subscription
 from providers.cache_versions import Versions, VersionsUnavailable
 from providers.redis_bus import RedisBus
+from providers.sms.adapters import add_dev_commands
 from resolvers.api_keys import (
     KEYS_CHANNEL,
     KeyRevoked,
@@ -424,6 +426,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=common, help="migrate the database to the latest schema"
     ).set_defaults(run=_migrate)
+    add_dev_commands(commands, [_options(init=False)])
     return root
 
 
@@ -460,8 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     # Ours only: a library's debug lines could carry SQL parameters (aiosqlite logs them).
     log.setLevel(getattr(logging, args.log_level.upper()))
     try:
-        _refuse_a_missing_database(settings, args)
-        _announce_database(settings.database_url)
+        if getattr(args, "uses_database", True):
+            _refuse_a_missing_database(settings, args)
+            _announce_database(settings.database_url)
         result: int = args.run(settings, args)
     except (SettingsError, ConfigurationError) as exc:
         log.debug("stopped", exc_info=True)

@@ -2,10 +2,10 @@
 
 Drives ``sms-accounts serve`` (the CLI, default settings: SQLite in ``./data`` of a scratch
 folder, ``memory://``, access log on), plus ``SMS_ALLOWED_PROVIDER_HOSTS=127.0.0.1`` so that it
-may dial the loopback Twilio stand-in (``tests/twilio_double.py``, which this script also teaches
-to answer ``POST .../Messages.json``) and ``SMS_PUBLIC_URL`` so that status callbacks can be
-signed. For ``--seconds`` (default 60) it keeps ``--clients`` (default 50) closed-loop clients
-busy with a weighted mix of
+may dial the loopback Twilio stand-in (``providers/sms/twilio/standin.py``, its own callbacks
+dropped: the mix posts them) and ``SMS_PUBLIC_URL`` so that status callbacks can be signed. For
+``--seconds`` (default 60) it keeps ``--clients`` (default 50) closed-loop clients busy with a
+weighted mix of
 
 * ``picker``: ``smsSenders``; ``accounts``: ``smsAccounts`` with stats; ``history``: a page of
   ``smsMessages`` (20);
@@ -51,9 +51,6 @@ if str(ROOT) not in sys.path:  # run as a script, only bench/ is on the path
     sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
-from starlette.requests import Request  # noqa: E402
-from starlette.responses import JSONResponse  # noqa: E402
-from starlette.routing import Route  # noqa: E402
 from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed, InvalidHandshake  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
@@ -98,31 +95,17 @@ REFUSED = "refused"  # a problem that is an expected answer
 FD_SLACK = 40  # sockets the churn and the clients may hold open at one sample but not another
 
 
-# --- The Twilio stand-in, with sends --------------------------------------------------------------
+# --- The Twilio stand-in -------------------------------------------------------------------------
 
 
 def twilio() -> TwilioDouble:
-    """The test suite's stand-in, which also accepts sends (answering a new SID each)."""
+    """The product's Twilio stand-in, answering sends with a new SID each. Its own status
+    callbacks are dropped: the mix posts them (the ``callback`` operation), so that they are
+    measured like every other operation."""
     double = TwilioDouble(
         numbers=[(phone(n), True) for n in range(SENDING_ACCOUNTS + VERIFY_ACCOUNTS)]
     )
-    sids = itertools.count(1)
-
-    async def create(request: Request) -> JSONResponse:
-        return JSONResponse(
-            {
-                "account_sid": ACCOUNT_SID,
-                "sid": f"SM{next(sids):032x}",
-                "status": "queued",
-                "num_segments": "1",
-                "error_code": None,
-                "error_message": None,
-            },
-            status_code=201,
-        )
-
-    messages = Route("/2010-04-01/Accounts/{sid}/Messages.json", create, methods=["POST"])
-    double.app.router.routes.append(messages)
+    double.drop_callbacks = True
     return double.start()
 
 

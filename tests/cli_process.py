@@ -57,3 +57,13 @@ def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedP
     return subprocess.run(
         command, env=environment, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+def stop_process(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
+    """SIGTERM, as a supervisor stops a command; killed when it has not ended 10 s later."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

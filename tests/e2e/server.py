@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from tests.cli_process import stop_process
 from tests.conftest import PG_URL, TEST_KEY
 
 COMMAND = Path(sys.executable).with_name("sms-accounts")
@@ -60,9 +61,10 @@ class Server:
         log: str = "server.log",
         host: str = "127.0.0.1",
         terminal: bool = False,
+        port: int | None = None,
     ) -> None:
         self.cwd = cwd
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = cwd / log
         self.terminal: int | None = None
@@ -92,12 +94,7 @@ class Server:
         raise AssertionError(f"server did not start: {self.log.read_text()}")
 
     def stop(self) -> str:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
         if self.terminal is not None:
             os.close(self.terminal)
         return self.log.read_text()

@@ -249,10 +249,11 @@ async def test_a_status_callback_with_a_number_twilio_never_sends_is_refused_wit
         answer = await post(api, account["id"], message, report(message, "failed", **{name: value}))
 
         assert answer.status_code == 400
-        # Every error answer is JSON (api/response_policy.py): the sentence is its message.
         [error] = answer.json()["errors"]
-        expected = f"Bad request: {name} must be a whole number from 0 to 2147483647"
-        assert error["message"] == expected
+        assert (
+            error["message"] == f"Bad request: {name} must be a whole number from 0 to 2147483647"
+        )
+        assert error["extensions"]["code"] == "BAD_REQUEST"
         assert (await stored(api, keys.sales))[message["id"]]["status"] == "QUEUED"
 
 
