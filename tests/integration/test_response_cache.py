@@ -442,7 +442,13 @@ async def test_revoking_a_key_from_the_cli_drops_its_workspaces_cached_answers_a
         revoked = await sms_accounts(
             "revoke-api-key",
             keys.marketer,
-            env={"SMS_DATABASE_URL": database_url, "SMS_BROADCAST_URL": redis_server.url},
+            # The servers' own keys: the CLI seals what it tells them over Redis with them (and on
+            # PostgreSQL there is no key file to fall back on).
+            env={
+                "SMS_DATABASE_URL": database_url,
+                "SMS_BROADCAST_URL": redis_server.url,
+                "SMS_ENCRYPTION_KEYS": TEST_KEY,
+            },
             cwd=tmp_path,
         )
 
