@@ -13,8 +13,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from api.errors import refusal
 from api.graphiql import PAGE_HEADERS, graphiql_html
 from api.throttle import FailureLimiter, client_address
+from domain.vocabulary import Caller
 from resolvers.api_keys import authenticate, hash_key
-from resolvers.domain import Caller
 
 
 class Unauthenticated(Exception):

@@ -24,13 +24,14 @@ from typing import TypeVar
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from api import dev_twilio
-from api.app import (
+from api.app import create_app
+from api.bootstrap import (
     ConfigurationError,
+    build_services,
     cache_versions,
     check_keys_cover_secrets,
-    create_app,
     event_bus,
+    open_database,
     refuse_a_lost_key_file,
     secret_box,
 )
@@ -38,9 +39,11 @@ from api.first_key import graphql_url, hand_over_first_key
 from api.logs import configure_logging
 from api.response_cache import BumpingBus
 from api.settings import Settings, SettingsError, load_settings
+from domain.vocabulary import Role
 from providers.bus import EventBus, Subscription
 from providers.cache_versions import Versions, VersionsUnavailable
 from providers.redis_bus import RedisBus
+from providers.sms.adapters import add_dev_commands
 from resolvers.api_keys import (
     KEYS_CHANNEL,
     KeyRevoked,
@@ -51,7 +54,6 @@ from resolvers.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
-from resolvers.domain import Role
 from resolvers.key_rotation import (
     BATCH_SIZE,
     RotationReport,
@@ -59,7 +61,7 @@ from resolvers.key_rotation import (
     rotate_keys,
     secrets_per_key,
 )
-from storage.db import connection_problem, create_engine, create_sessionmakers, sqlite_path
+from storage.db import connection_problem, sqlite_path
 from storage.migrate import migrate
 
 T = TypeVar("T")
@@ -68,12 +70,11 @@ log = logging.getLogger("sms_accounts")
 
 def _with_database(settings: Settings, work: Callable[..., Awaitable[T]], *args: object) -> T:
     async def run() -> T:
-        engine = create_engine(settings.database_url)
-        _, writes = create_sessionmakers(engine)
+        database = open_database(settings)
         try:
-            return await work(writes, *args)
+            return await work(database.writes, *args)
         finally:
-            await engine.dispose()
+            await database.close()
 
     return asyncio.run(run())
 
@@ -86,7 +87,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     # a sentence rather than uvicorn's traceback.
     _with_database(settings, refuse_a_lost_key_file, settings)
     _with_database(settings, check_keys_cover_secrets, settings, secret_box(settings))
-    app = create_app(settings)
+    app = create_app(build_services(settings))
     first_use_within = timedelta(seconds=settings.first_key_ttl_seconds)
     issued = _with_database(settings, bootstrap_first_key, first_use_within)
     if issued is not None:
@@ -215,13 +216,12 @@ async def _tell_servers(settings: Settings, tell: Callable[[_Servers], Awaitable
     if not isinstance(bus, RedisBus):
         return True
     announcer = _Announcer(bus, cache_versions(settings))
-    engine = create_engine(settings.database_url)
-    reads, _ = create_sessionmakers(engine)
+    database = open_database(settings)
     try:
-        await tell(_Servers(reads, BumpingBus(announcer, announcer.bump), announcer))
+        await tell(_Servers(database.reads, BumpingBus(announcer, announcer.bump), announcer))
     finally:
         await announcer.stop()
-        await engine.dispose()
+        await database.close()
     return not announcer.missed
 
 
@@ -426,7 +426,7 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=common, help="migrate the database to the latest schema"
     ).set_defaults(run=_migrate)
-    dev_twilio.add_command(commands, [_options(init=False)])
+    add_dev_commands(commands, [_options(init=False)])
     return root
 
 

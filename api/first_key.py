@@ -11,7 +11,7 @@ import stat
 import sys
 from pathlib import Path
 
-from api.app import ConfigurationError
+from api.bootstrap import ConfigurationError
 from api.settings import Settings
 from resolvers.api_keys import IssuedKey
 from storage.db import sqlite_path

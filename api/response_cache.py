@@ -35,9 +35,9 @@ from functools import lru_cache
 from graphql import FieldNode, OperationType
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from domain.vocabulary import Caller
 from providers.bus import EventBus, Subscription
 from providers.cache_versions import Versions, VersionsUnavailable
-from resolvers.domain import Caller
 from resolvers.events import workspace_of_cached_channel
 from schema.documents import chosen_operation
 

@@ -1,13 +1,14 @@
-"""Twilio's webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``.
+"""The providers' webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``.
 
-Each request must carry a valid ``X-Twilio-Signature`` for the URL Twilio called, rebuilt from
-``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-* headers), or it is refused with 403 and
-changes nothing.
+Each request must carry a valid signature (checked by the account's provider port) for the URL
+the provider called, rebuilt from ``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-* headers),
+or it is refused with 403 and changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from starlette.requests import Request
@@ -15,24 +16,25 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from api.throttle import FailureLimiter, client_address
-from providers.signature import is_valid_signature
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.webhooks import (
     MalformedCallbackError,
+    SigningAccount,
     record_inbound,
     record_status,
-    signing_tokens,
+    signing_account,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 64 * 1024
 _RETRY = {"Retry-After": "5"}
-EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 
 
 FORM = "application/x-www-form-urlencoded"
+Form = dict[str, str]
+Record = Callable[[Request, SigningAccount, Form], Awaitable[Response]]
 
 
 class _TooLarge(Exception):
@@ -40,7 +42,7 @@ class _TooLarge(Exception):
 
 
 def _is_utf8_form(content_type: str | None) -> bool:
-    """Twilio posts forms: ``application/x-www-form-urlencoded``, at most with a UTF-8 charset.
+    """Providers post forms: ``application/x-www-form-urlencoded``, at most with a UTF-8 charset.
 
     Anything else is refused rather than guessed at: the body is always decoded as UTF-8, so
     another charset (or another media type) would be misread.
@@ -81,79 +83,103 @@ async def _read_body(request: Request) -> bytes:
 
 
 def _malformed(refusal: MalformedCallbackError) -> Response:
-    # Signed, but not what Twilio sends: refused alone, and a retry would be refused the same.
-    log.warning("a signed Twilio webhook was refused: %s", refusal)
+    # Signed, but not what the provider sends: refused alone, and a retry would be refused the
+    # same.
+    log.warning("a signed webhook was refused: %s", refusal)
     return PlainTextResponse(f"Bad request: {refusal}", status_code=400)
 
 
 def webhook_routes(
     services: Services, failures: FailureLimiter, batcher: StatusBatcher
 ) -> list[Route]:
-    async def authenticated(request: Request) -> tuple[str, list[tuple[str, str]]] | Response:
-        """(workspace id, form parameters) of a request Twilio signed, or the refusal."""
+    webhooks = _Webhooks(services, failures, batcher)
+    return [
+        Route("/webhooks/twilio/{account_id}/status", webhooks.status, methods=["POST"]),
+        Route("/webhooks/twilio/{account_id}/inbound", webhooks.inbound, methods=["POST"]),
+    ]
+
+
+class _Webhooks:
+    """The two endpoints: a delivery report (``status``) and a reply (``inbound``)."""
+
+    def __init__(
+        self, services: Services, failures: FailureLimiter, batcher: StatusBatcher
+    ) -> None:
+        self.services = services
+        self.failures = failures
+        self.batcher = batcher
+
+    async def status(self, request: Request) -> Response:
+        return await self._handled(request, self._report)
+
+    async def inbound(self, request: Request) -> Response:
+        return await self._handled(request, self._reply)
+
+    async def _handled(self, request: Request, record: Record) -> Response:
+        """A signed webhook, recorded by ``record`` (which answers it), or the refusal."""
+        checked = await self._authenticated(request)
+        if isinstance(checked, Response):
+            return checked
+        account, params = checked
+        try:
+            return await record(request, account, dict(params))
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
+
+    async def _report(self, request: Request, account: SigningAccount, form: Form) -> Response:
+        try:
+            await record_status(
+                self.batcher,
+                account,
+                request.path_params["account_id"],
+                form,
+                request.query_params.get("mid"),
+            )
+        except MalformedCallbackError:
+            raise
+        except Exception:
+            # Not written (shutting down, or the database failed): providers retry on a 5xx.
+            log.warning("a delivery report was not recorded; the provider will retry it")
+            return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
+        return Response(status_code=204)
+
+    async def _reply(self, request: Request, account: SigningAccount, form: Form) -> Response:
+        await record_inbound(self.services, account, request.path_params["account_id"], form)
+        answer = account.port.inbound_answer
+        return Response(answer.body, media_type=answer.media_type)
+
+    async def _authenticated(
+        self, request: Request
+    ) -> tuple[SigningAccount, list[tuple[str, str]]] | Response:
+        """(who signed, form parameters) of a request the account's provider signed, or the
+        refusal."""
         if not _is_utf8_form(request.headers.get("content-type")):
             return PlainTextResponse("Unsupported Media Type", status_code=415)
         try:
             body = await _read_body(request)
         except _TooLarge:
             return PlainTextResponse("Request body too large", status_code=413)
-        if services.public_url is None:
-            log.warning("a Twilio webhook arrived but SMS_PUBLIC_URL is not set; refused")
+        public_url = self.services.public_url
+        if public_url is None:
+            log.warning("a provider's webhook arrived but SMS_PUBLIC_URL is not set; refused")
             return PlainTextResponse("Forbidden", status_code=403)
         try:
             params = parse_qsl(body.decode(), keep_blank_values=True, strict_parsing=False)
         except UnicodeDecodeError:
             return PlainTextResponse("Bad request", status_code=400)
         query = request.url.query
-        url = services.public_url + request.url.path + (f"?{query}" if query else "")
-        account = await signing_tokens(services, request.path_params["account_id"])
-        signature = request.headers.get("x-twilio-signature")
-        if account is None or not is_valid_signature(url, params, signature, account.tokens):
-            wait = failures.failed(client_address(request.scope))
-            if wait is not None:
-                return PlainTextResponse(
-                    "Too many failed signatures",
-                    status_code=429,
-                    headers={"Retry-After": str(wait)},
-                )
-            return PlainTextResponse("Forbidden", status_code=403)
-        return account.workspace_id, params
+        url = public_url + request.url.path + (f"?{query}" if query else "")
+        account = await signing_account(self.services, request.path_params["account_id"])
+        if account is None or not account.port.signature_valid(
+            url, params, request.headers, account.secrets
+        ):
+            return self._forged(request)
+        return account, params
 
-    async def status(request: Request) -> Response:
-        checked = await authenticated(request)
-        if isinstance(checked, Response):
-            return checked
-        workspace_id, params = checked
-        try:
-            await record_status(
-                batcher,
-                workspace_id,
-                request.path_params["account_id"],
-                dict(params),
-                request.query_params.get("mid"),
+    def _forged(self, request: Request) -> Response:
+        wait = self.failures.failed(client_address(request.scope))
+        if wait is not None:
+            return PlainTextResponse(
+                "Too many failed signatures", status_code=429, headers={"Retry-After": str(wait)}
             )
-        except MalformedCallbackError as refusal:
-            return _malformed(refusal)
-        except Exception:
-            # Not written (shutting down, or the database failed): Twilio retries on a 5xx.
-            log.warning("a delivery report was not recorded; Twilio will retry it")
-            return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
-        return Response(status_code=204)
-
-    async def inbound(request: Request) -> Response:
-        checked = await authenticated(request)
-        if isinstance(checked, Response):
-            return checked
-        workspace_id, params = checked
-        try:
-            await record_inbound(
-                services, workspace_id, request.path_params["account_id"], dict(params)
-            )
-        except MalformedCallbackError as refusal:
-            return _malformed(refusal)
-        return Response(EMPTY_TWIML, media_type="text/xml")
-
-    return [
-        Route("/webhooks/twilio/{account_id}/status", status, methods=["POST"]),
-        Route("/webhooks/twilio/{account_id}/inbound", inbound, methods=["POST"]),
-    ]
+        return PlainTextResponse("Forbidden", status_code=403)

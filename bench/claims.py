@@ -21,11 +21,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import delete, insert
 
+from domain.account_states import check_again
+from domain.vocabulary import AccountStatus, SmsProvider
 from storage import queries
 from storage.db import create_engine, create_sessionmakers
 from storage.migrate import migrate
 from storage.models import SmsAccountRow, Workspace
 from storage.types import utcnow
+
+_A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
+_W = Workspace.__table__.c  # type: ignore[attr-defined]
 
 
 def account_rows(workspace_id: str, count: int) -> list[dict[str, object]]:
@@ -34,13 +39,13 @@ def account_rows(workspace_id: str, count: int) -> list[dict[str, object]]:
         {
             "id": str(uuid.uuid4()),
             "workspace_id": workspace_id,
-            "provider": "TWILIO",
+            "provider": SmsProvider.TWILIO,
             "display_name": f"bench {n}",
             "client_id": "AC" + "0" * 32,
             "auth_token_ciphertext": "-",
             "auth_token_hint": "0000",
             "base_url": "https://api.twilio.com/",
-            "status": "VERIFIED",
+            "status": AccountStatus.VERIFIED,
             "verified_at": now - timedelta(days=2),
             "last_checked_at": now - timedelta(days=2),
             "next_check_at": now - timedelta(seconds=n),
@@ -72,16 +77,14 @@ async def sweep_all(url: str, accounts: int, room: int) -> list[float]:
                 return took
             assert len(claimed) <= room, f"one sweep claimed {len(claimed)} > {room}"
             async with writes() as session:
+                done = check_again(now + timedelta(days=1))
                 for account_id, version in claimed:
-                    done = {"next_check_at": now + timedelta(days=1)}
-                    await queries.record_check(session, account_id, version, "VERIFIED", done)
+                    await queries.move_account(session, account_id, done, version=version)
                 await session.commit()
     finally:
         async with writes() as session:
-            await session.execute(
-                delete(SmsAccountRow).where(SmsAccountRow.workspace_id == workspace_id)
-            )
-            await session.execute(delete(Workspace).where(Workspace.id == workspace_id))
+            await session.execute(delete(SmsAccountRow).where(_A.workspace_id == workspace_id))
+            await session.execute(delete(Workspace).where(_W.id == workspace_id))
             await session.commit()
         await engine.dispose()
 

@@ -33,9 +33,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 
 from api.app import create_app
+from api.bootstrap import Runtime, build_services
 from api.settings import Settings, load_settings
+from domain.vocabulary import AccountStatus, Role
 from resolvers.api_keys import create_api_key
-from resolvers.domain import AccountStatus, Role
 from resolvers.services import Services
 from storage.db import create_engine, create_sessionmakers
 from storage.models import SmsAccountRow
@@ -54,10 +55,12 @@ K = TypeVar("K")
 # --- The server ---------------------------------------------------------------------------------
 
 
-def app_with(add_routes: Callable[[Starlette], None]) -> Starlette:
-    """``create_app`` from the environment's settings, plus the routes ``add_routes`` adds."""
-    app = create_app(load_settings())
-    add_routes(app)
+def app_with(add_routes: Callable[[Starlette, Runtime], None]) -> Starlette:
+    """``create_app`` from the environment's settings, plus the routes ``add_routes`` adds over
+    what the app runs on."""
+    runtime = build_services(load_settings())
+    app = create_app(runtime)
+    add_routes(app, runtime)
     return app
 
 
@@ -220,14 +223,15 @@ async def seeding(settings: Settings) -> AsyncIterator[Seeding]:
     """A new workspace with the SMS integration enabled, its admin key, and the app in this
     process (no DNS) to seed it through."""
     key = await admin_key(settings.database_url, f"bench-{secrets.token_hex(4)}")
-    app = create_app(settings, resolver=_offline_resolver)
+    runtime = build_services(settings, resolver=_offline_resolver)
+    app = create_app(runtime)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://seed", headers={"Authorization": f"Bearer {key}"}
         ) as http:
             await graphql(http, SET_ENABLED, {"enabled": True}, what="seed request")
-            yield Seeding(key, http, app.state.services)
+            yield Seeding(key, http, runtime.services)
 
 
 async def mark_verified(session: AsyncSession, account_ids: Sequence[str]) -> None:
@@ -235,7 +239,7 @@ async def mark_verified(session: AsyncSession, account_ids: Sequence[str]) -> No
     await session.execute(
         update(SmsAccountRow)
         .where(SmsAccountRow.id.in_(account_ids))  # type: ignore[attr-defined]
-        .values(status=AccountStatus.VERIFIED.value, verified_at=utcnow(), trial=False)
+        .values(status=AccountStatus.VERIFIED, verified_at=utcnow(), trial=False)
     )
 
 

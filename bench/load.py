@@ -57,7 +57,7 @@ from websockets.typing import Subprotocol  # noqa: E402
 
 from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
-from providers.signature import compute_signature  # noqa: E402
+from providers.sms.twilio.signature import compute_signature  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from tests.conftest import phone  # noqa: E402
 from tests.integration.documents import ACCOUNTS, SENDERS, VERIFY  # noqa: E402

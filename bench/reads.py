@@ -65,21 +65,19 @@ from starlette.responses import JSONResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
 from api.auth import bearer_key  # noqa: E402
+from api.bootstrap import Runtime  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
+from domain.vocabulary import AccountStatus, Role, SenderKind, SmsProvider  # noqa: E402
+from resolvers.account_rows import to_account  # noqa: E402
 from resolvers.api_keys import hash_key  # noqa: E402
-from resolvers.domain import (  # noqa: E402
-    AccountStatus,
-    Provider,
-    Role,
-    SenderKind,
-    failure_shown,
-)
+from resolvers.errors import api_name  # noqa: E402
 from resolvers.permissions import may  # noqa: E402
-from resolvers.services import Services  # noqa: E402
+from resolvers.wire import to_json  # noqa: E402
 from storage import queries  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import SmsAccountRow  # noqa: E402
+from storage.types import utcnow  # noqa: E402
 from tests.integration.documents import ACCOUNTS, SENDERS  # noqa: E402
 
 SEEDED = 20
@@ -120,8 +118,8 @@ def floor_app() -> Starlette:
 Query = Callable[[AsyncSession, str], Awaitable[Sequence[Any]]]
 
 
-def add_floor_routes(app: Starlette) -> None:
-    services: Services = app.state.services
+def add_floor_routes(app: Starlette, runtime: Runtime) -> None:
+    services = runtime.services
     reads = services.reads
     public_url = services.public_url
 
@@ -134,7 +132,7 @@ def add_floor_routes(app: Starlette) -> None:
             key = bearer_key(request.headers.get("authorization"))
             found = None
             if key is not None and key.startswith("sms_") and len(key) <= 200:
-                found = await queries.key_owner(session, hash_key(key))
+                found = await queries.key_owner(session, hash_key(key), utcnow())
             if found is None:
                 return _refusal(401, "UNAUTHENTICATED")
             if not may(Role(found[2]), operation):
@@ -149,7 +147,7 @@ def add_floor_routes(app: Starlette) -> None:
             {
                 "accountId": row.id,
                 "displayName": row.display_name,
-                "provider": Provider(row.provider).name,
+                "provider": SmsProvider(row.provider).name,
                 "senderId": row.sender_id,
                 "senderKind": SenderKind(row.sender_kind).name,
             }
@@ -179,30 +177,10 @@ def add_floor_routes(app: Starlette) -> None:
 
 
 def _account_json(row: SmsAccountRow, public_url: str | None) -> dict[str, Any]:
-    """The fields of ``documents.ACCOUNT_FIELDS``, serialized as GraphQL serializes them."""
-    failure, failure_message = failure_shown(row.failure)
-    return {
-        "id": row.id,
-        "provider": Provider(row.provider).name,
-        "displayName": row.display_name,
-        "senderId": row.sender_id,
-        "senderKind": SenderKind(row.sender_kind).name if row.sender_kind else None,
-        "dltEntityId": row.dlt_entity_id,
-        "clientId": row.client_id,
-        "authTokenHint": "••••" + row.auth_token_hint,
-        "baseUrl": row.base_url,
-        "status": AccountStatus(row.status).name,
-        "failure": failure.name if failure else None,
-        "failureMessage": failure_message,
-        "trial": row.trial,
-        "inboundWebhookUrl": (
-            f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
-        ),
-        "verifiedAt": row.verified_at.isoformat() if row.verified_at else None,
-        "lastCheckedAt": row.last_checked_at.isoformat() if row.last_checked_at else None,
-        "createdAt": row.created_at.isoformat(),
-        "updatedAt": row.updated_at.isoformat(),
-    }
+    """The fields of ``documents.ACCOUNT_FIELDS``, serialized as GraphQL serializes them: the
+    card's view (``to_account``), its field names camelCased."""
+    shown: dict[str, Any] = to_json(to_account(row, public_url))
+    return {api_name(name): value for name, value in shown.items()}
 
 
 def _refusal(status: int, code: str) -> JSONResponse:

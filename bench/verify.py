@@ -59,6 +59,7 @@ from websockets.asyncio.client import ClientConnection, connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 from websockets.typing import Subprotocol  # noqa: E402
 
+from api.bootstrap import Runtime  # noqa: E402
 from bench import common  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from tests.integration.documents import ACCOUNT_FIELDS, ADD, SET_ENABLED, UPDATE  # noqa: E402
@@ -91,7 +92,7 @@ def bench_app() -> Starlette:
     return common.app_with(add_floor_routes)
 
 
-def add_floor_routes(app: Starlette) -> None:
+def add_floor_routes(app: Starlette, runtime: Runtime) -> None:
     """``/floor/ws``: plain websockets, kept open. ``POST /floor/publish``: send the body's text
     to every connected one, in turn, then answer how many got it."""
     sockets: set[WebSocket] = set()

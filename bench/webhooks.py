@@ -10,8 +10,8 @@ the throughput (callbacks/s) and latency (p50, p99) of
   endpoint added only in the benchmark's server (``floor_app``). Per request it reads the form
   body, loads the account's token ciphertext (one SELECT of the columns of
   ``storage.queries.signing_secrets``, on the app's engine), decrypts it with the app's
-  ``SecretBox``, checks the signature with ``providers.signature.is_valid_signature`` over the
-  same kind of URL, and runs the UPDATE of ``storage.message_queries.advance`` (the same SQL:
+  ``SecretBox``, checks the signature with Twilio's ``is_valid_signature`` over the same kind
+  of URL, and runs the UPDATE of ``storage.message_queries.advance`` (the same SQL:
   conditional on the current status, ``RETURNING`` every column; then by our id when the SID
   matched nothing, as the app does) in a write transaction of the app's writer engine
   (``BEGIN IMMEDIATE`` on SQLite), answering 204. It builds its two statements once (with bound
@@ -79,13 +79,14 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from api.bootstrap import Runtime  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench import common  # noqa: E402
-from providers.signature import compute_signature, is_valid_signature  # noqa: E402
-from resolvers.accounts import previous_secret_binding, secret_binding  # noqa: E402
-from resolvers.domain import MessageDirection, MessageStatus  # noqa: E402
-from resolvers.message_status import from_twilio, statuses_that_may_become  # noqa: E402
-from resolvers.services import Services  # noqa: E402
+from domain.messages import statuses_that_may_become  # noqa: E402
+from domain.vocabulary import MessageDirection, MessageStatus  # noqa: E402
+from providers.sms.twilio.signature import compute_signature, is_valid_signature  # noqa: E402
+from providers.sms.twilio.words import STATUS_WORDS, message_status  # noqa: E402
+from resolvers.account_rows import previous_secret_binding, secret_binding  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import migrate  # noqa: E402
 from storage.models import SmsAccountRow, SmsMessageRow, new_id  # noqa: E402
@@ -93,10 +94,6 @@ from storage.types import utcnow  # noqa: E402
 
 SENDER = "+14155550100"
 TWILIO_SEQUENCE = ("queued", "sent", "delivered")  # the callbacks of one delivered message
-TWILIO_STATUSES = (  # every MessageStatus word Twilio sends (resolvers.message_status reads them)
-    *("queued", "accepted", "scheduled", "sending", "sent", "delivered", "partially_delivered"),
-    *("undelivered", "failed", "receiving", "received", "read", "canceled"),
-)
 CAMPAIGN_MESSAGES = 100_000
 CAMPAIGN_CALLBACKS = CAMPAIGN_MESSAGES * len(TWILIO_SEQUENCE)
 GOAL = 0.8
@@ -138,7 +135,7 @@ def _advance_statement(*, by_id: bool, with_error: bool) -> Update:
         .where(
             which,
             _M.account_id == bindparam("b_account_id"),
-            _M.direction == "OUTBOUND",
+            _M.direction == MessageDirection.OUTBOUND,
             _M.status.in_(bindparam("b_allowed", expanding=True)),
         )
         .values(**values)
@@ -146,8 +143,8 @@ def _advance_statement(*, by_id: bool, with_error: bool) -> Update:
     )
 
 
-def add_floor_routes(app: Starlette) -> None:
-    services: Services = app.state.services
+def add_floor_routes(app: Starlette, runtime: Runtime) -> None:
+    services = runtime.services
     reader: AsyncEngine = services.reads.kw["bind"]  # the app's engine
     writer: AsyncEngine = services.writes.kw["bind"]  # ... with the writer option (BEGIN IMMEDIATE)
     box = services.secrets
@@ -165,11 +162,12 @@ def add_floor_routes(app: Starlette) -> None:
         for by_id in (False, True)
         for with_error in (False, True)
     }
-    moves: dict[str, tuple[str, list[str]]] = {}  # Twilio's word -> (status, may replace)
-    for word in TWILIO_STATUSES:
-        new = from_twilio(word)
+    # Twilio's word -> (status, may replace)
+    moves: dict[str, tuple[MessageStatus, list[MessageStatus]]] = {}
+    for word in STATUS_WORDS:
+        new = message_status(word)
         if new is not None:
-            moves[word] = (new.value, [old.value for old in statuses_that_may_become(new)])
+            moves[word] = (new, list(statuses_that_may_become(new)))
 
     async def status(request: Request) -> Response:
         body = await request.body()
@@ -261,11 +259,11 @@ async def seed(settings: Settings, per_side: int) -> Seeded:
                         "id": message_id,
                         "workspace_id": workspace_id,
                         "account_id": account_id,
-                        "direction": MessageDirection.OUTBOUND.value,
+                        "direction": MessageDirection.OUTBOUND,
                         "from_number": SENDER,
                         "to_number": f"+1415556{number % 10_000:04d}",
                         "body": _body_of(side),
-                        "status": MessageStatus.QUEUED.value,
+                        "status": MessageStatus.QUEUED,
                         "provider_message_id": sid,
                         "segments": 1,
                         "created_at": now,
@@ -287,7 +285,7 @@ async def delivered_counts(database_url: str, account_id: str) -> dict[str, tupl
                 select(
                     _M.body,
                     func.count(),
-                    func.count().filter(_M.status == MessageStatus.DELIVERED.value),
+                    func.count().filter(_M.status == MessageStatus.DELIVERED),
                 )
                 .where(_M.account_id == account_id)
                 .group_by(_M.body)

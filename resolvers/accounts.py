@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.account_states import to_draft
+from domain.accounts import Account, AccountList, Stats
+from domain.vocabulary import AccountStatus, Caller, ErrorCode, SmsProvider
 from providers.host_policy import HostPolicyError
-from resolvers import events
-from resolvers.domain import (
-    Account,
-    AccountList,
-    AccountStatus,
-    Caller,
-    Provider,
-    SenderKind,
-    Stats,
-    failure_shown,
+from resolvers.account_rows import (
+    previous_secret_binding,
+    secret_binding,
+    stored_token,
+    to_account,
 )
-from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
+from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
+from resolvers.events import announce_account
 from resolvers.services import Services
 from resolvers.text import could_be_id, text_errors
+from resolvers.unit import unit_of_work
 from resolvers.validation import (
     CleanFields,
     auth_token_hint,
@@ -32,25 +32,11 @@ from resolvers.validation import (
     sender_kind_of,
 )
 from storage import queries
-from storage.crypto import SecretBox, SecretError
 from storage.models import SmsAccountRow, new_id
-from storage.types import utcnow
-
-log = logging.getLogger(__name__)
 
 ADDED = "SMS Account added successfully"
 UPDATED = "SMS Account updated successfully"
 REMOVED = "SMS Account removed"
-
-# Fields whose change invalidates a verification: the account returns to Draft.
-CREDENTIAL_FIELDS = ("senderId", "dltEntityId", "clientId", "authToken", "baseUrl")
-_COLUMNS = {
-    "displayName": "display_name",
-    "senderId": "sender_id",
-    "dltEntityId": "dlt_entity_id",
-    "clientId": "client_id",
-    "baseUrl": "base_url",
-}
 
 
 @dataclass(slots=True)
@@ -60,51 +46,6 @@ class AccountResult:
     account: Account | None = None
     message: str | None = None
     errors: list[FieldError] = field(default_factory=list)
-
-
-def secret_binding(account_id: str) -> str:
-    """Associated data that ties an encrypted Auth Token to its row."""
-    return f"sms_accounts:{account_id}:auth_token"
-
-
-def previous_secret_binding(account_id: str) -> str:
-    """Associated data of the token an account had before its last change."""
-    return f"sms_accounts:{account_id}:previous_auth_token"
-
-
-def stored_token(secrets: SecretBox, row: SmsAccountRow) -> str | None:
-    """The account's Auth Token; None when no configured key opens it (lost key, tampered row)."""
-    try:
-        return secrets.decrypt(row.auth_token_ciphertext, bound_to=secret_binding(row.id))
-    except SecretError as reason:
-        log.warning("the Auth Token of account %s cannot be read: %s", row.id, reason)
-        return None
-
-
-def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
-    failure, failure_message = failure_shown(row.failure)
-    return Account(
-        id=row.id,
-        provider=Provider(row.provider),
-        display_name=row.display_name,
-        sender_id=row.sender_id,
-        sender_kind=SenderKind(row.sender_kind) if row.sender_kind else None,
-        dlt_entity_id=row.dlt_entity_id,
-        client_id=row.client_id,
-        auth_token_hint="••••" + row.auth_token_hint,
-        base_url=row.base_url,
-        status=AccountStatus(row.status),
-        failure=failure,
-        failure_message=failure_message,
-        trial=row.trial,
-        inbound_webhook_url=(
-            f"{public_url}/webhooks/twilio/{row.id}/inbound" if public_url else None
-        ),
-        verified_at=row.verified_at,
-        last_checked_at=row.last_checked_at,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
 
 
 def refuse_id(account_id: str) -> AccountResult | None:
@@ -131,13 +72,13 @@ async def get_account(services: Services, caller: Caller, account_id: str) -> Ac
 
 
 async def _check_base_url_resolves(services: Services, clean: CleanFields) -> None:
-    base_url = clean.values.get("baseUrl")
+    base_url = clean.values.get("base_url")
     if base_url is None or clean.errors:
         return
     try:
         await services.host_policy.check_url_resolving(base_url, services.resolver)
     except HostPolicyError as refusal:
-        clean.fail("baseUrl", ErrorCode.INVALID, str(refusal))
+        clean.fail("base_url", ErrorCode.INVALID, str(refusal))
 
 
 async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldError | None:
@@ -159,9 +100,10 @@ async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldE
 
 
 async def add_account(
-    services: Services, caller: Caller, provider: Provider, raw: Mapping[str, str | None]
+    services: Services, caller: Caller, provider: SmsProvider, raw: Mapping[str, str | None]
 ) -> AccountResult:
-    """Save a Draft account, or report every field problem and store nothing."""
+    """Save a Draft account, or report every field problem and store nothing. ``raw`` holds
+    the form's fields by name (``sender_id``…)."""
     async with services.reads() as session:
         enabled = await queries.integration_enabled(session, caller.workspace_id)
     if not enabled:
@@ -171,69 +113,64 @@ async def add_account(
     if clean.errors:
         return AccountResult(errors=clean.errors)
 
-    values = clean.values
-    sender = values["senderId"]
-    token = values["authToken"]
+    stored: dict[str, Any] = dict(clean.values)
+    sender = stored["sender_id"]
+    token = stored.pop("auth_token")
+    display_name = stored.pop("display_name", None) or default_display_name(sender)
     assert sender is not None
     assert token is not None
-    assert values["clientId"] is not None
     account_id = new_id()
-    now = utcnow()
+    now = services.clock()
     row = SmsAccountRow(
+        **stored,  # the fields stored as given: sender, client id, base URL, DLT entity id
         id=account_id,
         workspace_id=caller.workspace_id,
-        provider=provider.value,
-        display_name=values.get("displayName") or default_display_name(sender),
-        sender_id=sender,
-        sender_kind=sender_kind_of(sender).value,
-        dlt_entity_id=values.get("dltEntityId"),
-        client_id=values["clientId"],
+        provider=provider,
+        display_name=display_name,
+        sender_kind=sender_kind_of(sender),
         auth_token_ciphertext=services.secrets.encrypt(token, bound_to=secret_binding(account_id)),
         auth_token_hint=auth_token_hint(token),
-        base_url=values["baseUrl"] or "",
-        status=AccountStatus.DRAFT.value,
+        status=AccountStatus.DRAFT,
         created_at=now,
         updated_at=now,
     )
-    async with services.writes() as session:
-        duplicate = await _duplicate_sender(session, row)
+    async with unit_of_work(services.writes) as unit:
+        duplicate = await _duplicate_sender(unit.session, row)
         if duplicate is not None:
             return AccountResult(errors=[duplicate])
-        session.add(row)
-        await session.commit()
-    account = to_account(row, services.public_url)
-    await events.account_changed(services, caller.workspace_id, account, before=None)
+        unit.session.add(row)
+        account = announce_account(unit, services, row, before=None)
     return AccountResult(account=account, message=ADDED)
 
 
 async def update_account(
     services: Services, caller: Caller, account_id: str, raw: Mapping[str, str | None]
 ) -> AccountResult:
-    """Change only the given fields; a credential change returns the account to Draft."""
+    """Change only the given fields (by name, as ``add_account`` takes them); a credential
+    change returns the account to Draft."""
     if refused := refuse_id(account_id):
         return refused
     clean = clean_account_fields(raw, policy=services.host_policy, creating=False)
     await _check_base_url_resolves(services, clean)
-    async with services.writes() as session:
-        row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
+    async with unit_of_work(services.writes) as unit:
+        row = await queries.live_account(
+            unit.session, caller.workspace_id, account_id, for_update=True
+        )
         if row is None:
             return AccountResult(errors=[NOT_FOUND])
         if clean.errors:
             return AccountResult(errors=clean.errors)
         before = to_account(row, services.public_url)
-        changed = _apply(services, row, clean.values)
+        if not _apply(services, row, clean.values):
+            unit.abandon()
+            return AccountResult(account=before, message=UPDATED)
         moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
-        duplicate = await _duplicate_sender(session, row) if moved else None
+        duplicate = await _duplicate_sender(unit.session, row) if moved else None
         if duplicate is not None:
-            await session.rollback()  # forget the changes _apply made to the row
+            unit.abandon()  # forget the changes _apply made to the row
             return AccountResult(errors=[duplicate])
-        if changed:
-            row.updated_at = utcnow()
-            session.add(row)
-            await session.commit()
-    account = to_account(row, services.public_url)
-    if changed:
-        await events.account_changed(services, caller.workspace_id, account, before=before)
+        row.updated_at = services.clock()
+        account = announce_account(unit, services, row, before=before)
     return AccountResult(account=account, message=UPDATED)
 
 
@@ -242,31 +179,24 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
     credentials_changed = False
     old_default_name = default_display_name(row.sender_id)
     for name, value in values.items():
-        if name == "displayName":
+        if name == "display_name":
             continue
-        if name == "authToken":
+        if name == "auth_token":
             assert value is not None
             credentials_changed |= _replace_token(services, row, value)
-            continue
-        column = _COLUMNS[name]
-        if getattr(row, column) != value:
-            setattr(row, column, value)
+        elif getattr(row, name) != value:
+            setattr(row, name, value)
             credentials_changed = True
-    row.sender_kind = sender_kind_of(row.sender_id).value if row.sender_id else None
+    row.sender_kind = sender_kind_of(row.sender_id) if row.sender_id else None
 
     changed = credentials_changed
-    if "displayName" in values or row.display_name == old_default_name:
-        wanted = values.get("displayName") or default_display_name(row.sender_id)
+    if "display_name" in values or row.display_name == old_default_name:
+        wanted = values.get("display_name") or default_display_name(row.sender_id)
         if row.display_name != wanted:
             row.display_name = wanted
             changed = True
     if credentials_changed:
-        row.status = AccountStatus.DRAFT.value
-        row.failure = None
-        row.trial = None
-        row.verified_at = None
-        row.verify_lease_until = None
-        row.credentials_version += 1
+        queries.apply_move(row, to_draft(services.clock()))
     return changed
 
 
@@ -287,7 +217,7 @@ def _replace_token(services: Services, row: SmsAccountRow, token: str) -> bool:
         row.previous_auth_token_ciphertext = services.secrets.encrypt(
             current, bound_to=previous_secret_binding(row.id)
         )
-        row.previous_auth_token_until = utcnow() + timedelta(
+        row.previous_auth_token_until = services.clock() + timedelta(
             seconds=services.webhook_token_grace_seconds
         )
     row.auth_token_ciphertext = services.secrets.encrypt(token, bound_to=secret_binding(row.id))
@@ -299,22 +229,13 @@ async def remove_account(services: Services, caller: Caller, account_id: str) ->
     """Take the account out of lists, stats and senders; its secret is destroyed."""
     if refused := refuse_id(account_id):
         return refused
-    async with services.writes() as session:
-        row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
+    async with unit_of_work(services.writes) as unit:
+        row = await queries.live_account(
+            unit.session, caller.workspace_id, account_id, for_update=True
+        )
         if row is None:
             return AccountResult(errors=[NOT_FOUND])
         before = to_account(row, services.public_url)
-        now = utcnow()
-        row.removed_at = now
-        row.updated_at = now
-        row.auth_token_ciphertext = ""
-        row.previous_auth_token_ciphertext = None
-        row.previous_auth_token_until = None
-        row.credentials_version += 1
-        session.add(row)
-        await session.commit()
-    account = to_account(row, services.public_url)
-    await events.account_changed(
-        services, caller.workspace_id, account, before=before, removed=True
-    )
+        queries.remove_account(row, services.clock())
+        account = announce_account(unit, services, row, before=before, removed=True)
     return AccountResult(account=account, message=REMOVED)

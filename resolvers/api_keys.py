@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from resolvers.domain import Caller, Role
+from domain.vocabulary import Caller, Role
+from resolvers.unit import unit_of_work
 from storage import queries
 from storage.models import ApiKey, Workspace
 from storage.types import utcnow
@@ -89,9 +90,8 @@ async def authenticate(
     key_id, workspace_id, role, last_used = owner
     stale = now - LAST_USE_INTERVAL
     if writes is not None and (last_used is None or last_used < stale):
-        async with writes() as session:
-            await queries.touch_key(session, key_id, now, stale)
-            await session.commit()
+        async with unit_of_work(writes) as unit:
+            await queries.touch_key(unit.session, key_id, now, stale)
     return Caller(workspace_id=workspace_id, role=Role(role), key_id=key_id)
 
 
@@ -110,7 +110,8 @@ async def create_api_key(
     key = f"{prefix}_{secrets.token_urlsafe(32)}"
     existing: tuple[str, ...] | None = None
     first_use_by = None if first_use_within is None else utcnow() + first_use_within
-    async with sessions() as session:
+    async with unit_of_work(sessions) as unit:
+        session = unit.session
         workspace = await queries.workspace_by_name(session, workspace_name)
         if workspace is None:
             if not create_workspace:
@@ -128,7 +129,6 @@ async def create_api_key(
                 first_use_by=first_use_by,
             )
         )
-        await session.commit()
     return IssuedKey(
         key=key,
         prefix=prefix,
@@ -157,17 +157,15 @@ async def revoke_api_key(
     """Revoke the key with this prefix (the part before the second underscore, or the whole key).
     Answers the key and whether it was already revoked (then nothing changes)."""
     wanted = "_".join(prefix.strip().split("_")[:2])
-    async with sessions() as session:
-        matches = list(await queries.keys_with_prefix(session, wanted))
+    async with unit_of_work(sessions) as unit:
+        matches = list(await queries.keys_with_prefix(unit.session, wanted))
         if len(matches) != 1:
             raise UnknownPrefixError(f"no API key has the prefix {wanted!r}")
         key = matches[0]
         if key.revoked_at is not None:
             return key, True
         key.revoked_at = utcnow()
-        session.add(key)
-        await session.commit()
-        return key, False
+    return key, False
 
 
 async def bootstrap_first_key(

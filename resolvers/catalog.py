@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from resolvers.domain import Provider
+from domain.vocabulary import SmsProvider
 from resolvers.validation import DEFAULT_BASE_URL
 
 
@@ -20,14 +20,14 @@ class ProviderField:
 
 @dataclass(frozen=True, slots=True)
 class ProviderInfo:
-    provider: Provider
+    provider: SmsProvider
     label: str
     fields: tuple[ProviderField, ...]
 
 
 PROVIDERS: tuple[ProviderInfo, ...] = (
     ProviderInfo(
-        provider=Provider.TWILIO,
+        provider=SmsProvider.TWILIO,
         label="Twilio",
         fields=(
             ProviderField(

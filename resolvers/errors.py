@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 
-
-class ErrorCode(Enum):
-    REQUIRED = "REQUIRED"
-    INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
-    INTEGRATION_DISABLED = "INTEGRATION_DISABLED"
-    VERIFICATION_IN_PROGRESS = "VERIFICATION_IN_PROGRESS"
-    ACCOUNT_NOT_VERIFIED = "ACCOUNT_NOT_VERIFIED"
-    PROVIDER_REJECTED = "PROVIDER_REJECTED"
-    PROVIDER_UNAVAILABLE = "PROVIDER_UNAVAILABLE"
-    RECIPIENT_OPTED_OUT = "RECIPIENT_OPTED_OUT"
+from domain.vocabulary import ErrorCode
+from storage.db import is_outage as is_database_outage
 
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    field: str | None
+    field: str | None  # the input field, as the API names it (senderId)
     code: ErrorCode
     message: str
+
+
+def api_name(name: str) -> str:
+    """A field's name as the API spells it: ``sender_id`` is ``senderId`` (as GraphQL names
+    every field of the inputs)."""
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
 
 
 NOT_FOUND = FieldError("id", ErrorCode.NOT_FOUND, "No SMS account with this id in your workspace.")
@@ -32,3 +29,9 @@ INTEGRATION_DISABLED = FieldError(
     "The SMS integration is turned off for this workspace. Turn it on "
     "(setSmsIntegrationEnabled) to add or use SMS accounts.",
 )
+
+
+def is_outage(error: BaseException | None) -> bool:
+    """Whether a use case failed because the database is unreachable right now: answered as a
+    503 and retried, never reported as a crash."""
+    return is_database_outage(error)

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
 
+from domain.accounts import Account, Sender, Stats
+from domain.vocabulary import AccountStatus, Caller
 from providers.bus import SubscriberOverflow
-from resolvers.domain import Account, AccountStatus, Caller, Sender, Stats
+from resolvers.account_rows import to_account
 from resolvers.senders import senders_of
 from resolvers.services import Publisher, Services
+from resolvers.unit import UnitOfWork
 from storage import queries
+from storage.models import SmsAccountRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -89,7 +93,7 @@ async def account_changed(
             kind = AccountEventKind.UPDATED
         async with services.reads() as session:
             counts = await queries.status_counts(session, workspace_id)
-        verified = counts.get(AccountStatus.VERIFIED.value, 0)
+        verified = counts.get(AccountStatus.VERIFIED, 0)
         connected = sum(counts.values())
         stats = Stats(connected=connected, verified=verified, awaiting_action=connected - verified)
         previous = before.status if before is not None else None
@@ -101,6 +105,35 @@ async def account_changed(
             await senders_changed(services, workspace_id)
     except Exception:
         log.exception("could not publish an account change for workspace %s", workspace_id)
+
+
+def announce_account(
+    unit: UnitOfWork,
+    services: Services,
+    row: SmsAccountRow,
+    *,
+    before: Account | None,
+    removed: bool = False,
+) -> Account:
+    """Change an account and announce it: the account as ``row`` now has it, published (with the
+    stat row and the picker) once ``unit`` committed. ``before`` is what clients saw (None for a
+    new account); the account is answered for the mutation's payload."""
+    account = to_account(row, services.public_url)
+
+    async def announce() -> None:
+        await account_changed(services, row.workspace_id, account, before=before, removed=removed)
+
+    unit.after_commit(announce)
+    return account
+
+
+def announce_senders(unit: UnitOfWork, services: Services, workspace_id: str) -> None:
+    """The workspace's sender picker, published once ``unit`` committed."""
+
+    async def announce() -> None:
+        await senders_changed(services, workspace_id)
+
+    unit.after_commit(announce)
 
 
 async def senders_changed(services: Publisher, workspace_id: str) -> None:

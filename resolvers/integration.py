@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from domain.vocabulary import Caller
 from resolvers import events
-from resolvers.domain import Caller
 from resolvers.services import Services
+from resolvers.unit import unit_of_work
 from storage import queries
 
 
@@ -15,9 +16,7 @@ async def integration_enabled(services: Services, caller: Caller) -> bool:
 
 async def set_integration_enabled(services: Services, caller: Caller, enabled: bool) -> bool:
     """Turn SMS on or off for the workspace. Account statuses are untouched either way."""
-    async with services.writes() as session:
-        changed = await queries.set_integration_enabled(session, caller.workspace_id, enabled)
-        await session.commit()
-    if changed:
-        await events.senders_changed(services, caller.workspace_id)
+    async with unit_of_work(services.writes) as unit:
+        if await queries.set_integration_enabled(unit.session, caller.workspace_id, enabled):
+            events.announce_senders(unit, services, caller.workspace_id)
     return enabled

@@ -6,10 +6,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from domain.account_states import to_failed
+from domain.accounts import Account
+from domain.vocabulary import FailureReason
 from resolvers import events
-from resolvers.accounts import previous_secret_binding, secret_binding, to_account
-from resolvers.domain import CANNOT_DECRYPT, Account
+from resolvers.account_rows import previous_secret_binding, secret_binding, to_account
 from resolvers.services import Publisher
+from resolvers.unit import unit_of_work
 from storage import queries
 from storage.crypto import STORED_PREFIX_LENGTH, SecretBox, SecretError, key_id_of
 from storage.types import utcnow
@@ -69,14 +72,13 @@ async def rotate_keys(
     forget = _Forget(public_url) if forget_unreadable else None
     after = ""
     while True:
-        async with writes() as session:
-            rows = await queries.secrets_page(session, after, batch_size)
+        async with unit_of_work(writes) as unit:
+            rows = await queries.secrets_page(unit.session, after, batch_size)
             for account_id, current, previous in rows:
                 for column, stored in zip(queries.SECRET_COLUMNS, (current, previous), strict=True):
                     if stored:
                         secret = _Stored(account_id, column, stored)
-                        await _rotate_one(session, box, secret, report, forget)
-            await session.commit()
+                        await _rotate_one(unit.session, box, secret, report, forget)
         if len(rows) < batch_size:
             return report
         after = rows[-1][0]
@@ -146,11 +148,11 @@ async def _forget(
         return
     row = await queries.account_by_id(session, secret.account_id)
     before = None if row is None else to_account(row, forget.public_url)
-    forgotten = await queries.forget_token(
-        session, secret.account_id, secret.ciphertext, failure=CANNOT_DECRYPT, now=utcnow()
-    )
-    report.forgotten += forgotten
-    if forgotten and row is not None and before is not None:
-        await session.refresh(row)
-        after = to_account(row, forget.public_url)
-        report.failed.append(FailedAccount(row.workspace_id, before, after))
+    move = to_failed(FailureReason.TOKEN_UNREADABLE, utcnow())
+    failed = await queries.forget_token(session, secret.account_id, secret.ciphertext, move)
+    if failed is None:
+        return  # changed meanwhile
+    report.forgotten += 1
+    if before is not None:
+        after = to_account(failed, forget.public_url)
+        report.failed.append(FailedAccount(failed.workspace_id, before, after))

@@ -1,51 +1,71 @@
 """Sending SMS through verified accounts, reading messages, and their live updates.
 
-Every send is billed to the customer's own Twilio account, so a send is attempted at most once:
-only a 429 (not processed by Twilio) is retried. A send whose answer never came back is stored
-as UNCONFIRMED and settled by Twilio's status callback, which carries our message id.
+Every send is billed to the customer's own provider account, so a send is handed over at most
+once (the port never resends what may have left). A send whose answer never came back is stored
+as UNCONFIRMED and settled by the provider's delivery report, which carries our message id.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 
-from providers.error_codes import AUTHENTICATION_FAILED, RECIPIENT_UNSUBSCRIBED, SENDER_GONE
-from providers.error_codes import describe as twilio_error
-from providers.errors import BaseUrlRefused, OutcomeUnknown, TwilioError, TwilioRejected
-from providers.twilio import Credentials
-from resolvers import events
-from resolvers.accounts import stored_token, to_account
-from resolvers.domain import (
-    CANNOT_DECRYPT,
-    CANNOT_DECRYPT_MESSAGE,
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.account_states import to_failed
+from domain.accounts import CANNOT_DECRYPT_MESSAGE
+from domain.messages import Message, MessagePage
+from domain.text import is_text
+from domain.vocabulary import (
     AccountStatus,
     Caller,
-    Message,
+    ErrorCode,
+    FailureReason,
     MessageDirection,
-    MessagePage,
     MessageStatus,
+    StoredFailure,
     VerificationFailure,
 )
-from resolvers.errors import INTEGRATION_DISABLED, ErrorCode, FieldError
-from resolvers.message_status import from_twilio
+from providers.sms.errors import (
+    BaseUrlRefused,
+    OutcomeUnknown,
+    ProviderRefused,
+    Reason,
+    SmsProviderError,
+)
+from providers.sms.port import Credentials, OutgoingSms, SmsPort
+from resolvers import events
+from resolvers.account_rows import stored_token, to_account
+from resolvers.errors import INTEGRATION_DISABLED, FieldError
+from resolvers.events import announce_account
 from resolvers.services import Services
-from resolvers.text import could_be_id, is_text, text_errors
+from resolvers.text import could_be_id, text_errors
+from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.validation import phone_number
 from storage import message_queries, queries
 from storage.crypto import SecretError
-from storage.models import SmsMessageRow, new_id
-from storage.types import utcnow
+from storage.models import SmsAccountRow, SmsMessageRow, new_id
 
 log = logging.getLogger(__name__)
 
 MAX_BODY = 1600
 MAX_PAGE = 100  # messages in one page of smsMessages: a larger ``first`` is refused
 NO_SUCH_ACCOUNT = FieldError("accountId", ErrorCode.NOT_FOUND, "No such SMS account.")
+NOT_VERIFIED = FieldError(
+    "accountId",
+    ErrorCode.ACCOUNT_NOT_VERIFIED,
+    "This SMS account is not verified (or has no sender): verify it first.",
+)
+OPTED_OUT = FieldError(
+    "to",
+    ErrorCode.RECIPIENT_OPTED_OUT,
+    "This recipient replied STOP; nothing is sent to them until they reply START.",
+)
 UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
 # Saved under a looser policy than the server's current one: the account must be fixed.
 BASE_URL_REFUSED = (
@@ -53,7 +73,6 @@ BASE_URL_REFUSED = (
     "Twilio Base URL (https://api.twilio.com/ unless Twilio Support gave you a regional one) "
     "and verify again."
 )
-BASE_URL_FAILURE = VerificationFailure.BASE_URL.value
 
 
 @dataclass(slots=True)
@@ -66,36 +85,41 @@ def messages_channel(workspace_id: str) -> str:
     return f"sms-messages:{workspace_id}"
 
 
-def to_message(row: SmsMessageRow) -> Message:
+# A message's fields stored as shown (the row's columns of the same names): all but the error's
+# sentence, which is the provider's, in our words.
+_STORED_AS_SHOWN = tuple(field.name for field in fields(Message) if field.name != "error_message")
+
+
+def to_message(row: SmsMessageRow, port: SmsPort) -> Message:
+    """The message as clients see it; ``port`` is its account's provider (its error codes)."""
     return Message(
-        id=row.id,
-        account_id=row.account_id,
-        direction=MessageDirection(row.direction),
-        from_number=row.from_number,
-        to_number=row.to_number,
-        body=row.body,
-        status=MessageStatus(row.status),
-        provider_message_id=row.provider_message_id,
-        error_code=row.error_code,
-        error_message=shown_error(row.error_code, row.error_message),
-        segments=row.segments,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
+        **{name: getattr(row, name) for name in _STORED_AS_SHOWN},
+        error_message=shown_error(row.error_code, row.error_message, port),
     )
 
 
-def shown_error(code: int | None, stored: str | None) -> str | None:
-    """errorMessage in our words only: rows stored before this kept Twilio's own text."""
+def shown_error(code: int | None, stored: str | None, port: SmsPort) -> str | None:
+    """errorMessage in our words only: rows stored before this kept the provider's own text."""
     if code is not None:
-        return twilio_error(code)
+        return port.describe_error(code)
     return stored if stored in (UNREACHABLE, BASE_URL_REFUSED) else None
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
+    """Push a new or changed message to the workspace's subscribers. Never raises."""
     try:
         await services.bus.publish(messages_channel(workspace_id), message)
     except Exception:
         log.exception("could not publish a message update for workspace %s", workspace_id)
+
+
+def announce_message(
+    unit: UnitOfWork, services: Services, row: SmsMessageRow, port: SmsPort
+) -> Message:
+    """The message as ``row`` now has it, published once ``unit`` committed."""
+    message = to_message(row, port)
+    unit.after_commit(functools.partial(publish_message, services, row.workspace_id, message))
+    return message
 
 
 def _check_fields(to: str, body: str) -> list[FieldError]:
@@ -127,7 +151,8 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
 async def send_sms(
     services: Services, caller: Caller, account_id: str, to: str, body: str
 ) -> SendResult:
-    """Check everything, then post to Twilio once, storing the message before it leaves."""
+    """Check everything, then hand the message to the provider once, storing it before it
+    leaves."""
     unreadable = text_errors({"accountId": account_id, "to": to, "body": body}, multiline={"body"})
     if unreadable:
         return SendResult(errors=unreadable)
@@ -136,178 +161,152 @@ async def send_sms(
     # Trimmed once: this spelling (checked by validation.phone_number) is the one checked against
     # opt-outs and the one sent; look-alike digits are refused, never translated.
     to = to.strip()
-    now = utcnow()
     async with services.reads() as session:
-        if not await queries.integration_enabled(session, caller.workspace_id):
-            return SendResult(errors=[INTEGRATION_DISABLED])
-        account = await queries.live_account(session, caller.workspace_id, account_id)
-        if account is None:
-            return SendResult(errors=[NO_SUCH_ACCOUNT])
-        if account.status != AccountStatus.VERIFIED.value or account.sender_id is None:
-            return SendResult(
-                errors=[
-                    FieldError(
-                        "accountId",
-                        ErrorCode.ACCOUNT_NOT_VERIFIED,
-                        "This SMS account is not verified (or has no sender): verify it first.",
-                    )
-                ]
-            )
-        field_errors = _check_fields(to, body)
-        if field_errors:
-            return SendResult(errors=field_errors)
-        if await message_queries.is_opted_out(session, caller.workspace_id, to):
-            return SendResult(
-                errors=[
-                    FieldError(
-                        "to",
-                        ErrorCode.RECIPIENT_OPTED_OUT,
-                        "This recipient replied STOP; nothing is sent to them until they reply "
-                        "START.",
-                    )
-                ]
-            )
+        account = await _sender_for(session, caller, account_id, to, body)
+    if isinstance(account, SendResult):
+        return account
     token = stored_token(services.secrets, account)
     if token is None:
-        await _fail_account(
-            services, caller, account.id, account.credentials_version, CANNOT_DECRYPT
-        )
+        lost = FailureReason.TOKEN_UNREADABLE
+        await _fail_account(services, account.id, account.credentials_version, lost)
         return SendResult(
             errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
         )
-    credentials = Credentials(account.client_id, token, account.base_url)
+    assert account.sender_id is not None
+    now = services.clock()
     row = SmsMessageRow(
         id=new_id(),
         workspace_id=caller.workspace_id,
         account_id=account.id,
-        direction=MessageDirection.OUTBOUND.value,
+        direction=MessageDirection.OUTBOUND,
         from_number=account.sender_id,
         to_number=to,
         body=body,
-        status=MessageStatus.UNCONFIRMED.value,  # until Twilio answers
+        status=MessageStatus.UNCONFIRMED,  # until the provider answers
         created_at=now,
         updated_at=now,
     )
-    async with services.writes() as session:
-        session.add(row)
-        await session.commit()
+    async with unit_of_work(services.writes) as unit:
+        unit.session.add(row)  # stored before it leaves
+    credentials = Credentials(account.client_id, token, account.base_url)
+    return await hand_over(services, account, credentials, row)
 
+
+async def _sender_for(
+    session: AsyncSession, caller: Caller, account_id: str, to: str, body: str
+) -> SmsAccountRow | SendResult:
+    """The account to send through, or why nothing may be sent (before anything leaves)."""
+    if not await queries.integration_enabled(session, caller.workspace_id):
+        return SendResult(errors=[INTEGRATION_DISABLED])
+    account = await queries.live_account(session, caller.workspace_id, account_id)
+    if account is None:
+        return SendResult(errors=[NO_SUCH_ACCOUNT])
+    if account.status is not AccountStatus.VERIFIED or account.sender_id is None:
+        return SendResult(errors=[NOT_VERIFIED])
+    field_errors = _check_fields(to, body)
+    if field_errors:
+        return SendResult(errors=field_errors)
+    if await message_queries.is_opted_out(session, caller.workspace_id, to):
+        return SendResult(errors=[OPTED_OUT])
+    return account
+
+
+async def hand_over(
+    services: Services, account: SmsAccountRow, credentials: Credentials, row: SmsMessageRow
+) -> SendResult:
+    """Hand one stored outbound message to its account's provider, at most once, and record
+    what the provider answered: the one send path of every message this service sends."""
+    port = services.sms[account.provider]
     callback = (
         f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
         if services.public_url
         else None
     )
+    outgoing = OutgoingSms(row.from_number, row.to_number, row.body, callback)
     errors: list[FieldError] = []
     try:
-        sent = await services.twilio.send_message(
-            credentials, to=to, body=body, sender=account.sender_id, status_callback=callback
-        )
-    except OutcomeUnknown:
-        errors.append(
-            FieldError(
-                None,
-                ErrorCode.PROVIDER_UNAVAILABLE,
-                "Twilio did not confirm this message. It was not sent again (that could send it "
-                "twice); its delivery report will settle its status.",
-            )
-        )
-    except BaseUrlRefused:
-        row.status = MessageStatus.FAILED.value
-        row.error_message = BASE_URL_REFUSED
-        errors.append(FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED))
-        await _fail_account(
-            services, caller, account.id, account.credentials_version, BASE_URL_FAILURE
-        )
-    except TwilioRejected as rejected:
-        row.status = MessageStatus.FAILED.value
-        row.error_code = rejected.code
-        row.error_message = twilio_error(rejected.code)
-        errors.append(
-            FieldError(
-                None,
-                ErrorCode.PROVIDER_REJECTED,
-                f"Twilio rejected the message: {row.error_message}",
-            )
-        )
-        await _react_to_rejection(
-            services, caller, account.id, account.credentials_version, to, rejected
-        )
-    except TwilioError:
-        row.status = MessageStatus.FAILED.value
-        row.error_message = UNREACHABLE
-        errors.append(FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message))
+        sent = await port.send(credentials, outgoing)
+    except SmsProviderError as error:
+        errors.append(await _not_sent(services, account, row, port, error))
     else:
-        row.status = (from_twilio(sent.status) or MessageStatus.QUEUED).value
-        row.provider_message_id = sent.sid or None
+        row.status = sent.status
+        row.provider_message_id = sent.provider_message_id
         row.segments = sent.segments
         row.error_code = sent.error_code
-        row.error_message = None if sent.error_code is None else twilio_error(sent.error_code)
-
-    row.updated_at = utcnow()
-    await _save_outcome_in(services, row)
-    message = to_message(row)
-    await publish_message(services, caller.workspace_id, message)
-    return SendResult(message=message, errors=errors)
+        row.error_message = sent.error_message
+    row.updated_at = services.clock()
+    return SendResult(message=await _save_outcome(services, row, port), errors=errors)
 
 
-async def _save_outcome_in(services: Services, row: SmsMessageRow) -> None:
-    """Write what Twilio answered. The message was sent: this write must not fail the call."""
-    async with services.writes() as session:
-        saved = await message_queries.save(session, row)
-        await session.commit()
-    if not saved:
-        # Twilio's SIDs are unique, so one seen twice is not this message's: keep the message
-        # without it rather than lose it.
-        log.warning("message %s: Twilio answered with a SID already stored", row.id)
-        row.provider_message_id = None
-        async with services.writes() as session:
-            await message_queries.save(session, row)
-            await session.commit()
-
-
-async def _react_to_rejection(
+async def _not_sent(
     services: Services,
-    caller: Caller,
-    account_id: str,
-    version: int,
-    to: str,
-    rejected: TwilioRejected,
+    account: SmsAccountRow,
+    row: SmsMessageRow,
+    port: SmsPort,
+    error: SmsProviderError,
+) -> FieldError:
+    """What a send the provider did not take means for the message, the account and the
+    recipient; the problem the caller is told."""
+    if isinstance(error, OutcomeUnknown):  # the message stays UNCONFIRMED
+        return FieldError(
+            None,
+            ErrorCode.PROVIDER_UNAVAILABLE,
+            f"{port.label} did not confirm this message. It was not sent again (that could "
+            "send it twice); its delivery report will settle its status.",
+        )
+    row.status = MessageStatus.FAILED
+    version = account.credentials_version
+    if isinstance(error, BaseUrlRefused):
+        row.error_message = BASE_URL_REFUSED
+        await _fail_account(services, account.id, version, VerificationFailure.BASE_URL)
+        return FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, BASE_URL_REFUSED)
+    if isinstance(error, ProviderRefused):
+        row.error_code = error.code
+        row.error_message = error.description
+        await _react_to_refusal(services, account, row.to_number, error.reason)
+        message = f"{port.label} rejected the message: {error.description}"
+        return FieldError(None, ErrorCode.PROVIDER_REJECTED, message)
+    row.error_message = UNREACHABLE
+    return FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, UNREACHABLE)
+
+
+async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -> Message:
+    """Write what the provider answered. The message was sent: this write must not fail."""
+    async with unit_of_work(services.writes) as unit:
+        if not await message_queries.save(unit.session, row):
+            # A provider's message ids are unique, so one seen twice is not this message's:
+            # keep the message without it rather than lose it.
+            log.warning("message %s: the provider answered with an id already stored", row.id)
+            row.provider_message_id = None
+            await message_queries.save(unit.session, row)
+        return announce_message(unit, services, row, port)
+
+
+async def _react_to_refusal(
+    services: Services, account: SmsAccountRow, to: str, reason: Reason
 ) -> None:
     """A gone sender or bad credentials fail the account; a STOP reply records the opt-out."""
-    now = utcnow()
-    if rejected.code == RECIPIENT_UNSUBSCRIBED:
-        async with services.writes() as session:
-            await message_queries.opt_out(session, caller.workspace_id, to, now)
-            await session.commit()
-        return
-    if rejected.code in SENDER_GONE:
-        failure = VerificationFailure.INVALID_FROM_NUMBER
-    elif rejected.code == AUTHENTICATION_FAILED:
-        failure = VerificationFailure.INVALID_CREDENTIALS
-    else:
-        return  # the message failed; the account is fine
-    await _fail_account(services, caller, account_id, version, failure.value)
+    if reason is ErrorCode.RECIPIENT_OPTED_OUT:
+        async with unit_of_work(services.writes) as unit:
+            await message_queries.opt_out(unit.session, account.workspace_id, to, services.clock())
+    elif isinstance(reason, VerificationFailure):
+        await _fail_account(services, account.id, account.credentials_version, reason)
+    # Anything else failed the message alone; the account is fine.
 
 
 async def _fail_account(
-    services: Services, caller: Caller, account_id: str, version: int, failure: str
+    services: Services, account_id: str, version: int, failure: StoredFailure
 ) -> None:
     """A VERIFIED account that can no longer send turns FAILED (unless its credentials changed)."""
-    now = utcnow()
-    async with services.writes() as session:
-        before_row = await queries.account_by_id(session, account_id)
-        before = to_account(before_row, services.public_url) if before_row else None
-        flipped = await message_queries.fail_sender(session, account_id, version, failure, now)
-        await session.commit()
-        if flipped and before_row is not None:
-            await session.refresh(before_row)
-    if flipped and before_row is not None:
-        await events.account_changed(
-            services,
-            caller.workspace_id,
-            to_account(before_row, services.public_url),
-            before=before,
-        )
+    move = to_failed(failure, services.clock(), allowed_from=frozenset({AccountStatus.VERIFIED}))
+    async with unit_of_work(services.writes) as unit:
+        row = await queries.account_by_id(unit.session, account_id)
+        if row is None:
+            return
+        before = to_account(row, services.public_url)
+        moved = await queries.move_account(unit.session, account_id, move, version=version)
+        if moved is not None:
+            announce_account(unit, services, moved, before=before)
 
 
 def _cursor_binding(workspace_id: str) -> str:
@@ -364,11 +363,11 @@ async def list_messages(
             session,
             caller.workspace_id,
             account_id=account_id,
-            direction=direction.value if direction else None,
+            direction=direction,
             after=position,
             limit=limit + 1,
         )
-    shown = [to_message(row) for row in rows[:limit]]
+    shown = [to_message(row, services.sms[provider]) for row, provider in rows[:limit]]
     nodes = [(encode_cursor(services, caller.workspace_id, m.created_at, m.id), m) for m in shown]
     return MessagePage(
         nodes=nodes,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from resolvers.domain import Role
+from domain.vocabulary import Role
 
 EVERYONE = frozenset(Role)
 ADMIN_AND_MARKETER = frozenset({Role.ADMIN, Role.MARKETER})

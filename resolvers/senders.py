@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from resolvers.domain import Caller, Provider, Sender, SenderKind
+from domain.accounts import Sender
+from domain.vocabulary import Caller
 from resolvers.services import Publisher, Services
 from storage import queries
 
@@ -19,9 +20,9 @@ async def senders_of(services: Publisher, workspace_id: str) -> list[Sender]:
         Sender(
             account_id=row.id,
             display_name=row.display_name,
-            provider=Provider(row.provider),
+            provider=row.provider,
             sender_id=row.sender_id,
-            sender_kind=SenderKind(row.sender_kind),
+            sender_kind=row.sender_kind,
         )
         for row in rows
     ]

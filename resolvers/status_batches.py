@@ -10,7 +10,7 @@ A batch mixes workspaces, and any workspace admin can sign callbacks for an acco
 own: each report is applied in its own savepoint, so a report whose write fails (a value a
 column refuses, a constraint it breaks) is rolled back and answered with its error alone while
 the others commit. Only a batch whose transaction fails (the database is down) answers every
-callback in it with the error.
+callback in it with the error, so the provider retries them all.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from resolvers.domain import Message, MessageStatus
-from resolvers.message_status import statuses_that_may_become
+from domain.messages import Message, statuses_that_may_become
+from domain.vocabulary import MessageStatus, SmsProvider
+from resolvers.unit import unit_of_work
 from storage import message_queries
 from storage.models import SmsMessageRow
 from storage.types import utcnow
@@ -36,11 +37,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class StatusReport:
-    """One delivery report Twilio signed: the message (Twilio's SID, or our id for a send Twilio
-    never confirmed) and the status it reached."""
+    """One signed delivery report: the message (the provider's id, or our id for a send the
+    provider never confirmed) and the status it reached."""
 
     workspace_id: str
     account_id: str
+    provider: SmsProvider
     provider_message_id: str
     message_id: str | None
     status: MessageStatus
@@ -48,7 +50,7 @@ class StatusReport:
 
 
 class IngestStoppedError(Exception):
-    """The app is shutting down: the report was not recorded (Twilio will retry it)."""
+    """The app is shutting down: the report was not recorded (the provider retries it)."""
 
 
 _Pending = tuple[StatusReport, "asyncio.Future[SmsMessageRow | None]"]
@@ -62,7 +64,7 @@ class StatusBatcher:
         self,
         writes: async_sessionmaker[AsyncSession],
         publish: Callable[[str, Message], Awaitable[None]],
-        to_message: Callable[[SmsMessageRow], Message],
+        to_message: Callable[[SmsMessageRow, SmsProvider], Message],
         *,
         max_batch: int,
         linger_seconds: float,
@@ -72,7 +74,7 @@ class StatusBatcher:
         self._to_message = to_message
         self.max_batch = max_batch
         self.linger_seconds = linger_seconds
-        # Bounded: beyond a few batches, callers wait (Twilio's connections are back-pressured).
+        # Bounded: beyond a few batches, callers wait (the provider's requests are back-pressured).
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue(maxsize=max_batch * 4)
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -138,9 +140,8 @@ class StatusBatcher:
     async def _write(self, batch: list[_Pending]) -> None:
         now = utcnow()
         try:
-            async with self._writes() as session:
-                outcomes = [await _apply_alone(session, report, now) for report, _ in batch]
-                await session.commit()
+            async with unit_of_work(self._writes) as unit:
+                outcomes = [await _apply_alone(unit.session, report, now) for report, _ in batch]
         except BaseException as exc:
             if not isinstance(exc, Exception):  # cancelled at shutdown: nothing was committed
                 _fail(batch, IngestStoppedError())
@@ -156,7 +157,7 @@ class StatusBatcher:
             if not done.done():
                 done.set_result(outcome)
             if outcome is not None:
-                await self._publish(report.workspace_id, self._to_message(outcome))
+                await self._publish(report.workspace_id, self._to_message(outcome, report.provider))
 
 
 def _fail(batch: list[_Pending], error: Exception) -> None:
@@ -189,14 +190,13 @@ async def _apply_alone(
 async def _apply(
     session: AsyncSession, report: StatusReport, now: datetime
 ) -> SmsMessageRow | None:
-    allowed_from = [allowed.value for allowed in statuses_that_may_become(report.status)]
     return await message_queries.advance(
         session,
         report.account_id,
         provider_message_id=report.provider_message_id,
         message_id=report.message_id,
-        status=report.status.value,
-        allowed_from=allowed_from,
+        status=report.status,
+        allowed_from=statuses_that_may_become(report.status),
         error_code=report.error_code,
         now=now,
     )

@@ -1,30 +1,19 @@
-"""Text hygiene: every string a client sends is checked here before a use case reads it.
-
-JSON can carry text that is not text (a lone surrogate such as "\\ud800") and control characters
-(NUL, escape sequences) that databases, logs and Twilio each treat differently. They are refused
-with a field error, never stored, sent or echoed.
-"""
+"""Text hygiene: every string a client sends is checked here before a use case reads it (what
+counts as text is ``domain.text``'s rule), and refused with a field error."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
 
-from resolvers.errors import ErrorCode, FieldError
+from domain.text import is_text
+from domain.vocabulary import ErrorCode
+from resolvers.errors import FieldError
 
-# C0 and C1 controls, DEL and the surrogate range (only lone surrogates survive JSON decoding).
-_NOT_TEXT = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# An SMS body may keep line breaks and tabs.
-_NOT_MULTILINE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 # What a paste may carry around a value; the use cases trim it, so it is not refused.
 _SURROUNDING = " \t\r\n"
 # Our ids are lowercase UUIDs (storage.models.new_id); anything else cannot name a row.
 _ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.ASCII)
-
-
-def is_text(value: str, *, multiline: bool = False) -> bool:
-    pattern = _NOT_MULTILINE_TEXT if multiline else _NOT_TEXT
-    return pattern.search(value) is None
 
 
 def could_be_id(value: str) -> bool:

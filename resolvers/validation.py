@@ -7,9 +7,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from domain.vocabulary import ErrorCode, SenderKind
 from providers.host_policy import HostPolicy, HostPolicyError
-from resolvers.domain import SenderKind
-from resolvers.errors import ErrorCode, FieldError
+from resolvers.errors import FieldError, api_name
 from resolvers.text import text_errors
 
 DEFAULT_BASE_URL = "https://api.twilio.com/"
@@ -26,19 +26,19 @@ SENDER_HELP = (
     "+14155550123) or a Messaging Service SID (MG followed by 32 hex characters)"
 )
 MESSAGES = {
-    ("senderId", ErrorCode.REQUIRED): f"Sender ID is required: enter {SENDER_HELP}.",
-    ("senderId", ErrorCode.INVALID): f"Sender ID must be {SENDER_HELP}.",
-    ("clientId", ErrorCode.REQUIRED): (
+    ("sender_id", ErrorCode.REQUIRED): f"Sender ID is required: enter {SENDER_HELP}.",
+    ("sender_id", ErrorCode.INVALID): f"Sender ID must be {SENDER_HELP}.",
+    ("client_id", ErrorCode.REQUIRED): (
         "Client ID is required: paste your Twilio Account SID (Twilio Console → Account Info)."
     ),
-    ("clientId", ErrorCode.INVALID): (
+    ("client_id", ErrorCode.INVALID): (
         "Client ID must be a Twilio Account SID: AC followed by 32 hex characters "
         "(Twilio Console → Account Info)."
     ),
-    ("authToken", ErrorCode.REQUIRED): (
+    ("auth_token", ErrorCode.REQUIRED): (
         "Auth Token is required: copy it from Twilio Console → Account Info → Show."
     ),
-    ("dltEntityId", ErrorCode.INVALID): (
+    ("dlt_entity_id", ErrorCode.INVALID): (
         "DLT Entity ID must be 1 to 30 digits (the Principal Entity ID from the DLT portal); "
         "leave it empty outside India."
     ),
@@ -47,13 +47,14 @@ MESSAGES = {
 
 @dataclass(slots=True)
 class CleanFields:
-    """Cleaned values by input field name (None means cleared) and every problem found."""
+    """Cleaned values by field name (the row's column; None means cleared) and every problem
+    found, each naming its field as the API does."""
 
     values: dict[str, str | None] = field(default_factory=dict)
     errors: list[FieldError] = field(default_factory=list)
 
     def fail(self, name: str, code: ErrorCode, message: str | None = None) -> None:
-        self.errors.append(FieldError(name, code, message or MESSAGES[(name, code)]))
+        self.errors.append(FieldError(api_name(name), code, message or MESSAGES[(name, code)]))
 
 
 def sender_kind_of(sender_id: str) -> SenderKind:
@@ -79,84 +80,85 @@ def auth_token_hint(token: str) -> str:
 def clean_account_fields(
     raw: Mapping[str, str | None], *, policy: HostPolicy, creating: bool
 ) -> CleanFields:
-    """Check the fields present in ``raw``. Creating, the required ones must be present."""
-    out = CleanFields(errors=text_errors(raw))
+    """Check the fields present in ``raw`` (by field name: ``sender_id``…). Creating, the
+    required ones must be present."""
+    out = CleanFields(errors=text_errors({api_name(name): value for name, value in raw.items()}))
     if out.errors:
         return out  # nothing else is read from text that is not text
     given = {name: value.strip() for name, value in raw.items() if value is not None}
 
-    if "senderId" in given or creating:
-        sender = given.get("senderId", "")
+    if "sender_id" in given or creating:
+        sender = given.get("sender_id", "")
         if sender == "":
             if creating:
-                out.fail("senderId", ErrorCode.REQUIRED)
+                out.fail("sender_id", ErrorCode.REQUIRED)
             else:
-                out.values["senderId"] = None  # disconnects the sender
+                out.values["sender_id"] = None  # disconnects the sender
         elif phone_number(sender) or MESSAGING_SERVICE_SID.fullmatch(sender):
-            out.values["senderId"] = sender
+            out.values["sender_id"] = sender
         else:
-            out.fail("senderId", ErrorCode.INVALID)
+            out.fail("sender_id", ErrorCode.INVALID)
 
-    if "clientId" in given or creating:
-        client_id = given.get("clientId", "")
+    if "client_id" in given or creating:
+        client_id = given.get("client_id", "")
         if client_id == "":
-            out.fail("clientId", ErrorCode.REQUIRED)
+            out.fail("client_id", ErrorCode.REQUIRED)
         elif ACCOUNT_SID.fullmatch(client_id):
-            out.values["clientId"] = client_id
+            out.values["client_id"] = client_id
         else:
-            out.fail("clientId", ErrorCode.INVALID)
+            out.fail("client_id", ErrorCode.INVALID)
 
-    if "authToken" in given or creating:
-        _clean_auth_token(given.get("authToken", ""), out)
+    if "auth_token" in given or creating:
+        _clean_auth_token(given.get("auth_token", ""), out)
 
-    if "baseUrl" in given or creating:
+    if "base_url" in given or creating:
         # Not trimmed: a URL with spaces around it is refused (by the host policy) rather than
         # guessed at, as one with spaces inside is; empty means Twilio's default.
-        base_url = raw.get("baseUrl") or DEFAULT_BASE_URL
+        base_url = raw.get("base_url") or DEFAULT_BASE_URL
         try:
-            out.values["baseUrl"] = policy.check_url(base_url)
+            out.values["base_url"] = policy.check_url(base_url)
         except HostPolicyError as refusal:
-            out.fail("baseUrl", ErrorCode.INVALID, str(refusal))
+            out.fail("base_url", ErrorCode.INVALID, str(refusal))
 
-    if "dltEntityId" in given:
-        dlt = given["dltEntityId"]
+    if "dlt_entity_id" in given:
+        dlt = given["dlt_entity_id"]
         if dlt == "":
-            out.values["dltEntityId"] = None
+            out.values["dlt_entity_id"] = None
         elif DLT_ENTITY_ID.fullmatch(dlt):
-            out.values["dltEntityId"] = dlt
+            out.values["dlt_entity_id"] = dlt
         else:
-            out.fail("dltEntityId", ErrorCode.INVALID)
+            out.fail("dlt_entity_id", ErrorCode.INVALID)
 
-    if "displayName" in given:
-        name = given["displayName"]
+    if "display_name" in given:
+        name = given["display_name"]
         if len(name) > MAX_DISPLAY_NAME:
             out.fail(
-                "displayName",
+                "display_name",
                 ErrorCode.INVALID,
                 f"Display Name must be at most {MAX_DISPLAY_NAME} characters "
                 f"(this one has {len(name)}).",
             )
         else:
-            out.values["displayName"] = name or None  # empty: default from the sender
+            out.values["display_name"] = name or None  # empty: default from the sender
     return out
 
 
 def _clean_auth_token(token: str, out: CleanFields) -> None:
     # Messages here never quote the token, not even in part.
     if token == "":
-        out.fail("authToken", ErrorCode.REQUIRED)
+        out.fail("auth_token", ErrorCode.REQUIRED)
     elif any(character.isspace() for character in token):
         out.fail(
-            "authToken",
+            "auth_token",
             ErrorCode.INVALID,
             "Auth Token must not contain spaces or line breaks: copy it again from the Twilio "
             "Console.",
         )
     elif len(token) > MAX_AUTH_TOKEN:
         out.fail(
-            "authToken",
+            "auth_token",
             ErrorCode.INVALID,
             f"Auth Token is longer than {MAX_AUTH_TOKEN} characters: paste only the token.",
         )
     else:
-        out.values["authToken"] = token
+        out.values["auth_token"] = token

@@ -1,15 +1,17 @@
-"""Verify: check the account and its sender against Twilio in one round trip, in the background.
+"""Verify: check the account and its sender with its provider, concurrently, in the background.
 
 ``verify_account`` answers at once with VERIFYING; the check runs as a task. Its verdict is written
 only if the credentials it checked are still current (a conditional UPDATE whose row count is
 checked), and VERIFYING carries a lease so a check lost with its process is picked up again.
 Verified accounts are checked again on a schedule (health checks), the same way, without leaving
-VERIFIED unless Twilio definitely refuses them.
+VERIFIED unless the provider definitely refuses them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import hashlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -17,39 +19,36 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum
-from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from providers.errors import (
-    BaseUrlUnreachable,
-    ProviderUnavailable,
-    TwilioAskedToWait,
-    TwilioError,
-    TwilioRejected,
-    TwilioUnreachable,
+from domain.account_states import (
+    AccountMove,
+    check_again,
+    still_verified,
+    to_failed,
+    to_verified,
+    to_verifying,
+    verify_later,
 )
-from providers.twilio import Credentials, TwilioClient
-from resolvers import events
-from resolvers.accounts import AccountResult, refuse_id, stored_token, to_account
-from resolvers.domain import (
-    CANNOT_DECRYPT,
-    CANNOT_DECRYPT_MESSAGE,
-    Account,
+from domain.accounts import CANNOT_DECRYPT_MESSAGE, Account
+from domain.vocabulary import (
     AccountStatus,
     Caller,
+    ErrorCode,
     FailureReason,
-    SenderKind,
     StoredFailure,
     VerificationFailure,
     public_failure,
 )
-from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, ErrorCode, FieldError
+from providers.sms.errors import ProviderAskedToWait, SmsProviderError
+from providers.sms.port import Credentials, SmsPort
+from resolvers.account_rows import stored_token, to_account
+from resolvers.accounts import AccountResult, refuse_id
+from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
+from resolvers.events import announce_account
 from resolvers.services import Services
-from resolvers.validation import sender_kind_of
+from resolvers.unit import unit_of_work
 from storage import queries
-from storage.crypto import SecretBox
-from storage.types import utcnow
+from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +59,8 @@ IN_PROGRESS = FieldError(
     ErrorCode.VERIFICATION_IN_PROGRESS,
     "A verification of this account is already running; its result will show on the card.",
 )
-# How many checks of one Twilio account may be in flight at once.
-PER_TWILIO_ACCOUNT = 2
+# How many checks of one provider account may be in flight at once.
+PER_PROVIDER_ACCOUNT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,17 +69,12 @@ class Verdict:
     trial: bool | None = None
     # Why, for the operator's log: an exception class or a short fact, never upstream text.
     cause: str | None = None
-    # Twilio asked to be called again in this many seconds (past the call's budget): no verdict
-    # on the account, the check is rescheduled.
+    # The provider asked to be called again in this many seconds (past the call's budget): no
+    # verdict on the account, the check is rescheduled.
     retry_after: float | None = None
 
-    @property
-    def stored_failure(self) -> str | None:
-        """What the failure column keeps: the public code, or the finer reason behind it."""
-        return None if self.failure is None else self.failure.value
 
-
-# No configured key opens the stored token: no call to Twilio can be made with it.
+# No configured key opens the stored token: no call to the provider can be made with it.
 UNREADABLE = Verdict(FailureReason.TOKEN_UNREADABLE, cause="no configured key opens the token")
 
 
@@ -88,51 +82,47 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
     """Start a check: VERIFYING now, the verdict later (pushed to subscribers)."""
     if refused := refuse_id(account_id):
         return refused
-    now = utcnow()
-    async with services.writes() as session:
+    now = services.clock()
+    async with unit_of_work(services.writes) as unit:
+        session = unit.session
         if not await queries.integration_enabled(session, caller.workspace_id):
             return AccountResult(errors=[INTEGRATION_DISABLED])
         row = await queries.live_account(session, caller.workspace_id, account_id, for_update=True)
         if row is None:
             return AccountResult(errors=[NOT_FOUND])
         lease = row.verify_lease_until
-        if row.status == AccountStatus.VERIFYING.value and lease is not None and lease > now:
+        if row.status is AccountStatus.VERIFYING and lease is not None and lease > now:
             return AccountResult(errors=[IN_PROGRESS])
         before = to_account(row, services.public_url)
         if row.sender_id is None:
-            row.status = AccountStatus.FAILED.value
-            row.failure = VerificationFailure.MISSING_SENDER.value
-            row.verified_at = None
-            message = NO_SENDER
+            move, message = to_failed(VerificationFailure.MISSING_SENDER, now), NO_SENDER
         elif stored_token(services.secrets, row) is None:
-            row.status = AccountStatus.FAILED.value
-            row.failure = CANNOT_DECRYPT
-            row.verified_at = None
+            move = to_failed(FailureReason.TOKEN_UNREADABLE, now)
             message = CANNOT_DECRYPT_MESSAGE
         else:
-            row.status = AccountStatus.VERIFYING.value
-            row.failure = None
-            row.verify_lease_until = now + timedelta(seconds=services.verify_lease_seconds)
-            message = STARTED
-        row.updated_at = now
-        session.add(row)
-        await session.commit()
-    account = to_account(row, services.public_url)
-    await events.account_changed(services, caller.workspace_id, account, before=before)
-    if account.status is AccountStatus.VERIFYING:
-        services.verifier.start(row.id, row.credentials_version)
+            lease_until = now + timedelta(seconds=services.verify_lease_seconds)
+            move, message = to_verifying(now, lease_until), STARTED
+        queries.apply_move(row, move)
+        account = announce_account(unit, services, row, before=before)
+        if account.status is AccountStatus.VERIFYING:
+            check = (row.id, row.credentials_version)
+
+            async def start_the_check() -> None:
+                services.verifier.start(*check)
+
+            unit.after_commit(start_the_check)
     return AccountResult(account=account, message=message)
 
 
 class CheckKind(Enum):
     """Verify's check runs while the account is VERIFYING; a health check keeps it VERIFIED."""
 
-    VERIFY = AccountStatus.VERIFYING.value
-    HEALTH = AccountStatus.VERIFIED.value
+    VERIFY = AccountStatus.VERIFYING
+    HEALTH = AccountStatus.VERIFIED
 
 
 # Outcomes of a health check that say the account cannot send: it turns FAILED. Any other
-# failure (Twilio down, a timeout) says nothing about the account, which stays VERIFIED.
+# failure (the provider down, a timeout) says nothing about the account, which stays VERIFIED.
 DEFINITE_FAILURES = frozenset(
     {
         VerificationFailure.INVALID_CREDENTIALS,
@@ -144,7 +134,6 @@ DEFINITE_FAILURES = frozenset(
 HEALTH_CHECK_JITTER = 0.10
 INCONCLUSIVE_RETRY_SECONDS = 300.0
 
-Publish = Callable[[str, Account, Account | None], Awaitable[None]]
 _Key = tuple[str, int, CheckKind]
 
 
@@ -161,8 +150,20 @@ def _as_shown(account: Account) -> Account:
     return replace(account, last_checked_at=None)
 
 
+@dataclass(frozen=True, slots=True)
+class CheckSchedule:
+    """When and how many checks run (README "Checks, leases and health checks")."""
+
+    lease_seconds: float  # a check owns its account this long without renewing
+    recheck_seconds: float  # a VERIFIED account is checked again this long after (±10 %)
+    sweep_seconds: float  # expired leases and due health checks are looked for this often
+    max_in_flight: int  # checks running at once in this process
+    # The longest a provider's Retry-After postpones a check (past it, the check runs again).
+    max_wait_seconds: float
+
+
 class Verifier:
-    """Runs checks as background tasks, bounded overall and per Twilio account.
+    """Runs checks as background tasks, bounded overall and per provider account.
 
     A check holds a lease on its account's row, claimed atomically (a conditional UPDATE) and
     renewed while the check runs, so each check runs on exactly one replica, and one whose
@@ -171,33 +172,23 @@ class Verifier:
 
     def __init__(
         self,
-        *,
-        reads: async_sessionmaker[AsyncSession],
-        writes: async_sessionmaker[AsyncSession],
-        secrets: SecretBox,
-        twilio: TwilioClient,
-        publish: Publish,
+        services: Services,
+        schedule: CheckSchedule,
         touched: Callable[[str], Awaitable[None]] | None = None,
-        public_url: str | None,
-        lease_seconds: float,
-        recheck_seconds: float,
-        max_in_flight: int,
-        max_wait_seconds: float,
     ) -> None:
-        self.twilio = twilio
-        self._reads = reads
-        self._writes = writes
-        self._secrets = secrets
-        self._publish = publish
+        # What the checks run on (its ``verifier`` is not used: this is the verifier).
+        self._services = services
         # A check that moved only what no event carries (lastCheckedAt) still changes what a
         # cached read shows: the workspace's cached reads are told so.
         self._touched = touched
-        self._public_url = public_url
-        self._lease = timedelta(seconds=lease_seconds)
-        self._recheck_seconds = recheck_seconds
-        self._max_wait_seconds = max_wait_seconds
-        self._max_in_flight = max_in_flight
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._sweep_seconds = schedule.sweep_seconds
+        self._stopping = asyncio.Event()
+        self._sweeper: asyncio.Task[None] | None = None
+        self._lease = timedelta(seconds=schedule.lease_seconds)
+        self._recheck_seconds = schedule.recheck_seconds
+        self._max_wait_seconds = schedule.max_wait_seconds
+        self._max_in_flight = schedule.max_in_flight
+        self._slots = asyncio.Semaphore(schedule.max_in_flight)
         self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
         # Checks in flight by (account, credentials version, kind): a check of new credentials
         # starts even while one of old credentials (whose verdict will be discarded) still runs.
@@ -232,9 +223,44 @@ class Verifier:
         while self._all:
             await asyncio.gather(*self._all, return_exceptions=True)
 
+    def start_sweeping(self) -> None:
+        """Sweep at once, then every sweep interval, until ``stop``."""
+        self._stopping.clear()
+        self._sweeper = asyncio.create_task(self._sweep_until_stopped(), name="verification-sweep")
+
+    async def _sweep_until_stopped(self) -> None:
+        """Pick up checks whose process died, and due health checks."""
+        interval = self._sweep_seconds
+        delay = interval
+        while not self._stopping.is_set():
+            try:
+                resumed, health_checks = await self.sweep()
+                if resumed:
+                    log.info("resumed %d verification(s) whose lease had expired", resumed)
+                if health_checks:
+                    log.info("started %d health check(s) of verified accounts", health_checks)
+                delay = interval
+            except Exception as exc:
+                # A database outage is waited out, more patiently each time (up to 4 intervals).
+                if not is_outage(exc):
+                    log.exception("verification sweep failed; trying again later")
+                elif delay == interval:
+                    log.warning("verification sweep: database unavailable; backing off")
+                delay = min(delay * 2, interval * 4)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
+
     async def stop(self) -> None:
-        """Cancel running checks and give their leases back, so that the next sweep of another
-        replica resumes them instead of waiting for the leases to expire."""
+        """Stop sweeping (a sweep in progress finishes its transaction rather than be cut
+        mid-query), cancel running checks and give their leases back, so that the next sweep of
+        another replica resumes them instead of waiting for the leases to expire."""
+        self._stopping.set()
+        if self._sweeper is not None:
+            try:
+                await asyncio.wait_for(self._sweeper, 5)
+            except TimeoutError:
+                log.warning("the verification sweep did not stop in time")
+            self._sweeper = None
         cancelled = list(self._running)
         for task in list(self._all):
             task.cancel()
@@ -251,17 +277,16 @@ class Verifier:
         room = self._max_in_flight - self.in_flight
         if room <= 0:
             return 0, 0
-        now = utcnow()
+        now = self._services.clock()
         lease_until = now + self._lease
         legacy_cutoff = now - timedelta(seconds=self._recheck_seconds)
-        async with self._writes() as session:
-            resumed = await queries.claim_expired_checks(session, now, lease_until, room)
+        async with unit_of_work(self._services.writes) as unit:
+            resumed = await queries.claim_expired_checks(unit.session, now, lease_until, room)
             due: list[tuple[str, int]] = []
             if len(resumed) < room:
                 due = await queries.claim_due_health_checks(
-                    session, now, legacy_cutoff, lease_until, room - len(resumed)
+                    unit.session, now, legacy_cutoff, lease_until, room - len(resumed)
                 )
-            await session.commit()
         for account_id, version in resumed:
             self.start(account_id, version, CheckKind.VERIFY)
         for account_id, version in due:
@@ -302,117 +327,103 @@ class Verifier:
     async def _renew(self, key: _Key, *, give_back: bool = False) -> bool:
         """Renew the lease for its full length, or give it back."""
         account_id, version, kind = key
-        lease_until = None if give_back else utcnow() + self._lease
-        async with self._writes() as session:
-            renewed = await queries.renew_lease(
-                session, account_id, version, kind.value, lease_until
+        lease_until = None if give_back else self._services.clock() + self._lease
+        async with unit_of_work(self._services.writes) as unit:
+            return await queries.renew_lease(
+                unit.session, account_id, version, kind.value, lease_until
             )
-            await session.commit()
-        return renewed
 
     async def _run(self, key: _Key) -> tuple[str, Verdict] | None:
         """(workspace, verdict) of the check, or None when the account is no longer its own."""
         account_id, version, kind = key
         async with self._slots:
-            async with self._reads() as session:
+            async with self._services.reads() as session:
                 row = await queries.account_by_id(session, account_id)
             if row is None or row.status != kind.value or row.credentials_version != version:
                 return None
-            token = stored_token(self._secrets, row)
+            token = stored_token(self._services.secrets, row)
             if token is None:  # the key went between the verify and this check (or a sweep)
                 return row.workspace_id, UNREADABLE
             credentials = Credentials(row.client_id, token, row.base_url)
             assert row.sender_id is not None
+            port = self._services.sms[row.provider]
             async with self._account_slot(row.client_id):
                 # The account may have changed while this check queued: make sure it is still
-                # this check's before calling Twilio (this also renews the lease).
+                # this check's before calling the provider (this also renews the lease).
                 if not await self._renew(key):
                     return None
-                return row.workspace_id, await run_checks(self.twilio, credentials, row.sender_id)
+                return row.workspace_id, await run_checks(port, credentials, row.sender_id)
 
     def _account_slot(self, account_sid: str) -> _AccountSlot:
         return _AccountSlot(self._per_account, account_sid)
 
-    def _outcome(self, key: _Key, verdict: Verdict, now: datetime) -> dict[str, Any]:
-        """The columns a check's verdict writes."""
+    def _move(self, key: _Key, verdict: Verdict, now: datetime) -> AccountMove:
+        """Where a check's verdict takes the account."""
         account_id, _, kind = key
         if verdict.retry_after is not None:
             return self._rescheduled(kind, verdict.retry_after, now)
-        trial = {} if verdict.trial is None else {"trial": verdict.trial}
         if verdict.failure is None:
             due = next_health_check(account_id, now, self._recheck_seconds)
-            confirmed = {"last_checked_at": now, "next_check_at": due, **trial}
             if kind is CheckKind.HEALTH:
-                return confirmed
-            return {
-                **confirmed,
-                "status": AccountStatus.VERIFIED.value,
-                "failure": None,
-                "verified_at": now,
-                "updated_at": now,
-            }
+                return still_verified(now, due, verdict.trial)
+            return to_verified(now, due, verdict.trial)
         definite = public_failure(verdict.failure) in DEFINITE_FAILURES
         if kind is CheckKind.VERIFY or definite:
-            failed = {
-                "status": AccountStatus.FAILED.value,
-                "failure": verdict.stored_failure,
-                "verified_at": None,
-                "next_check_at": None,
-                "updated_at": now,
-                **trial,
-            }
-            # lastCheckedAt says when Twilio last answered for the account, not when it failed to.
-            return {**failed, "last_checked_at": now} if definite else failed
-        # Twilio could not say: the account stays VERIFIED and is asked again soon.
+            return to_failed(
+                verdict.failure,
+                now,
+                allowed_from=frozenset({kind.value}),
+                checked=definite,
+                trial=verdict.trial,
+            )
+        # The provider could not say: the account stays VERIFIED and is asked again soon.
         retry = min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds)
-        return {"next_check_at": now + timedelta(seconds=retry)}
+        return check_again(now + timedelta(seconds=retry))
 
-    def _rescheduled(self, kind: CheckKind, retry_after: float, now: datetime) -> dict[str, Any]:
-        """Twilio asked us to come back after the check's budget: that says nothing about the
-        account, which keeps its status. The wait is capped (``max_wait_seconds``): a Verify
+    def _rescheduled(self, kind: CheckKind, retry_after: float, now: datetime) -> AccountMove:
+        """The provider asked us to come back after the check's budget: that says nothing about
+        the account, which keeps its status. The wait is capped (``max_wait_seconds``): a Verify
         stays VERIFYING with its lease held until then, so the first sweep after it resumes the
         check (and Verify answers "in progress" meanwhile); a health check is simply due then."""
         wait = timedelta(seconds=min(retry_after, self._max_wait_seconds))  # may be infinite
         if kind is CheckKind.VERIFY:
-            return {"verify_lease_until": now + wait}
+            return verify_later(now + wait)
         inconclusive = timedelta(seconds=min(INCONCLUSIVE_RETRY_SECONDS, self._recheck_seconds))
-        return {"next_check_at": now + max(wait, inconclusive)}
+        return check_again(now + max(wait, inconclusive))
 
     async def _record(self, key: _Key, workspace_id: str, verdict: Verdict) -> None:
         account_id, version, kind = key
         _log_verdict(account_id, verdict)
-        now = utcnow()
-        async with self._writes() as session:
-            row = await queries.account_by_id(session, account_id)
+        services = self._services
+        move = self._move(key, verdict, services.clock())
+        async with unit_of_work(services.writes) as unit:
+            unit.on_commit(lambda: self._verdict_committed(key))
+            row = await queries.account_by_id(unit.session, account_id)
             if row is None:
                 return
-            before = to_account(row, self._public_url)
-            written = await queries.record_check(
-                session, account_id, version, kind.value, self._outcome(key, verdict, now)
-            )
-            await session.commit()
-            self._verdict_committed(key)  # no await between the commit and this
-            if not written:
+            before = to_account(row, services.public_url)
+            moved = await queries.move_account(unit.session, account_id, move, version=version)
+            if moved is None:
                 log.info("discarded a stale verdict for account %s", account_id)
                 return
-            await session.refresh(row)
-        after = to_account(row, self._public_url)
-        settled = kind is CheckKind.VERIFY and verdict.retry_after is None
-        if settled or _as_shown(after) != _as_shown(before):
-            await self._publish(workspace_id, after, before)
-        elif self._touched is not None:
-            await self._touched(workspace_id)
+            after = to_account(moved, services.public_url)
+            settled = kind is CheckKind.VERIFY and verdict.retry_after is None
+            if settled or _as_shown(after) != _as_shown(before):
+                announce_account(unit, services, moved, before=before)
+            elif self._touched is not None:
+                unit.after_commit(functools.partial(self._touched, workspace_id))
 
 
 class _AccountSlot:
-    """At most PER_TWILIO_ACCOUNT checks of one Twilio account at once (semaphores refcounted)."""
+    """At most PER_PROVIDER_ACCOUNT checks of one provider account at once (semaphores
+    refcounted)."""
 
     def __init__(self, table: dict[str, tuple[asyncio.Semaphore, int]], key: str) -> None:
         self._table = table
         self._key = key
 
     async def __aenter__(self) -> None:
-        semaphore, users = self._table.get(self._key, (asyncio.Semaphore(PER_TWILIO_ACCOUNT), 0))
+        semaphore, users = self._table.get(self._key, (asyncio.Semaphore(PER_PROVIDER_ACCOUNT), 0))
         self._table[self._key] = (semaphore, users + 1)
         await semaphore.acquire()
 
@@ -425,46 +436,33 @@ class _AccountSlot:
             self._table[self._key] = (semaphore, users - 1)
 
 
-async def run_checks(twilio: TwilioClient, credentials: Credentials, sender_id: str) -> Verdict:
+async def run_checks(port: SmsPort, credentials: Credentials, sender_id: str) -> Verdict:
     """The account and the sender, concurrently; the account's verdict comes first."""
-    sender_check: Awaitable[VerificationFailure | None]
-    if sender_id.startswith("+"):
-        sender_check = _check_phone_number(twilio, credentials, sender_id)
-    else:
-        sender_check = _check_messaging_service(twilio, credentials, sender_id)
     account, sender = await asyncio.gather(
-        _check_account(twilio, credentials), sender_check, return_exceptions=True
+        port.check_account(credentials),
+        port.check_sender(credentials, sender_id),
+        return_exceptions=True,
     )
     if isinstance(account, BaseException):
-        return _verdict_of(account, VerificationFailure.INVALID_CREDENTIALS)
-    if account.failure is not None:
-        return account
+        return _verdict_of(account)
+    if account.suspended:
+        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
     if isinstance(sender, BaseException):
-        verdict = _verdict_of(sender, _SENDER_FAILURE[sender_kind_of(sender_id)])
-        return replace(verdict, trial=account.trial)
-    if sender is not None:
-        return Verdict(sender, account.trial, "the sender is not on this account")
-    return account
+        return replace(_verdict_of(sender), trial=account.trial)
+    return Verdict(None, trial=account.trial)
 
 
-_SENDER_FAILURE = {
-    SenderKind.PHONE_NUMBER: VerificationFailure.INVALID_FROM_NUMBER,
-    SenderKind.MESSAGING_SERVICE: VerificationFailure.INVALID_MESSAGING_SERVICE,
-}
-
-
-def _verdict_of(error: BaseException, rejected: VerificationFailure) -> Verdict:
-    """The verdict of a check that raised ``error``; ``rejected`` is what Twilio's refusal of
-    the thing checked means."""
-    waited = error.retry_after if isinstance(error, TwilioAskedToWait) else None
-    return Verdict(_failure_of(error, rejected), cause=_cause_of(error), retry_after=waited)
+def _verdict_of(error: BaseException) -> Verdict:
+    """The verdict of a check that raised ``error``."""
+    waited = error.retry_after if isinstance(error, ProviderAskedToWait) else None
+    return Verdict(_failure_of(error), cause=_cause_of(error), retry_after=waited)
 
 
 def _log_verdict(account_id: str, verdict: Verdict) -> None:
     """One INFO line per verdict: what the card says and the real cause behind it."""
     if verdict.retry_after is not None:
         log.info(
-            "verification of account %s rescheduled: Twilio asked to wait %.0f s (cause=%s)",
+            "verification of account %s rescheduled: the provider asked to wait %.0f s (cause=%s)",
             account_id,
             verdict.retry_after,
             verdict.cause or "none",
@@ -483,54 +481,15 @@ def _log_verdict(account_id: str, verdict: Verdict) -> None:
 
 
 def _cause_of(error: BaseException) -> str:
-    return error.cause if isinstance(error, TwilioError) else type(error).__name__
+    return error.cause if isinstance(error, SmsProviderError) else type(error).__name__
 
 
-def _failure_of(error: BaseException, rejected: VerificationFailure) -> StoredFailure:
-    if isinstance(error, TwilioUnreachable):
-        return FailureReason.TWILIO_UNREACHABLE
-    if isinstance(error, ProviderUnavailable):
-        return VerificationFailure.PROVIDER_UNAVAILABLE
-    if isinstance(error, BaseUrlUnreachable):
-        return VerificationFailure.BASE_URL
-    if isinstance(error, TwilioRejected):
-        # On a sender, "not found" (404 / 20404) means the sender, not the account.
-        if error.bad_credentials:
-            return VerificationFailure.INVALID_CREDENTIALS
-        return rejected
-    if isinstance(error, TwilioError):
-        return VerificationFailure.BASE_URL
-    raise error
-
-
-async def _check_account(twilio: TwilioClient, credentials: Credentials) -> Verdict:
-    try:
-        info = await twilio.fetch_account(credentials)
-    except TwilioRejected as rejected:
-        # On the account itself, "not found" means these credentials are not an account.
-        if rejected.bad_credentials or rejected.no_such_resource:
-            return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause=rejected.cause)
-        raise
-    if info.sid != credentials.account_sid:
-        return Verdict(VerificationFailure.INVALID_CREDENTIALS, cause="another account answered")
-    if not info.active:
-        return Verdict(VerificationFailure.ACCOUNT_SUSPENDED, cause="the account is not active")
-    return Verdict(None, trial=info.trial)
-
-
-async def _check_phone_number(
-    twilio: TwilioClient, credentials: Credentials, phone_number: str
-) -> VerificationFailure | None:
-    numbers = await twilio.incoming_numbers(credentials, phone_number)
-    if any(number.phone_number == phone_number and number.sms for number in numbers):
-        return None
-    return VerificationFailure.INVALID_FROM_NUMBER
-
-
-async def _check_messaging_service(
-    twilio: TwilioClient, credentials: Credentials, service_sid: str
-) -> VerificationFailure | None:
-    service = await twilio.fetch_messaging_service(credentials, service_sid)
-    if service.sid == service_sid and service.account_sid == credentials.account_sid:
-        return None
-    return VerificationFailure.INVALID_MESSAGING_SERVICE
+def _failure_of(error: BaseException) -> StoredFailure:
+    """The stored failure a check's error stands for; anything but a provider error is a bug."""
+    if not isinstance(error, SmsProviderError):
+        raise error
+    reason = error.reason
+    if isinstance(reason, VerificationFailure | FailureReason):
+        return reason
+    # A reason about a single request (never raised by a check): nothing speaks for the account.
+    return VerificationFailure.BASE_URL

@@ -1,29 +1,32 @@
-"""What Twilio tells us: delivery outcomes of sent messages and inbound replies.
+"""What a provider's webhooks tell us: delivery outcomes of sent messages and inbound replies.
 
-The caller (``api/webhooks.py``) has already checked the signature with ``signing_tokens``.
-Both handlers are idempotent (Twilio retries) and never move a message backwards.
+The caller (``api/webhooks.py``) has already checked the signature with the account's port and
+the secrets from ``signing_account``. Both handlers are idempotent (providers retry) and never
+move a message backwards.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import TypeVar
 
-from resolvers.accounts import previous_secret_binding, secret_binding
-from resolvers.domain import MessageDirection, MessageStatus
-from resolvers.message_status import from_twilio
-from resolvers.messages import publish_message, to_message
+from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
+from providers.sms.errors import MalformedWebhook
+from providers.sms.port import OptSignal, SmsPort
+from resolvers.account_rows import previous_secret_binding, secret_binding
+from resolvers.messages import announce_message
 from resolvers.services import Services
 from resolvers.status_batches import StatusBatcher, StatusReport
-from resolvers.text import could_be_id, is_text
+from resolvers.text import could_be_id
+from resolvers.unit import unit_of_work
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
-from storage.types import INTEGER_MAX, utcnow
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"})
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
@@ -32,140 +35,103 @@ OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 @dataclass(frozen=True, slots=True)
 class SigningAccount:
     workspace_id: str
-    tokens: list[str]  # the current Auth Token, and the previous one during its grace period
+    port: SmsPort  # the account's provider: it reads the webhook and checks its signature
+    secrets: list[str]  # the current secret, and the previous one during its grace period
 
 
-async def signing_tokens(services: Services, account_id: str) -> SigningAccount | None:
-    """The tokens a webhook for this account may be signed with; None for an unknown account,
-    or one whose tokens no configured key opens."""
+async def signing_account(services: Services, account_id: str) -> SigningAccount | None:
+    """Who a webhook for this account comes from and the secrets it may be signed with; None
+    for an unknown account, or one whose secrets no configured key opens."""
     async with services.reads() as session:
         row = await queries.signing_secrets(session, account_id)
     if row is None:
         return None
-    workspace_id, current, previous, until = row
+    workspace_id, provider, current, previous, until = row
     stored = [(current, secret_binding(account_id))]
-    if previous and until is not None and until > utcnow():
+    if previous and until is not None and until > services.clock():
         stored.append((previous, previous_secret_binding(account_id)))
-    tokens = []
+    secrets = []
     for ciphertext, binding in stored:
         try:
-            tokens.append(services.secrets.decrypt(ciphertext, bound_to=binding))
+            secrets.append(services.secrets.decrypt(ciphertext, bound_to=binding))
         except SecretError as reason:
             # Nothing can be signed with a token no one can read: its webhooks are refused.
             log.warning("a webhook for account %s: a token cannot be read: %s", account_id, reason)
-    return SigningAccount(workspace_id, tokens) if tokens else None
+    if not secrets:
+        return None
+    return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], secrets)
 
 
 class MalformedCallbackError(ValueError):
-    """A signed callback carries a value Twilio never sends: it is refused (400) before anything
-    is written, so it cannot fail anyone else's report in the batch it would have joined."""
+    """A signed webhook carries a value the provider never sends: it is refused (400) before
+    anything is written, so it cannot fail anyone else's report in the batch it would have
+    joined."""
 
 
-_MAX_DIGITS = len(str(INTEGER_MAX))
-_M = SmsMessageRow.__table__.c  # type: ignore[attr-defined]
-
-
-def _count(params: Mapping[str, str], name: str) -> int | None:
-    """The whole number ``params[name]``; None when absent or empty (Twilio leaves some fields
-    blank). Only ASCII digits count: ``str.isdigit`` also takes other scripts' digits and
-    superscripts, which ``int`` reads or refuses. The value must fit the integer columns: a
-    larger one would fail its write."""
-    value = params.get(name)
-    if not value:
-        return None
-    if len(value) <= _MAX_DIGITS and value.isascii() and value.isdigit():
-        number = int(value)
-        if number <= INTEGER_MAX:
-            return number
-    raise MalformedCallbackError(f"{name} must be a whole number from 0 to {INTEGER_MAX}")
-
-
-def _text(params: Mapping[str, str], name: str, column: Any, *, multiline: bool = False) -> str:
-    """``params[name]`` ("" when absent) as it will be stored in ``column``: plain text (PostgreSQL
-    refuses NUL outright) no longer than the column holds."""
-    value = params.get(name) or ""
-    limit = column.type.length
-    if is_text(value, multiline=multiline) and (limit is None or len(value) <= limit):
-        return value
-    at_most = "" if limit is None else f" of at most {limit} characters"
-    raise MalformedCallbackError(f"{name} must be plain text{at_most}")
-
-
-def _sid(params: Mapping[str, str]) -> str:
-    sid = _text(params, "MessageSid", _M.provider_message_id)
-    return sid or _text(params, "SmsSid", _M.provider_message_id)
-
-
-def status_report(
-    workspace_id: str, account_id: str, params: Mapping[str, str], our_message_id: str | None
-) -> StatusReport | None:
-    """The report a status callback makes; None when it names no status or no message.
-    Raises MalformedCallbackError for a value Twilio never sends."""
-    status = from_twilio(params.get("MessageStatus") or params.get("SmsStatus"))
-    sid = _sid(params)
-    if our_message_id and not could_be_id(our_message_id):
-        raise MalformedCallbackError("mid must be the id of a message this server sent")
-    if status is None or not sid:
-        return None
-    return StatusReport(
-        workspace_id=workspace_id,
-        account_id=account_id,
-        provider_message_id=sid,
-        message_id=our_message_id or None,
-        status=status,
-        error_code=_count(params, "ErrorCode"),
-    )
+def _read(read: Callable[[Mapping[str, str]], T], form: Mapping[str, str]) -> T:
+    """What the port reads from ``form``; its refusal of a malformed one, as ours."""
+    try:
+        return read(form)
+    except MalformedWebhook as refusal:
+        raise MalformedCallbackError(str(refusal)) from None
 
 
 async def record_status(
     batcher: StatusBatcher,
-    workspace_id: str,
+    sender: SigningAccount,
     account_id: str,
-    params: Mapping[str, str],
+    form: Mapping[str, str],
     our_message_id: str | None,
 ) -> bool:
-    """Apply a status callback once its batch committed; True when the message changed.
-    Unknown messages, replays and steps backwards change nothing."""
-    report = status_report(workspace_id, account_id, params, our_message_id)
-    return report is not None and await batcher.record(report)
+    """Apply a delivery report once its batch committed; True when the message changed.
+    Unknown messages, replays, steps backwards and forms that name no report change nothing.
+    Raises MalformedCallbackError for a value the provider never sends."""
+    report = _read(sender.port.delivery_report, form)
+    if our_message_id and not could_be_id(our_message_id):
+        raise MalformedCallbackError("mid must be the id of a message this server sent")
+    if report is None:
+        return False
+    return await batcher.record(
+        StatusReport(
+            workspace_id=sender.workspace_id,
+            account_id=account_id,
+            provider=sender.port.provider,
+            provider_message_id=report.provider_message_id,
+            message_id=our_message_id or None,
+            status=report.status,
+            error_code=report.error_code,
+        )
+    )
 
 
 async def record_inbound(
-    services: Services, workspace_id: str, account_id: str, params: Mapping[str, str]
+    services: Services, sender: SigningAccount, account_id: str, form: Mapping[str, str]
 ) -> bool:
-    """Store an inbound SMS once per MessageSid and apply STOP / START. True when new.
-    Raises MalformedCallbackError for a value Twilio never sends."""
-    sid = _sid(params)
-    sender = _text(params, "From", _M.from_number).strip()
-    to = _text(params, "To", _M.to_number).strip()
-    body = _text(params, "Body", _M.body, multiline=True)
-    if not sid or not sender:
+    """Store an inbound SMS once per provider message id and apply STOP / START. True when
+    new. Raises MalformedCallbackError for a value the provider never sends."""
+    inbound = _read(sender.port.inbound_message, form)
+    if inbound is None:
         return False
-    now = utcnow()
+    workspace_id = sender.workspace_id
+    now = services.clock()
+    stored = {name: value for name, value in asdict(inbound).items() if name != "opt"}
     row = SmsMessageRow(
+        **stored,  # the reply's fields are named as the row's columns
         id=new_id(),
         workspace_id=workspace_id,
         account_id=account_id,
-        direction=MessageDirection.INBOUND.value,
-        from_number=sender,
-        to_number=to,
-        body=body,
-        status=MessageStatus.RECEIVED.value,
-        provider_message_id=sid,
-        segments=_count(params, "NumSegments"),
+        direction=MessageDirection.INBOUND,
+        status=MessageStatus.RECEIVED,
         created_at=now,
         updated_at=now,
     )
-    keyword = body.strip().upper()
-    opt_out_type = (params.get("OptOutType") or "").strip().upper()
-    async with services.writes() as session:
-        inserted = await message_queries.insert_once(session, row)
-        if inserted:
-            if keyword in OPT_OUT_WORDS or opt_out_type == "STOP":
-                await message_queries.opt_out(session, workspace_id, sender, now)
-            elif keyword in OPT_IN_WORDS or opt_out_type == "START":
-                await message_queries.opt_in(session, workspace_id, sender)
-        await session.commit()
-    if inserted:
-        await publish_message(services, workspace_id, to_message(row))
-    return inserted
+    keyword = inbound.body.strip().upper()
+    async with unit_of_work(services.writes) as unit:
+        if not await message_queries.insert_once(unit.session, row):
+            return False  # a retried webhook: stored already
+        if keyword in OPT_OUT_WORDS or inbound.opt is OptSignal.OPT_OUT:
+            await message_queries.opt_out(unit.session, workspace_id, inbound.from_number, now)
+        elif keyword in OPT_IN_WORDS or inbound.opt is OptSignal.OPT_IN:
+            await message_queries.opt_in(unit.session, workspace_id, inbound.from_number)
+        announce_message(unit, services, row, sender.port)
+    return True

@@ -16,8 +16,8 @@ from enum import Enum
 from functools import cache
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
+from domain.messages import Message
 from resolvers.api_keys import KeyRevoked
-from resolvers.domain import Message
 from resolvers.events import AccountEvent, SendersChanged
 
 

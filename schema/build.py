@@ -22,13 +22,13 @@ from strawberry.extensions import (
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
+from resolvers.errors import is_outage
 from schema.context import Context
 from schema.fanout import SharedSubscriptions, group_key
 from schema.limits import DocumentLimits, limits_rule
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
-from storage.db import is_outage
 
 log = logging.getLogger(__name__)
 

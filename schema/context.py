@@ -7,7 +7,7 @@ from typing import Any
 
 from strawberry.types import Info as _Info
 
-from resolvers.domain import Caller
+from domain.vocabulary import Caller
 from resolvers.services import Services
 
 

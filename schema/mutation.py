@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
 import strawberry
 
@@ -21,34 +21,25 @@ from schema.types import (
     SmsIntegrationPayload,
     SmsMessage,
     UpdateSmsAccountInput,
+    shown,
 )
 
-_FIELDS = ("display_name", "sender_id", "dlt_entity_id", "client_id", "auth_token", "base_url")
-_GRAPHQL_NAMES = {
-    "display_name": "displayName",
-    "sender_id": "senderId",
-    "dlt_entity_id": "dltEntityId",
-    "client_id": "clientId",
-    "auth_token": "authToken",
-    "base_url": "baseUrl",
-}
 
-
-def _given(data: Any) -> dict[str, str | None]:
-    """The input's fields that were given a value, by their GraphQL names (null = not given)."""
+def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | None]:
+    """The form's fields that were given a value, by name (null = not given)."""
     given: dict[str, str | None] = {}
-    for name in _FIELDS:
-        value = getattr(data, name)
-        if value is not strawberry.UNSET and value is not None:
-            given[_GRAPHQL_NAMES[name]] = value
+    for field in dataclasses.fields(data):
+        value = getattr(data, field.name)
+        if field.name != "provider" and value is not strawberry.UNSET and value is not None:
+            given[field.name] = value
     return given
 
 
 def _payload(result: AccountResult) -> SmsAccountPayload:
     return SmsAccountPayload(
-        account=None if result.account is None else SmsAccount.of(result.account),
+        account=None if result.account is None else shown(SmsAccount, result.account),
         message=result.message,
-        errors=[SmsError.of(error) for error in result.errors],
+        errors=[shown(SmsError, error) for error in result.errors],
     )
 
 
@@ -117,6 +108,6 @@ class Mutation:
             context.services, context.caller, str(input.account_id), input.to, input.body
         )
         return SendSmsPayload(
-            message=None if result.message is None else SmsMessage.of(result.message),
-            errors=[SmsError.of(error) for error in result.errors],
+            message=None if result.message is None else shown(SmsMessage, result.message),
+            errors=[shown(SmsError, error) for error in result.errors],
         )

@@ -5,9 +5,9 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 
+from domain.vocabulary import MessageDirection
 from resolvers import accounts, integration, messages, senders
 from resolvers.catalog import PROVIDERS
-from resolvers.domain import MessageDirection
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import (
@@ -18,6 +18,7 @@ from schema.types import (
     SmsMessageConnection,
     SmsProviderInfo,
     SmsSender,
+    shown,
 )
 
 _PROVIDERS = [SmsProviderInfo.of(info) for info in PROVIDERS]
@@ -46,14 +47,14 @@ class Query:
     async def sms_accounts(self, info: Info) -> SmsAccountList:
         page = await accounts.list_accounts(info.context.services, info.context.caller)
         return SmsAccountList(
-            stats=SmsAccountStats.of(page.stats),
-            nodes=[SmsAccount.of(account) for account in page.nodes],
+            stats=shown(SmsAccountStats, page.stats),
+            nodes=[shown(SmsAccount, account) for account in page.nodes],
         )
 
     @strawberry.field(permission_classes=allowed("smsAccount"))
     async def sms_account(self, info: Info, id: strawberry.ID) -> SmsAccount | None:
         account = await accounts.get_account(info.context.services, info.context.caller, str(id))
-        return None if account is None else SmsAccount.of(account)
+        return None if account is None else shown(SmsAccount, account)
 
     @strawberry.field(
         permission_classes=allowed("smsSenders"),
@@ -61,7 +62,7 @@ class Query:
     )
     async def sms_senders(self, info: Info) -> list[SmsSender]:
         found = await senders.list_senders(info.context.services, info.context.caller)
-        return [SmsSender.of(sender) for sender in found]
+        return [shown(SmsSender, sender) for sender in found]
 
     @strawberry.field(
         permission_classes=allowed("smsMessages"),

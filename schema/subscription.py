@@ -10,7 +10,7 @@ from graphql import GraphQLError
 from resolvers import events, messages
 from schema.context import Info
 from schema.permissions import allowed
-from schema.types import SmsAccountEvent, SmsMessage, SmsSender
+from schema.types import SmsAccountEvent, SmsMessage, SmsSender, shown
 
 
 def _refetch(slow: events.SubscriberTooSlowError) -> GraphQLError:
@@ -37,7 +37,7 @@ class Subscription:
     )
     async def sms_senders_changed(self, info: Info) -> AsyncGenerator[list[SmsSender], None]:
         async for senders in events.sender_lists(info.context.services, info.context.caller):
-            yield [SmsSender.of(sender) for sender in senders]
+            yield [shown(SmsSender, sender) for sender in senders]
 
     @strawberry.subscription(
         permission_classes=allowed("smsMessageUpdated"),
@@ -48,6 +48,6 @@ class Subscription:
             async for message in messages.message_updates(
                 info.context.services, info.context.caller
             ):
-                yield SmsMessage.of(message)
+                yield shown(SmsMessage, message)
         except events.SubscriberTooSlowError as slow:
             raise _refetch(slow) from None

@@ -2,76 +2,64 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import fields
 from datetime import datetime
+from typing import TypeVar
 
 import strawberry
 
-from resolvers import domain
-from resolvers.catalog import ProviderField, ProviderInfo
-from resolvers.errors import ErrorCode, FieldError
+from domain import accounts, messages
+from domain.vocabulary import (
+    AccountStatus,
+    ErrorCode,
+    MessageDirection,
+    MessageStatus,
+    SenderKind,
+    SmsProvider,
+    VerificationFailure,
+)
+from resolvers.catalog import ProviderInfo
 from resolvers.events import AccountEvent, AccountEventKind
 
+T = TypeVar("T")
+
+
+def shown(kind: type[T], view: object) -> T:
+    """The GraphQL object of a use case's view: each of its fields, copied by name."""
+    make: Callable[..., T] = kind
+    return make(**{field.name: getattr(view, field.name) for field in fields(kind)})  # type: ignore[arg-type]
+
+
 # The use cases' enums under their GraphQL names (strawberry marks the classes in place).
-strawberry.enum(domain.Provider, name="SmsProvider")
-strawberry.enum(domain.AccountStatus, name="SmsAccountStatus")
-strawberry.enum(domain.SenderKind, name="SenderKind")
-strawberry.enum(domain.VerificationFailure, name="VerificationFailure")
+strawberry.enum(SmsProvider, name="SmsProvider")
+strawberry.enum(AccountStatus, name="SmsAccountStatus")
+strawberry.enum(SenderKind, name="SenderKind")
+strawberry.enum(VerificationFailure, name="VerificationFailure")
 strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
-strawberry.enum(domain.MessageDirection, name="MessageDirection")
-strawberry.enum(domain.MessageStatus, name="MessageStatus")
+strawberry.enum(MessageDirection, name="MessageDirection")
+strawberry.enum(MessageStatus, name="MessageStatus")
 
 
-@strawberry.type(description="A connected SMS provider account, as shown on its card.")
-class SmsAccount:
+@strawberry.type(
+    name="SmsAccount", description="A connected SMS provider account, as shown on its card."
+)
+class SmsAccount(accounts.Account):
+    """The account's fields are ``domain.accounts.Account``'s (their annotations are resolved
+    here, hence the enums imported by name); only what GraphQL says more about some of them is
+    written here."""
+
     id: strawberry.ID
-    provider: domain.Provider
-    display_name: str
-    sender_id: str | None
-    sender_kind: domain.SenderKind | None
-    dlt_entity_id: str | None
-    client_id: str
     auth_token_hint: str = strawberry.field(
         description="The Auth Token is never returned: this is •••• and its last 4 characters."
     )
-    base_url: str
-    status: domain.AccountStatus
-    failure: domain.VerificationFailure | None
-    failure_message: str | None
-    trial: bool | None
-    inbound_webhook_url: str | None
-    verified_at: datetime | None
     last_checked_at: datetime | None = strawberry.field(
         description=(
             "When Twilio last confirmed (or refused) this account: Verify, or the scheduled "
             "health check of a verified account."
         )
     )
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, account: domain.Account) -> SmsAccount:
-        return cls(
-            id=strawberry.ID(account.id),
-            provider=account.provider,
-            display_name=account.display_name,
-            sender_id=account.sender_id,
-            sender_kind=account.sender_kind,
-            dlt_entity_id=account.dlt_entity_id,
-            client_id=account.client_id,
-            auth_token_hint=account.auth_token_hint,
-            base_url=account.base_url,
-            status=account.status,
-            failure=account.failure,
-            failure_message=account.failure_message,
-            trial=account.trial,
-            inbound_webhook_url=account.inbound_webhook_url,
-            verified_at=account.verified_at,
-            last_checked_at=account.last_checked_at,
-            created_at=account.created_at,
-            updated_at=account.updated_at,
-        )
 
 
 @strawberry.type(description="The stat row of the SMS Accounts page.")
@@ -79,14 +67,6 @@ class SmsAccountStats:
     connected: int
     verified: int
     awaiting_action: int
-
-    @classmethod
-    def of(cls, stats: domain.Stats) -> SmsAccountStats:
-        return cls(
-            connected=stats.connected,
-            verified=stats.verified,
-            awaiting_action=stats.awaiting_action,
-        )
 
 
 @strawberry.type
@@ -109,21 +89,10 @@ class SmsProviderField:
     hint: str | None
     default_value: str | None
 
-    @classmethod
-    def of(cls, field: ProviderField) -> SmsProviderField:
-        return cls(
-            name=field.name,
-            label=field.label,
-            required=field.required,
-            secret=field.secret,
-            hint=field.hint,
-            default_value=field.default_value,
-        )
-
 
 @strawberry.type
 class SmsProviderInfo:
-    provider: domain.Provider
+    provider: SmsProvider
     label: str
     fields: list[SmsProviderField]
 
@@ -132,7 +101,7 @@ class SmsProviderInfo:
         return cls(
             provider=info.provider,
             label=info.label,
-            fields=[SmsProviderField.of(field) for field in info.fields],
+            fields=[shown(SmsProviderField, field) for field in info.fields],
         )
 
 
@@ -140,19 +109,9 @@ class SmsProviderInfo:
 class SmsSender:
     account_id: strawberry.ID
     display_name: str
-    provider: domain.Provider
+    provider: SmsProvider
     sender_id: str
-    sender_kind: domain.SenderKind
-
-    @classmethod
-    def of(cls, sender: domain.Sender) -> SmsSender:
-        return cls(
-            account_id=strawberry.ID(sender.account_id),
-            display_name=sender.display_name,
-            provider=sender.provider,
-            sender_id=sender.sender_id,
-            sender_kind=sender.sender_kind,
-        )
+    sender_kind: SenderKind
 
 
 @strawberry.type(description="An expected problem: a field (or null), a code and a sentence.")
@@ -160,10 +119,6 @@ class SmsError:
     field: str | None
     code: ErrorCode
     message: str
-
-    @classmethod
-    def of(cls, error: FieldError) -> SmsError:
-        return cls(field=error.field, code=error.code, message=error.message)
 
 
 @strawberry.type
@@ -181,7 +136,7 @@ class SmsIntegrationPayload:
 
 @strawberry.input
 class AddSmsAccountInput:
-    provider: domain.Provider
+    provider: SmsProvider
     display_name: str | None = strawberry.UNSET
     sender_id: str
     dlt_entity_id: str | None = strawberry.UNSET
@@ -204,52 +159,28 @@ class UpdateSmsAccountInput:
 class SmsAccountEvent:
     kind: AccountEventKind
     account: SmsAccount
-    previous_status: domain.AccountStatus | None
+    previous_status: AccountStatus | None
     stats: SmsAccountStats
 
     @classmethod
     def of(cls, event: AccountEvent) -> SmsAccountEvent:
         return cls(
             kind=event.kind,
-            account=SmsAccount.of(event.account),
+            account=shown(SmsAccount, event.account),
             previous_status=event.previous_status,
-            stats=SmsAccountStats.of(event.stats),
+            stats=shown(SmsAccountStats, event.stats),
         )
 
 
 @strawberry.type(description="One SMS sent or received through an account.")
-class SmsMessage:
+class SmsMessage(messages.Message):
+    """The message's fields are ``domain.messages.Message``'s; only their GraphQL names and
+    types are said here where they differ."""
+
     id: strawberry.ID
     account_id: strawberry.ID
-    direction: domain.MessageDirection
-    from_: str = strawberry.field(name="from")
-    to: str
-    body: str
-    status: domain.MessageStatus
-    provider_message_id: str | None
-    error_code: int | None
-    error_message: str | None
-    segments: int | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, message: domain.Message) -> SmsMessage:
-        return cls(
-            id=strawberry.ID(message.id),
-            account_id=strawberry.ID(message.account_id),
-            direction=message.direction,
-            from_=message.from_number,
-            to=message.to_number,
-            body=message.body,
-            status=message.status,
-            provider_message_id=message.provider_message_id,
-            error_code=message.error_code,
-            error_message=message.error_message,
-            segments=message.segments,
-            created_at=message.created_at,
-            updated_at=message.updated_at,
-        )
+    from_number: str = strawberry.field(name="from")
+    to_number: str = strawberry.field(name="to")
 
 
 @strawberry.type
@@ -270,9 +201,9 @@ class SmsMessageConnection:
     page_info: PageInfo
 
     @classmethod
-    def of(cls, page: domain.MessagePage) -> SmsMessageConnection:
+    def of(cls, page: messages.MessagePage) -> SmsMessageConnection:
         return cls(
-            edges=[SmsMessageEdge(cursor=c, node=SmsMessage.of(m)) for c, m in page.nodes],
+            edges=[SmsMessageEdge(cursor=c, node=shown(SmsMessage, m)) for c, m in page.nodes],
             page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
         )
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
 from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
 from storage.models import OptOut, SmsAccountRow, SmsMessageRow
 
 _M = SmsMessageRow.__table__.c  # type: ignore[attr-defined]
@@ -21,12 +22,17 @@ async def page(
     workspace_id: str,
     *,
     account_id: str | None,
-    direction: str | None,
+    direction: MessageDirection | None,
     after: tuple[datetime, str] | None,
     limit: int,
-) -> Sequence[SmsMessageRow]:
-    """Newest first, from just after the cursor ``(created_at, id)``."""
-    statement = select(SmsMessageRow).where(_M.workspace_id == workspace_id)
+) -> list[tuple[SmsMessageRow, SmsProvider]]:
+    """(message, its account's provider), newest first, from just after the cursor
+    ``(created_at, id)``."""
+    statement = (
+        select(SmsMessageRow, _A.provider)
+        .join(SmsAccountRow, _A.id == _M.account_id)
+        .where(_M.workspace_id == workspace_id)
+    )
     if account_id is not None:
         statement = statement.where(_M.account_id == account_id)
     if direction is not None:
@@ -37,7 +43,7 @@ async def page(
             or_(_M.created_at < created_at, and_(_M.created_at == created_at, _M.id < message_id))
         )
     statement = statement.order_by(_M.created_at.desc(), _M.id.desc()).limit(limit)
-    return (await session.execute(statement)).scalars().all()
+    return [(row, provider) for row, provider in (await session.execute(statement)).all()]
 
 
 async def is_opted_out(session: AsyncSession, workspace_id: str, phone_number: str) -> bool:
@@ -74,7 +80,7 @@ _ADVANCE = (
     update(SmsMessageRow)
     .where(
         _M.account_id == bindparam("p_account_id"),
-        _M.direction == "OUTBOUND",
+        _M.direction == MessageDirection.OUTBOUND,
         _M.status.in_(bindparam("p_allowed_from", expanding=True)),
         or_(
             _M.provider_message_id == bindparam("p_sid"),
@@ -97,8 +103,8 @@ async def advance(
     *,
     provider_message_id: str,
     message_id: str | None,
-    status: str,
-    allowed_from: Collection[str],
+    status: MessageStatus,
+    allowed_from: Collection[MessageStatus],
     error_code: int | None,
     now: datetime,
 ) -> SmsMessageRow | None:
@@ -132,24 +138,6 @@ async def insert_once(session: AsyncSession, row: SmsMessageRow) -> bool:
         return True
     except IntegrityError:
         return False
-
-
-async def fail_sender(
-    session: AsyncSession, account_id: str, version: int, failure: str, now: datetime
-) -> bool:
-    """Flip a VERIFIED account to FAILED after Twilio said its sender or credentials are gone."""
-    result = await session.execute(
-        update(SmsAccountRow)
-        .where(
-            _A.id == account_id,
-            _A.status == "VERIFIED",
-            _A.credentials_version == version,
-            _A.removed_at.is_(None),
-        )
-        .values(status="FAILED", failure=failure, verified_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
 
 async def save(session: AsyncSession, row: SmsMessageRow) -> bool:

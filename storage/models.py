@@ -8,7 +8,17 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import UTCDateTime, utcnow
+from domain.text import MESSAGE_ADDRESS_LENGTH
+from domain.vocabulary import (
+    AccountStatus,
+    MessageDirection,
+    MessageStatus,
+    SenderKind,
+    SmsProvider,
+    StoredFailure,
+    stored_failure,
+)
+from storage.types import EnumText, UTCDateTime, utcnow
 
 
 def new_id() -> str:
@@ -75,17 +85,17 @@ class SmsAccountRow(SQLModel, table=True):
     workspace_id: str = Field(
         sa_column=Column(String(36), ForeignKey("workspaces.id"), nullable=False)
     )
-    provider: str = Field(max_length=16)
+    provider: SmsProvider = Field(sa_type=EnumText(SmsProvider, 16))
     display_name: str = Field(max_length=100)
     sender_id: str | None = Field(default=None, max_length=64)
-    sender_kind: str | None = Field(default=None, max_length=32)
+    sender_kind: SenderKind | None = Field(default=None, sa_type=EnumText(SenderKind, 32))
     dlt_entity_id: str | None = Field(default=None, max_length=30)
     client_id: str = Field(max_length=64)
     auth_token_ciphertext: str = Field(max_length=512)
     auth_token_hint: str = Field(max_length=4)
     base_url: str = Field(max_length=2048)
-    status: str = Field(max_length=16)
-    failure: str | None = Field(default=None, max_length=32)
+    status: AccountStatus = Field(sa_type=EnumText(AccountStatus, 16))
+    failure: StoredFailure | None = Field(default=None, sa_type=EnumText(stored_failure, 32))
     trial: bool | None = Field(default=None)
     verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     credentials_version: int = Field(default=1)
@@ -119,12 +129,12 @@ class SmsMessageRow(SQLModel, table=True):
     account_id: str = Field(
         sa_column=Column(String(36), ForeignKey("sms_accounts.id"), nullable=False)
     )
-    direction: str = Field(max_length=16)
-    from_number: str = Field(max_length=64)
-    to_number: str = Field(max_length=64)
+    direction: MessageDirection = Field(sa_type=EnumText(MessageDirection, 16))
+    from_number: str = Field(max_length=MESSAGE_ADDRESS_LENGTH)
+    to_number: str = Field(max_length=MESSAGE_ADDRESS_LENGTH)
     body: str = Field(sa_type=Text)
-    status: str = Field(max_length=16)
-    provider_message_id: str | None = Field(default=None, max_length=64)
+    status: MessageStatus = Field(sa_type=EnumText(MessageStatus, 16))
+    provider_message_id: str | None = Field(default=None, max_length=MESSAGE_ADDRESS_LENGTH)
     error_code: int | None = Field(default=None)
     error_message: str | None = Field(default=None, max_length=500)
     segments: int | None = Field(default=None)

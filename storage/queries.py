@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.account_states import ANY_STATUS, AccountMove
+from domain.vocabulary import AccountStatus
 from storage.models import ApiKey, SmsAccountRow, Workspace
 
 _A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
@@ -145,7 +147,7 @@ async def sender_owner(
     ).scalar()
 
 
-async def status_counts(session: AsyncSession, workspace_id: str) -> dict[str, int]:
+async def status_counts(session: AsyncSession, workspace_id: str) -> dict[AccountStatus, int]:
     """Live accounts by status: the stat row."""
     rows = await session.execute(
         select(_A.status, func.count())
@@ -163,6 +165,7 @@ async def account_by_id(session: AsyncSession, account_id: str) -> SmsAccountRow
 
 _SIGNING_SECRETS = select(
     _A.workspace_id,
+    _A.provider,
     _A.auth_token_ciphertext,
     _A.previous_auth_token_ciphertext,
     _A.previous_auth_token_until,
@@ -171,43 +174,58 @@ _SIGNING_SECRETS = select(
 
 async def signing_secrets(
     session: AsyncSession, account_id: str
-) -> tuple[str, str, str | None, datetime | None] | None:
-    """(workspace id, token ciphertext, previous token ciphertext, previous valid until)."""
+) -> tuple[str, str, str, str | None, datetime | None] | None:
+    """(workspace id, provider, token ciphertext, previous token ciphertext, previous valid
+    until)."""
     connection = await session.connection()
     row = (await connection.execute(_SIGNING_SECRETS, {"account_id": account_id})).first()
-    return None if row is None else (row[0], row[1], row[2], row[3])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
-async def record_check(
-    session: AsyncSession,
-    account_id: str,
-    version: int,
-    running_status: str,
-    values: dict[str, Any],
-) -> bool:
-    """Write a check's outcome only if the account still has the status the check ran under
-    (VERIFYING for Verify, VERIFIED for a health check) and the credentials it checked: a
-    concurrent edit, removal or new Verify wins, and the lease is released."""
+async def move_account(
+    session: AsyncSession, account_id: str, move: AccountMove, *, version: int | None = None
+) -> SmsAccountRow | None:
+    """Apply one move of the state machine, only if the account is still live, in one of the
+    statuses the move starts from and (given ``version``) on the credentials it was decided for:
+    a concurrent edit, removal or new Verify wins. The account as it now is, or None when it
+    did not move."""
+    conditions = [_A.id == account_id, _A.removed_at.is_(None)]
+    if move.allowed_from != ANY_STATUS:
+        conditions.append(_A.status.in_(move.allowed_from))
+    if version is not None:
+        conditions.append(_A.credentials_version == version)
     result = await session.execute(
         update(SmsAccountRow)
-        .where(
-            _A.id == account_id,
-            _A.credentials_version == version,
-            _A.status == running_status,
-            _A.removed_at.is_(None),
-        )
-        # The lease is released unless the outcome holds it on (a check rescheduled).
-        .values(**{"verify_lease_until": None, **values})
+        .where(*conditions)
+        .values(**_move_values(move))
+        .returning(*_A)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    moved = result.first()
+    return None if moved is None else SmsAccountRow(**moved._mapping)
+
+
+def _move_values(move: AccountMove) -> dict[str, Any]:
+    values = move.columns()
+    if move.new_credentials:
+        values["credentials_version"] = _A.credentials_version + 1
+    return values
+
+
+def apply_move(row: SmsAccountRow, move: AccountMove) -> None:
+    """Apply a move to a row this transaction holds locked (the session's flush writes it)."""
+    assert row.status in move.allowed_from, f"{row.status} cannot make this move"
+    for name, value in move.columns().items():
+        setattr(row, name, value)
+    if move.new_credentials:
+        row.credentials_version += 1
 
 
 async def renew_lease(
     session: AsyncSession,
     account_id: str,
     version: int,
-    status: str,
+    status: AccountStatus,
     lease_until: datetime | None,
 ) -> bool:
     """Extend a running check's lease (None gives it back); False when the account is no longer
@@ -225,6 +243,17 @@ async def renew_lease(
         .execution_options(synchronize_session=False)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def remove_account(row: SmsAccountRow, now: datetime) -> None:
+    """Take a locked row out of every list; its secrets are destroyed, and checks of its
+    credentials can no longer write a verdict."""
+    row.removed_at = now
+    row.updated_at = now
+    row.auth_token_ciphertext = ""
+    row.previous_auth_token_ciphertext = None
+    row.previous_auth_token_until = None
+    row.credentials_version += 1
 
 
 def _unleased(now: datetime) -> ColumnElement[bool]:
@@ -265,7 +294,8 @@ async def claim_expired_checks(
     session: AsyncSession, now: datetime, lease_until: datetime, limit: int
 ) -> list[tuple[str, int]]:
     """(id, credentials version) of VERIFYING accounts whose lease expired, now leased to us."""
-    return await _claim(session, and_(_A.status == "VERIFYING", _unleased(now)), lease_until, limit)
+    verifying = and_(_A.status == AccountStatus.VERIFYING, _unleased(now))
+    return await _claim(session, verifying, lease_until, limit)
 
 
 async def claim_due_health_checks(
@@ -279,7 +309,7 @@ async def claim_due_health_checks(
         and_(_A.next_check_at.is_(None), _A.last_checked_at <= legacy_cutoff),
     )
     return await _claim(
-        session, and_(_A.status == "VERIFIED", due, _unleased(now)), lease_until, limit
+        session, and_(_A.status == AccountStatus.VERIFIED, due, _unleased(now)), lease_until, limit
     )
 
 
@@ -292,7 +322,7 @@ async def senders(session: AsyncSession, workspace_id: str) -> Sequence[Any]:
             .where(
                 _A.workspace_id == workspace_id,
                 _A.removed_at.is_(None),
-                _A.status == "VERIFIED",
+                _A.status == AccountStatus.VERIFIED,
                 _A.sender_id.is_not(None),
                 _W.sms_enabled.is_(True),
             )
@@ -351,25 +381,24 @@ async def replace_secret(
 
 
 async def forget_token(
-    session: AsyncSession, account_id: str, old: str, *, failure: str, now: datetime
-) -> bool:
-    """Drop an Auth Token no key opens (unless it changed meanwhile): the account fails with
-    ``failure`` until its token is entered again."""
+    session: AsyncSession, account_id: str, old: str, move: AccountMove
+) -> SmsAccountRow | None:
+    """Drop an Auth Token no key opens (unless it changed meanwhile), making ``move`` (to
+    FAILED): the account fails until its token is entered again. The account as it now is, or
+    None when its token changed meanwhile."""
     result = await session.execute(
         update(SmsAccountRow)
         .where(_A.id == account_id, _A.auth_token_ciphertext == old)
         .values(
             auth_token_ciphertext="",
-            status="FAILED",
-            failure=failure,
-            verified_at=None,
-            verify_lease_until=None,
             credentials_version=_A.credentials_version + 1,
-            updated_at=now,
+            **move.columns(),
         )
+        .returning(*_A)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    forgotten = result.first()
+    return None if forgotten is None else SmsAccountRow(**forgotten._mapping)
 
 
 async def forget_previous_token(session: AsyncSession, account_id: str, old: str) -> bool:

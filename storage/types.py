@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-
-# The largest value every integer column holds: PostgreSQL's INTEGER is 32 bits (SQLite's are 64).
-# A larger number fails its write, so numbers from outside are checked against it first.
-INTEGER_MAX = 2**31 - 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -36,3 +34,34 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+E = TypeVar("E", bound=Enum)
+
+
+class EnumText(TypeDecorator[E]):
+    """One of our enums, stored as its value's text (the spellings the column always held): the
+    row reads and writes the enum, never a string.
+
+    ``parse`` reads a stored value back (the enum class itself, or a function for a column that
+    holds one of several enums); ``length`` is the column's VARCHAR length.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, parse: Callable[[str], E], length: int) -> None:
+        super().__init__(length)
+        self.parse = parse
+        self.length = length
+
+    def process_bind_param(self, value: E | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not isinstance(value, Enum):
+            raise TypeError(f"{value!r} given to an enum column")
+        text: str = value.value
+        return text
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> E | None:
+        return None if value is None else self.parse(value)

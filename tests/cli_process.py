@@ -47,6 +47,18 @@ async def sms_accounts(*args: str, env: dict[str, str], cwd: Path) -> Finished:
     return Finished(process.returncode, stdout.decode(), stderr.decode())
 
 
+def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "api.cli", *args]
+    environment = (
+        {key: value for key, value in os.environ.items() if not key.startswith("SMS_")}
+        | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        | env
+    )
+    return subprocess.run(
+        command, env=environment, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def stop_process(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
     """SIGTERM, as a supervisor stops a command; killed when it has not ended 10 s later."""
     process.terminate()

@@ -20,9 +20,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from api.app import create_app
+from api.bootstrap import Runtime, build_services
 from api.settings import Settings
+from domain.vocabulary import Role
 from resolvers.api_keys import create_api_key
-from resolvers.domain import Role
 from storage.db import create_engine, create_sessionmakers
 from storage.migrate import migrate
 
@@ -101,7 +102,8 @@ class Api:
     """A GraphQL client over the ASGI app: real documents, real variables, real HTTP semantics."""
 
     http: httpx.AsyncClient
-    app: Any = None
+    app: Any
+    runtime: Runtime  # what the app runs on: its services, verifier, database
 
     async def post(
         self, key: str | None, query: str, variables: dict[str, Any] | None = None
@@ -150,17 +152,18 @@ def make_api(
     @asynccontextmanager
     async def build(**overrides: Any) -> AsyncIterator[Api]:
         overrides.setdefault("retry_base_seconds", 0.01)
-        app = create_app(
+        runtime = build_services(
             settings_factory(**overrides),
-            twilio_transport=httpx.MockTransport(twilio.async_handler),
+            provider_transport=httpx.MockTransport(twilio.async_handler),
             resolver=resolver,
         )
+        app = create_app(runtime)
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(transport=transport, base_url="http://testserver") as http,
         ):
-            yield Api(http, app)
+            yield Api(http, app, runtime)
 
     return build
 

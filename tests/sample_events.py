@@ -5,22 +5,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from resolvers.domain import (
-    Account,
+from domain.accounts import Account, Sender
+from domain.messages import Message
+from domain.vocabulary import (
     AccountStatus,
-    Message,
     MessageDirection,
     MessageStatus,
-    Provider,
-    Sender,
     SenderKind,
+    SmsProvider,
     VerificationFailure,
 )
 
 NOW = datetime(2026, 11, 30, 3, 20, 1, 123456, tzinfo=UTC)
 ACCOUNT = Account(
     id="a1",
-    provider=Provider.TWILIO,
+    provider=SmsProvider.TWILIO,
     display_name="Support line ☎",
     sender_id="+14155550123",
     sender_kind=SenderKind.PHONE_NUMBER,
@@ -38,7 +37,7 @@ ACCOUNT = Account(
     created_at=NOW,
     updated_at=NOW,
 )
-SENDER = Sender("a1", "Support", Provider.TWILIO, "MG" + "1" * 32, SenderKind.MESSAGING_SERVICE)
+SENDER = Sender("a1", "Support", SmsProvider.TWILIO, "MG" + "1" * 32, SenderKind.MESSAGING_SERVICE)
 MESSAGE = Message(
     id="m1",
     account_id="a1",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import PG_URL
-from tests.e2e.test_server_process import Server
+from tests.e2e.server import Server
 from tests.redis_server import REDIS_SERVER, wait_until
 
 
@@ -34,7 +35,11 @@ def bus_state(server: Server) -> str | None:
 
 def wait_for_bus(servers: list[Server], state: str) -> None:
     for server in servers:
-        wait_until(lambda s=server: bus_state(s) == state, f"{server.url} bus never {state}")
+        wait_until(functools.partial(_bus_is, server, state), f"{server.url} bus never {state}")
+
+
+def _bus_is(server: Server, state: str) -> bool:
+    return bus_state(server) == state
 
 
 def ws_url(server: Server) -> str:

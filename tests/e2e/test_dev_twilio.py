@@ -20,7 +20,7 @@ import pytest
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy, HostPolicyError
 from tests.cli_process import stop_process
 from tests.conftest import TEST_KEY
-from tests.e2e.test_server_process import Server, cli, environment, free_port, run
+from tests.e2e.server import Server, cli, environment, free_port, run
 from tests.integration.documents import ACCOUNT, SET_ENABLED
 
 # The README's documents (the GraphiQL walk), as a newcomer pastes them.
@@ -69,8 +69,13 @@ class DevTwilio:
         lines: queue.Queue[str] = queue.Queue()
         assert self.process.stdout is not None
         stdout = self.process.stdout
-        threading.Thread(target=lambda: [lines.put(line) for line in stdout], daemon=True).start()
-        printed = []
+
+        def read() -> None:
+            for line in stdout:
+                lines.put(line)
+
+        threading.Thread(target=read, daemon=True).start()
+        printed: list[str] = []
         while not printed or LAST_LINE not in printed[-1]:
             try:
                 printed.append(lines.get(timeout=30))

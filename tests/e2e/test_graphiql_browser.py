@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import account_input
-from tests.e2e.test_server_process import Server, environment
+from tests.e2e.server import Server, environment
 from tests.integration.documents import ADD, SET_ENABLED
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import AUTH_TOKEN
-from tests.e2e.test_server_process import Server, environment
+from tests.e2e.server import Server, environment
 
 
 def test_json_logs_are_one_object_a_line_with_the_request_id_and_no_query_string(

@@ -18,9 +18,9 @@ from tests.e2e.replicas import (
     wait_for_bus,
     ws_url,
 )
-from tests.e2e.test_server_process import NEW_WORKSPACE, Server, environment, run
+from tests.e2e.server import NEW_WORKSPACE, Server, environment, run
 from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, UPDATE, VERIFY
-from tests.integration.test_subscriptions import ACCOUNT_CHANGED
+from tests.integration.live import ACCOUNT_CHANGED
 from tests.redis_server import RedisProcess
 from tests.twilio_double import TwilioDouble
 from tests.ws_client import GraphQLSocket, open_socket

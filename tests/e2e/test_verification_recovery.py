@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import PHONE, account_input, phone
-from tests.e2e.test_server_process import NEW_WORKSPACE, Server, environment, run
+from tests.e2e.server import NEW_WORKSPACE, Server, environment, run
 from tests.integration.documents import ACCOUNT, ADD, SET_ENABLED, VERIFY
 from tests.twilio_double import TwilioDouble
 

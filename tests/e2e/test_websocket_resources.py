@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_server_process import Server, environment, run
+from tests.e2e.server import Server, environment, run
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket, open_socket
 
 WARM_UP = 500

@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 import httpx
 import respx
 
-from providers.signature import compute_signature
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, Api, Keys
-from tests.integration.test_verification import twilio_answers, verified_card
+from providers.sms.twilio.signature import compute_signature
+from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys
+from tests.integration.steps import twilio_answers, verified_card
+from tests.twilio_fixtures import assert_request_matches_spec
 
 PUBLIC_URL = "https://sms.example.com"
 MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
@@ -116,3 +117,56 @@ async def deliver_and_reply(
 
 
 __all__ = ["MG_SID", "httpx"]
+
+
+TO = "+14155550100"
+
+
+def twilio_sends(twilio: respx.Router, *replies: Any) -> respx.Route:
+    answers = list(replies)
+
+    def answer(request: httpx.Request) -> Any:
+        assert_request_matches_spec(request)
+        reply = answers.pop(0) if len(answers) > 1 else answers[0]
+        if isinstance(reply, BaseException):
+            raise reply
+        return reply() if callable(reply) else reply
+
+    return twilio.post(MESSAGES_URL).mock(side_effect=answer)
+
+
+SID = "SM" + "a" * 32
+
+
+def status_params(status: str, sid: str = SID, **extra: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": sid,
+        "SmsSid": sid,
+        "MessageStatus": status,
+        "SmsStatus": status,
+        "From": PHONE,
+        "To": TO,
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+def inbound_params(body: str, sid: str = "SM" + "b" * 32, **extra: str) -> dict[str, str]:
+    return {
+        "AccountSid": ACCOUNT_SID,
+        "MessageSid": sid,
+        "SmsMessageSid": sid,
+        "From": TO,
+        "To": PHONE,
+        "Body": body,
+        "NumSegments": "1",
+        "NumMedia": "0",
+        "ApiVersion": "2010-04-01",
+        **extra,
+    }
+
+
+async def messages(api: Api, key: str, **variables: Any) -> dict[str, Any]:
+    result: dict[str, Any] = (await api.data(key, MESSAGES, variables))["smsMessages"]
+    return result

@@ -14,35 +14,10 @@ from tests.conftest import (
     PHONE,
     Api,
     Keys,
-    account_input,
     phone,
 )
-from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, REMOVE, SET_ENABLED, UPDATE
-
-
-async def enable(api: Api, key: str) -> None:
-    await api.data(key, SET_ENABLED, {"enabled": True})
-
-
-async def add(api: Api, key: str, **overrides: Any) -> dict[str, Any]:
-    payload: dict[str, Any] = (await api.data(key, ADD, {"input": account_input(**overrides)}))[
-        "addSmsAccount"
-    ]
-    return payload
-
-
-async def added(api: Api, key: str, **overrides: Any) -> dict[str, Any]:
-    payload = await add(api, key, **overrides)
-    assert payload["errors"] == []
-    account: dict[str, Any] = payload["account"]
-    return account
-
-
-async def update(api: Api, key: str, account_id: str, **fields: Any) -> dict[str, Any]:
-    result: dict[str, Any] = (await api.data(key, UPDATE, {"id": account_id, "input": fields}))[
-        "updateSmsAccount"
-    ]
-    return result
+from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, REMOVE
+from tests.integration.steps import add, added, enable, mark_verified, update
 
 
 async def test_adding_an_account_saves_a_draft_card(api: Api, keys: Keys) -> None:
@@ -238,10 +213,8 @@ async def test_the_accounts_page_costs_the_same_queries_for_two_or_twenty_accoun
     await enable(api, keys.admin)
 
     async def statements_for_one_page() -> int:
-        from api.app import create_app  # noqa: F401  (the app under test is already built)
-
         count = 0
-        engine = api.http._transport.app.state.engine  # type: ignore[attr-defined]
+        engine = api.runtime.database.engine
 
         def on_execute(*_: Any) -> None:
             nonlocal count
@@ -424,30 +397,3 @@ async def test_removing_an_account_takes_it_out_of_the_page_and_the_stats(
     assert [e["code"] for e in again["errors"]] == ["NOT_FOUND"]
     edit = await update(api, keys.admin, gone["id"], displayName="back?")
     assert [e["code"] for e in edit["errors"]] == ["NOT_FOUND"]
-
-
-async def mark_verified(database_url: str, account_id: str, *, failed: bool = False) -> None:
-    """Put an account in a state that part 2's verification produces (not reachable via API yet)."""
-    from sqlalchemy import text
-
-    from storage.db import create_engine
-
-    engine = create_engine(database_url)
-    async with engine.begin() as connection:
-        if failed:
-            await connection.execute(
-                text(
-                    "UPDATE sms_accounts SET status='FAILED', failure='INVALID_CREDENTIALS' "
-                    "WHERE id=:id"
-                ),
-                {"id": account_id},
-            )
-        else:
-            await connection.execute(
-                text(
-                    "UPDATE sms_accounts SET status='VERIFIED', trial=false, "
-                    "verified_at=updated_at WHERE id=:id"
-                ),
-                {"id": account_id},
-            )
-    await engine.dispose()

@@ -10,8 +10,7 @@ import respx
 from tests.conftest import ACCOUNT_SID, MG_SID, Api, Keys, phone
 from tests.integration.documents import ACCOUNT
 from tests.integration.messaging import send
-from tests.integration.test_accounts import add, added, enable, mark_verified, update
-from tests.integration.test_verification import verdict, verify
+from tests.integration.steps import add, added, enable, mark_verified, update, verdict, verify
 from tests.twilio_fixtures import account as twilio_account
 
 

@@ -9,8 +9,7 @@ import httpx
 import respx
 
 from tests.conftest import PHONE, Keys
-from tests.integration.test_accounts import added, enable
-from tests.integration.test_verification import ACCOUNT_URL, NUMBERS_URL, verdict, verify
+from tests.integration.steps import ACCOUNT_URL, NUMBERS_URL, added, enable, verdict, verify
 from tests.twilio_fixtures import account, incoming_numbers
 
 # A lease far longer than the test: only a lease given back lets the other replica in.

@@ -6,7 +6,7 @@ import asyncio
 
 from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, Api, Keys
 from tests.integration.documents import ACCOUNTS, REMOVE
-from tests.integration.test_accounts import add, added, enable, update
+from tests.integration.steps import add, added, enable, update
 
 ALREADY = "This sender is already connected as 'Sales line'."
 OTHER_SID = "AC" + "9" * 32

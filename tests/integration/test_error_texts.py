@@ -16,9 +16,8 @@ from sqlalchemy import text
 from storage.db import create_engine
 from tests.conftest import AUTH_TOKEN, Api, Keys, account_input
 from tests.integration.documents import ACCOUNTS, ADD, UPDATE
-from tests.integration.messaging import created_message, send, verified_account
-from tests.integration.test_accounts import enable
-from tests.integration.test_sending import TO, twilio_sends
+from tests.integration.messaging import TO, created_message, send, twilio_sends, verified_account
+from tests.integration.steps import enable
 from tests.twilio_fixtures import error
 
 TWILIOS_WORDS = "Upstream words <b>quoting +14155550100</b>"

@@ -20,7 +20,7 @@ from schema.build import export_schema
 from tests.conftest import Api, Keys, account_input
 from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, REMOVE, UPDATE, VERIFY
 from tests.integration.messaging import MESSAGES, SEND
-from tests.integration.test_accounts import added, enable
+from tests.integration.steps import added, enable
 from tests.twilio_fixtures import error
 
 SDL = export_schema()

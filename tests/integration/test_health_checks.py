@@ -18,18 +18,14 @@ import respx
 from resolvers.events import accounts_channel, senders_channel
 from tests.conftest import AUTH_TOKEN, PHONE, Api, Keys
 from tests.integration.documents import ACCOUNT, SENDERS
-from tests.integration.test_accounts import added, enable, update
-from tests.integration.test_subscriptions import (
-    ACCOUNT_CHANGED,
-    SENDERS_CHANGED,
-    Live,
-    Serve,
-    serve,  # noqa: F401  (the fixture of a live server)
-)
-from tests.integration.test_verification import (
+from tests.integration.live import ACCOUNT_CHANGED, SENDERS_CHANGED, Live, Serve
+from tests.integration.steps import (
     ACCOUNT_URL,
     BASE,
+    added,
+    enable,
     twilio_answers,
+    update,
     verdict,
     verified_card,
     verify,
@@ -134,7 +130,7 @@ async def test_an_account_is_not_checked_again_before_its_interval(
 
 
 async def test_a_suspension_found_by_a_health_check_fails_the_account_and_empties_the_picker(
-    serve: Serve,  # noqa: F811  (the imported fixture)
+    serve: Serve,
     keys: Keys,
     twilio: respx.Router,
 ) -> None:
@@ -191,7 +187,7 @@ async def test_twilio_being_down_keeps_the_account_verified_and_it_is_tried_agai
 
 
 async def test_a_health_check_that_changes_nothing_a_client_shows_pushes_no_event(
-    serve: Serve,  # noqa: F811  (the imported fixture)
+    serve: Serve,
     keys: Keys,
     twilio: respx.Router,
 ) -> None:
@@ -232,7 +228,7 @@ async def test_an_edit_made_while_a_health_check_runs_wins_over_its_verdict(
         await asyncio.wait_for(asked.wait(), 15)
         edited = await update(api, keys.admin, card["id"], authToken="0" * 32)
         release.set()
-        await api.app.state.verifier.wait_idle()
+        await api.runtime.verifier.wait_idle()
         after = await card_of(api, keys.admin, card["id"])
 
     assert edited["errors"] == []
@@ -268,7 +264,7 @@ async def test_two_replicas_run_each_due_health_check_once(
         await asyncio.sleep(5)  # more than two leases: every sweep of both replicas had its go
         seen = dict(calls)
         held.set()
-        await b.app.state.verifier.wait_idle()
+        await b.runtime.verifier.wait_idle()
 
     assert seen == dict.fromkeys(sids, 2)  # Verify's check, then one health check each
 

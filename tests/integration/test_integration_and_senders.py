@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.conftest import MG_SID, PHONE, Api, Keys, account_input, phone
 from tests.integration.documents import ADD, INTEGRATION, PROVIDERS, SENDERS, SET_ENABLED
-from tests.integration.test_accounts import added, enable, mark_verified, update
+from tests.integration.steps import added, enable, mark_verified, update
 
 
 async def test_a_new_workspace_has_the_integration_off(api: Api, keys: Keys) -> None:

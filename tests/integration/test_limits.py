@@ -120,7 +120,7 @@ async def test_the_limits_are_settings(make_api: Callable[..., Any], keys: Keys)
 
 
 async def test_a_repeated_document_is_validated_once(api: Api, keys: Keys) -> None:
-    cache = _get_validate_cache(DEFAULT_MAXSIZE)
+    cache: Any = _get_validate_cache(DEFAULT_MAXSIZE)  # an lru_cache: its hits are counted
     # smsMessages keeps the response cache out of the way: the document is executed each time.
     query = (
         f"query Repeated {{ {aliases(3)} smsMessages(first: 1) {{ pageInfo {{ hasNextPage }} }} }}"

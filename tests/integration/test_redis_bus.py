@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from providers.bus import SubscriberOverflow
+from domain.accounts import Stats
+from providers.bus import SubscriberOverflow, Subscription
 from providers.redis_bus import RESYNC, RedisBus
 from resolvers.api_keys import KEYS_CHANNEL, KeyRevoked
-from resolvers.domain import Stats
 from resolvers.events import AccountEvent, AccountEventKind
 from resolvers.wire import EVENTS
 from tests.conftest import TEST_KEY
@@ -87,8 +87,8 @@ async def buses(redis_server: RedisProcess) -> AsyncIterator[tuple[RedisBus, Red
         await bus.stop()
 
 
-async def next_message(subscription: object) -> object:
-    return await asyncio.wait_for(anext(aiter(subscription)), PATIENCE)  # type: ignore[call-overload]
+async def next_message(subscription: Subscription) -> object:
+    return await asyncio.wait_for(anext(aiter(subscription)), PATIENCE)
 
 
 async def test_a_replica_that_lost_redis_alone_makes_the_others_resync_on_its_return(
@@ -188,7 +188,7 @@ async def eavesdropping(url: str) -> AsyncIterator[Any]:
         try:
             yield tap
         finally:
-            await tap.aclose()
+            await tap.aclose()  # type: ignore[no-untyped-call]
 
 
 async def overheard(tap: Any) -> tuple[bytes, bytes]:

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from api.app import event_bus
+from api.bootstrap import event_bus
 from api.settings import Settings
 from providers.cache_versions import VERSION_PREFIX, RedisVersions
 from providers.redis_bus import RedisBus
@@ -89,7 +89,7 @@ async def cached(api: Api, key: str) -> bool:
 
 async def the_version_key(raw: Redis) -> str:
     (key,) = await raw.keys(VERSION_PREFIX + "*")
-    return str(key.decode())
+    return key.decode() if isinstance(key, bytes) else str(key)
 
 
 async def refused_versions(api: Api) -> dict[str, int]:
@@ -124,6 +124,7 @@ async def test_an_old_cache_version_written_back_is_not_trusted(
     assert await cached(api, keys.admin) is True
     key = await the_version_key(raw)
     when_enabled = await raw.get(key)
+    assert when_enabled is not None
     await toggle(api, keys.admin, False)  # not read again: the stale entry stays in the cache
 
     await raw.set(key, when_enabled)  # a genuine value, MAC and all, set back
@@ -141,7 +142,9 @@ async def test_a_cache_version_copied_from_another_workspace_is_not_trusted(
         try:
             await versions.bump("w1")
             before = await versions.current("w2")
-            await raw.set(VERSION_PREFIX + "w2", await raw.get(VERSION_PREFIX + "w1"))
+            genuine = await raw.get(VERSION_PREFIX + "w1")
+            assert genuine is not None
+            await raw.set(VERSION_PREFIX + "w2", genuine)
 
             after = await versions.current("w2")
         finally:
@@ -220,7 +223,7 @@ async def test_what_the_app_publishes_on_redis_holds_no_phone_number_or_name_in_
                 if item is not None:
                     heard += [item["channel"], item["data"]]
     finally:
-        await tap.aclose()
+        await tap.aclose()  # type: ignore[no-untyped-call]
 
     for private in (PHONE, PHONE[2:], "Night shift"):
         assert not any(private.encode() in data for data in heard), private

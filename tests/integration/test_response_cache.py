@@ -27,10 +27,16 @@ from storage.db import create_engine, create_sessionmakers
 from tests.cli_process import sms_accounts
 from tests.conftest import PG_URL, TEST_KEY, Api, Keys, issue_keys, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, INTEGRATION, REMOVE, SENDERS
-from tests.integration.messaging import send, verified_account
-from tests.integration.test_accounts import added, enable, mark_verified, update
-from tests.integration.test_sending import twilio_sends
-from tests.integration.test_verification import twilio_answers, verdict, verify
+from tests.integration.messaging import send, twilio_sends, verified_account
+from tests.integration.steps import (
+    added,
+    enable,
+    mark_verified,
+    twilio_answers,
+    update,
+    verdict,
+    verify,
+)
 from tests.redis_server import RedisProcess
 from tests.stored_secrets import tamper
 from tests.twilio_fixtures import error
@@ -340,7 +346,7 @@ async def test_a_bump_that_fails_during_a_mutation_fails_closed_and_is_retried_f
         for replica in (a, b):
             await cached(replica, keys.admin, ACCOUNT, card)
 
-        await control.execute_command("CLIENT", "PAUSE", "60000", "WRITE")
+        await control.execute_command("CLIENT", "PAUSE", "60000", "WRITE")  # type: ignore[no-untyped-call]
         try:
             saved = await update(a, keys.admin, account["id"], displayName="After")
             assert saved["errors"] == []
@@ -349,7 +355,7 @@ async def test_a_bump_that_fails_during_a_mutation_fails_closed_and_is_retried_f
                 shown = (await fresh(a, keys.admin, ACCOUNT, card))["smsAccount"]
                 assert shown["displayName"] == "After"
         finally:
-            await control.execute_command("CLIENT", "UNPAUSE")
+            await control.execute_command("CLIENT", "UNPAUSE")  # type: ignore[no-untyped-call]
             await control.aclose()
 
         # Once Redis takes writes, A's retry bumps the version: B stops serving its stale entry
@@ -436,7 +442,13 @@ async def test_revoking_a_key_from_the_cli_drops_its_workspaces_cached_answers_a
         revoked = await sms_accounts(
             "revoke-api-key",
             keys.marketer,
-            env={"SMS_DATABASE_URL": database_url, "SMS_BROADCAST_URL": redis_server.url},
+            # The servers' own keys: the CLI seals what it tells them over Redis with them (and on
+            # PostgreSQL there is no key file to fall back on).
+            env={
+                "SMS_DATABASE_URL": database_url,
+                "SMS_BROADCAST_URL": redis_server.url,
+                "SMS_ENCRYPTION_KEYS": TEST_KEY,
+            },
             cwd=tmp_path,
         )
 
@@ -447,6 +459,7 @@ async def test_revoking_a_key_from_the_cli_drops_its_workspaces_cached_answers_a
 
         # ...and the key itself is refused as soon as the server has heard of it.
         async def refused() -> bool:
-            return (await api.post(keys.marketer, INTEGRATION)).status_code == 401
+            status: int = (await api.post(keys.marketer, INTEGRATION)).status_code
+            return status == 401
 
         await eventually(refused, "the revoked key was still accepted")

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from resolvers.domain import Role
+from domain.vocabulary import Role
 from tests.conftest import Api, Keys, account_input
 from tests.integration.documents import (
     ACCOUNT,

@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from storage.db import create_engine, sqlite_path
+from tests.cli_process import run_cli
 from tests.conftest import TEST_KEY, Keys, account_input, phone
 from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, UPDATE
-from tests.integration.test_accounts import enable, mark_verified
+from tests.integration.steps import enable, mark_verified
 
 SECRET = "S3cr3tT0kenDoNotLeak0123456789ab"
 ROTATED = "R0tat3dT0kenDoNotLeak98765432cd"
@@ -72,18 +71,6 @@ async def test_the_token_is_absent_from_every_response_the_log_and_the_database(
         for token in (SECRET, ROTATED):
             assert token not in content, f"the token leaked into the {where}"
             assert base64.b64encode(token.encode()).decode()[:20] not in content, where
-
-
-def run_cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "api.cli", *args]
-    environment = (
-        {key: value for key, value in os.environ.items() if not key.startswith("SMS_")}
-        | {"PYTHONPATH": str(Path(__file__).resolve().parents[2])}
-        | env
-    )
-    return subprocess.run(
-        command, env=environment, cwd=cwd, capture_output=True, text=True, timeout=60, check=False
-    )
 
 
 async def test_rotate_keys_re_encrypts_every_secret_with_the_first_key(

@@ -12,29 +12,15 @@ import respx
 from tests.conftest import MG_SID, PHONE, Api, Keys
 from tests.integration.documents import ACCOUNT, SENDERS, SET_ENABLED
 from tests.integration.messaging import (
-    MESSAGES_URL,
     PUBLIC_URL,
+    TO,
     created_message,
     send,
+    twilio_sends,
     verified_account,
 )
-from tests.integration.test_accounts import added, enable
-from tests.twilio_fixtures import assert_request_matches_spec, error
-
-TO = "+14155550100"
-
-
-def twilio_sends(twilio: respx.Router, *replies: Any) -> respx.Route:
-    answers = list(replies)
-
-    def answer(request: httpx.Request) -> Any:
-        assert_request_matches_spec(request)
-        reply = answers.pop(0) if len(answers) > 1 else answers[0]
-        if isinstance(reply, BaseException):
-            raise reply
-        return reply() if callable(reply) else reply
-
-    return twilio.post(MESSAGES_URL).mock(side_effect=answer)
+from tests.integration.steps import added, enable
+from tests.twilio_fixtures import error
 
 
 def form(route: respx.Route, call: int = -1) -> dict[str, list[str]]:

@@ -14,13 +14,15 @@ import respx
 from tests.conftest import Api, Keys
 from tests.integration.messaging import (
     PUBLIC_URL,
+    TO,
     created_message,
+    messages,
     send,
     signed_post,
+    status_params,
+    twilio_sends,
     verified_account,
 )
-from tests.integration.test_sending import TO, twilio_sends
-from tests.integration.test_webhooks import messages, status_params
 
 COUNT = 30
 

@@ -6,44 +6,31 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import (
-    AbstractAsyncContextManager,
     AsyncExitStack,
     asynccontextmanager,
     contextmanager,
 )
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import respx
-import uvicorn
 from gql import Client, GraphQLRequest
 from gql.client import AsyncClientSession
 from gql.transport.exceptions import TransportQueryError
 from gql.transport.websockets import WebsocketsTransport
 from sqlalchemy import event
-from starlette.applications import Starlette
 from websockets.exceptions import InvalidStatus
 
-from api.app import create_app
-from api.response_cache import BumpingBus
-from api.settings import Settings
-from providers.bus import MemoryBus
-from providers.redis_bus import RedisBus
-from resolvers.api_keys import authenticate, create_api_key, revoke_api_key
-from resolvers.domain import Role
+from domain.vocabulary import Role
+from resolvers.api_keys import create_api_key, revoke_api_key
 from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
-from resolvers.services import Services
 from tests.cli_process import sms_accounts
 from tests.conftest import ACCOUNT_SID, MG_SID, PHONE, TEST_KEY, Api, Keys, account_input, phone
 from tests.integration.documents import (
-    ACCOUNT_FIELDS,
     ACCOUNTS,
     ADD,
     INTEGRATION,
@@ -51,26 +38,19 @@ from tests.integration.documents import (
     SENDERS,
     SET_ENABLED,
 )
+from tests.integration.live import (
+    ACCOUNT_CHANGED,
+    SENDER_FIELDS,
+    SENDERS_CHANGED,
+    Live,
+    Serve,
+)
 from tests.integration.messaging import deliver_and_reply
-from tests.integration.test_accounts import added, enable, mark_verified, update
+from tests.integration.steps import added, enable, mark_verified, update
 from tests.redis_server import RedisProcess
 from tests.stored_secrets import tamper
 from tests.twilio_fixtures import account, incoming_numbers
 from tests.ws_client import LEGACY_WS, TRANSPORT_WS, GraphQLSocket, Message, open_socket
-
-ACCOUNT_CHANGED = f"""
-subscription AccountChanged {{
-  smsAccountChanged {{
-    kind
-    previousStatus
-    account {{ {ACCOUNT_FIELDS} }}
-    stats {{ connected verified awaitingAction }}
-  }}
-}}
-"""
-
-SENDER_FIELDS = "accountId displayName provider senderId senderKind"
-SENDERS_CHANGED = f"subscription SendersChanged {{ smsSendersChanged {{ {SENDER_FIELDS} }} }}"
 
 VERIFY = """
 mutation Verify($id: ID!) {
@@ -80,128 +60,6 @@ mutation Verify($id: ID!) {
 
 TWILIO = "https://api.twilio.com/2010-04-01"
 STATS_AFTER_ONE_DRAFT = {"connected": 1, "verified": 0, "awaitingAction": 1}
-
-
-async def _no_dns(host: str) -> list[str]:
-    raise OSError(f"{host} does not resolve")
-
-
-@dataclass
-class Live:
-    """The app served by uvicorn on 127.0.0.1, and an HTTP GraphQL client to the same server."""
-
-    app: Starlette
-    url: str
-    api: Api
-
-    @property
-    def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http") + "/graphql"
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
-    @property
-    def services(self) -> Services:
-        services: Services = self.app.state.services
-        return services
-
-    @asynccontextmanager
-    async def socket(self, key: str | None = None, **options: Any) -> AsyncIterator[GraphQLSocket]:
-        """A graphql-transport-ws socket, acknowledged for ``key`` when one is given."""
-        async with open_socket(self.ws_url, **options) as ws:
-            if key is not None:
-                await ws.init({"Authorization": f"Bearer {key}"})
-            yield ws
-
-    async def subscribers(self, key: str, channel: Callable[[str], str]) -> int:
-        caller = await authenticate(self.services.reads, key)
-        assert caller is not None
-        bus = self.services.bus
-        if isinstance(bus, BumpingBus):  # the response cache's versions ride on the bus
-            bus = bus.inner
-        assert isinstance(bus, MemoryBus | RedisBus)
-        return bus.subscriber_count(channel(caller.workspace_id))
-
-    async def listening(self, key: str, channel: Callable[[str], str], count: int = 1) -> None:
-        """Wait until ``count`` subscriptions of ``key``'s workspace listen on ``channel``: the
-        protocol acknowledges no subscription, so a test asks the server's bus before it makes
-        the change it expects to hear about."""
-        deadline = time.monotonic() + 5
-        while await self.subscribers(key, channel) != count:
-            assert time.monotonic() < deadline, f"{count} subscription(s) never listened"
-            await asyncio.sleep(0.005)
-
-    async def holding(self, count: int) -> None:
-        """Wait until the server holds ``count`` websockets (``GET /statusz``): a socket the
-        client closed or dropped ends on the server a moment later."""
-        deadline = time.monotonic() + 5
-        while (await self.api.http.get("/statusz")).json()["websockets"] != count:
-            assert time.monotonic() < deadline, f"the server never held {count} websocket(s)"
-            await asyncio.sleep(0.01)
-
-    async def subscribed(
-        self, ws: GraphQLSocket, key: str, query: str, channel: Callable[[str], str]
-    ) -> str:
-        """Subscribe on ``ws`` and wait until the server listens; the operation id."""
-        before = await self.subscribers(key, channel)
-        operation_id = await ws.subscribe(query)
-        await self.listening(key, channel, before + 1)
-        return operation_id
-
-
-Serve = Callable[..., AbstractAsyncContextManager[Live]]
-
-
-@pytest.fixture
-def serve(settings_factory: Callable[..., Settings], twilio: respx.Router) -> Serve:
-    """``async with serve(**settings) as live``: the app of ``create_app`` on a real port, with
-    Twilio answered by the ``twilio`` router (as ``make_api`` builds it)."""
-
-    @asynccontextmanager
-    async def start(*, send_buffer: int | None = None, **overrides: Any) -> AsyncIterator[Live]:
-        overrides.setdefault("retry_base_seconds", 0.01)
-        app = create_app(
-            settings_factory(**overrides),
-            twilio_transport=httpx.MockTransport(twilio.async_handler),
-            resolver=_no_dns,
-        )
-        # IPPROTO_TCP spelled out: asyncio sets TCP_NODELAY only on such sockets, and without it
-        # every response waits 40 ms for a delayed ACK.
-        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        if send_buffer is not None:  # the connections it accepts inherit it
-            listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
-        listener.bind(("127.0.0.1", 0))
-        port = listener.getsockname()[1]
-        config = uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            lifespan="on",
-            log_config=None,
-            log_level="warning",
-            timeout_graceful_shutdown=5,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(sockets=[listener]))
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started:
-                if task.done():
-                    task.result()
-                    raise AssertionError("uvicorn stopped before it started")
-                assert time.monotonic() < deadline, "uvicorn did not start"
-                await asyncio.sleep(0.01)
-            url = f"http://127.0.0.1:{port}"
-            async with httpx.AsyncClient(base_url=url, trust_env=False, timeout=10) as http:
-                yield Live(app, url, Api(http, app))
-        finally:
-            server.should_exit = True
-            await asyncio.wait_for(task, 10)
-            listener.close()
-
-    return start
 
 
 def answer_verification(twilio: respx.Router) -> None:
@@ -803,7 +661,7 @@ def key_lookups(live: Live) -> Iterator[list[str]]:
         if "FROM api_keys" in statement:
             statements.append(statement)
 
-    engine = live.app.state.engine.sync_engine
+    engine = live.runtime.database.engine.sync_engine
     event.listen(engine, "before_cursor_execute", seen)
     try:
         yield statements

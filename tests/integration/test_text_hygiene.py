@@ -13,9 +13,15 @@ import respx
 
 from tests.conftest import ACCOUNT_SID, Api, Keys, account_input
 from tests.integration.documents import ACCOUNT, ACCOUNTS, ADD, REMOVE, UPDATE, VERIFY
-from tests.integration.messaging import MESSAGES, SEND, created_message, verified_account
-from tests.integration.test_accounts import added, enable
-from tests.integration.test_sending import TO, twilio_sends
+from tests.integration.messaging import (
+    MESSAGES,
+    SEND,
+    TO,
+    created_message,
+    twilio_sends,
+    verified_account,
+)
+from tests.integration.steps import added, enable
 from tests.twilio_fixtures import error
 
 NOT_TEXT = ["a\x00b", "a\ud800b", "\udfff", "a\x1b[31mb", "a\x85b", "a\x7fb", "a\tb"]

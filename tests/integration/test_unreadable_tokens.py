@@ -13,16 +13,20 @@ import pytest
 import respx
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from api.app import ConfigurationError
-from resolvers.accounts import secret_binding
+from api.bootstrap import ConfigurationError
+from resolvers.account_rows import secret_binding
 from storage.crypto import SecretBox
+from tests.cli_process import run_cli
 from tests.conftest import AUTH_TOKEN, TEST_KEY, Api, Keys, phone
 from tests.integration.documents import ACCOUNT, REMOVE, UPDATE
-from tests.integration.messaging import PUBLIC_URL, send, signed_post, verified_account
-from tests.integration.test_accounts import added, enable, mark_verified
-from tests.integration.test_secrets import run_cli
-from tests.integration.test_verification import verdict, verify
-from tests.integration.test_webhooks import inbound_params
+from tests.integration.messaging import (
+    PUBLIC_URL,
+    inbound_params,
+    send,
+    signed_post,
+    verified_account,
+)
+from tests.integration.steps import added, enable, mark_verified, verdict, verify
 from tests.stored_secrets import execute
 
 CANNOT_BE_READ = "The stored Auth Token cannot be read: enter it again and verify."

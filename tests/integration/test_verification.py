@@ -17,84 +17,23 @@ from storage.models import SmsAccountRow
 from storage.types import utcnow
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, PHONE, Api, Keys, phone
 from tests.integration.documents import ACCOUNT, SENDERS, UPDATE, VERIFY
-from tests.integration.test_accounts import added, enable
+from tests.integration.steps import (
+    ACCOUNT_URL,
+    BASE,
+    NUMBERS_URL,
+    added,
+    enable,
+    twilio_answers,
+    verdict,
+    verified_card,
+    verify,
+)
 from tests.twilio_fixtures import (
     account,
-    assert_request_matches_spec,
     error,
     incoming_numbers,
     messaging_service,
 )
-
-BASE = "https://api.twilio.com"
-ACCOUNT_URL = f"{BASE}/2010-04-01/Accounts/{ACCOUNT_SID}.json"
-NUMBERS_URL = f"{BASE}/2010-04-01/Accounts/{ACCOUNT_SID}/IncomingPhoneNumbers.json"
-SERVICE_URL = f"https://messaging.twilio.com/v1/Services/{MG_SID}"
-
-
-async def verify(api: Api, key: str, account_id: str) -> dict[str, Any]:
-    payload: dict[str, Any] = (await api.data(key, VERIFY, {"id": account_id}))["verifySmsAccount"]
-    return payload
-
-
-async def verdict(api: Api, key: str, account_id: str) -> dict[str, Any]:
-    """Wait for the background check to finish; the account as the card then shows it."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found: dict[str, Any] = (await api.data(key, ACCOUNT, {"id": account_id}))["smsAccount"]
-        if found["status"] != "VERIFYING":
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError("the verification did not finish")
-
-
-def twilio_answers(
-    twilio: respx.Router,
-    *,
-    account_reply: Any = None,
-    numbers_reply: Any = None,
-    service_reply: Any = None,
-) -> dict[str, respx.Route]:
-    routes = {
-        "account": twilio.get(ACCOUNT_URL).mock(
-            side_effect=_checked(account_reply or httpx.Response(200, json=account()))
-        ),
-        "numbers": twilio.get(NUMBERS_URL).mock(
-            side_effect=_checked(
-                numbers_reply or httpx.Response(200, json=incoming_numbers((PHONE, True)))
-            )
-        ),
-        "service": twilio.get(SERVICE_URL).mock(
-            side_effect=_checked(
-                service_reply or httpx.Response(200, json=messaging_service(MG_SID))
-            )
-        ),
-    }
-    return routes
-
-
-def _checked(reply: Any) -> Any:
-    """Every request is checked against Twilio's spec before it is answered."""
-    replies = list(reply) if isinstance(reply, list) else None
-
-    def answer(request: httpx.Request) -> Any:
-        assert_request_matches_spec(request)
-        current = replies.pop(0) if replies else reply
-        if isinstance(current, BaseException):
-            raise current
-        return current
-
-    return answer
-
-
-async def verified_card(api: Api, keys: Keys, **overrides: Any) -> dict[str, Any]:
-    await enable(api, keys.admin)
-    card = await added(api, keys.admin, **overrides)
-    started = await verify(api, keys.admin, card["id"])
-    assert started["errors"] == []
-    assert started["message"] == "Verification process started"
-    assert started["account"]["status"] == "VERIFYING"
-    return await verdict(api, keys.admin, card["id"])
 
 
 async def test_a_phone_sender_with_good_credentials_is_verified(
@@ -322,7 +261,7 @@ async def test_while_twilio_asks_to_wait_the_account_stays_verifying_until_the_c
     await enable(api, keys.admin)
     added_card = await added(api, keys.admin)
     await verify(api, keys.admin, added_card["id"])
-    await api.app.state.verifier.wait_idle()
+    await api.runtime.verifier.wait_idle()
 
     card = (await api.data(keys.admin, ACCOUNT, {"id": added_card["id"]}))["smsAccount"]
     again = await verify(api, keys.admin, added_card["id"])
@@ -344,7 +283,7 @@ async def test_a_health_check_twilio_asks_to_wait_for_keeps_the_account_verified
             if routes["account"].call_count == 2:
                 break
             await asyncio.sleep(0.05)
-        await api.app.state.verifier.wait_idle()
+        await api.runtime.verifier.wait_idle()
         after = (await api.data(keys.admin, ACCOUNT, {"id": card["id"]}))["smsAccount"]
 
     assert (after["status"], after["failure"]) == ("VERIFIED", None)
@@ -484,7 +423,7 @@ async def test_credentials_changed_mid_check_are_never_marked_by_the_old_check(
         keys.admin, UPDATE, {"id": card["id"], "input": {"authToken": "a-brand-new-token-1234"}}
     )
     release.set()
-    await api.app.state.services.verifier.wait_idle()
+    await api.runtime.verifier.wait_idle()
 
     assert changed["updateSmsAccount"]["account"]["status"] == "DRAFT"
     after = (await api.data(keys.admin, ACCOUNT, {"id": card["id"]}))["smsAccount"]

@@ -10,7 +10,7 @@ import pytest
 import respx
 
 from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, MG_SID, Api, Keys
-from tests.integration.test_verification import twilio_answers, verified_card
+from tests.integration.steps import twilio_answers, verified_card
 from tests.twilio_fixtures import account, error
 
 CANNOT_REACH = (

@@ -9,19 +9,23 @@ import httpx
 import pytest
 import respx
 
-from tests.conftest import ACCOUNT_SID, AUTH_TOKEN, PHONE, Api, Keys
+from tests.conftest import AUTH_TOKEN, PHONE, Api, Keys
 from tests.integration.documents import UPDATE
 from tests.integration.messaging import (
     MESSAGES,
     PUBLIC_URL,
+    SID,
+    TO,
     created_message,
+    inbound_params,
+    messages,
     send,
     signed_post,
+    status_params,
+    twilio_sends,
     verified_account,
 )
-from tests.integration.test_sending import TO, twilio_sends
-
-SID = "SM" + "a" * 32
+from tests.integration.steps import added, enable
 
 
 @pytest.fixture
@@ -42,40 +46,6 @@ async def sent_message(
     twilio_sends(twilio, *(replies or (created,)))
     result = await send(api, keys.admin, card["id"], TO, "Your code is 1234")
     return card, result["message"]
-
-
-def status_params(status: str, sid: str = SID, **extra: str) -> dict[str, str]:
-    return {
-        "AccountSid": ACCOUNT_SID,
-        "MessageSid": sid,
-        "SmsSid": sid,
-        "MessageStatus": status,
-        "SmsStatus": status,
-        "From": PHONE,
-        "To": TO,
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
-
-
-def inbound_params(body: str, sid: str = "SM" + "b" * 32, **extra: str) -> dict[str, str]:
-    return {
-        "AccountSid": ACCOUNT_SID,
-        "MessageSid": sid,
-        "SmsMessageSid": sid,
-        "From": TO,
-        "To": PHONE,
-        "Body": body,
-        "NumSegments": "1",
-        "NumMedia": "0",
-        "ApiVersion": "2010-04-01",
-        **extra,
-    }
-
-
-async def messages(api: Api, key: str, **variables: Any) -> dict[str, Any]:
-    result: dict[str, Any] = (await api.data(key, MESSAGES, variables))["smsMessages"]
-    return result
 
 
 async def status_of(api: Api, keys: Keys, message_id: str) -> dict[str, Any]:
@@ -151,7 +121,7 @@ async def test_a_forged_or_tampered_report_is_refused_and_changes_nothing(
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     from urllib.parse import urlencode
 
-    from providers.signature import compute_signature
+    from providers.sms.twilio.signature import compute_signature
 
     good = compute_signature(PUBLIC_URL + path, list(params.items()), AUTH_TOKEN)
     if forge == "garbage":
@@ -185,7 +155,6 @@ async def test_a_report_signed_for_another_account_is_refused(
     api: Api, keys: Keys, other_keys: Keys, twilio: respx.Router
 ) -> None:
     card, message = await sent_message(api, keys, twilio)
-    from tests.integration.test_accounts import added, enable
 
     await enable(api, other_keys.admin)
     other = await added(api, other_keys.admin, authToken="0" * 32)
@@ -363,7 +332,7 @@ async def test_a_signed_webhook_that_is_not_a_utf8_form_post_is_refused_with_415
 ) -> None:
     from urllib.parse import urlencode
 
-    from providers.signature import compute_signature
+    from providers.sms.twilio.signature import compute_signature
 
     card, message = await sent_message(api, keys, twilio)
     path = f"/webhooks/twilio/{card['id']}/status?mid={message['id']}"
@@ -392,7 +361,7 @@ async def test_a_form_post_may_name_its_utf8_charset(
 ) -> None:
     from urllib.parse import urlencode
 
-    from providers.signature import compute_signature
+    from providers.sms.twilio.signature import compute_signature
 
     card, message = await sent_message(api, keys, twilio)
     path = f"/webhooks/twilio/{card['id']}/status?mid={message['id']}"

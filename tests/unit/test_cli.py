@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from api.app import create_app
+from api.bootstrap import build_services
 from api.cli import main
 from api.settings import Settings
 from tests.conftest import PG_URL, TEST_KEY
@@ -134,7 +135,7 @@ def use_key(key: str) -> None:
     """One GraphQL request with the key, through the app, as a client would."""
 
     async def request() -> None:
-        app = create_app(Settings(database_url="sqlite+aiosqlite:///./data/sms.db"))
+        app = create_app(build_services(Settings(database_url="sqlite+aiosqlite:///./data/sms.db")))
         async with (
             app.router.lifespan_context(app),
             httpx.AsyncClient(

@@ -58,9 +58,8 @@ def test_every_sms_variable_is_a_setting_the_service_accepts(name: str) -> None:
     values = environment(OURS[name])
     known = {f"SMS_{field.upper()}" for field in Settings.model_fields}
     assert set(values) - known == set(), "unknown settings stop the start"
-    settings = Settings(
-        **{key.removeprefix("SMS_").lower(): value for key, value in values.items()}
-    )
+    fields: dict[str, Any] = {key.removeprefix("SMS_").lower(): v for key, v in values.items()}
+    settings = Settings(**fields)
     assert settings.database_url.startswith("postgresql+asyncpg://")
     assert settings.database_url.split("@")[1].startswith("postgres:5432/")
     assert settings.broadcast_url == "redis://:r3dis@redis:6379/0"

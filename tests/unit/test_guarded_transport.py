@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from providers.errors import BaseUrlUnreachable, TwilioUnreachable
 from providers.host_policy import HostPolicy
+from providers.sms.errors import BaseUrlUnreachable, ProviderUnreachable
+from providers.sms.port import Credentials
+from providers.sms.twilio.client import RetryPolicy, TwilioClient
 from providers.transport import create_http_client
-from providers.twilio import Credentials, RetryPolicy, TwilioClient
 
 SID = "AC" + "a" * 32
 
@@ -90,7 +91,7 @@ async def test_twilios_own_name_not_resolving_is_this_servers_network_with_dns_a
     policy = HostPolicy.parse("api.twilio.com,*.twilio.com")
     http = create_http_client(policy, no_dns)
     client = TwilioClient(http, RetryPolicy(base_seconds=0), policy=policy)
-    with pytest.raises(TwilioUnreachable) as raised:
+    with pytest.raises(ProviderUnreachable) as raised:
         await client.fetch_account(Credentials(SID, "token", "https://api.twilio.com/"))
     assert raised.value.cause == "gaierror"
 
@@ -98,6 +99,6 @@ async def test_twilios_own_name_not_resolving_is_this_servers_network_with_dns_a
 async def test_twilios_own_name_resolving_inside_is_refused(listener: Listener) -> None:
     client = client_for("api.twilio.com,*.twilio.com", {"api.twilio.com": ["127.0.0.1"]})
     # Split DNS sending Twilio's name inside is the network's doing: the administrator's to fix.
-    with pytest.raises(TwilioUnreachable):
+    with pytest.raises(ProviderUnreachable):
         await client.fetch_account(Credentials(SID, "token", "https://api.twilio.com/"))
     assert listener.connections == 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from providers.signature import compute_signature, is_valid_signature, url_variants
+from providers.sms.twilio.signature import compute_signature, is_valid_signature, url_variants
 
 URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 PARAMS = [

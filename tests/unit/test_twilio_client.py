@@ -8,7 +8,8 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from providers.twilio import Credentials, RetryPolicy, _retry_after, messaging_base
+from providers.sms.port import Credentials
+from providers.sms.twilio.client import RetryPolicy, _retry_after, messaging_base
 
 
 @pytest.mark.parametrize(
@@ -40,7 +41,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert dated is not None
     assert 25 < dated <= 30
     assert _retry_after(httpx.Response(429, headers={"Retry-After": "soon"})) is None
-    superscript = httpx.Response(429, headers={"Retry-After": "²".encode("latin-1")})
+    superscript = httpx.Response(429, headers=[(b"Retry-After", "²".encode("latin-1"))])
     assert _retry_after(superscript) is None  # str.isdigit() takes it; float() does not
     assert _retry_after(httpx.Response(429)) is None
 

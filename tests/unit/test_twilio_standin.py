@@ -15,8 +15,8 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
-from providers.signature import compute_signature, is_valid_signature
 from providers.sms.twilio import standin_fixtures as fixtures
+from providers.sms.twilio.signature import compute_signature, is_valid_signature
 from providers.sms.twilio.standin import TwilioStandIn, Webhook
 from providers.sms.twilio.standin_courier import signed
 from scripts.vendor_twilio_oai import STANDIN_OPERATIONS, trim
@@ -111,7 +111,7 @@ def settled(standin: TwilioStandIn) -> None:
 
 
 def signed_by_the_account(receiver: Receiver, index: int) -> bool:
-    """The server's own check (``providers/signature.py``) of what the receiver got."""
+    """The server's own check (``providers/sms/twilio/signature.py``) of what the receiver got."""
     path, headers, form = receiver.received[index]
     return is_valid_signature(receiver.url + path, form, headers["X-Twilio-Signature"], [TOKEN])
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from domain.vocabulary import ErrorCode
 from providers.host_policy import HostPolicy
-from resolvers.errors import ErrorCode
 from resolvers.validation import auth_token_hint, clean_account_fields, default_display_name
 
 POLICY = HostPolicy.parse("api.twilio.com,*.twilio.com")
@@ -23,32 +23,34 @@ def test_creating_requires_sender_client_id_and_token() -> None:
 
 def test_creating_defaults_the_base_url() -> None:
     result = clean_account_fields(
-        {"senderId": "+15005550006", "clientId": SID, "authToken": "t"},
+        {"sender_id": "+15005550006", "client_id": SID, "auth_token": "t"},
         policy=POLICY,
         creating=True,
     )
     assert result.errors == []
-    assert result.values["baseUrl"] == "https://api.twilio.com/"
+    assert result.values["base_url"] == "https://api.twilio.com/"
 
 
 def test_updating_checks_only_the_given_fields() -> None:
-    result = clean_account_fields({"displayName": "New"}, policy=POLICY, creating=False)
+    result = clean_account_fields({"display_name": "New"}, policy=POLICY, creating=False)
     assert result.errors == []
-    assert result.values == {"displayName": "New"}
+    assert result.values == {"display_name": "New"}
 
 
 def test_updating_with_a_blank_sender_disconnects_it() -> None:
-    result = clean_account_fields({"senderId": " "}, policy=POLICY, creating=False)
-    assert result.values == {"senderId": None}
+    result = clean_account_fields({"sender_id": " "}, policy=POLICY, creating=False)
+    assert result.values == {"sender_id": None}
 
 
 def test_updating_with_a_blank_dlt_entity_id_clears_it() -> None:
-    result = clean_account_fields({"dltEntityId": ""}, policy=POLICY, creating=False)
-    assert result.values == {"dltEntityId": None}
+    result = clean_account_fields({"dlt_entity_id": ""}, policy=POLICY, creating=False)
+    assert result.values == {"dlt_entity_id": None}
 
 
 def test_updating_with_a_blank_token_or_client_id_is_refused() -> None:
-    result = clean_account_fields({"authToken": "", "clientId": " "}, policy=POLICY, creating=False)
+    result = clean_account_fields(
+        {"auth_token": "", "client_id": " "}, policy=POLICY, creating=False
+    )
     assert {(e.field, e.code) for e in result.errors} == {
         ("authToken", ErrorCode.REQUIRED),
         ("clientId", ErrorCode.REQUIRED),
@@ -57,7 +59,7 @@ def test_updating_with_a_blank_token_or_client_id_is_refused() -> None:
 
 @pytest.mark.parametrize("token", ["Qz7 xW9p", "Qz7\txW9p", "Qz7xW9p" * 19])
 def test_no_token_error_message_quotes_the_token(token: str) -> None:
-    [error] = clean_account_fields({"authToken": token}, policy=POLICY, creating=False).errors
+    [error] = clean_account_fields({"auth_token": token}, policy=POLICY, creating=False).errors
     assert "Qz7" not in error.message
     assert "xW9p" not in error.message
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from domain.accounts import Stats
+from domain.vocabulary import AccountStatus
 from resolvers.api_keys import KeyRevoked
-from resolvers.domain import AccountStatus, Stats
 from resolvers.events import AccountEvent, AccountEventKind, SendersChanged
 from resolvers.wire import EVENTS, UnknownEventError
 from tests.sample_events import ACCOUNT, MESSAGE, SENDER

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
 
-from providers.signature import compute_signature
+from providers.sms.twilio.signature import compute_signature
 
 log = logging.getLogger("sms_accounts.standin")
 

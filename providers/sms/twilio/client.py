@@ -1,8 +1,9 @@
-"""Twilio's REST API, the parts this service uses: account, phone numbers, Messaging Services.
+"""Twilio's REST API, the parts this service uses: account, phone numbers, Messaging Services,
+messages.
 
 Every call retries transient failures (connection drops, timeouts, 5xx, 429 / code 20429) with
 exponential backoff and full jitter, honouring Retry-After, at most 4 attempts within 60 s. A
-Retry-After that ends after those 60 s raises ``TwilioAskedToWait``: the caller reschedules.
+Retry-After that ends after those 60 s raises ``ProviderAskedToWait``: the caller reschedules.
 Errors are read by Twilio's numeric ``code``, never by message text, and upstream bodies are
 never logged (the account resource carries ``auth_token``).
 """
@@ -21,33 +22,51 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 
-from providers.errors import (
+from domain.vocabulary import ErrorCode
+from providers.host_policy import HostPolicy, HostPolicyError, is_twilio_host
+from providers.sms.errors import (
     BaseUrlRefused,
     BaseUrlUnreachable,
     OutcomeUnknown,
+    ProviderAskedToWait,
+    ProviderRefused,
     ProviderUnavailable,
-    TwilioAskedToWait,
-    TwilioError,
-    TwilioRejected,
-    TwilioUnreachable,
+    ProviderUnreachable,
+    SmsProviderError,
 )
-from providers.host_policy import HostPolicy, HostPolicyError, is_twilio_host
+from providers.sms.port import Credentials
+from providers.sms.twilio.error_codes import (
+    AUTHENTICATION_FAILED,
+    NOT_FOUND,
+    RATE_LIMITED,
+    describe,
+)
 from providers.transport import MAX_BODY_BYTES
 
-RATE_LIMITED = 20429
-# Twilio's own hosts: the default and the regional ``api.<edge>.<region>.twilio.com``, and their
-# ``messaging.`` twins. Failing to connect to one of these is this server's network problem
-# (DNS, firewall, proxy), not a wrong Base URL.
 
+class TwilioRejected(ProviderRefused):
+    """Twilio answered the request with an error: its HTTP status and numeric error code. The
+    adapter reads them into the reason of the call that was refused."""
 
-@dataclass(frozen=True, slots=True)
-class Credentials:
-    account_sid: str
-    auth_token: str
-    base_url: str  # normalized, ends with "/"
+    def __init__(self, status: int, code: int | None) -> None:
+        super().__init__(
+            ErrorCode.PROVIDER_REJECTED,
+            code=code,
+            description=describe(code),
+            cause=f"TwilioRejected(status {status}, code {code})",
+        )
+        self.status = status
 
-    def __repr__(self) -> str:  # never print the token
-        return f"Credentials(account_sid={self.account_sid!r}, base_url={self.base_url!r})"
+    @property
+    def bad_credentials(self) -> bool:
+        """Twilio refused the Account SID / Auth Token pair itself (20003, or a bare 401)."""
+        return self.code == AUTHENTICATION_FAILED or self.status == 401
+
+    @property
+    def no_such_resource(self) -> bool:
+        """What was asked for is not there, or not visible to these credentials (20404, 403,
+        404)."""
+        return self.code == NOT_FOUND or self.status in (403, 404)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +96,21 @@ _TRIAL_BY_TYPE = {"Trial": True, "Full": False}
 
 @dataclass(frozen=True, slots=True)
 class IncomingNumber:
+    sid: str
     phone_number: str
     sms: bool
+    sms_url: str | None
+    sms_method: str | None
+    sms_application_sid: str | None
 
 
 @dataclass(frozen=True, slots=True)
 class MessagingService:
     sid: str
     account_sid: str
+    inbound_request_url: str | None
+    inbound_method: str | None
+    use_inbound_webhook_on_number: bool | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +131,7 @@ class _Transient(Exception):
         retry_after: float | None = None,
         *,
         rate_limited: bool = False,
-        exhausted: TwilioError | None = None,
+        exhausted: SmsProviderError | None = None,
     ) -> None:
         super().__init__("transient")
         self.retry_after = retry_after
@@ -140,9 +166,8 @@ class TwilioClient:
 
     async def fetch_account(self, credentials: Credentials) -> AccountInfo:
         """``GET /2010-04-01/Accounts/{Sid}.json``."""
-        sid = quote(credentials.account_sid, safe="")
         base = self._allowed(credentials.base_url)
-        body = await self._get(credentials, f"{base}2010-04-01/Accounts/{sid}.json")
+        body = await self._get(credentials, f"{base}{_account_path(credentials)}.json")
         return AccountInfo(
             sid=str(body.get("sid", "")),
             active=body.get("status") == "active",
@@ -152,35 +177,45 @@ class TwilioClient:
     async def incoming_numbers(
         self, credentials: Credentials, phone_number: str
     ) -> list[IncomingNumber]:
-        """``GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=…``."""
-        sid = quote(credentials.account_sid, safe="")
+        """``GET /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers.json?PhoneNumber=…``.
+
+        Twilio's ``PhoneNumber`` filter matches partially: callers compare ``phone_number``.
+        """
         base = self._allowed(credentials.base_url)
-        url = f"{base}2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json"
+        url = f"{base}{_account_path(credentials)}/IncomingPhoneNumbers.json"
         body = await self._get(credentials, url, params={"PhoneNumber": phone_number})
         numbers = body.get("incoming_phone_numbers")
         if not isinstance(numbers, list):
             raise BaseUrlUnreachable("not Twilio's phone number list")
-        found = []
-        for number in numbers:
-            if not isinstance(number, dict):
-                continue
-            capabilities = number.get("capabilities") or {}
-            sms = isinstance(capabilities, dict) and (
-                capabilities.get("sms") is True or capabilities.get("SMS") is True
-            )
-            found.append(IncomingNumber(phone_number=str(number.get("phone_number")), sms=sms))
-        return found
+        return [_incoming_number(number) for number in numbers if isinstance(number, dict)]
+
+    async def update_incoming_number(
+        self, credentials: Credentials, number_sid: str, form: Mapping[str, str]
+    ) -> IncomingNumber:
+        """``POST /2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json``: an
+        idempotent update, retried like a read."""
+        base = self._allowed(credentials.base_url)
+        sid = quote(number_sid, safe="")
+        url = f"{base}{_account_path(credentials)}/IncomingPhoneNumbers/{sid}.json"
+        return _incoming_number(await self._post(credentials, url, form))
 
     async def fetch_messaging_service(
         self, credentials: Credentials, service_sid: str
     ) -> MessagingService:
         """``GET {messaging}/v1/Services/{Sid}``."""
+        url = self._service_url(credentials, service_sid)
+        return _messaging_service(await self._get(credentials, url))
+
+    async def update_messaging_service(
+        self, credentials: Credentials, service_sid: str, form: Mapping[str, str]
+    ) -> MessagingService:
+        """``POST {messaging}/v1/Services/{Sid}``: an idempotent update, retried like a read."""
+        url = self._service_url(credentials, service_sid)
+        return _messaging_service(await self._post(credentials, url, form))
+
+    def _service_url(self, credentials: Credentials, service_sid: str) -> str:
         base = self._allowed(messaging_base(credentials.base_url))
-        url = f"{base}v1/Services/{quote(service_sid, safe='')}"
-        body = await self._get(credentials, url)
-        return MessagingService(
-            sid=str(body.get("sid", "")), account_sid=str(body.get("account_sid", ""))
-        )
+        return f"{base}v1/Services/{quote(service_sid, safe='')}"
 
     async def send_message(
         self,
@@ -197,14 +232,13 @@ class TwilioClient:
         went out raises ``OutcomeUnknown``; a connection that never opened raises
         ``BaseUrlUnreachable`` (nothing was sent).
         """
-        sid = quote(credentials.account_sid, safe="")
         base = self._allowed(credentials.base_url)
-        url = f"{base}2010-04-01/Accounts/{sid}/Messages.json"
+        url = f"{base}{_account_path(credentials)}/Messages.json"
         form = {"To": to, "Body": body}
         form["From" if sender.startswith("+") else "MessagingServiceSid"] = sender
         if status_callback:
             form["StatusCallback"] = status_callback
-        auth = httpx.BasicAuth(credentials.account_sid, credentials.auth_token)
+        auth = httpx.BasicAuth(credentials.client_id, credentials.secret)
 
         async def once() -> dict[str, Any]:
             try:
@@ -235,8 +269,15 @@ class TwilioClient:
     async def _get(
         self, credentials: Credentials, url: str, *, params: Mapping[str, str] | None = None
     ) -> dict[str, Any]:
-        auth = httpx.BasicAuth(credentials.account_sid, credentials.auth_token)
+        auth = httpx.BasicAuth(credentials.client_id, credentials.secret)
         return await self._with_retries(lambda: self._once("GET", url, auth, params))
+
+    async def _post(
+        self, credentials: Credentials, url: str, form: Mapping[str, str]
+    ) -> dict[str, Any]:
+        """An idempotent POST (an update that sets values): retried as a read is."""
+        auth = httpx.BasicAuth(credentials.client_id, credentials.secret)
+        return await self._with_retries(lambda: self._once("POST", url, auth, None, form))
 
     async def _with_retries(
         self, attempt_once: Callable[[], Awaitable[dict[str, Any]]]
@@ -252,7 +293,7 @@ class TwilioClient:
                 asked = transient.retry_after
                 if asked is not None and asked >= left:
                     # Twilio said when to come back, after this call's budget: not a failure.
-                    raise TwilioAskedToWait(asked) from transient.__cause__
+                    raise ProviderAskedToWait(asked) from transient.__cause__
                 delay = max(self._retry.backoff(attempt - 1), asked or 0.0)
                 if attempt >= self._retry.max_attempts or delay >= left:
                     raise transient.exhausted from transient.__cause__
@@ -288,10 +329,44 @@ class TwilioClient:
         return _interpret(response, body)
 
 
-def _unreachable(url: str) -> TwilioError:
+def _account_path(credentials: Credentials) -> str:
+    return f"2010-04-01/Accounts/{quote(credentials.client_id, safe='')}"
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _incoming_number(number: dict[str, Any]) -> IncomingNumber:
+    capabilities = number.get("capabilities") or {}
+    sms = isinstance(capabilities, dict) and (
+        capabilities.get("sms") is True or capabilities.get("SMS") is True
+    )
+    return IncomingNumber(
+        sid=str(number.get("sid", "")),
+        phone_number=str(number.get("phone_number")),
+        sms=sms,
+        sms_url=_text(number.get("sms_url")),
+        sms_method=_text(number.get("sms_method")),
+        sms_application_sid=_text(number.get("sms_application_sid")),
+    )
+
+
+def _messaging_service(body: dict[str, Any]) -> MessagingService:
+    on_number = body.get("use_inbound_webhook_on_number")
+    return MessagingService(
+        sid=str(body.get("sid", "")),
+        account_sid=str(body.get("account_sid", "")),
+        inbound_request_url=_text(body.get("inbound_request_url")),
+        inbound_method=_text(body.get("inbound_method")),
+        use_inbound_webhook_on_number=on_number if isinstance(on_number, bool) else None,
+    )
+
+
+def _unreachable(url: str) -> SmsProviderError:
     """No connection could be made: on Twilio's own hosts the fault is this server's network."""
     if is_twilio_host(urlsplit(url).hostname or ""):
-        return TwilioUnreachable("this server cannot reach Twilio")
+        return ProviderUnreachable("this server cannot reach Twilio")
     return BaseUrlUnreachable("the Base URL cannot be reached")
 
 

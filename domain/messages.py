@@ -1,24 +1,40 @@
-"""Pure rules for a message's status: Twilio's words, and which change may follow which."""
+"""A message as clients see it, and the pure rule of which status may follow which (it feeds
+the one conditional UPDATE a delivery report makes)."""
 
 from __future__ import annotations
 
-from resolvers.domain import MessageStatus
+from dataclasses import dataclass
+from datetime import datetime
 
-_FROM_TWILIO = {
-    "queued": MessageStatus.QUEUED,
-    "accepted": MessageStatus.ACCEPTED,
-    "scheduled": MessageStatus.SCHEDULED,
-    "sending": MessageStatus.SENDING,
-    "sent": MessageStatus.SENT,
-    "delivered": MessageStatus.DELIVERED,
-    "partially_delivered": MessageStatus.DELIVERED,
-    "undelivered": MessageStatus.UNDELIVERED,
-    "failed": MessageStatus.FAILED,
-    "receiving": MessageStatus.RECEIVED,
-    "received": MessageStatus.RECEIVED,
-    "read": MessageStatus.READ,
-    "canceled": MessageStatus.CANCELED,
-}
+from domain.vocabulary import MessageDirection, MessageStatus
+
+
+@dataclass(slots=True)
+class Message:
+    """A message as clients see it; ``schema.types.SmsMessage`` extends it (not frozen, so that
+    it can; nothing changes one after it is built)."""
+
+    id: str
+    account_id: str
+    direction: MessageDirection
+    from_number: str
+    to_number: str
+    body: str
+    status: MessageStatus
+    provider_message_id: str | None
+    error_code: int | None
+    error_message: str | None
+    segments: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    nodes: list[tuple[str, Message]]  # (cursor, message)
+    has_next_page: bool
+    end_cursor: str | None
+
 
 # How far along a message is. A callback moves a message forward only; terminal states are final.
 _RANK = {
@@ -42,10 +58,6 @@ TERMINAL = frozenset(
         MessageStatus.READ,
     }
 )
-
-
-def from_twilio(value: str | None) -> MessageStatus | None:
-    return _FROM_TWILIO.get((value or "").strip().lower())
 
 
 def statuses_that_may_become(new: MessageStatus) -> frozenset[MessageStatus]:

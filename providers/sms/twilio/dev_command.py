@@ -11,13 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from api.settings import Settings
 from providers.sms.twilio.standin_fixtures import MG_SID, PHONE, SERVICE_PHONE, pn_sid
 
 if TYPE_CHECKING:
     from providers.sms.twilio.standin import TwilioStandIn
+
+
+class Settings(Protocol):
+    """What the command reads of the server's settings (``api.settings.Settings``)."""
+
+    @property
+    def production(self) -> bool: ...
+
 
 DEFAULT_PORT = 8010
 DEFAULT_REPLY = "Thanks!"

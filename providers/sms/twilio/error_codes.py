@@ -9,6 +9,7 @@ from __future__ import annotations
 
 AUTHENTICATION_FAILED = 20003
 NOT_FOUND = 20404  # the resource is not there, or not visible to these credentials
+RATE_LIMITED = 20429
 RECIPIENT_UNSUBSCRIBED = 21610
 SENDER_GONE = frozenset({21606, 21212, 21659, 21712})
 

@@ -1,0 +1,144 @@
+"""Adding, editing and removing accounts, as use cases: SQLite, a fake provider, no HTTP."""
+
+from __future__ import annotations
+
+from domain.vocabulary import AccountStatus, ErrorCode, SenderKind, SmsProvider
+from resolvers import accounts, integration
+from resolvers.events import AccountEvent, AccountEventKind, SendersChanged
+from storage import queries
+from tests.unit.world import CLIENT_ID, MG_SID, PHONE, SECRET, World, form
+
+
+async def test_adding_an_account_saves_a_draft_and_announces_it(world: World) -> None:
+    async with world.listening() as heard:
+        result = await accounts.add_account(
+            world.services, world.caller, SmsProvider.TWILIO, form(dlt_entity_id="12345")
+        )
+
+    assert result.errors == []
+    assert result.message == accounts.ADDED
+    account = result.account
+    assert account is not None
+    assert (account.status, account.sender_kind) == (AccountStatus.DRAFT, SenderKind.PHONE_NUMBER)
+    assert (account.sender_id, account.client_id, account.dlt_entity_id) == (
+        PHONE,
+        CLIENT_ID,
+        "12345",
+    )
+    assert account.display_name == f"Twilio {PHONE}"
+    assert account.auth_token_hint == "••••" + SECRET[-4:]
+    assert account.created_at == world.clock.now
+    [event] = [m for _, m in heard.messages]
+    assert isinstance(event, AccountEvent)
+    assert (event.kind, event.account, event.stats.connected) == (
+        AccountEventKind.ADDED,
+        account,
+        1,
+    )
+    assert world.sms.calls == []  # adding calls no provider
+
+
+async def test_every_field_problem_is_reported_at_once_and_nothing_is_stored(
+    world: World,
+) -> None:
+    result = await accounts.add_account(
+        world.services,
+        world.caller,
+        SmsProvider.TWILIO,
+        {"sender_id": "nope", "client_id": "", "auth_token": "a b"},
+    )
+
+    assert {(error.field, error.code) for error in result.errors} == {
+        ("senderId", ErrorCode.INVALID),
+        ("clientId", ErrorCode.REQUIRED),
+        ("authToken", ErrorCode.INVALID),
+    }
+    assert (await accounts.list_accounts(world.services, world.caller)).nodes == []
+
+
+async def test_adding_while_the_integration_is_off_is_refused(world: World) -> None:
+    await integration.set_integration_enabled(world.services, world.caller, False)
+
+    result = await accounts.add_account(world.services, world.caller, SmsProvider.TWILIO, form())
+
+    assert [error.code for error in result.errors] == [ErrorCode.INTEGRATION_DISABLED]
+
+
+async def test_one_sender_is_connected_once_per_workspace(world: World) -> None:
+    first = await world.add()
+
+    again = await accounts.add_account(world.services, world.caller, SmsProvider.TWILIO, form())
+
+    assert [(e.field, e.code) for e in again.errors] == [("senderId", ErrorCode.INVALID)]
+    assert first.display_name in again.errors[0].message
+
+
+async def test_changing_the_auth_token_returns_the_account_to_draft(world: World) -> None:
+    account = await world.verified()
+    version = (await world.row(account.id)).credentials_version
+
+    async with world.listening() as heard:
+        result = await world.update(account.id, auth_token="0" * 32)
+
+    assert result.account is not None
+    assert result.account.status is AccountStatus.DRAFT
+    assert result.account.verified_at is None
+    assert result.account.trial is None
+    row = await world.row(account.id)
+    assert row.credentials_version == version + 1
+    assert row.previous_auth_token_until is not None  # the old token signs webhooks a while
+    kinds = [m.kind for _, m in heard.messages if isinstance(m, AccountEvent)]
+    assert kinds == [AccountEventKind.STATUS_CHANGED]
+    assert any(isinstance(m, SendersChanged) for _, m in heard.messages)  # left the picker
+
+
+async def test_renaming_keeps_the_verification_and_an_unchanged_edit_announces_nothing(
+    world: World,
+) -> None:
+    account = await world.verified()
+
+    renamed = await world.update(account.id, display_name="Marketing")
+    async with world.listening() as heard:
+        same = await world.update(account.id, display_name="Marketing", client_id=CLIENT_ID)
+
+    assert renamed.account is not None
+    assert same.account is not None
+    assert renamed.account.status is AccountStatus.VERIFIED
+    assert same.account == renamed.account
+    assert heard.messages == []
+
+
+async def test_moving_to_a_connected_sender_is_refused_and_changes_nothing(world: World) -> None:
+    await world.add()
+    other = await world.add(sender_id=MG_SID)
+
+    result = await world.update(other.id, sender_id=PHONE)
+
+    assert [(e.field, e.code) for e in result.errors] == [("senderId", ErrorCode.INVALID)]
+    assert (await world.row(other.id)).sender_id == MG_SID
+
+
+async def test_removing_an_account_destroys_its_secret_and_announces_the_removal(
+    world: World,
+) -> None:
+    account = await world.add()
+
+    async with world.listening() as heard:
+        result = await accounts.remove_account(world.services, world.caller, account.id)
+
+    assert result.message == accounts.REMOVED
+    assert await world.row(account.id) is None
+    async with world.services.reads() as session:
+        row = await queries.account_by_id(session, account.id)
+    assert row is None
+    [event] = [m for _, m in heard.messages if isinstance(m, AccountEvent)]
+    assert (event.kind, event.stats.connected) == (AccountEventKind.REMOVED, 0)
+
+
+async def test_another_workspaces_account_reads_as_not_found(world: World) -> None:
+    account = await world.add()
+    stranger = type(world.caller)("another-workspace", world.caller.role, "key")
+
+    assert await accounts.get_account(world.services, stranger, account.id) is None
+    removed = await accounts.remove_account(world.services, stranger, account.id)
+    assert [error.code for error in removed.errors] == [ErrorCode.NOT_FOUND]
