@@ -199,8 +199,11 @@ def create_app(
     authenticator = KeyAuthenticator(reads, writes, cache_seconds=settings.auth_cache_seconds)
     limits = DocumentLimits(
         max_depth=settings.max_query_depth,
+        max_introspection_depth=settings.max_introspection_depth,
         max_aliases=settings.max_aliases,
         max_tokens=settings.max_tokens,
+        max_fields=settings.max_fields,
+        max_field_overlaps=settings.max_field_overlaps,
     )
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     graphql_app = GraphQLApp(

@@ -46,8 +46,15 @@ class Settings(BaseSettings):
     key_recheck_seconds: float = Field(default=30.0, gt=0)
     # Limits on what one request or websocket may ask of the server (README "Security").
     max_query_depth: int = Field(default=10, ge=1, le=100)
+    # Introspection (only __schema/__type/__typename at the root) may nest deeper, through ofType
+    # only: graphql-js's standard introspection document is 14 deep.
+    max_introspection_depth: int = Field(default=15, ge=1, le=20)
     max_aliases: int = Field(default=30, ge=0, le=10_000)
-    max_tokens: int = Field(default=2_000, ge=100, le=1_000_000)
+    # Validation's cost grows faster than the document (schema/limits.py): tokens, field nodes
+    # and the pairs of same-named fields the field-merge rule compares are capped before it runs.
+    max_tokens: int = Field(default=1_000, ge=100, le=1_000_000)
+    max_fields: int = Field(default=500, ge=1, le=100_000)
+    max_field_overlaps: int = Field(default=1_000, ge=0, le=1_000_000)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_json_depth: int = Field(default=32, ge=2, le=1_000)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
