@@ -22,6 +22,7 @@ from starlette.routing import Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
+from api.cors import CrossOrigin
 from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.limits import LimitRequests
@@ -206,6 +207,7 @@ def create_app(
         max_field_overlaps=settings.max_field_overlaps,
     )
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
+    origins = settings.origin_policy
     graphql_app = GraphQLApp(
         build_schema(
             limits=limits,
@@ -215,7 +217,7 @@ def create_app(
         services,
         authenticator=authenticator,
         failures=failures,
-        allowed_origins=settings.origin_list,
+        origins=origins,
         key_recheck_seconds=settings.key_recheck_seconds,
         max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions=settings.ws_max_subscriptions,
@@ -345,6 +347,13 @@ def create_app(
         middleware=[
             # Outermost: the access line also records the 503 of an outage.
             Middleware(AccessLog),
+            # Preflights are answered before the key check (browsers send no key with them).
+            Middleware(
+                CrossOrigin,
+                policy=origins,
+                path="/graphql",
+                max_age_seconds=settings.cors_max_age_seconds,
+            ),
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )

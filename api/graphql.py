@@ -24,6 +24,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import KeyAuthenticator
+from api.cors import OriginPolicy
 from api.outages import DatabaseUnavailableError
 from api.throttle import FailureLimiter, client_address
 from providers.bus import SubscriberOverflow
@@ -106,21 +107,22 @@ class GraphQLApp(GraphQL[Context, None]):
         *,
         authenticator: KeyAuthenticator,
         failures: FailureLimiter,
-        allowed_origins: list[str],
+        origins: OriginPolicy,
         key_recheck_seconds: float,
         max_message_bytes: int,
         max_subscriptions: int,
     ) -> None:
-        # Browsers' cross-origin websocket handshakes are refused (HTTP 403) unless their origin
-        # is listed; same-origin pages (GraphiQL) and non-browser clients always pass. The
-        # GraphiQL page has its own handler (api/auth.py), so Strawberry never renders it.
+        # Browsers' cross-origin websocket handshakes are refused (HTTP 403) unless ``origins``
+        # allows their page, as for HTTP (api/cors.py); same-origin pages (GraphiQL) and
+        # non-browser clients always pass. The GraphiQL page has its own handler (api/auth.py),
+        # so Strawberry never renders it.
         super().__init__(
             schema,
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-            allowed_origins=allowed_origins,
             max_subscriptions_per_connection=max_subscriptions,
         )
+        self.origins = origins
         self.services = services
         self.authenticator = authenticator
         self.failures = failures
@@ -131,6 +133,9 @@ class GraphQLApp(GraphQL[Context, None]):
         # Open sockets by API key id, for revocations announced on the bus (weak: a socket that
         # ended drops out by itself).
         self._sockets: dict[str, weakref.WeakSet[WebSocket]] = {}
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        return self.origins.allows(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.cors import OriginPolicy, parse_origins
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sms.db"
@@ -31,7 +32,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_sql: bool = False
     broadcast_url: str = "memory://"
+    # Other origins whose pages may use the API (CORS for HTTP, the websocket handshake's
+    # Origin): exact origins, comma-separated, or * for any. Unset: development allows
+    # http://localhost:*, http://127.0.0.1:* and http://[::1]:*; production none.
     allowed_origins: str = ""
+    # How long a browser may reuse a preflight's answer (Chromium caps it at 7,200).
+    cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
     subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
     max_concurrent_checks: int = Field(default=32, ge=1, le=10_000)
     # A check renews its lease every third of it while it runs, so a lease outlives its process
@@ -107,6 +113,12 @@ class Settings(BaseSettings):
         HostPolicy.parse(value)
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _exact_origins(cls, value: str) -> str:
+        parse_origins(_split(value))
+        return value
+
     @field_validator("broadcast_url")
     @classmethod
     def _known_broadcast(cls, value: str) -> str:
@@ -158,9 +170,11 @@ class Settings(BaseSettings):
         return [base64.b64decode(item) for item in _split(self.encryption_keys)]
 
     @property
-    def origin_list(self) -> list[str]:
-        """Origins whose pages may open a websocket (``*``: any); same-origin always may."""
-        return _split(self.allowed_origins)
+    def origin_policy(self) -> OriginPolicy:
+        """Which other origins' pages may use the API; same-origin pages always may."""
+        return OriginPolicy.from_setting(
+            _split(self.allowed_origins), development=not self.production
+        )
 
     @property
     def host_policy(self) -> HostPolicy:
