@@ -233,6 +233,7 @@ def create_app(
             answered,
             max_body_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
+            max_tokens=settings.max_tokens,
         ),
         authenticator,
         failures,

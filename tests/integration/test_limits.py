@@ -159,6 +159,15 @@ async def test_a_document_over_a_thousand_tokens_is_not_parsed(api: Api, keys: K
     # Just under the limit the document parses (and is refused for its fields instead).
     below = await errors_of(api, keys.admin, "{ " + "__typename " * 998 + "}")
     assert not [message for message in below if "tokens" in message]
+    # A GET's document is held to the same count.
+    response = await api.http.get(
+        "/graphql",
+        params={"query": hostile},
+        headers={"Authorization": f"Bearer {keys.admin}"},
+    )
+    assert response.json()["errors"][0]["message"] == (
+        "Syntax Error: Document contains more than 1000 tokens. Parsing aborted."
+    )
 
 
 async def test_a_document_over_five_hundred_fields_is_refused(api: Api, keys: Keys) -> None:
