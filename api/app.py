@@ -205,6 +205,7 @@ def create_app(
         max_tokens=settings.max_tokens,
         max_fields=settings.max_fields,
         max_field_overlaps=settings.max_field_overlaps,
+        document_cache_chars=settings.document_cache_chars,
     )
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
     origins = settings.origin_policy

@@ -14,7 +14,6 @@ from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
 )
 from strawberry.types import ExecutionContext
@@ -162,12 +161,11 @@ def build_schema(
     """``production``: no introspection and no "Did you mean" hints (nothing maps the schema
     for a stranger; the contract is published to the teams that need it)."""
     # Parsing and validating the same few documents again on every request cost a third of a
-    # request's CPU (bench/reads.py): parsed documents are kept in Strawberry's process-wide LRU
-    # of 128, and the budget extension keeps which documents passed validation (schema/limits.py).
+    # request's CPU (bench/reads.py): the budget extension keeps the documents that passed, parsed
+    # and validated (schema/limits.py).
     limits = limits or DocumentLimits()
     chosen: list[Any] = [
         lambda: MaxTokensLimiter(limits.max_tokens),
-        ParserCache,
         document_budget(limits),
         *(extensions or []),
     ]

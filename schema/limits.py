@@ -4,12 +4,14 @@ validates it.
 graphql-core's validation is not linear in the document. Its field-merge rule
 (``OverlappingFieldsCanBeMerged``) compares every pair of fields that answer under the same name
 at the same place: 333 copies of ``smsIntegration { enabled }`` (1,300 tokens) cost it ~0.6 s of
-the event loop, and 249 copies (under 1,000 tokens) still ~0.4 s. So every limit here is counted
+the event loop, and 248 copies (under 1,000 tokens) still ~0.4 s. So every limit here is counted
 in passes linear in the document, each fragment measured once, and a document over any of them is
-refused before graphql-core's rules run at all (``bench/hostile.py``: such a refusal costs about
-what a small query's validation does):
+refused before graphql-core's rules run at all (``bench/hostile.py`` prints what a refusal costs
+beside a small query):
 
-* tokens: the parser stops past ``max_tokens`` (Strawberry's ``MaxTokensLimiter``);
+* tokens: counted without parsing (``tokens_over``; the HTTP edge, api/limits.py, refuses a long
+  document before anything parses it), and the parser stops past ``max_tokens`` (Strawberry's
+  ``MaxTokensLimiter``) for documents arriving over a websocket;
 * fields: the field nodes written in the document, each counted once;
 * depth: a root field is at depth 0 (Strawberry's convention), so ``{ a { b } }`` has depth 1.
   An introspection operation (only ``__schema``, ``__type`` and ``__typename`` at its root) may
@@ -63,6 +65,7 @@ class DocumentLimits:
     max_tokens: int = 1_000
     max_fields: int = 500
     max_field_overlaps: int = 1_000
+    document_cache_chars: int = 64 * 1024
 
 
 # GraphQL's lexical grammar, enough to count tokens as graphql-core's parser does without parsing:
@@ -354,23 +357,47 @@ def _overlap_errors(
     ]
 
 
-class _ValidDocuments:
-    """Digests of documents that passed validation, least recently used first."""
+class _PassedDocuments:
+    """Documents that passed the limits and validation, least recently used first: the digests of
+    their text without the operation name (so a renamed document is not validated again), and,
+    within ``text_budget`` characters of document text, their parsed form by exact text (so it is
+    not parsed again).
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    Only documents that passed are kept, and parsed ones within a budget of text rather than a
+    count: Strawberry's parser cache kept the last 128 documents whatever they were, and 128
+    hostile 1,000-token documents (each a new text) made every full garbage collection walk some
+    640,000 objects, stalling the event loop ~0.3 s each (bench/hostile.py's /healthz p99)."""
+
+    def __init__(self, count: int, text_budget: int) -> None:
+        self.count = count
+        self.text_budget = text_budget
         self.digests: OrderedDict[bytes, None] = OrderedDict()
+        self.parsed: OrderedDict[str, DocumentNode] = OrderedDict()
+        self.text_size = 0
 
-    def __contains__(self, digest: bytes) -> bool:
+    def passed(self, digest: bytes) -> bool:
         if digest not in self.digests:
             return False
         self.digests.move_to_end(digest)
         return True
 
-    def add(self, digest: bytes) -> None:
+    def parsed_form(self, text: str) -> DocumentNode | None:
+        document = self.parsed.get(text)
+        if document is not None:
+            self.parsed.move_to_end(text)
+        return document
+
+    def add(self, digest: bytes, text: str, document: DocumentNode) -> None:
         self.digests[digest] = None
-        if len(self.digests) > self.size:
+        if len(self.digests) > self.count:
             self.digests.popitem(last=False)
+        if text in self.parsed or len(text) > self.text_budget:
+            return
+        self.parsed[text] = document
+        self.text_size += len(text)
+        while self.text_size > self.text_budget or len(self.parsed) > self.count:
+            dropped, _ = self.parsed.popitem(last=False)
+            self.text_size -= len(dropped)
 
 
 def validation_key(document: DocumentNode) -> bytes | None:
@@ -389,17 +416,23 @@ def validation_key(document: DocumentNode) -> bytes | None:
 
 
 def document_budget(limits: DocumentLimits) -> type[SchemaExtension]:
-    """The extension enforcing ``limits`` and caching validation; build it once per schema (its
-    cache is the schema's: validation rules differ between schemas)."""
-    valid = _ValidDocuments(DEFAULT_MAXSIZE)
+    """The extension enforcing ``limits`` and remembering the documents that passed; build it
+    once per schema (what passed is the schema's: validation rules differ between schemas)."""
+    remembered = _PassedDocuments(DEFAULT_MAXSIZE, limits.document_cache_chars)
 
     class DocumentBudget(SchemaExtension):
+        def on_parse(self) -> Iterator[None]:
+            context = self.execution_context
+            if context.query is not None and context.graphql_document is None:
+                context.graphql_document = remembered.parsed_form(context.query)
+            yield
+
         def on_validate(self) -> Iterator[None]:
             context = self.execution_context
             document = context.graphql_document
             assert document is not None
             key = validation_key(document)
-            if key is not None and key in valid:
+            if key is not None and remembered.passed(key):
                 context.pre_execution_errors = []
                 yield
                 return
@@ -408,8 +441,8 @@ def document_budget(limits: DocumentLimits) -> type[SchemaExtension]:
                 errors = validate_document(
                     context.schema._schema, document, context.validation_rules
                 )
-                if not errors and key is not None:
-                    valid.add(key)
+                if not errors and key is not None and context.query is not None:
+                    remembered.add(key, context.query, document)
             context.pre_execution_errors = errors
             yield
 

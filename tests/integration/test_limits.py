@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+import strawberry.schema.schema
 
 import schema.limits
 from tests.conftest import Api, Keys
@@ -244,6 +245,29 @@ async def test_the_limits_are_settings(make_api: Callable[..., Any], keys: Keys)
         assert len(await errors_of(api, keys.admin, "{ " + "__typename " * 11 + "}")) == 1
         assert await errors_of(api, keys.admin, "{ " + "__typename " * 2 + "}") == []
         assert len(await errors_of(api, keys.admin, "{ " + "__typename " * 3 + "}")) == 1
+
+
+async def test_only_documents_that_pass_are_kept_parsed(
+    api: Api, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A stream of new refused documents must leave nothing behind: kept, they made each full
+    # garbage collection walk them all (bench/hostile.py).
+    parsed: list[str] = []
+    parse = strawberry.schema.schema.parse
+
+    def counted(query: str, **options: Any) -> Any:
+        parsed.append(query)
+        return parse(query, **options)
+
+    monkeypatch.setattr(strawberry.schema.schema, "parse", counted)
+    hostile = "query Loop { " + f"{DATA_FIELD} " * 40 + "}"
+    passing = (
+        f"query Fine {{ {aliases(2)} smsMessages(first: 1) {{ pageInfo {{ hasNextPage }} }} }}"
+    )
+    for query in (hostile, hostile, passing, passing, passing):
+        await api.run(keys.admin, query)
+
+    assert parsed == [hostile, hostile, passing]  # the refused one each time, the passing once
 
 
 async def test_renaming_the_operation_does_not_validate_the_document_again(

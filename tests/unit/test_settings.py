@@ -85,7 +85,7 @@ def test_the_edge_limits_default_to_the_documented_numbers() -> None:
     settings = load_settings()
     assert (settings.max_query_depth, settings.max_aliases, settings.max_tokens) == (10, 30, 1000)
     assert (settings.max_fields, settings.max_field_overlaps) == (500, 1000)
-    assert settings.max_introspection_depth == 15
+    assert (settings.max_introspection_depth, settings.document_cache_chars) == (15, 65536)
     assert (settings.max_body_bytes, settings.max_json_depth) == (1024 * 1024, 32)
     assert (settings.ws_max_message_bytes, settings.ws_max_subscriptions) == (64 * 1024, 20)
     assert (settings.auth_failures_per_second, settings.auth_failure_addresses) == (20, 10_000)
