@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.bootstrap import Runtime, build_services
+from api.cors import CrossOrigin
 from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.health import health_routes
@@ -76,6 +77,13 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
             # Outermost: the access line also records the 503 of an outage.
             Middleware(AccessLog),
             Middleware(ResponsePolicy),
+            # Preflights are answered before the key check (browsers send no key with them).
+            Middleware(
+                CrossOrigin,
+                policy=settings.origin_policy,
+                path="/graphql",
+                max_age_seconds=settings.cors_max_age_seconds,
+            ),
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )
@@ -98,8 +106,12 @@ def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQ
         build_schema(
             limits=DocumentLimits(
                 max_depth=settings.max_query_depth,
+                max_introspection_depth=settings.max_introspection_depth,
                 max_aliases=settings.max_aliases,
                 max_tokens=settings.max_tokens,
+                max_fields=settings.max_fields,
+                max_field_overlaps=settings.max_field_overlaps,
+                document_cache_chars=settings.document_cache_chars,
             ),
             fanout=SharedSubscriptions(settings.subscriber_queue_size),
             production=settings.production,
@@ -107,7 +119,7 @@ def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQ
         services,
         authenticator=authenticator,
         failures=failures,
-        allowed_origins=settings.origin_list,
+        origins=settings.origin_policy,
         key_recheck_seconds=settings.key_recheck_seconds,
         max_message_bytes=settings.ws_max_message_bytes,
         max_subscriptions=settings.ws_max_subscriptions,
@@ -126,6 +138,7 @@ def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQ
             answered,
             max_body_bytes=settings.max_body_bytes,
             max_json_depth=settings.max_json_depth,
+            max_tokens=settings.max_tokens,
         ),
         authenticator,
         failures,

@@ -29,6 +29,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth import UNKNOWN_KEY, KeyAuthenticator, Unauthenticated, connection_authorization
+from api.cors import OriginPolicy
 from api.legacy_ws import LegacyGraphQLWSHandler
 from api.open_sockets import OpenSockets
 from api.outages import DatabaseUnavailableError
@@ -126,24 +127,25 @@ class GraphQLApp(GraphQL[Context, None]):
         *,
         authenticator: KeyAuthenticator,
         failures: FailureLimiter,
-        allowed_origins: list[str],
+        origins: OriginPolicy,
         key_recheck_seconds: float,
         max_message_bytes: int,
         max_subscriptions: int,
         init_timeout_seconds: float,
         open_sockets: OpenSockets[Connection],
     ) -> None:
-        # Browsers' cross-origin websocket handshakes are refused (HTTP 403) unless their origin
-        # is listed; same-origin pages (GraphiQL) and non-browser clients always pass. The
-        # GraphiQL page has its own handler (api/auth.py), so Strawberry never renders it.
+        # Browsers' cross-origin websocket handshakes are refused (HTTP 403) unless ``origins``
+        # allows their page, as for HTTP (api/cors.py); same-origin pages (GraphiQL) and
+        # non-browser clients always pass. The GraphiQL page has its own handler (api/auth.py),
+        # so Strawberry never renders it.
         super().__init__(
             schema,
             graphql_ide=None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
-            allowed_origins=allowed_origins,
             max_subscriptions_per_connection=max_subscriptions,
             connection_init_wait_timeout=timedelta(seconds=init_timeout_seconds),
         )
+        self.origins = origins
         self.services = services
         self.authenticator = authenticator
         self.failures = failures
@@ -152,6 +154,9 @@ class GraphQLApp(GraphQL[Context, None]):
         self.open_sockets = open_sockets
         self.open_websockets = 0
         self._payloads = SharedPayloads()
+
+    def is_websocket_origin_allowed(self, request: WebSocket, origin: str) -> bool:
+        return self.origins.allows(origin)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

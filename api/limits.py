@@ -1,6 +1,10 @@
 """Request limits of /graphql before Strawberry sees a byte: the body's size (413, checked on
 ``Content-Length`` and on the bytes actually streamed) and its shape (400: one JSON object,
-UTF-8, nested at most so deep; no batches). GET parameters carrying JSON get the same check."""
+UTF-8, nested at most so deep; no batches). GET parameters carrying JSON get the same check.
+
+A document over the token limit is answered here too, as Strawberry would (the parser's error,
+status 200), but counted without parsing it (schema/limits.py): nothing after this, the response
+cache's key included, spends a parse on it."""
 
 from __future__ import annotations
 
@@ -8,10 +12,11 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import refusal
+from schema.limits import tokens_over, too_many_tokens
 
 _JSON_PARAMETERS = ("variables", "extensions")
 
@@ -30,10 +35,13 @@ class RequestRefused(Exception):
 class LimitRequests:
     """ASGI wrapper: refuses oversized or malformed requests, replays accepted bodies."""
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, max_json_depth: int, max_tokens: int
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.max_json_depth = max_json_depth
+        self.max_tokens = max_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,12 +54,19 @@ class LimitRequests:
                 # Handed on, so that nothing after this reads or parses the body again.
                 scope.setdefault("state", {}).update(body=body, request=request)
                 receive = _replay(body, receive)
+                document = request.get("query")
             else:
-                for name, value in Request(scope).query_params.multi_items():
+                parameters = Request(scope).query_params
+                for name, value in parameters.multi_items():
                     if name in _JSON_PARAMETERS:
                         self._check_json(value.encode(), what=f"The {name} parameter")
+                document = parameters.get("query")
         except RequestRefused as refused:
             await refused.response()(scope, receive, send)
+            return
+        if isinstance(document, str) and tokens_over(document, self.max_tokens):
+            error = {"message": too_many_tokens(self.max_tokens)}
+            await JSONResponse({"data": None, "errors": [error]})(scope, receive, send)
             return
         await self.app(scope, receive, send)
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from api.cors import OriginPolicy, parse_origins
 from providers.host_policy import DEFAULT_ALLOWED_HOSTS, HostPolicy
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/sms.db"
@@ -37,7 +38,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_sql: bool = False
     broadcast_url: str = Field(default="memory://", repr=False)  # may hold Redis's password
+    # Other origins whose pages may use the API (CORS for HTTP, the websocket handshake's
+    # Origin): exact origins, comma-separated, or * for any. Unset: development allows
+    # http://localhost:*, http://127.0.0.1:* and http://[::1]:*; production none.
     allowed_origins: str = ""
+    # How long a browser may reuse a preflight's answer (Chromium caps it at 7,200).
+    cors_max_age_seconds: int = Field(default=600, ge=0, le=86_400)
     subscriber_queue_size: int = Field(default=256, ge=1, le=100_000)
     max_concurrent_checks: int = Field(default=32, ge=1, le=10_000)
     # A check renews its lease every third of it while it runs, so a lease outlives its process
@@ -57,8 +63,18 @@ class Settings(BaseSettings):
     key_recheck_seconds: float = Field(default=4.0, gt=0, le=5)
     # Limits on what one request or websocket may ask of the server (README "Security").
     max_query_depth: int = Field(default=10, ge=1, le=100)
+    # Introspection (only __schema/__type/__typename at the root) may nest deeper, through ofType
+    # only: graphql-js's standard introspection document is 14 deep.
+    max_introspection_depth: int = Field(default=15, ge=1, le=20)
     max_aliases: int = Field(default=30, ge=0, le=10_000)
-    max_tokens: int = Field(default=2_000, ge=100, le=1_000_000)
+    # Validation's cost grows faster than the document (schema/limits.py): tokens, field nodes
+    # and the pairs of same-named fields the field-merge rule compares are capped before it runs.
+    max_tokens: int = Field(default=1_000, ge=100, le=1_000_000)
+    max_fields: int = Field(default=500, ge=1, le=100_000)
+    max_field_overlaps: int = Field(default=1_000, ge=0, le=1_000_000)
+    # Parsed documents kept for reuse (only ones that passed validation), by their text's length:
+    # a full garbage collection walks them all, ~0.1 s per 200 KiB of text.
+    document_cache_chars: int = Field(default=64 * 1024, ge=0, le=16 * 1024 * 1024)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024)
     max_json_depth: int = Field(default=32, ge=2, le=1_000)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
@@ -153,6 +169,12 @@ class Settings(BaseSettings):
         HostPolicy.parse(value)
         return value
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _exact_origins(cls, value: str) -> str:
+        parse_origins(_split(value))
+        return value
+
     @field_validator("broadcast_url")
     @classmethod
     def _known_broadcast(cls, value: str) -> str:
@@ -209,9 +231,11 @@ class Settings(BaseSettings):
         return [item.encode() for item in _split(self.bus_secret)]
 
     @property
-    def origin_list(self) -> list[str]:
-        """Origins whose pages may open a websocket (``*``: any); same-origin always may."""
-        return _split(self.allowed_origins)
+    def origin_policy(self) -> OriginPolicy:
+        """Which other origins' pages may use the API; same-origin pages always may."""
+        return OriginPolicy.from_setting(
+            _split(self.allowed_origins), development=not self.production
+        )
 
     @property
     def host_policy(self) -> HostPolicy:

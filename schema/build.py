@@ -10,14 +10,11 @@ from collections.abc import Iterable
 from typing import Any
 
 import strawberry
-from graphql import ASTValidationRule, GraphQLError
+from graphql import GraphQLError
 from strawberry.extensions import (
-    AddValidationRules,
     DisableIntrospection,
     MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
@@ -25,7 +22,7 @@ from strawberry.types.graphql import OperationType
 from resolvers.errors import is_outage
 from schema.context import Context
 from schema.fanout import SharedSubscriptions, group_key
-from schema.limits import DocumentLimits, limits_rule
+from schema.limits import DocumentLimits, document_budget
 from schema.mutation import Mutation
 from schema.query import Query
 from schema.subscription import Subscription
@@ -164,15 +161,12 @@ def build_schema(
     """``production``: no introspection and no "Did you mean" hints (nothing maps the schema
     for a stranger; the contract is published to the teams that need it)."""
     # Parsing and validating the same few documents again on every request cost a third of a
-    # request's CPU (bench/reads.py); both caches are process-wide LRUs of 128 documents.
-    # The limits rule is one class per schema, so the validation cache's key stays the same.
+    # request's CPU (bench/reads.py): the budget extension keeps the documents that passed, parsed
+    # and validated (schema/limits.py).
     limits = limits or DocumentLimits()
-    rules: list[type[ASTValidationRule]] = [limits_rule(limits)]
     chosen: list[Any] = [
         lambda: MaxTokensLimiter(limits.max_tokens),
-        lambda: AddValidationRules(rules),
-        ParserCache,
-        ValidationCache,
+        document_budget(limits),
         *(extensions or []),
     ]
     if production:

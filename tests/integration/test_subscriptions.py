@@ -510,6 +510,16 @@ async def test_allowed_origins_let_that_origin_in(serve: Serve, keys: Keys) -> N
             await ws.init({"Authorization": f"Bearer {keys.admin}"})
 
 
+async def test_development_lets_pages_on_this_machine_in_and_production_does_not(
+    serve: Serve, keys: Keys
+) -> None:
+    vite = "http://127.0.0.1:5173"
+    async with serve() as live, open_socket(live.ws_url, origin=vite) as ws:
+        await ws.init({"Authorization": f"Bearer {keys.admin}"})
+    async with serve(env="production") as live:
+        assert await _handshake_status(live, vite) == 403
+
+
 # --- slow subscribers --------------------------------------------------------------------------
 
 # A client that does not read only backs events up on the server once the socket between them is

@@ -90,7 +90,9 @@ def test_the_public_url_loses_its_trailing_slash(monkeypatch: pytest.MonkeyPatch
 
 def test_the_edge_limits_default_to_the_documented_numbers() -> None:
     settings = load_settings()
-    assert (settings.max_query_depth, settings.max_aliases, settings.max_tokens) == (10, 30, 2000)
+    assert (settings.max_query_depth, settings.max_aliases, settings.max_tokens) == (10, 30, 1000)
+    assert (settings.max_fields, settings.max_field_overlaps) == (500, 1000)
+    assert (settings.max_introspection_depth, settings.document_cache_chars) == (15, 65536)
     assert (settings.max_body_bytes, settings.max_json_depth) == (1024 * 1024, 32)
     assert (settings.ws_max_message_bytes, settings.ws_max_subscriptions) == (64 * 1024, 20)
     assert (settings.auth_failures_per_second, settings.auth_failure_addresses) == (20, 10_000)
@@ -109,3 +111,9 @@ def test_a_redis_broadcast_url_names_the_bus_of_several_replicas(
 ) -> None:
     monkeypatch.setenv("SMS_BROADCAST_URL", "redis://redis.internal:6379/2")
     assert load_settings().broadcast_url == "redis://redis.internal:6379/2"
+
+
+def test_the_introspection_depth_is_capped_at_twenty(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_MAX_INTROSPECTION_DEPTH", "21")
+    with pytest.raises(SettingsError, match=r"SMS_MAX_INTROSPECTION_DEPTH: .* or equal to 20"):
+        load_settings()
