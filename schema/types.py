@@ -261,7 +261,9 @@ describe_enum(
     dlt_entity_id=(
         "India only: the Principal Entity ID registered on the DLT portal; null otherwise."
     ),
-    client_id="The Twilio Account SID: AC followed by 32 hex characters.",
+    client_id=(
+        "The provider account's id: for Twilio the Account SID (AC followed by 32 hex characters)."
+    ),
     base_url=(
         "The provider's API endpoint: https://api.twilio.com/ unless Twilio Support gave you a "
         "region-specific one."
@@ -444,7 +446,9 @@ class SmsIntegrationPayload:
     )
 )
 class AddSmsAccountInput:
-    provider: SmsProvider = strawberry.field(description="Pick Twilio.")
+    provider: SmsProvider = strawberry.field(
+        description="The provider, one of smsProviders: pick TWILIO for Twilio."
+    )
     display_name: str | None = strawberry.field(
         default=strawberry.UNSET,
         description=(
@@ -467,13 +471,13 @@ class AddSmsAccountInput:
     )
     client_id: str = strawberry.field(
         description=(
-            "The Twilio Account SID (AC followed by 32 hex characters), from Console home → "
+            "Twilio: the Account SID (AC followed by 32 hex characters), from Console home → "
             "Account Info."
         )
     )
     auth_token: str = strawberry.field(
         description=(
-            "The Twilio Auth Token from Console home → Account Info → Show (at most 128 "
+            "Twilio: the Auth Token from Console home → Account Info → Show (at most 128 "
             "characters). Stored encrypted, never returned: treat it as a password."
         )
     )
@@ -481,7 +485,7 @@ class AddSmsAccountInput:
         default=strawberry.UNSET,
         description=(
             "Leave empty for https://api.twilio.com/ unless Twilio Support has given you a "
-            "region-specific endpoint; https:// on a Twilio host."
+            "region-specific endpoint. https:// on a Twilio host, unless the server allows others."
         ),
     )
 
