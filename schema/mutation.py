@@ -12,6 +12,7 @@ from resolvers.accounts import AccountResult
 from schema.context import Info
 from schema.permissions import allowed, who_may
 from schema.types import (
+    AccountId,
     AddSmsAccountInput,
     SendSmsInput,
     SendSmsPayload,
@@ -94,7 +95,7 @@ class Mutation:
     async def update_sms_account(
         self,
         info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The account to change.")],
+        id: AccountId,
         input: Annotated[
             UpdateSmsAccountInput, strawberry.argument(description="The fields to change.")
         ],
@@ -110,11 +111,7 @@ class Mutation:
         description="Remove an account: it leaves the page, the stat row and the sender picker, "
         "and its Auth Token is destroyed. Errors: NOT_FOUND. " + who_may("removeSmsAccount"),
     )
-    async def remove_sms_account(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The account to remove.")],
-    ) -> SmsAccountPayload:
+    async def remove_sms_account(self, info: Info, id: AccountId) -> SmsAccountPayload:
         context = info.context
         return _payload(await accounts.remove_account(context.services, context.caller, str(id)))
 
@@ -127,11 +124,7 @@ class Mutation:
         + " Errors: INTEGRATION_DISABLED, NOT_FOUND, VERIFICATION_IN_PROGRESS. "
         + who_may("verifySmsAccount"),
     )
-    async def verify_sms_account(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The account to verify.")],
-    ) -> SmsAccountPayload:
+    async def verify_sms_account(self, info: Info, id: AccountId) -> SmsAccountPayload:
         context = info.context
         result = await verification.verify_account(context.services, context.caller, str(id))
         return _payload(result)

@@ -13,6 +13,7 @@ from resolvers.catalog import PROVIDERS
 from schema.context import Info
 from schema.permissions import allowed, who_may
 from schema.types import (
+    AccountId,
     SmsAccount,
     SmsAccountList,
     SmsAccountStats,
@@ -64,11 +65,7 @@ class Query:
         description="One account; null when the workspace has none with this id (or it was "
         "removed). " + who_may("smsAccount"),
     )
-    async def sms_account(
-        self,
-        info: Info,
-        id: Annotated[strawberry.ID, strawberry.argument(description="The account's id.")],
-    ) -> SmsAccount | None:
+    async def sms_account(self, info: Info, id: AccountId) -> SmsAccount | None:
         account = await accounts.get_account(info.context.services, info.context.caller, str(id))
         return None if account is None else shown(SmsAccount, account)
 

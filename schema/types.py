@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import fields
 from datetime import datetime
 from enum import Enum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import strawberry
 from strawberry.types.base import get_object_definition
@@ -309,6 +309,12 @@ class SmsAccount(accounts.Account):
             "health check of a verified account."
         )
     )
+
+
+# The argument that names an account, described once for every root field that takes one.
+AccountId = Annotated[
+    strawberry.ID, strawberry.argument(description="The SMS account's id (SmsAccount.id).")
+]
 
 
 @strawberry.type(description="The stat row of the SMS Accounts page.")
