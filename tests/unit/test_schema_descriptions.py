@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import graphql
 
+from resolvers.permissions import OPERATIONS
 from schema import build_schema
+from schema.permissions import who_may
 from tests.schema_docs import undescribed
 
 # One of each kind of element, described and not; a blank description says nothing.
@@ -76,4 +78,21 @@ def test_every_type_field_argument_input_field_and_enum_value_is_described() -> 
     assert not missing, (
         "Describe these schema elements (description= in their Strawberry definitions; enum "
         "values in schema/types.py):\n  " + "\n  ".join(missing)
+    )
+
+
+def test_every_root_field_says_which_keys_may_call_it() -> None:
+    schema = build_schema()._schema
+    roots = [schema.query_type, schema.mutation_type, schema.subscription_type]
+    silent = [
+        f"{root.name}.{name}"
+        for root in roots
+        if root is not None
+        for name, field in root.fields.items()
+        if name not in OPERATIONS or who_may(name) not in (field.description or "")
+    ]
+
+    assert not silent, (
+        "End these root fields' descriptions with who_may(<field>) (and name each in "
+        "resolvers/permissions.py's OPERATIONS):\n  " + "\n  ".join(silent)
     )
