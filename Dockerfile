@@ -11,6 +11,7 @@ COPY schema ./schema
 COPY resolvers ./resolvers
 COPY storage ./storage
 COPY providers ./providers
+COPY domain ./domain
 RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 10001 sms && mkdir /data && chown sms /data
 
 USER sms

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
 
 import strawberry
 
 from resolvers import accounts, integration, messages, verification
 from resolvers.accounts import AccountResult
 from schema.context import Info
-from schema.permissions import allowed
+from schema.permissions import allowed, who_may
 from schema.types import (
+    AccountId,
     AddSmsAccountInput,
     SendSmsInput,
     SendSmsPayload,
@@ -43,19 +45,38 @@ def _payload(result: AccountResult) -> SmsAccountPayload:
     )
 
 
-@strawberry.type
+@strawberry.type(
+    description="Writes. Expected problems come back in the payload's errors (a code, a field "
+    "and a sentence) and change nothing; a key whose role may not call a field gets FORBIDDEN."
+)
 class Mutation:
-    @strawberry.mutation(permission_classes=allowed("setSmsIntegrationEnabled"))
-    async def set_sms_integration_enabled(self, info: Info, enabled: bool) -> SmsIntegrationPayload:
+    @strawberry.mutation(
+        permission_classes=allowed("setSmsIntegrationEnabled"),
+        description="Turn the workspace's SMS integration on or off (the SMS card's toggle): off "
+        "stops adding, verifying and sending through every account at once. "
+        + who_may("setSmsIntegrationEnabled"),
+    )
+    async def set_sms_integration_enabled(
+        self,
+        info: Info,
+        enabled: Annotated[bool, strawberry.argument(description="true: on; false: off.")],
+    ) -> SmsIntegrationPayload:
         context = info.context
         now = await integration.set_integration_enabled(context.services, context.caller, enabled)
         return SmsIntegrationPayload(integration=SmsIntegration(enabled=now), errors=[])
 
     @strawberry.mutation(
         permission_classes=allowed("addSmsAccount"),
-        description="Save a new account as Draft; every field problem is reported at once.",
+        description="Save a new account as Draft; every field problem is reported at once. "
+        "Errors: INTEGRATION_DISABLED, REQUIRED, INVALID. " + who_may("addSmsAccount"),
     )
-    async def add_sms_account(self, info: Info, input: AddSmsAccountInput) -> SmsAccountPayload:
+    async def add_sms_account(
+        self,
+        info: Info,
+        input: Annotated[
+            AddSmsAccountInput, strawberry.argument(description="The dialog's fields.")
+        ],
+    ) -> SmsAccountPayload:
         context = info.context
         result = await accounts.add_account(
             context.services, context.caller, input.provider, _given(input)
@@ -67,10 +88,17 @@ class Mutation:
         description=(
             "Change the given fields. A change of sender, DLT Entity ID, Account SID, Auth Token "
             'or Base URL returns the account to Draft. senderId: "" disconnects the sender.'
-        ),
+        )
+        + " Errors: NOT_FOUND, REQUIRED, INVALID. "
+        + who_may("updateSmsAccount"),
     )
     async def update_sms_account(
-        self, info: Info, id: strawberry.ID, input: UpdateSmsAccountInput
+        self,
+        info: Info,
+        id: AccountId,
+        input: Annotated[
+            UpdateSmsAccountInput, strawberry.argument(description="The fields to change.")
+        ],
     ) -> SmsAccountPayload:
         context = info.context
         result = await accounts.update_account(
@@ -78,8 +106,12 @@ class Mutation:
         )
         return _payload(result)
 
-    @strawberry.mutation(permission_classes=allowed("removeSmsAccount"))
-    async def remove_sms_account(self, info: Info, id: strawberry.ID) -> SmsAccountPayload:
+    @strawberry.mutation(
+        permission_classes=allowed("removeSmsAccount"),
+        description="Remove an account: it leaves the page, the stat row and the sender picker, "
+        "and its Auth Token is destroyed. Errors: NOT_FOUND. " + who_may("removeSmsAccount"),
+    )
+    async def remove_sms_account(self, info: Info, id: AccountId) -> SmsAccountPayload:
         context = info.context
         return _payload(await accounts.remove_account(context.services, context.caller, str(id)))
 
@@ -88,9 +120,11 @@ class Mutation:
         description=(
             "Check the account and its sender against Twilio. Answers at once with VERIFYING; "
             "the verdict (VERIFIED, or FAILED with a reason) arrives on smsAccountChanged."
-        ),
+        )
+        + " Errors: INTEGRATION_DISABLED, NOT_FOUND, VERIFICATION_IN_PROGRESS. "
+        + who_may("verifySmsAccount"),
     )
-    async def verify_sms_account(self, info: Info, id: strawberry.ID) -> SmsAccountPayload:
+    async def verify_sms_account(self, info: Info, id: AccountId) -> SmsAccountPayload:
         context = info.context
         result = await verification.verify_account(context.services, context.caller, str(id))
         return _payload(result)
@@ -100,9 +134,17 @@ class Mutation:
         description=(
             "Send one SMS through a verified account. Sent at most once: an unconfirmed send is "
             "stored as UNCONFIRMED and settled by Twilio's delivery report."
-        ),
+        )
+        + " Errors: INTEGRATION_DISABLED, NOT_FOUND, ACCOUNT_NOT_VERIFIED, REQUIRED, INVALID, "
+        "RECIPIENT_OPTED_OUT, PROVIDER_REJECTED, PROVIDER_UNAVAILABLE. " + who_may("sendSms"),
     )
-    async def send_sms(self, info: Info, input: SendSmsInput) -> SendSmsPayload:
+    async def send_sms(
+        self,
+        info: Info,
+        input: Annotated[
+            SendSmsInput, strawberry.argument(description="The account, the recipient, the text.")
+        ],
+    ) -> SendSmsPayload:
         context = info.context
         result = await messages.send_sms(
             context.services, context.caller, str(input.account_id), input.to, input.body

@@ -6,6 +6,7 @@ from typing import Any
 
 from strawberry.permission import BasePermission
 
+from domain.vocabulary import Role
 from resolvers.permissions import OPERATIONS, may
 from schema.context import Info
 
@@ -17,6 +18,16 @@ class _Allowed(BasePermission):
     def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
         caller = info.context.authenticated
         return caller is not None and may(caller.role, self.operation)
+
+
+def who_may(operation: str) -> str:
+    """The sentence a root field's description ends with: which keys may call it, from the
+    roles table the permission checks read (so the docs cannot drift from them)."""
+    roles = OPERATIONS[operation]
+    if roles == frozenset(Role):
+        return "Any key may call it."
+    names = " and ".join(role.value for role in Role if role in roles)
+    return f"For {names} keys; others get FORBIDDEN."
 
 
 def allowed(operation: str) -> list[type[BasePermission]]:

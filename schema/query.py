@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from graphql import GraphQLError
 
@@ -9,8 +11,9 @@ from domain.vocabulary import MessageDirection
 from resolvers import accounts, integration, messages, senders
 from resolvers.catalog import PROVIDERS
 from schema.context import Info
-from schema.permissions import allowed
+from schema.permissions import allowed, who_may
 from schema.types import (
+    AccountId,
     SmsAccount,
     SmsAccountList,
     SmsAccountStats,
@@ -24,9 +27,13 @@ from schema.types import (
 _PROVIDERS = [SmsProviderInfo.of(info) for info in PROVIDERS]
 
 
-@strawberry.type
+@strawberry.type(description="Reads, scoped to the API key's workspace.")
 class Query:
-    @strawberry.field(permission_classes=allowed("smsIntegration"))
+    @strawberry.field(
+        permission_classes=allowed("smsIntegration"),
+        description="Whether the SMS integration is on for the workspace. "
+        + who_may("smsIntegration"),
+    )
     async def sms_integration(self, info: Info) -> SmsIntegration:
         context = info.context
         return SmsIntegration(
@@ -35,14 +42,16 @@ class Query:
 
     @strawberry.field(
         permission_classes=allowed("smsProviders"),
-        description="What the Add SMS Account dialog shows for each provider, in form order.",
+        description="What the Add SMS Account dialog shows for each provider, in form order. "
+        + who_may("smsProviders"),
     )
     def sms_providers(self) -> list[SmsProviderInfo]:
         return _PROVIDERS
 
     @strawberry.field(
         permission_classes=allowed("smsAccounts"),
-        description="Every account of the workspace and the stat row, in one round trip.",
+        description="Every account of the workspace and the stat row, in one round trip. "
+        + who_may("smsAccounts"),
     )
     async def sms_accounts(self, info: Info) -> SmsAccountList:
         page = await accounts.list_accounts(info.context.services, info.context.caller)
@@ -51,14 +60,19 @@ class Query:
             nodes=[shown(SmsAccount, account) for account in page.nodes],
         )
 
-    @strawberry.field(permission_classes=allowed("smsAccount"))
-    async def sms_account(self, info: Info, id: strawberry.ID) -> SmsAccount | None:
+    @strawberry.field(
+        permission_classes=allowed("smsAccount"),
+        description="One account; null when the workspace has none with this id (or it was "
+        "removed). " + who_may("smsAccount"),
+    )
+    async def sms_account(self, info: Info, id: AccountId) -> SmsAccount | None:
         account = await accounts.get_account(info.context.services, info.context.caller, str(id))
         return None if account is None else shown(SmsAccount, account)
 
     @strawberry.field(
         permission_classes=allowed("smsSenders"),
-        description="The sender picker: verified accounts with a sender, by display name.",
+        description="The sender picker: verified accounts with a sender, by display name. "
+        + who_may("smsSenders"),
     )
     async def sms_senders(self, info: Info) -> list[SmsSender]:
         found = await senders.list_senders(info.context.services, info.context.caller)
@@ -66,15 +80,33 @@ class Query:
 
     @strawberry.field(
         permission_classes=allowed("smsMessages"),
-        description="Messages of the workspace, newest first; first from 0 to 100.",
+        description="Messages of the workspace, newest first; first from 0 to 100. "
+        + who_may("smsMessages"),
     )
     async def sms_messages(
         self,
         info: Info,
-        account_id: strawberry.ID | None = None,
-        direction: MessageDirection | None = None,
-        first: int | None = 50,
-        after: str | None = None,
+        account_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only this account's messages; null: every account's."),
+        ] = None,
+        direction: Annotated[
+            MessageDirection | None,
+            strawberry.argument(description="Only OUTBOUND or only INBOUND messages; null: both."),
+        ] = None,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description="How many messages, 0 to 100 (null: 50); others are BAD_USER_INPUT."
+            ),
+        ] = 50,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="A previous page's endCursor, to read the messages after it; null: "
+                "from the newest. An unknown cursor is BAD_USER_INPUT."
+            ),
+        ] = None,
     ) -> SmsMessageConnection:
         try:
             page = await messages.list_messages(

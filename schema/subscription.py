@@ -9,7 +9,7 @@ from graphql import GraphQLError
 
 from resolvers import events, messages
 from schema.context import Info
-from schema.permissions import allowed
+from schema.permissions import allowed, who_may
 from schema.types import SmsAccountEvent, SmsMessage, SmsSender, shown
 
 
@@ -18,11 +18,15 @@ def _refetch(slow: events.SubscriberTooSlowError) -> GraphQLError:
     return GraphQLError(str(slow), extensions={"code": "RESYNC_REQUIRED"})
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates (graphql-transport-ws), scoped to the key's workspace. A "
+    "subscriber too slow to keep up gets RESYNC_REQUIRED: refetch, then subscribe again."
+)
 class Subscription:
     @strawberry.subscription(
         permission_classes=allowed("smsAccountChanged"),
-        description="Adds, edits, status changes and removals, each with the new stat row.",
+        description="Adds, edits, status changes and removals, each with the new stat row. "
+        + who_may("smsAccountChanged"),
     )
     async def sms_account_changed(self, info: Info) -> AsyncGenerator[SmsAccountEvent, None]:
         try:
@@ -33,7 +37,8 @@ class Subscription:
 
     @strawberry.subscription(
         permission_classes=allowed("smsSendersChanged"),
-        description="The whole new sender picker list, whenever it changes.",
+        description="The whole new sender picker list, whenever it changes. "
+        + who_may("smsSendersChanged"),
     )
     async def sms_senders_changed(self, info: Info) -> AsyncGenerator[list[SmsSender], None]:
         async for senders in events.sender_lists(info.context.services, info.context.caller):
@@ -41,7 +46,8 @@ class Subscription:
 
     @strawberry.subscription(
         permission_classes=allowed("smsMessageUpdated"),
-        description="Every new inbound message and every status change, in this workspace.",
+        description="Every new inbound message and every status change, in this workspace. "
+        + who_may("smsMessageUpdated"),
     )
     async def sms_message_updated(self, info: Info) -> AsyncGenerator[SmsMessage, None]:
         try:

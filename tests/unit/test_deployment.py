@@ -5,6 +5,7 @@ context, as .dockerignore leaves it, holds what the Dockerfile copies and nothin
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -101,15 +102,30 @@ def ignored(path: str, rules: list[str]) -> bool:
     return result
 
 
-def test_the_build_context_holds_what_the_image_copies_and_no_secret_or_venv() -> None:
-    lines = (ROOT / ".dockerignore").read_text().splitlines()
-    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    copied = [
+def copied_into_the_image() -> list[str]:
+    """The sources of the Dockerfile's COPY lines."""
+    return [
         source
         for line in (ROOT / "Dockerfile").read_text().splitlines()
         if line.startswith("COPY ")
         for source in line.split()[1:-1]
     ]
+
+
+def test_the_image_copies_every_package_the_project_installs() -> None:
+    """``pip install .`` in the image installs whatever packages it finds: one left out is
+    no build error, only an ImportError when the container starts."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    included = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.removesuffix("*") for pattern in included}
+
+    assert sorted(packages - set(copied_into_the_image())) == []
+
+
+def test_the_build_context_holds_what_the_image_copies_and_no_secret_or_venv() -> None:
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    copied = copied_into_the_image()
     kept = [*copied, "api/cli.py", "api/static/graphiql/page.js", "storage/migrations/env.py"]
     private = [
         ".venv/bin/python",
