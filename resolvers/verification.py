@@ -300,6 +300,11 @@ class Verifier:
                 checked = await self._run(key)
             if checked is not None:
                 await self._record(key, *checked)
+                verdict = checked[1]
+                if verdict.failure is None and verdict.retry_after is None:
+                    # A passed check wires the sender's webhooks when asked for (a health
+                    # check only retries a wiring that is still PENDING or FAILED).
+                    self._services.wiring.wire(account_id, retry=key[2] is CheckKind.HEALTH)
         except asyncio.CancelledError:
             raise
         except Exception:

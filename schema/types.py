@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
+from enum import Enum
 from typing import TypeVar
 
 import strawberry
@@ -18,6 +19,7 @@ from domain.vocabulary import (
     SenderKind,
     SmsProvider,
     VerificationFailure,
+    WebhookWiringStatus,
 )
 from resolvers.catalog import ProviderInfo
 from resolvers.events import AccountEvent, AccountEventKind
@@ -40,6 +42,60 @@ strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
 strawberry.enum(MessageDirection, name="MessageDirection")
 strawberry.enum(MessageStatus, name="MessageStatus")
+strawberry.enum(
+    WebhookWiringStatus,
+    name="WebhookWiringStatus",
+    description="Where pointing the sender's inbound webhook at this server stands.",
+)
+
+
+def describe_values(enum: type[Enum], descriptions: dict[str, str]) -> None:
+    """Give each value of a GraphQL enum its description (the domain's enums stay free of
+    strawberry, so the values are described here)."""
+    definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
+    for value in definition.values:
+        value.description = descriptions[value.name]
+
+
+describe_values(
+    WebhookWiringStatus,
+    {
+        "OFF": "Not asked for on this account (the admin pastes inboundWebhookUrl by hand).",
+        "PENDING": "Asked for; done after the next successful Verify.",
+        "WIRED": "The sender's inbound URL points at this server.",
+        "FAILED": (
+            "The provider refused or could not be reached; message says what to do. The account "
+            "stays usable."
+        ),
+    },
+)
+
+
+@strawberry.type(
+    name="SmsWebhookWiring",
+    description=(
+        "The sender's inbound webhook, pointed at this server on Verify when wireWebhooks asks "
+        "for it, and put back as it was when the account lets go of the sender."
+    ),
+)
+class SmsWebhookWiring(accounts.WebhookWiring):
+    status: WebhookWiringStatus = strawberry.field(description="Where the wiring stands.")
+    inbound_url: str | None = strawberry.field(
+        description=(
+            "What the sender's inbound webhook (the number's, or the Messaging Service's) points "
+            "at now, as last set or read."
+        )
+    )
+    previous_inbound_url: str | None = strawberry.field(
+        description=(
+            "What it pointed at before we changed it; put back on disconnect, sender change, "
+            "removal or opt-out."
+        )
+    )
+    message: str | None = strawberry.field(
+        description="What happened last, in a sentence; when it failed, what to do."
+    )
+    changed_at: datetime | None = strawberry.field(description="When the wiring last changed.")
 
 
 @strawberry.type(
@@ -59,6 +115,9 @@ class SmsAccount(accounts.Account):
             "When Twilio last confirmed (or refused) this account: Verify, or the scheduled "
             "health check of a verified account."
         )
+    )
+    webhooks: SmsWebhookWiring = strawberry.field(
+        description="Whether the sender's inbound webhook is pointed at this server, and how."
     )
 
 
@@ -143,6 +202,14 @@ class AddSmsAccountInput:
     client_id: str
     auth_token: str
     base_url: str | None = strawberry.UNSET
+    wire_webhooks: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Point the sender's inbound webhook at this server once the account is verified "
+            "(and put back what it pointed at when the account lets go of the sender). "
+            "Default: false."
+        ),
+    )
 
 
 @strawberry.input(description="Only the fields given change; null means unchanged.")
@@ -153,6 +220,14 @@ class UpdateSmsAccountInput:
     client_id: str | None = strawberry.UNSET
     auth_token: str | None = strawberry.UNSET
     base_url: str | None = strawberry.UNSET
+    wire_webhooks: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Point the sender's inbound webhook at this server once the account is verified "
+            "(and put back what it pointed at when the account lets go of the sender). "
+            "false puts back what was there before; null: unchanged."
+        ),
+    )
 
 
 @strawberry.type(description="One change on the SMS Accounts page, with the stat row after it.")

@@ -91,7 +91,9 @@ class World:
             return await queries.live_account(session, self.caller.workspace_id, account_id)
 
     async def checks_done(self) -> None:
+        """Wait until no check runs, nor the webhook wiring a passed check started."""
         await self.runtime.verifier.wait_idle()
+        await self.runtime.wirer.wait_idle()
 
     @asynccontextmanager
     async def listening(self) -> AsyncIterator[Heard]:
@@ -146,6 +148,7 @@ async def world_on(
         yield World(runtime, sms, clock, caller)
     finally:
         await runtime.verifier.stop()
+        await runtime.wirer.stop()
         await runtime.close()
 
 
