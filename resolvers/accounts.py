@@ -288,6 +288,8 @@ async def remove_account(services: Services, caller: Caller, account_id: str) ->
         held = holding(services, row, removed=True)  # before its token is destroyed
         if held is not None:
             let_go_of(unit, services, row, held, wanted=False)
+        else:  # a wiring under way is void: what it sets is put back at once
+            queries.apply_wiring(row, asked(False, services.clock()))
         queries.remove_account(row, services.clock())
         account = announce_account(unit, services, row, before=before, removed=True)
     return AccountResult(account=account, message=REMOVED)

@@ -151,6 +151,8 @@ class WebhookWirer:
             except SmsProviderError as error:
                 log.info("webhook wiring of account %s failed: %s", account_id, error.cause)
                 move = not_wired(not_wired_message(error, port.label), services.clock())
+        if not _changes(row, move):
+            return  # wired as it was (a Verify again), or failing as before: nothing to tell
         if await self._record(account_id, move, row.webhook_version, announce=True):
             return
         if answer is not None and isinstance(move.previous, Remembered):
@@ -190,6 +192,15 @@ class WebhookWirer:
                 before = to_account(moved, services.public_url)  # the same status: UPDATED
                 announce_account(unit, services, moved, before=before)
         return True
+
+
+def _changes(row: SmsAccountRow, move: WiringMove) -> bool:
+    """Whether ``move`` changes anything a client sees (its time aside)."""
+    return any(
+        getattr(row, name) != value
+        for name, value in move.columns().items()
+        if name != "webhook_changed_at"
+    )
 
 
 def _wants_wiring(row: SmsAccountRow, retry: bool) -> bool:

@@ -8,6 +8,7 @@ the use cases that read webhooks run exactly as with a real provider.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -54,6 +55,8 @@ class FakeSms:
     sent_error_code: int | None = None
     # Each sender's inbound webhook, as the provider holds it.
     webhooks: dict[str, port.InboundWebhook] = field(default_factory=dict)
+    # While set and not open, a change of an inbound webhook waits for it (a slow provider).
+    webhook_gate: asyncio.Event | None = None
     # Every change of an inbound webhook the provider took, in order.
     webhook_changes: list[tuple[str, port.InboundWebhook]] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
@@ -137,6 +140,8 @@ class FakeSms:
             raise self.webhook_error
         if self.webhook_change_error is not None:
             raise self.webhook_change_error
+        if self.webhook_gate is not None:
+            await self.webhook_gate.wait()
         self.webhooks[sender] = webhook
         self.webhook_changes.append((sender, webhook))
         return webhook

@@ -4,6 +4,7 @@ never clobbering what the customer changed since (SQLite, a fake provider, no HT
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from providers.sms.errors import (
     SmsProviderError,
 )
 from providers.sms.port import InboundWebhook
-from resolvers import accounts, integration
+from resolvers import accounts, integration, verification
 from resolvers.events import AccountEvent, AccountEventKind
 from resolvers.webhook_wiring import BY_HAND
 from tests.unit.world import MG_SID, PHONE, PUBLIC_URL, World, world_on
@@ -235,3 +236,31 @@ async def test_without_a_public_address_the_wiring_fails_and_says_so(unit_databa
         assert webhooks.message is not None
         assert "this server does not know its public address (SMS_PUBLIC_URL)" in webhooks.message
         assert world.sms.calls_of("inbound_webhook") == []
+
+
+async def test_a_sender_changed_while_it_was_being_wired_is_put_back_at_once(
+    world: World,
+) -> None:
+    world.sms.webhooks[PHONE] = THEIRS
+    world.sms.webhook_gate = asyncio.Event()
+    account = await world.add(wire_webhooks=True)
+    await verification.verify_account(world.services, world.caller, account.id)
+    await world.runtime.verifier.wait_idle()  # verified; the wiring waits on the provider
+
+    await accounts.update_account(world.services, world.caller, account.id, {"sender_id": MG_SID})
+    world.sms.webhook_gate.set()
+    await world.checks_done()
+
+    assert world.sms.webhooks[PHONE] == THEIRS
+    assert [sender for sender, _ in world.sms.webhook_changes] == [PHONE, PHONE]
+    assert (await world.shown(account.id)).webhooks.status is WebhookWiringStatus.PENDING
+
+
+async def test_verifying_again_what_is_wired_as_it_was_tells_nobody(world: World) -> None:
+    account_id = await wired_account(world)
+
+    async with world.listening() as heard:
+        await world.verify(account_id)
+
+    events = [m for _, m in heard.messages if isinstance(m, AccountEvent)]
+    assert [e.kind for e in events] == [AccountEventKind.STATUS_CHANGED] * 2
