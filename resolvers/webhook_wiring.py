@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 from domain.account_states import KEEP, Keep
 from domain.vocabulary import AccountStatus, ErrorCode, VerificationFailure, WebhookWiringStatus
@@ -34,6 +35,7 @@ from domain.webhook_wiring import (
 from providers.sms.errors import ProviderRefused, SmsProviderError
 from providers.sms.port import Credentials, InboundWebhook, SmsPort
 from resolvers.account_rows import inbound_webhook_url, stored_token, to_account
+from resolvers.background import KeyedSlots, TaskSet
 from resolvers.events import announce_account
 from resolvers.services import PutBack, Services
 from resolvers.unit import UnitOfWork, unit_of_work
@@ -81,8 +83,8 @@ class WebhookWirer:
     def __init__(self, services: Services, max_in_flight: int) -> None:
         self._services = services
         self._slots = asyncio.Semaphore(max_in_flight)
-        self._per_account: dict[str, tuple[asyncio.Lock, int]] = {}
-        self._all: set[asyncio.Task[None]] = set()
+        self._per_account = KeyedSlots(1)
+        self._all = TaskSet()
 
     def wire(self, account_id: str, *, retry: bool = False) -> None:
         """Point the account's sender at this server, if it asks for it and is VERIFIED;
@@ -92,40 +94,24 @@ class WebhookWirer:
     def put_back(self, job: PutBack) -> None:
         self._run(job.account_id, self._put_back(job))
 
-    @property
-    def in_flight(self) -> int:
-        return len(self._all)
-
     async def wait_idle(self) -> None:
-        while self._all:
-            await asyncio.gather(*self._all, return_exceptions=True)
+        await self._all.wait_idle()
 
     async def stop(self) -> None:
-        for task in list(self._all):
-            task.cancel()
-        await self.wait_idle()
+        await self._all.cancel_all()
 
-    def _run(self, account_id: str, work: Awaitable[None]) -> None:
-        task = asyncio.create_task(self._in_turn(account_id, work))
-        self._all.add(task)
-        task.add_done_callback(self._all.discard)
+    def _run(self, account_id: str, work: Coroutine[Any, Any, None]) -> None:
+        self._all.add(asyncio.create_task(self._in_turn(account_id, work)))
 
-    async def _in_turn(self, account_id: str, work: Awaitable[None]) -> None:
-        lock, users = self._per_account.get(account_id, (asyncio.Lock(), 0))
-        self._per_account[account_id] = (lock, users + 1)
+    async def _in_turn(self, account_id: str, work: Coroutine[Any, Any, None]) -> None:
         try:
-            async with lock, self._slots:
+            async with self._per_account.held(account_id), self._slots:
                 await work
         except asyncio.CancelledError:
+            work.close()  # cancelled before it ran: never awaited, and no warning about it
             raise
         except Exception:
             log.exception("webhook wiring of account %s crashed", account_id)
-        finally:
-            lock, users = self._per_account[account_id]
-            if users <= 1:
-                del self._per_account[account_id]
-            else:
-                self._per_account[account_id] = (lock, users - 1)
 
     async def _wire(self, account_id: str, retry: bool) -> None:
         services = self._services

@@ -5,8 +5,6 @@ double's own app, which keeps the number's and the service's webhooks as Twilio 
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import httpx
@@ -14,6 +12,7 @@ import respx
 
 from tests.conftest import Api
 from tests.integration.documents import ACCOUNT_FIELDS
+from tests.integration.steps import verdict
 from tests.twilio_double import TwilioDouble
 from tests.twilio_fixtures import assert_request_matches_spec
 
@@ -64,12 +63,7 @@ async def card(api: Api, key: str, account_id: str) -> dict[str, Any]:
 
 async def settled(api: Api, key: str, account_id: str) -> dict[str, Any]:
     """The card once its check, and any wiring or put-back it started, have finished."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        await api.runtime.verifier.wait_idle()
-        await api.runtime.wirer.wait_idle()
-        found = await card(api, key, account_id)
-        if found["status"] != "VERIFYING":
-            return found
-        await asyncio.sleep(0.02)
-    raise AssertionError("the verification did not finish")
+    await verdict(api, key, account_id)
+    await api.runtime.verifier.wait_idle()  # a passed check starts the wiring as it ends
+    await api.runtime.wirer.wait_idle()
+    return await card(api, key, account_id)
