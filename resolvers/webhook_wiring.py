@@ -137,8 +137,8 @@ class WebhookWirer:
             except SmsProviderError as error:
                 log.info("webhook wiring of account %s failed: %s", account_id, error.cause)
                 move = not_wired(not_wired_message(error, port.label), services.clock())
-        if not _changes(row, move):
-            return  # wired as it was (a Verify again), or failing as before: nothing to tell
+        if not _changes(row, move) or _still_wired(row, move):
+            return  # as it was (a Verify again), or failing as before: nothing to tell
         if await self._record(account_id, move, row.webhook_version, announce=True):
             return
         if answer is not None and isinstance(move.previous, Remembered):
@@ -187,6 +187,13 @@ def _changes(row: SmsAccountRow, move: WiringMove) -> bool:
         for name, value in move.columns().items()
         if name != "webhook_changed_at"
     )
+
+
+def _still_wired(row: SmsAccountRow, move: WiringMove) -> bool:
+    """A wired sender that could not be checked again stays WIRED: it points at us as far as
+    anyone knows, and only a WIRED account puts back what it remembers."""
+    wired_now = row.webhook_status is WebhookWiringStatus.WIRED
+    return wired_now and move.status is WebhookWiringStatus.FAILED
 
 
 def _wants_wiring(row: SmsAccountRow, retry: bool) -> bool:

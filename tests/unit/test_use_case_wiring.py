@@ -264,3 +264,17 @@ async def test_verifying_again_what_is_wired_as_it_was_tells_nobody(world: World
 
     events = [m for _, m in heard.messages if isinstance(m, AccountEvent)]
     assert [e.kind for e in events] == [AccountEventKind.STATUS_CHANGED] * 2
+
+
+async def test_a_wired_sender_that_cannot_be_read_again_stays_wired_and_is_still_put_back(
+    world: World,
+) -> None:
+    account_id = await wired_account(world)
+    world.sms.webhook_error = ProviderUnavailable("busy")
+    await world.verify(account_id)
+    assert (await world.shown(account_id)).webhooks.status is WebhookWiringStatus.WIRED
+    world.sms.webhook_error = None
+
+    await world.update(account_id, wire_webhooks=False)
+
+    assert world.sms.webhooks[PHONE] == THEIRS
