@@ -31,9 +31,10 @@ from providers.sms.port import SmsPort
 from providers.transport import create_http_client
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
-from resolvers.services import NO_CHECKS, Services
+from resolvers.services import NO_CHECKS, NO_WIRING, Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
+from resolvers.webhook_wiring import WebhookWirer
 from resolvers.wire import EVENTS
 from storage.crypto import SecretBox, load_or_create_key_file
 from storage.db import create_engine, create_sessionmakers, sqlite_path
@@ -211,6 +212,7 @@ class Runtime:
     database: Database
     services: Services  # what the use cases receive
     verifier: Verifier
+    wirer: WebhookWirer  # wires senders' webhooks and puts them back, in the background
     batcher: StatusBatcher
     bus: EventBus  # the bus itself (``services.bus`` may wrap it to bump cache versions)
     answers: CachedAnswers | None  # the response cache and its versions; None: the cache is off
@@ -235,6 +237,7 @@ class Runtime:
     async def stop(self) -> None:
         """Stop what ``start`` started (checks give their leases back), then close."""
         await self.verifier.stop()
+        await self.wirer.stop()  # after the checks: a passed check may start a wiring
         await self.batcher.stop()
         await self.bus.stop()
         if self.answers is not None:
@@ -280,6 +283,7 @@ def build_services(
         bus=carrier if answers is None else BumpingBus(carrier, answers.invalidate),
         sms=sms,
         verifier=NO_CHECKS,
+        wiring=NO_WIRING,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
         clock=clock or utcnow,
@@ -291,6 +295,9 @@ def build_services(
         max_in_flight=settings.max_concurrent_checks,
         max_wait_seconds=settings.verify_max_wait_seconds,
     )
+    # The wirer shares the checks' bound: both call the provider in the background.
+    wirer = WebhookWirer(services, settings.max_concurrent_checks)
+    services = replace(services, wiring=wirer)
     verifier = Verifier(services, schedule, None if answers is None else answers.invalidate)
     services = replace(services, verifier=verifier)
     ports = services.sms
@@ -301,4 +308,4 @@ def build_services(
         max_batch=settings.status_batch_size,
         linger_seconds=settings.status_batch_linger_seconds,
     )
-    return Runtime(settings, database, services, verifier, batcher, carrier, answers, http)
+    return Runtime(settings, database, services, verifier, wirer, batcher, carrier, answers, http)

@@ -12,6 +12,7 @@ from domain.vocabulary import (
     SmsProvider,
     StoredFailure,
     VerificationFailure,
+    WebhookWiringStatus,
     public_failure,
 )
 
@@ -70,6 +71,19 @@ def failure_shown(
 
 
 @dataclass(slots=True)
+class WebhookWiring:
+    """Where the sender's inbound webhook stands: pointed at this server on Verify when asked
+    for (``wireWebhooks``), and put back as it was when the account lets go of the sender.
+    Not frozen, so that the GraphQL type can extend it."""
+
+    status: WebhookWiringStatus
+    inbound_url: str | None  # what the sender's inbound webhook points at, as last set or read
+    previous_inbound_url: str | None  # what it pointed at before we changed it
+    message: str | None  # what happened last, and what to do when it failed
+    changed_at: datetime | None
+
+
+@dataclass(slots=True)
 class Account:
     """An SMS account as clients see it: never the token, only its hint.
 
@@ -93,6 +107,7 @@ class Account:
     failure_message: str | None
     trial: bool | None
     inbound_webhook_url: str | None
+    webhooks: WebhookWiring
     verified_at: datetime | None
     last_checked_at: datetime | None
     created_at: datetime

@@ -37,6 +37,15 @@ class SenderKind(Enum):
     MESSAGING_SERVICE = "MESSAGING_SERVICE"
 
 
+class WebhookWiringStatus(Enum):
+    """Where an account's sender stands on having its inbound webhook pointed at this server."""
+
+    OFF = "OFF"  # not asked for: the admin pastes the inbound URL by hand
+    PENDING = "PENDING"  # asked for: done after the next successful Verify (or health check)
+    WIRED = "WIRED"  # the sender's inbound webhook points at this server
+    FAILED = "FAILED"  # the provider refused or could not be reached; the account stays usable
+
+
 class VerificationFailure(Enum):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
     ACCOUNT_SUSPENDED = "ACCOUNT_SUSPENDED"

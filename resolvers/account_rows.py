@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import fields
 
-from domain.accounts import Account, failure_shown
+from domain.accounts import Account, WebhookWiring, failure_shown
 from storage.crypto import SecretBox, SecretError
 from storage.models import SmsAccountRow
 
@@ -13,7 +13,9 @@ log = logging.getLogger(__name__)
 
 # The fields a card shows that are not stored as shown; every other field of ``Account`` is
 # the row's column of the same name (tests/unit/test_account_fields.py holds them to it).
-DERIVED_FIELDS = frozenset({"auth_token_hint", "failure", "failure_message", "inbound_webhook_url"})
+DERIVED_FIELDS = frozenset(
+    {"auth_token_hint", "failure", "failure_message", "inbound_webhook_url", "webhooks"}
+)
 STORED_AS_SHOWN = tuple(field.name for field in fields(Account) if field.name not in DERIVED_FIELDS)
 
 
@@ -48,4 +50,15 @@ def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
         failure=failure,
         failure_message=failure_message,
         inbound_webhook_url=inbound_webhook_url(public_url, row.id),
+        webhooks=wiring_of(row),
+    )
+
+
+def wiring_of(row: SmsAccountRow) -> WebhookWiring:
+    return WebhookWiring(
+        status=row.webhook_status,
+        inbound_url=row.webhook_inbound_url,
+        previous_inbound_url=row.webhook_previous_url,
+        message=row.webhook_message,
+        changed_at=row.webhook_changed_at,
     )

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.account_states import to_draft
 from domain.accounts import Account, AccountList, Stats
 from domain.vocabulary import AccountStatus, Caller, ErrorCode, SmsProvider
+from domain.webhook_wiring import asked, waiting
 from providers.host_policy import HostPolicyError
 from resolvers.account_rows import (
     previous_secret_binding,
@@ -21,9 +22,9 @@ from resolvers.account_rows import (
 )
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
 from resolvers.events import announce_account
-from resolvers.services import Services
+from resolvers.services import PutBack, Services
 from resolvers.text import could_be_id, text_errors
-from resolvers.unit import unit_of_work
+from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.validation import (
     CleanFields,
     auth_token_hint,
@@ -31,6 +32,7 @@ from resolvers.validation import (
     default_display_name,
     sender_kind_of,
 )
+from resolvers.webhook_wiring import holding, let_go_of
 from storage import queries
 from storage.models import SmsAccountRow, new_id
 
@@ -100,10 +102,16 @@ async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldE
 
 
 async def add_account(
-    services: Services, caller: Caller, provider: SmsProvider, raw: Mapping[str, str | None]
+    services: Services,
+    caller: Caller,
+    provider: SmsProvider,
+    raw: Mapping[str, str | None],
+    *,
+    wire_webhooks: bool = False,
 ) -> AccountResult:
     """Save a Draft account, or report every field problem and store nothing. ``raw`` holds
-    the form's fields by name (``sender_id``…)."""
+    the form's fields by name (``sender_id``…); ``wire_webhooks`` asks for the sender's inbound
+    webhook to be pointed at this server once verified."""
     async with services.reads() as session:
         enabled = await queries.integration_enabled(session, caller.workspace_id)
     if not enabled:
@@ -133,6 +141,9 @@ async def add_account(
         status=AccountStatus.DRAFT,
         created_at=now,
         updated_at=now,
+        wire_webhooks=wire_webhooks,
+        webhook_status=waiting(wire_webhooks),
+        webhook_changed_at=now if wire_webhooks else None,
     )
     async with unit_of_work(services.writes) as unit:
         duplicate = await _duplicate_sender(unit.session, row)
@@ -144,10 +155,16 @@ async def add_account(
 
 
 async def update_account(
-    services: Services, caller: Caller, account_id: str, raw: Mapping[str, str | None]
+    services: Services,
+    caller: Caller,
+    account_id: str,
+    raw: Mapping[str, str | None],
+    *,
+    wire_webhooks: bool | None = None,
 ) -> AccountResult:
     """Change only the given fields (by name, as ``add_account`` takes them); a credential
-    change returns the account to Draft."""
+    change returns the account to Draft. ``wire_webhooks`` (None: unchanged) asks for the
+    webhook wiring, or lets go of a wired sender."""
     if refused := refuse_id(account_id):
         return refused
     clean = clean_account_fields(raw, policy=services.host_policy, creating=False)
@@ -161,10 +178,12 @@ async def update_account(
         if clean.errors:
             return AccountResult(errors=clean.errors)
         before = to_account(row, services.public_url)
-        if not _apply(services, row, clean.values):
+        held = holding(services, row)  # before the change: it may let go of the sender
+        changed = _apply(services, row, clean.values)
+        moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
+        if not _rewire(unit, services, row, held, moved, wire_webhooks) and not changed:
             unit.abandon()
             return AccountResult(account=before, message=UPDATED)
-        moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
         duplicate = await _duplicate_sender(unit.session, row) if moved else None
         if duplicate is not None:
             unit.abandon()  # forget the changes _apply made to the row
@@ -172,6 +191,36 @@ async def update_account(
         row.updated_at = services.clock()
         account = announce_account(unit, services, row, before=before)
     return AccountResult(account=account, message=UPDATED)
+
+
+def _rewire(
+    unit: UnitOfWork,
+    services: Services,
+    row: SmsAccountRow,
+    held: PutBack | None,
+    moved: bool,
+    wire_webhooks: bool | None,
+) -> bool:
+    """The wiring after an edit: a wired sender the account lets go of (another sender or
+    Account SID, or wiring no longer asked for) is put back; wiring asked for on a verified
+    account starts at once. True when the wiring changed."""
+    wanted = row.wire_webhooks if wire_webhooks is None else wire_webhooks
+    if held is not None and (moved or not wanted):
+        let_go_of(unit, services, row, held, wanted=wanted)
+        return True
+    if not moved and wanted == row.wire_webhooks:
+        return False
+    if held is None:  # nothing wired: whatever was under way for the old sender is void
+        queries.apply_wiring(row, asked(wanted, services.clock()))
+    row.wire_webhooks = wanted
+    if wanted and not moved and row.status is AccountStatus.VERIFIED:
+        account_id = row.id
+
+        async def wire_now() -> None:
+            services.wiring.wire(account_id)
+
+        unit.after_commit(wire_now)
+    return True
 
 
 def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | None]) -> bool:
@@ -236,6 +285,11 @@ async def remove_account(services: Services, caller: Caller, account_id: str) ->
         if row is None:
             return AccountResult(errors=[NOT_FOUND])
         before = to_account(row, services.public_url)
+        held = holding(services, row, removed=True)  # before its token is destroyed
+        if held is not None:
+            let_go_of(unit, services, row, held, wanted=False)
+        else:  # a wiring under way is void: what it sets is put back at once
+            queries.apply_wiring(row, asked(False, services.clock()))
         queries.remove_account(row, services.clock())
         account = announce_account(unit, services, row, before=before, removed=True)
     return AccountResult(account=account, message=REMOVED)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from domain.vocabulary import Caller
 from resolvers import events
+from resolvers.account_rows import to_account
 from resolvers.services import Services
-from resolvers.unit import unit_of_work
+from resolvers.unit import UnitOfWork, unit_of_work
+from resolvers.webhook_wiring import holding, let_go_of
 from storage import queries
 
 
@@ -15,8 +17,21 @@ async def integration_enabled(services: Services, caller: Caller) -> bool:
 
 
 async def set_integration_enabled(services: Services, caller: Caller, enabled: bool) -> bool:
-    """Turn SMS on or off for the workspace. Account statuses are untouched either way."""
+    """Turn SMS on or off for the workspace. Account statuses are untouched either way; off,
+    every wired sender is put back (each account wired again after its next Verify)."""
     async with unit_of_work(services.writes) as unit:
         if await queries.set_integration_enabled(unit.session, caller.workspace_id, enabled):
             events.announce_senders(unit, services, caller.workspace_id)
+            if not enabled:
+                await _let_go_of_wired_senders(unit, services, caller.workspace_id)
     return enabled
+
+
+async def _let_go_of_wired_senders(unit: UnitOfWork, services: Services, workspace_id: str) -> None:
+    for row in await queries.wired_accounts(unit.session, workspace_id):
+        held = holding(services, row)
+        if held is None:
+            continue
+        before = to_account(row, services.public_url)
+        let_go_of(unit, services, row, held, wanted=row.wire_webhooks)
+        events.announce_account(unit, services, row, before=before)

@@ -10,9 +10,10 @@ from typing import Protocol
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.vocabulary import SmsProvider
+from domain.webhook_wiring import Remembered
 from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
-from providers.sms.port import SmsPort
+from providers.sms.port import Credentials, SmsPort
 from storage.crypto import SecretBox
 from storage.types import utcnow
 
@@ -32,6 +33,43 @@ class _NoChecks:
 
 
 NO_CHECKS: Checks = _NoChecks()
+
+
+@dataclass(frozen=True, slots=True)
+class PutBack:
+    """A wired sender the account lets go of, and everything its put-back needs, taken before
+    the change that lets it go (the account may have lost that sender, or its token, since)."""
+
+    account_id: str
+    provider: SmsProvider
+    credentials: Credentials | None  # None: no configured key opens the stored token
+    sender: str
+    ours: str | None  # the inbound URL this server set: only that one is replaced
+    remembered: Remembered
+    version: int  # the wiring's version once it let go: the put-back writes on it alone
+    removed: bool  # the account is gone: nobody is told of the put-back but the log
+
+
+class Wiring(Protocol):
+    """Points senders' inbound webhooks at this server and puts them back, in the background
+    (resolvers.webhook_wiring.WebhookWirer)."""
+
+    def wire(self, account_id: str, *, retry: bool = False) -> None: ...
+
+    def put_back(self, job: PutBack) -> None: ...
+
+
+class _NoWiring:
+    """What the wirer's own ``Services`` hold in its place."""
+
+    def wire(self, account_id: str, *, retry: bool = False) -> None:
+        raise RuntimeError("these services wire no webhooks")
+
+    def put_back(self, job: PutBack) -> None:
+        raise RuntimeError("these services wire no webhooks")
+
+
+NO_WIRING: Wiring = _NoWiring()
 
 
 class Publisher(Protocol):
@@ -56,6 +94,7 @@ class Services:
     bus: EventBus
     sms: Mapping[SmsProvider, SmsPort]  # each provider's port; use cases pick the account's
     verifier: Checks
+    wiring: Wiring
     verify_lease_seconds: float
     webhook_token_grace_seconds: float
     clock: Callable[[], datetime] = utcnow  # what "now" is: tests move it by hand

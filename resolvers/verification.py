@@ -43,6 +43,7 @@ from providers.sms.errors import ProviderAskedToWait, SmsProviderError
 from providers.sms.port import Credentials, SmsPort
 from resolvers.account_rows import stored_token, to_account
 from resolvers.accounts import AccountResult, refuse_id
+from resolvers.background import KeyedSlots, TaskSet
 from resolvers.errors import INTEGRATION_DISABLED, NOT_FOUND, FieldError
 from resolvers.events import announce_account
 from resolvers.services import Services
@@ -189,11 +190,11 @@ class Verifier:
         self._max_wait_seconds = schedule.max_wait_seconds
         self._max_in_flight = schedule.max_in_flight
         self._slots = asyncio.Semaphore(schedule.max_in_flight)
-        self._per_account: dict[str, tuple[asyncio.Semaphore, int]] = {}
+        self._per_account = KeyedSlots(PER_PROVIDER_ACCOUNT)
         # Checks in flight by (account, credentials version, kind): a check of new credentials
         # starts even while one of old credentials (whose verdict will be discarded) still runs.
         self._running: dict[_Key, asyncio.Task[None]] = {}
-        self._all: set[asyncio.Task[None]] = set()
+        self._all = TaskSet()
 
     def start(self, account_id: str, version: int, kind: CheckKind = CheckKind.VERIFY) -> None:
         """Run a check whose lease this process holds."""
@@ -206,7 +207,6 @@ class Verifier:
         task.add_done_callback(lambda done: self._finished(key, done))
 
     def _finished(self, key: _Key, task: asyncio.Task[None]) -> None:
-        self._all.discard(task)
         if self._running.get(key) is task:
             del self._running[key]
 
@@ -220,8 +220,7 @@ class Verifier:
 
     async def wait_idle(self) -> None:
         """For shutdown and tests: wait until no check runs."""
-        while self._all:
-            await asyncio.gather(*self._all, return_exceptions=True)
+        await self._all.wait_idle()
 
     def start_sweeping(self) -> None:
         """Sweep at once, then every sweep interval, until ``stop``."""
@@ -262,9 +261,7 @@ class Verifier:
                 log.warning("the verification sweep did not stop in time")
             self._sweeper = None
         cancelled = list(self._running)
-        for task in list(self._all):
-            task.cancel()
-        await asyncio.gather(*self._all, return_exceptions=True)
+        await self._all.cancel_all()
         try:
             for key in cancelled:
                 await self._renew(key, give_back=True)
@@ -300,6 +297,11 @@ class Verifier:
                 checked = await self._run(key)
             if checked is not None:
                 await self._record(key, *checked)
+                verdict = checked[1]
+                if verdict.failure is None and verdict.retry_after is None:
+                    # A passed check wires the sender's webhooks when asked for (a health
+                    # check only retries a wiring that is still PENDING or FAILED).
+                    self._services.wiring.wire(account_id, retry=key[2] is CheckKind.HEALTH)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -347,15 +349,12 @@ class Verifier:
             credentials = Credentials(row.client_id, token, row.base_url)
             assert row.sender_id is not None
             port = self._services.sms[row.provider]
-            async with self._account_slot(row.client_id):
+            async with self._per_account.held(row.client_id):
                 # The account may have changed while this check queued: make sure it is still
                 # this check's before calling the provider (this also renews the lease).
                 if not await self._renew(key):
                     return None
                 return row.workspace_id, await run_checks(port, credentials, row.sender_id)
-
-    def _account_slot(self, account_sid: str) -> _AccountSlot:
-        return _AccountSlot(self._per_account, account_sid)
 
     def _move(self, key: _Key, verdict: Verdict, now: datetime) -> AccountMove:
         """Where a check's verdict takes the account."""
@@ -412,28 +411,6 @@ class Verifier:
                 announce_account(unit, services, moved, before=before)
             elif self._touched is not None:
                 unit.after_commit(functools.partial(self._touched, workspace_id))
-
-
-class _AccountSlot:
-    """At most PER_PROVIDER_ACCOUNT checks of one provider account at once (semaphores
-    refcounted)."""
-
-    def __init__(self, table: dict[str, tuple[asyncio.Semaphore, int]], key: str) -> None:
-        self._table = table
-        self._key = key
-
-    async def __aenter__(self) -> None:
-        semaphore, users = self._table.get(self._key, (asyncio.Semaphore(PER_PROVIDER_ACCOUNT), 0))
-        self._table[self._key] = (semaphore, users + 1)
-        await semaphore.acquire()
-
-    async def __aexit__(self, *exc: object) -> None:
-        semaphore, users = self._table[self._key]
-        semaphore.release()
-        if users <= 1:
-            del self._table[self._key]
-        else:
-            self._table[self._key] = (semaphore, users - 1)
 
 
 async def run_checks(port: SmsPort, credentials: Credentials, sender_id: str) -> Verdict:

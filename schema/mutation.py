@@ -32,9 +32,16 @@ def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | 
     given: dict[str, str | None] = {}
     for field in dataclasses.fields(data):
         value = getattr(data, field.name)
-        if field.name != "provider" and value is not strawberry.UNSET and value is not None:
+        if field.name in ("provider", "wire_webhooks"):
+            continue
+        if value is not strawberry.UNSET and value is not None:
             given[field.name] = value
     return given
+
+
+def _wire_webhooks(data: AddSmsAccountInput | UpdateSmsAccountInput) -> bool | None:
+    value = data.wire_webhooks
+    return None if value is strawberry.UNSET else value
 
 
 def _payload(result: AccountResult) -> SmsAccountPayload:
@@ -79,7 +86,11 @@ class Mutation:
     ) -> SmsAccountPayload:
         context = info.context
         result = await accounts.add_account(
-            context.services, context.caller, input.provider, _given(input)
+            context.services,
+            context.caller,
+            input.provider,
+            _given(input),
+            wire_webhooks=bool(_wire_webhooks(input)),
         )
         return _payload(result)
 
@@ -102,7 +113,11 @@ class Mutation:
     ) -> SmsAccountPayload:
         context = info.context
         result = await accounts.update_account(
-            context.services, context.caller, str(id), _given(input)
+            context.services,
+            context.caller,
+            str(id),
+            _given(input),
+            wire_webhooks=_wire_webhooks(input),
         )
         return _payload(result)
 

@@ -21,6 +21,7 @@ from domain.vocabulary import (
     SenderKind,
     SmsProvider,
     VerificationFailure,
+    WebhookWiringStatus,
 )
 from resolvers.catalog import ProviderInfo
 from resolvers.events import AccountEvent, AccountEventKind
@@ -73,6 +74,50 @@ strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
 strawberry.enum(MessageDirection, name="MessageDirection")
 strawberry.enum(MessageStatus, name="MessageStatus")
+strawberry.enum(WebhookWiringStatus, name="WebhookWiringStatus")
+describe_enum(
+    WebhookWiringStatus,
+    "Where pointing the sender's inbound webhook at this server stands.",
+    {
+        WebhookWiringStatus.OFF: (
+            "Not asked for on this account (the admin pastes inboundWebhookUrl by hand)."
+        ),
+        WebhookWiringStatus.PENDING: "Asked for; done after the next successful Verify.",
+        WebhookWiringStatus.WIRED: "The sender's inbound URL points at this server.",
+        WebhookWiringStatus.FAILED: (
+            "The provider refused or could not be reached; message says what to do. The account "
+            "stays usable."
+        ),
+    },
+)
+
+
+@strawberry.type(
+    name="SmsWebhookWiring",
+    description=(
+        "The sender's inbound webhook, pointed at this server on Verify when wireWebhooks asks "
+        "for it, and put back as it was when the account lets go of the sender."
+    ),
+)
+class SmsWebhookWiring(accounts.WebhookWiring):
+    status: WebhookWiringStatus = strawberry.field(description="Where the wiring stands.")
+    inbound_url: str | None = strawberry.field(
+        description=(
+            "What the sender's inbound webhook (the number's, or the Messaging Service's) points "
+            "at now, as last set or read."
+        )
+    )
+    previous_inbound_url: str | None = strawberry.field(
+        description=(
+            "What it pointed at before we changed it; put back on disconnect, sender change, "
+            "removal or opt-out."
+        )
+    )
+    message: str | None = strawberry.field(
+        description="What happened last, in a sentence; when it failed, what to do."
+    )
+    changed_at: datetime | None = strawberry.field(description="When the wiring last changed.")
+
 
 describe_enum(
     SmsProvider,
@@ -309,6 +354,9 @@ class SmsAccount(accounts.Account):
             "health check of a verified account."
         )
     )
+    webhooks: SmsWebhookWiring = strawberry.field(
+        description="Whether the sender's inbound webhook is pointed at this server, and how."
+    )
 
 
 # The argument that names an account, described once for every root field that takes one.
@@ -494,6 +542,14 @@ class AddSmsAccountInput:
             "region-specific endpoint. https:// on a Twilio host, unless the server allows others."
         ),
     )
+    wire_webhooks: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Point the sender's inbound webhook at this server once the account is verified "
+            "(and put back what it pointed at when the account lets go of the sender). "
+            "Default: false."
+        ),
+    )
 
 
 @strawberry.input(description="Only the fields given change; null means unchanged.")
@@ -527,6 +583,14 @@ class UpdateSmsAccountInput:
     base_url: str | None = strawberry.field(
         default=strawberry.UNSET,
         description="A new Base URL (empty: https://api.twilio.com/). Returns it to Draft.",
+    )
+    wire_webhooks: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Point the sender's inbound webhook at this server once the account is verified "
+            "(and put back what it pointed at when the account lets go of the sender). "
+            "false puts back what was there before; null: unchanged."
+        ),
     )
 
 

@@ -16,6 +16,7 @@ from domain.vocabulary import (
     SenderKind,
     SmsProvider,
     StoredFailure,
+    WebhookWiringStatus,
     stored_failure,
 )
 from storage.types import EnumText, UTCDateTime, utcnow
@@ -111,6 +112,20 @@ class SmsAccountRow(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The sender's inbound webhook pointed at this server on Verify (domain.webhook_wiring):
+    # whether it is asked for, where it stands, and what to put back (while WIRED).
+    wire_webhooks: bool = Field(default=False)
+    webhook_status: WebhookWiringStatus = Field(
+        default=WebhookWiringStatus.OFF, sa_type=EnumText(WebhookWiringStatus, 16)
+    )
+    webhook_inbound_url: str | None = Field(default=None, max_length=2048)
+    webhook_previous_url: str | None = Field(default=None, max_length=2048)
+    webhook_previous_method: str | None = Field(default=None, max_length=8)
+    webhook_previous_routing: str | None = Field(default=None, max_length=64)
+    webhook_message: str | None = Field(default=None, max_length=500)
+    webhook_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Bumped by every wiring move: a provider's answer is written only on the version it began.
+    webhook_version: int = Field(default=0)
 
 
 class SmsMessageRow(SQLModel, table=True):

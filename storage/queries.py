@@ -10,7 +10,8 @@ from sqlalchemy import ColumnElement, and_, bindparam, func, or_, select, union_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.account_states import ANY_STATUS, AccountMove
-from domain.vocabulary import AccountStatus
+from domain.vocabulary import AccountStatus, WebhookWiringStatus
+from domain.webhook_wiring import WiringMove
 from storage.models import ApiKey, SmsAccountRow, Workspace
 
 _A = SmsAccountRow.__table__.c  # type: ignore[attr-defined]
@@ -219,6 +220,50 @@ def apply_move(row: SmsAccountRow, move: AccountMove) -> None:
         setattr(row, name, value)
     if move.new_credentials:
         row.credentials_version += 1
+
+
+async def move_wiring(
+    session: AsyncSession, account_id: str, move: WiringMove, *, version: int
+) -> SmsAccountRow | None:
+    """Apply one move of the webhook wiring, only if no other move came since ``version`` (the
+    one its provider call began on); removed accounts too (a put-back outlives its account).
+    The account as it now is, or None when it moved on meanwhile."""
+    result = await session.execute(
+        update(SmsAccountRow)
+        .where(_A.id == account_id, _A.webhook_version == version)
+        .values(**move.columns(), webhook_version=_A.webhook_version + 1)
+        .returning(*_A)
+        .execution_options(synchronize_session=False)
+    )
+    moved = result.first()
+    return None if moved is None else SmsAccountRow(**moved._mapping)
+
+
+def apply_wiring(row: SmsAccountRow, move: WiringMove) -> None:
+    """Apply a wiring move to a row this transaction holds locked."""
+    for name, value in move.columns().items():
+        setattr(row, name, value)
+    row.webhook_version += 1
+
+
+async def wired_accounts(session: AsyncSession, workspace_id: str) -> Sequence[SmsAccountRow]:
+    """The workspace's live accounts whose sender is wired to this server, locked."""
+    return (
+        (
+            await session.execute(
+                select(SmsAccountRow)
+                .where(
+                    _A.workspace_id == workspace_id,
+                    _A.removed_at.is_(None),
+                    _A.webhook_status == WebhookWiringStatus.WIRED,
+                )
+                .order_by(_A.id)
+                .with_for_update()
+            )
+        )
+        .scalars()
+        .all()
+    )
 
 
 async def renew_lease(

@@ -8,6 +8,7 @@ the use cases that read webhooks run exactly as with a real provider.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import itertools
@@ -45,12 +46,19 @@ class FakeSms:
     sender_error: SmsProviderError | None = None
     send_error: SmsProviderError | None = None
     webhook_error: SmsProviderError | None = None
+    # Raised by the next change of an inbound webhook alone (reads still answer): a refusal of
+    # the update, as credentials that may read but not write get.
+    webhook_change_error: SmsProviderError | None = None
     # What an accepted send answers (the status; the message id is fresh each time).
     sent_status: MessageStatus = MessageStatus.QUEUED
     sent_segments: int | None = 1
     sent_error_code: int | None = None
     # Each sender's inbound webhook, as the provider holds it.
     webhooks: dict[str, port.InboundWebhook] = field(default_factory=dict)
+    # While set and not open, a change of an inbound webhook waits for it (a slow provider).
+    webhook_gate: asyncio.Event | None = None
+    # Every change of an inbound webhook the provider took, in order.
+    webhook_changes: list[tuple[str, port.InboundWebhook]] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     sent: list[port.OutgoingSms] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -130,7 +138,12 @@ class FakeSms:
         self.calls.append(("set_inbound_webhook", credentials.client_id, sender))
         if self.webhook_error is not None:
             raise self.webhook_error
+        if self.webhook_change_error is not None:
+            raise self.webhook_change_error
+        if self.webhook_gate is not None:
+            await self.webhook_gate.wait()
         self.webhooks[sender] = webhook
+        self.webhook_changes.append((sender, webhook))
         return webhook
 
 

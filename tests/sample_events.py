@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from domain.accounts import Account, Sender
+from domain.accounts import Account, Sender, WebhookWiring
 from domain.messages import Message
 from domain.vocabulary import (
     AccountStatus,
@@ -14,6 +14,7 @@ from domain.vocabulary import (
     SenderKind,
     SmsProvider,
     VerificationFailure,
+    WebhookWiringStatus,
 )
 
 NOW = datetime(2026, 11, 30, 3, 20, 1, 123456, tzinfo=UTC)
@@ -31,7 +32,14 @@ ACCOUNT = Account(
     failure=VerificationFailure.INVALID_CREDENTIALS,
     failure_message="Invalid credentials",
     trial=False,
-    inbound_webhook_url=None,
+    inbound_webhook_url="https://sms.example.com/webhooks/twilio/a1/inbound",
+    webhooks=WebhookWiring(
+        status=WebhookWiringStatus.WIRED,
+        inbound_url="https://sms.example.com/webhooks/twilio/a1/inbound",
+        previous_inbound_url="https://crm.example.com/sms",
+        message=None,
+        changed_at=NOW,
+    ),
     verified_at=None,
     last_checked_at=NOW,
     created_at=NOW,

@@ -303,3 +303,14 @@ async def test_an_update_the_credentials_may_not_make_is_refused_without_blaming
 
     assert refused.value.reason is ErrorCode.PROVIDER_REJECTED
     assert refused.value.cause == "TwilioRejected(status 403, code 20403)"
+
+
+async def test_a_service_gone_before_its_update_is_the_senders_fault_not_a_refusal(
+    port: TwilioSms, twilio: respx.Router
+) -> None:
+    twilio.post(SERVICE_URL).respond(404, json=error(20404, 404))
+
+    with pytest.raises(ProviderRefused) as refused:
+        await port.set_inbound_webhook(CREDENTIALS, MG_SID, InboundWebhook(OURS, "POST"))
+
+    assert refused.value.reason is VerificationFailure.INVALID_MESSAGING_SERVICE

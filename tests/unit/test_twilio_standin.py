@@ -285,6 +285,28 @@ def test_a_post_takes_only_the_fields_and_values_twilios_description_lists(
     assert (wrong.status_code, wrong.json()["code"]) == (401, 20003)
 
 
+def test_updates_are_refused_or_fail_as_the_knobs_say_and_change_nothing(
+    standin: TwilioStandIn,
+) -> None:
+    def answer(path: str) -> tuple[int, int]:
+        refused = api(standin, path, {"SmsUrl": "https://example.com/in"})
+        return refused.status_code, refused.json()["code"]
+
+    standin.refuse_updates = 403
+    forbidden = answer(number_path())
+    standin.refuse_updates = 401
+    unauthenticated = answer(service_path())
+    standin.refuse_updates = None
+    standin.failing_updates = 2
+    failing = [answer(number_path()) for _ in range(2)]
+
+    assert (forbidden, unauthenticated) == ((403, 20403), (401, 20003))
+    assert failing == [(503, 20500)] * 2
+    assert api(standin, number_path()).status_code == 200  # reads are never refused
+    assert standin.incoming_number(fixtures.PHONE)["sms_url"] != "https://example.com/in"
+    assert api(standin, number_path(), {"SmsUrl": "https://example.com/in"}).status_code == 200
+
+
 def test_a_send_is_refused_where_twilio_refuses_it(standin: TwilioStandIn) -> None:
     def code(**form: str) -> int:
         answer = send(standin, **form)

@@ -150,7 +150,7 @@ async def test_a_health_check_that_passes_moves_only_its_dates(world: World) -> 
     before = await world.row(account.id)
     world.clock.advance(days=1)
 
-    await _health_check(world, account.id)
+    await world.health_check(account.id)
 
     after = await world.row(account.id)
     assert after.status is AccountStatus.VERIFIED
@@ -164,7 +164,7 @@ async def test_a_health_check_the_provider_refuses_fails_the_account(world: Worl
     world.sms.account_error = refused(VerificationFailure.INVALID_CREDENTIALS)
 
     async with world.listening() as heard:
-        await _health_check(world, account.id)
+        await world.health_check(account.id)
 
     row = await world.row(account.id)
     assert (row.status, row.next_check_at, row.verify_lease_until) == (
@@ -182,7 +182,7 @@ async def test_a_health_check_that_cannot_tell_keeps_the_account_and_asks_again_
     account = await world.verified()
     world.sms.account_error = ProviderUnavailable("busy")
 
-    await _health_check(world, account.id)
+    await world.health_check(account.id)
 
     row = await world.row(account.id)
     assert row.status is AccountStatus.VERIFIED
@@ -200,12 +200,3 @@ async def test_the_sweep_claims_due_health_checks(world: World) -> None:
 
     assert (resumed, health_checks) == (0, 1)
     assert (await world.row(account.id)).last_checked_at == world.clock.now
-
-
-async def _health_check(world: World, account_id: str) -> None:
-    """Run a health check as a sweep does: lease the account, then check it."""
-    row = await world.row(account_id)
-    world.clock.now = max(world.clock.now, row.next_check_at)
-    resumed, due = await world.runtime.verifier.sweep()
-    assert (resumed, due) == (0, 1)
-    await world.checks_done()

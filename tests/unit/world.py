@@ -60,16 +60,32 @@ class World:
     def services(self) -> Services:
         return self.runtime.services
 
-    async def add(self, **overrides: str | None) -> Account:
+    async def add(self, *, wire_webhooks: bool = False, **overrides: str | None) -> Account:
         result = await accounts.add_account(
-            self.services, self.caller, SmsProvider.TWILIO, form(**overrides)
+            self.services,
+            self.caller,
+            SmsProvider.TWILIO,
+            form(**overrides),
+            wire_webhooks=wire_webhooks,
         )
         assert result.errors == [], result.errors
         assert result.account is not None
         return result.account
 
-    async def update(self, account_id: str, **fields: str | None) -> AccountResult:
-        return await accounts.update_account(self.services, self.caller, account_id, fields)
+    async def update(
+        self, account_id: str, *, wire_webhooks: bool | None = None, **fields: str | None
+    ) -> AccountResult:
+        """Edit the account, and wait for the webhook put-back or wiring it started."""
+        result = await accounts.update_account(
+            self.services, self.caller, account_id, fields, wire_webhooks=wire_webhooks
+        )
+        await self.runtime.wirer.wait_idle()
+        return result
+
+    async def shown(self, account_id: str) -> Account:
+        account = await accounts.get_account(self.services, self.caller, account_id)
+        assert account is not None
+        return account
 
     async def verify(self, account_id: str) -> AccountResult:
         """Verify, and wait for the check's verdict."""
@@ -77,21 +93,31 @@ class World:
         await self.checks_done()
         return started
 
-    async def verified(self, **overrides: str | None) -> Account:
+    async def verified(self, *, wire_webhooks: bool = False, **overrides: str | None) -> Account:
         """A new account, verified (the fake provider answers well unless told otherwise)."""
-        account = await self.add(**overrides)
+        account = await self.add(wire_webhooks=wire_webhooks, **overrides)
         await self.verify(account.id)
         shown = await accounts.get_account(self.services, self.caller, account.id)
         assert shown is not None
         assert shown.status is AccountStatus.VERIFIED, shown
         return shown
 
+    async def health_check(self, account_id: str) -> None:
+        """Run a health check as a sweep does: lease the account once due, then check it."""
+        row = await self.row(account_id)
+        self.clock.now = max(self.clock.now, row.next_check_at)
+        resumed, due = await self.runtime.verifier.sweep()
+        assert (resumed, due) == (0, 1)
+        await self.checks_done()
+
     async def row(self, account_id: str) -> Any:
         async with self.services.reads() as session:
             return await queries.live_account(session, self.caller.workspace_id, account_id)
 
     async def checks_done(self) -> None:
+        """Wait until no check runs, nor the webhook wiring a passed check started."""
         await self.runtime.verifier.wait_idle()
+        await self.runtime.wirer.wait_idle()
 
     @asynccontextmanager
     async def listening(self) -> AsyncIterator[Heard]:
@@ -146,6 +172,7 @@ async def world_on(
         yield World(runtime, sms, clock, caller)
     finally:
         await runtime.verifier.stop()
+        await runtime.wirer.stop()
         await runtime.close()
 
 

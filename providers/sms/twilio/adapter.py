@@ -23,6 +23,7 @@ from providers.sms.twilio import words
 from providers.sms.twilio.client import IncomingNumber, TwilioClient, TwilioRejected
 from providers.sms.twilio.error_codes import (
     AUTHENTICATION_FAILED,
+    NOT_FOUND,
     RECIPIENT_UNSUBSCRIBED,
     SENDER_GONE,
     describe,
@@ -189,13 +190,23 @@ class TwilioSms:
             }
             service = await self.client.update_messaging_service(credentials, sender, form)
         except TwilioRejected as rejected:
-            # 401 / 403 on an update: these credentials may read but not change the sender.
-            raise _refused(rejected, ErrorCode.PROVIDER_REJECTED) from None
+            raise _refused(rejected, _update_reason(rejected, sender)) from None
         return InboundWebhook(
             url=service.inbound_request_url,
             method=service.inbound_method,
             routing=NUMBERS_ROUTE_INBOUND if service.use_inbound_webhook_on_number else None,
         )
+
+
+def _update_reason(rejected: TwilioRejected, sender: str) -> Reason:
+    """A refused update of a sender's webhook: 404 (20404), the sender went since it was read;
+    anything else (401 / 403), these credentials may read the sender but not change it, which
+    says nothing against them."""
+    if rejected.status == 404 or rejected.code == NOT_FOUND:
+        if is_phone_number(sender):
+            return VerificationFailure.INVALID_FROM_NUMBER
+        return VerificationFailure.INVALID_MESSAGING_SERVICE
+    return ErrorCode.PROVIDER_REJECTED
 
 
 def _not_on_account(failure: VerificationFailure) -> ProviderRefused:

@@ -35,8 +35,10 @@ tests keeps the last ``RECORDED`` of each kind.
 Knobs (any thread may set them while it runs): ``latency`` (before every answer),
 ``send_latency`` (before answering a send), ``hang`` (requests arriving while on wait
 ``hang_seconds`` or until ``stop()``), ``send_error`` (sends refused with that Twilio code),
-``rate_limited_sends`` (that many next sends get 429 / 20429), ``drop_callbacks``,
-``undelivered_code``, ``callback_delay``, ``reply``.
+``rate_limited_sends`` (that many next sends get 429 / 20429), ``refuse_updates`` (a POST to a
+number or a Messaging Service answered with that HTTP status, 401 / 20003 or 403 / 20403: as
+credentials that may read but not change them get), ``failing_updates`` (that many next such
+POSTs get 503), ``drop_callbacks``, ``undelivered_code``, ``callback_delay``, ``reply``.
 
 A server calling it needs ``SMS_ALLOWED_PROVIDER_HOSTS=127.0.0.1`` (a literally listed IP may be
 dialled, over http too).
@@ -80,6 +82,8 @@ WEBHOOK_TIMEOUT = 5.0
 LISTEN_BACKLOG = 2048  # uvicorn's
 RATE_LIMITED = 20429
 QUEUE_FULL = 21611
+# Twilio's codes for an update refused by HTTP status: not authenticated, not permitted.
+REFUSED_UPDATE_CODES = {401: 20003, 403: 20403}
 _FORM = "application/x-www-form-urlencoded"
 
 
@@ -137,6 +141,8 @@ class TwilioStandIn:
     hang = Knob[bool](False)
     send_error = Knob[int | None](None)
     rate_limited_sends = Knob[int](0)
+    refuse_updates = Knob[int | None](None)
+    failing_updates = Knob[int](0)
     drop_callbacks = Knob[bool](False)
     undelivered_code = Knob[int | None](None)
     callback_delay = Knob[float](0.2)
@@ -183,6 +189,7 @@ class TwilioStandIn:
         self._knob_callback_delay = callback_delay
         self._knob_reply = reply
         self._knob_rate_limited_sends = 0
+        self._knob_failing_updates = 0
         self._requests = self._posted = 0
         self._paths: deque[str] = deque(maxlen=RECORDED)
         self._sends: deque[Send] = deque(maxlen=RECORDED)
@@ -422,10 +429,26 @@ class TwilioStandIn:
         sid = request.path_params[key]
         if request.method == "GET":
             return _found(read(sid))
+        refused_update = self._refused_update()
+        if refused_update is not None:
+            return refused_update
         form = await _checked_form(request, spec, path)
         if isinstance(form, JSONResponse):
             return form
         return _found(update(sid, form))
+
+    def _refused_update(self) -> JSONResponse | None:
+        """The answer to an update the knobs refuse (``failing_updates`` counted down)."""
+        with self._lock:  # read and counted down at once
+            failing = self._knob_failing_updates > 0
+            if failing:
+                self._knob_failing_updates -= 1
+        if failing:
+            return _error(20500, 503, "Service Unavailable")
+        status = self.refuse_updates
+        if status is not None:
+            return _error(REFUSED_UPDATE_CODES.get(status, 20001), status, "Twilio says no")
+        return None
 
     async def _send(self, request: Request) -> JSONResponse:
         refused = await self._arrive(request)

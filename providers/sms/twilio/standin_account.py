@@ -72,6 +72,16 @@ class StandInAccount:
             found = self._services.get(sid)
             return None if found is None else dict(found)
 
+    def release_number(self, phone_number: str) -> None:
+        """The account lets the number go (Twilio Console → Release): it is no longer listed."""
+        with self._lock:
+            self._numbers.pop(fixtures.pn_sid(phone_number), None)
+
+    def set_sms_capable(self, phone_number: str, sms: bool) -> None:
+        """The number gains or loses SMS (Twilio's ``capabilities.sms``)."""
+        with self._lock:
+            self._numbers[fixtures.pn_sid(phone_number)]["capabilities"]["sms"] = sms
+
     def update_number(self, sid: str, form: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
         if any(name == "AccountSid" and value != self.sid for name, value in form):
             return None  # a number moved to another account: the stand-in has one
