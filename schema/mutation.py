@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 
 import strawberry
 
@@ -24,14 +25,18 @@ from schema.types import (
     shown,
 )
 
+# Inputs that are not one of the account's fields: the provider chosen, and an action.
+_NOT_FIELDS = frozenset({"provider", "rotate_status_webhook_token"})
+
 
 def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | None]:
-    """The form's fields that were given a value, by name (null = not given)."""
+    """The form's fields that were given a value, by name (null = not given); an enum by its
+    value."""
     given: dict[str, str | None] = {}
     for field in dataclasses.fields(data):
         value = getattr(data, field.name)
-        if field.name != "provider" and value is not strawberry.UNSET and value is not None:
-            given[field.name] = value
+        if field.name not in _NOT_FIELDS and value is not strawberry.UNSET and value is not None:
+            given[field.name] = value.value if isinstance(value, Enum) else value
     return given
 
 
@@ -74,7 +79,11 @@ class Mutation:
     ) -> SmsAccountPayload:
         context = info.context
         result = await accounts.update_account(
-            context.services, context.caller, str(id), _given(input)
+            context.services,
+            context.caller,
+            str(id),
+            _given(input),
+            rotate_status_webhook_token=bool(input.rotate_status_webhook_token),
         )
         return _payload(result)
 
@@ -104,8 +113,14 @@ class Mutation:
     )
     async def send_sms(self, info: Info, input: SendSmsInput) -> SendSmsPayload:
         context = info.context
+        template = input.dlt_template_id
         result = await messages.send_sms(
-            context.services, context.caller, str(input.account_id), input.to, input.body
+            context.services,
+            context.caller,
+            str(input.account_id),
+            input.to,
+            input.body,
+            None if template is strawberry.UNSET else template,
         )
         return SendSmsPayload(
             message=None if result.message is None else shown(SmsMessage, result.message),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import fields
 from datetime import datetime
+from enum import Enum
 from typing import TypeVar
 
 import strawberry
@@ -17,6 +18,7 @@ from domain.vocabulary import (
     MessageStatus,
     SenderKind,
     SmsProvider,
+    SmsRoute,
     VerificationFailure,
 )
 from resolvers.catalog import ProviderInfo
@@ -40,6 +42,36 @@ strawberry.enum(ErrorCode, name="SmsErrorCode")
 strawberry.enum(AccountEventKind, name="SmsAccountEventKind")
 strawberry.enum(MessageDirection, name="MessageDirection")
 strawberry.enum(MessageStatus, name="MessageStatus")
+strawberry.enum(
+    SmsRoute,
+    name="SmsRoute",
+    description=(
+        "The kind of traffic a sender carries, where the provider asks (MSG91: transactional "
+        "any time, promotional 10 AM to 9 PM)."
+    ),
+)
+
+
+def describe_values(enum: type[Enum], descriptions: dict[Enum, str]) -> None:
+    """Give enum values a description: the enums are the domain's, which knows no GraphQL."""
+    definition = enum.__strawberry_definition__  # type: ignore[attr-defined]
+    for value in definition.values:
+        if enum(value.value) in descriptions:
+            value.description = descriptions[enum(value.value)]
+
+
+describe_values(SmsProvider, {SmsProvider.MSG91: "MSG91 (India, DLT): API Key and a DLT header."})
+describe_values(
+    SenderKind,
+    {SenderKind.ALPHANUMERIC: "A sender shown by name, such as an Indian DLT header of 6 letters."},
+)
+describe_values(
+    SmsRoute,
+    {
+        SmsRoute.TRANSACTIONAL: "Transactional and service messages (MSG91 route 4), any time.",
+        SmsRoute.PROMOTIONAL: "Promotional messages (MSG91 route 1), 10 AM to 9 PM.",
+    },
+)
 
 
 @strawberry.type(
@@ -58,6 +90,18 @@ class SmsAccount(accounts.Account):
         description=(
             "When Twilio last confirmed (or refused) this account: Verify, or the scheduled "
             "health check of a verified account."
+        )
+    )
+    route: SmsRoute | None = strawberry.field(
+        description=(
+            "The kind of traffic the sender carries, for providers that ask (MSG91); null for "
+            "Twilio."
+        )
+    )
+    status_webhook_url: str | None = strawberry.field(
+        description=(
+            "Where the provider posts delivery reports when it has no per-message callback "
+            "(MSG91: paste into its panel)."
         )
     )
 
@@ -140,9 +184,16 @@ class AddSmsAccountInput:
     display_name: str | None = strawberry.UNSET
     sender_id: str
     dlt_entity_id: str | None = strawberry.UNSET
-    client_id: str
+    client_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=("Twilio: the Account SID (required). MSG91: the Sender ID; may be omitted."),
+    )
     auth_token: str
     base_url: str | None = strawberry.UNSET
+    route: SmsRoute | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="MSG91: the sender's route (TRANSACTIONAL when omitted). Twilio: omit it.",
+    )
 
 
 @strawberry.input(description="Only the fields given change; null means unchanged.")
@@ -153,6 +204,14 @@ class UpdateSmsAccountInput:
     client_id: str | None = strawberry.UNSET
     auth_token: str | None = strawberry.UNSET
     base_url: str | None = strawberry.UNSET
+    route: SmsRoute | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="MSG91: the sender's route (no new verification is needed).",
+    )
+    rotate_status_webhook_token: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Issue a new statusWebhookUrl; the old one is refused at once.",
+    )
 
 
 @strawberry.type(description="One change on the SMS Accounts page, with the stat row after it.")
@@ -213,6 +272,12 @@ class SendSmsInput:
     account_id: strawberry.ID
     to: str
     body: str
+    dlt_template_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "India DLT: the registered template this body matches (MSG91 sends it as DLT_TE_ID)."
+        ),
+    )
 
 
 @strawberry.type

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.vocabulary import SmsProvider
 from storage.migrate import migrate
 from tests.unit.world import World, world_on
 
@@ -27,7 +28,16 @@ def unit_database(unit_template: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture(params=list(SmsProvider), ids=lambda provider: provider.name.lower())
+async def world(unit_database: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    """The world, once for each provider: every use case runs against each."""
+    async with world_on(unit_database, provider=request.param) as built:
+        yield built
+
+
 @pytest.fixture
-async def world(unit_database: Path) -> AsyncIterator[World]:
-    async with world_on(unit_database) as built:
+async def twilio_world(unit_database: Path) -> AsyncIterator[World]:
+    """The world with Twilio behind the port: for what only Twilio has (From numbers and
+    Messaging Services, per-message callbacks, inbound replies)."""
+    async with world_on(unit_database, provider=SmsProvider.TWILIO) as built:
         yield built

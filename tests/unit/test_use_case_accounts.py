@@ -9,7 +9,8 @@ from storage import queries
 from tests.unit.world import CLIENT_ID, MG_SID, PHONE, SECRET, World, form
 
 
-async def test_adding_an_account_saves_a_draft_and_announces_it(world: World) -> None:
+async def test_adding_an_account_saves_a_draft_and_announces_it(twilio_world: World) -> None:
+    world = twilio_world
     async with world.listening() as heard:
         result = await accounts.add_account(
             world.services, world.caller, SmsProvider.TWILIO, form(dlt_entity_id="12345")
@@ -39,8 +40,9 @@ async def test_adding_an_account_saves_a_draft_and_announces_it(world: World) ->
 
 
 async def test_every_field_problem_is_reported_at_once_and_nothing_is_stored(
-    world: World,
+    twilio_world: World,
 ) -> None:
+    world = twilio_world
     result = await accounts.add_account(
         world.services,
         world.caller,
@@ -59,7 +61,7 @@ async def test_every_field_problem_is_reported_at_once_and_nothing_is_stored(
 async def test_adding_while_the_integration_is_off_is_refused(world: World) -> None:
     await integration.set_integration_enabled(world.services, world.caller, False)
 
-    result = await accounts.add_account(world.services, world.caller, SmsProvider.TWILIO, form())
+    result = await accounts.add_account(world.services, world.caller, world.provider, world.form())
 
     assert [error.code for error in result.errors] == [ErrorCode.INTEGRATION_DISABLED]
 
@@ -67,7 +69,7 @@ async def test_adding_while_the_integration_is_off_is_refused(world: World) -> N
 async def test_one_sender_is_connected_once_per_workspace(world: World) -> None:
     first = await world.add()
 
-    again = await accounts.add_account(world.services, world.caller, SmsProvider.TWILIO, form())
+    again = await accounts.add_account(world.services, world.caller, world.provider, world.form())
 
     assert [(e.field, e.code) for e in again.errors] == [("senderId", ErrorCode.INVALID)]
     assert first.display_name in again.errors[0].message
@@ -99,7 +101,9 @@ async def test_renaming_keeps_the_verification_and_an_unchanged_edit_announces_n
 
     renamed = await world.update(account.id, display_name="Marketing")
     async with world.listening() as heard:
-        same = await world.update(account.id, display_name="Marketing", client_id=CLIENT_ID)
+        same = await world.update(
+            account.id, display_name="Marketing", client_id=account.client_id
+        )
 
     assert renamed.account is not None
     assert same.account is not None
@@ -109,13 +113,14 @@ async def test_renaming_keeps_the_verification_and_an_unchanged_edit_announces_n
 
 
 async def test_moving_to_a_connected_sender_is_refused_and_changes_nothing(world: World) -> None:
-    await world.add()
-    other = await world.add(sender_id=MG_SID)
+    first = await world.add()
+    second_sender = MG_SID if world.provider is SmsProvider.TWILIO else "OTHRIN"
+    other = await world.add(sender_id=second_sender)
 
-    result = await world.update(other.id, sender_id=PHONE)
+    result = await world.update(other.id, sender_id=first.sender_id)
 
     assert [(e.field, e.code) for e in result.errors] == [("senderId", ErrorCode.INVALID)]
-    assert (await world.row(other.id)).sender_id == MG_SID
+    assert (await world.row(other.id)).sender_id == second_sender
 
 
 async def test_removing_an_account_destroys_its_secret_and_announces_the_removal(

@@ -28,7 +28,9 @@ TO = "+14155550100"
 
 
 async def send(world: World, account_id: str, to: str = TO, body: str = "Hello") -> SendResult:
-    return await messages.send_sms(world.services, world.caller, account_id, to, body)
+    return await messages.send_sms(
+        world.services, world.caller, account_id, to, body, world.template
+    )
 
 
 def refusal(reason: Reason, code: int = 30007) -> ProviderRefused:
@@ -52,9 +54,17 @@ async def test_a_message_is_handed_over_once_stored_and_announced(world: World) 
     assert message.provider_message_id == "FAKE00000001"
     [sent] = world.sms.sent
     assert (sent.sender, sent.to, sent.body) == (account.sender_id, TO, "Hello")
-    assert sent.status_callback == (
-        f"{PUBLIC_URL}/webhooks/twilio/{account.id}/status?mid={message.id}"
+    assert (sent.dlt_entity_id, sent.dlt_template_id, sent.route) == (
+        account.dlt_entity_id,
+        world.template,
+        account.route,
     )
+    if world.sms.reports_per_account:  # reports come to the account's statusWebhookUrl
+        assert sent.status_callback is None
+    else:
+        assert sent.status_callback == (
+            f"{PUBLIC_URL}/webhooks/twilio/{account.id}/status?mid={message.id}"
+        )
     assert [m for _, m in heard.messages if isinstance(m, Message)] == [message]
 
 
@@ -129,7 +139,7 @@ async def test_a_provider_that_cannot_be_reached_fails_the_message_not_the_accou
 
     assert result.message is not None
     assert result.message.status is MessageStatus.FAILED
-    assert result.message.error_message == messages.UNREACHABLE
+    assert result.message.error_message == messages.unreachable(world.sms.label)
     assert (await world.row(account.id)).status is AccountStatus.VERIFIED
 
 

@@ -37,7 +37,9 @@ async def signer(world: World, account_id: str) -> SigningAccount:
 
 async def sent_message(world: World) -> tuple[str, Message]:
     account = await world.verified()
-    result = await messages.send_sms(world.services, world.caller, account.id, CUSTOMER, "Hi")
+    result = await messages.send_sms(
+        world.services, world.caller, account.id, CUSTOMER, "Hi", world.template
+    )
     assert result.message is not None
     return account.id, result.message
 
