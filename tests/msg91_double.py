@@ -78,7 +78,9 @@ class FakeMsg91:
         }
         assert payload["route"] in ("1", "4")
         [sms] = payload["sms"]
-        assert isinstance(sms["message"], str) and sms["to"] and payload["sender"]
+        assert isinstance(sms["message"], str)
+        assert sms["to"]
+        assert payload["sender"]
         self.sends.append(payload)
         return httpx.Response(
             200, json={"type": "success", "message": self.request_id(len(self.sends))}

@@ -41,3 +41,15 @@ async def twilio_world(unit_database: Path) -> AsyncIterator[World]:
     Messaging Services, per-message callbacks, inbound replies)."""
     async with world_on(unit_database, provider=SmsProvider.TWILIO) as built:
         yield built
+
+
+@pytest.fixture
+async def msg91_world(unit_database: Path) -> AsyncIterator[World]:
+    """The world with MSG91 behind the port: for what only MSG91 has (DLT headers and
+    templates, routes, one delivery-report URL per account); its batcher runs."""
+    async with world_on(unit_database, provider=SmsProvider.MSG91) as built:
+        built.runtime.batcher.start()
+        try:
+            yield built
+        finally:
+            await built.runtime.batcher.stop()

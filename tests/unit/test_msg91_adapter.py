@@ -285,4 +285,5 @@ def test_a_post_msg91_never_makes_is_refused(port: Msg91Sms, media_type: str, bo
 def test_msg91_signs_nothing_and_takes_no_replies(port: Msg91Sms) -> None:
     assert not port.signature_valid("https://x", [], {}, ["secret"])
     assert port.inbound_message({"anything": "1"}) is None
-    assert port.reports_per_account and port.takes_dlt_template_id
+    assert port.reports_per_account
+    assert port.takes_dlt_template_id

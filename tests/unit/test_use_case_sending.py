@@ -9,6 +9,7 @@ from domain.vocabulary import (
     ErrorCode,
     MessageDirection,
     MessageStatus,
+    SmsProvider,
     VerificationFailure,
 )
 from providers.sms.errors import (
@@ -22,6 +23,7 @@ from resolvers import messages
 from resolvers.events import AccountEvent
 from resolvers.messages import SendResult
 from storage import message_queries
+from tests.fakes import fake_for
 from tests.unit.world import PUBLIC_URL, World
 
 TO = "+14155550100"
@@ -175,3 +177,38 @@ async def test_the_messages_page_shows_the_providers_codes_in_our_words(world: W
 
     [(_, message)] = page.nodes
     assert (message.error_code, message.error_message) == (30003, "Fakeco error 30003.")
+
+
+async def test_the_dlt_template_id_is_required_where_the_provider_takes_one_and_refused_elsewhere(
+    world: World,
+) -> None:
+    account = await world.verified()
+    takes_one = world.sms.takes_dlt_template_id
+    first_try = "" if takes_one else "1207161234567890123"
+
+    refused = await messages.send_sms(world.services, world.caller, account.id, TO, "Hi", first_try)
+    malformed = await messages.send_sms(world.services, world.caller, account.id, TO, "Hi", "T-1")
+
+    expected = ErrorCode.REQUIRED if takes_one else ErrorCode.INVALID
+    assert [(e.field, e.code) for e in refused.errors] == [("dltTemplateId", expected)]
+    assert [(e.field, e.code) for e in malformed.errors] == [("dltTemplateId", ErrorCode.INVALID)]
+    assert world.sms.sent == []  # nothing left, nothing stored
+    page = await messages.list_messages(
+        world.services, world.caller, account_id=None, direction=None, first=10, after=None
+    )
+    assert page.nodes == []
+
+
+def test_the_dlt_template_check_is_one_the_campaign_path_can_call() -> None:
+    """Campaigns check their dltTemplateId with the same rule as sendSms."""
+    msg91 = fake_for(SmsProvider.MSG91)
+    twilio = fake_for(SmsProvider.TWILIO)
+
+    assert messages.check_dlt_template_id(msg91, " 1207161234567890123 ") == (
+        "1207161234567890123",
+        None,
+    )
+    assert messages.check_dlt_template_id(twilio, None) == (None, None)
+    _, problem = messages.check_dlt_template_id(twilio, "1207", "input.dltTemplateId")
+    assert problem is not None
+    assert problem.field == "input.dltTemplateId"

@@ -13,6 +13,7 @@ from domain.vocabulary import (
     FailureReason,
     StoredFailure,
     VerificationFailure,
+    public_failure,
 )
 from providers.sms.errors import (
     BaseUrlUnreachable,
@@ -24,10 +25,10 @@ from providers.sms.errors import (
 from providers.sms.port import AccountFacts
 from resolvers import accounts, verification
 from resolvers.events import AccountEvent, AccountEventKind
-from tests.unit.world import CLIENT_ID, SECRET, World
+from tests.unit.world import SECRET, World
 
 
-def refused(reason: VerificationFailure) -> ProviderRefused:
+def refused(reason: VerificationFailure | FailureReason) -> ProviderRefused:
     return ProviderRefused(reason, description="refused", cause="the fake refused")
 
 
@@ -213,3 +214,34 @@ async def _health_check(world: World, account_id: str) -> None:
     resumed, due = await world.runtime.verifier.sweep()
     assert (resumed, due) == (0, 1)
     await world.checks_done()
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (
+            refused(FailureReason.ADDRESS_NOT_ALLOWED),
+            "add this server's address to the key's IP whitelist in MSG91",
+        ),
+        (ProviderUnreachable("no route"), "This server cannot reach MSG91"),
+        (refused(VerificationFailure.INVALID_FROM_NUMBER), "6 letters"),
+        (refused(VerificationFailure.INVALID_CREDENTIALS), "API Key (authkey)"),
+    ],
+)
+async def test_an_msg91_failure_reads_in_msg91s_words(
+    msg91_world: World, error: SmsProviderError, advice: str
+) -> None:
+    world = msg91_world
+    account = await world.add()
+    world.sms.account_error = error
+
+    await world.verify(account.id)
+
+    shown = await accounts.get_account(world.services, world.caller, account.id)
+    assert shown is not None
+    assert shown.status is AccountStatus.FAILED
+    assert isinstance(error.reason, VerificationFailure | FailureReason)
+    assert shown.failure is public_failure(error.reason)
+    assert shown.failure_message is not None
+    assert advice in shown.failure_message
+    assert "Twilio" not in shown.failure_message

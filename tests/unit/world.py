@@ -92,6 +92,12 @@ class World:
     async def update(self, account_id: str, **fields: str | None) -> AccountResult:
         return await accounts.update_account(self.services, self.caller, account_id, fields)
 
+    async def update_rotating(self, account_id: str, **fields: str | None) -> AccountResult:
+        """Update, and issue a new statusWebhookUrl."""
+        return await accounts.update_account(
+            self.services, self.caller, account_id, fields, rotate_status_webhook_token=True
+        )
+
     async def verify(self, account_id: str) -> AccountResult:
         """Verify, and wait for the check's verdict."""
         started = await verification.verify_account(self.services, self.caller, account_id)
