@@ -92,7 +92,7 @@ PROVIDER_FAILURE_MESSAGES: dict[SmsProvider, dict[StoredFailure, str]] = {
             "The stored API Key cannot be read: enter it again and verify."
         ),
         FailureReason.ADDRESS_NOT_ALLOWED: (
-            "MSG91 refuses this server's address (error 418): add this server's address to the "
+            "MSG91 refuses this server's address: add this server's address to the "
             "key's IP whitelist in MSG91 (Authkey → the key → Whitelisted IPs), or turn the "
             "key's IP security off, then verify again."
         ),
