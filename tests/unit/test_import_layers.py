@@ -125,7 +125,9 @@ def test_the_use_cases_the_schema_and_the_app_never_spell_twilios_words(package:
     assert found == []
 
 
-@pytest.mark.parametrize("package", ["resolvers", "schema", "api", "domain", "storage", "providers"])
+@pytest.mark.parametrize(
+    "package", ["resolvers", "schema", "api", "domain", "storage", "providers"]
+)
 def test_no_module_outside_the_msg91_adapter_spells_msg91s_words(package: str) -> None:
     found = []
     for path in sorted((ROOT / package).rglob("*.py")):
