@@ -72,7 +72,7 @@ async def add_msg91(api: Api, keys: Keys, **overrides: Any) -> dict[str, Any]:
 
 
 async def verified_msg91(api: Api, keys: Keys) -> dict[str, Any]:
-    card = (await add_msg91(api, keys))["account"]
+    card: dict[str, Any] = (await add_msg91(api, keys))["account"]
     await verify(api, keys.admin, card["id"])
     shown = await verdict(api, keys.admin, card["id"])
     assert shown["status"] == "VERIFIED", shown
