@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.account_states import to_failed
-from domain.accounts import CANNOT_DECRYPT_MESSAGE
+from domain.accounts import failure_sentence
 from domain.messages import Message, MessagePage
 from domain.text import is_text
 from domain.vocabulary import (
@@ -216,11 +216,7 @@ async def send_sms(
         return SendResult(errors=[problem])
     token = stored_token(services.secrets, account)
     if token is None:
-        lost = FailureReason.TOKEN_UNREADABLE
-        await _fail_account(services, account.id, account.credentials_version, lost)
-        return SendResult(
-            errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
-        )
+        return await _token_lost(services, account)
     assert account.sender_id is not None
     now = services.clock()
     row = SmsMessageRow(
@@ -239,6 +235,14 @@ async def send_sms(
         unit.session.add(row)  # stored before it leaves
     credentials = Credentials(account.client_id, token, account.base_url)
     return await hand_over(services, account, credentials, row, dlt_template_id=template)
+
+
+async def _token_lost(services: Services, account: SmsAccountRow) -> SendResult:
+    """No configured key opens the account's secret: it fails, and nothing is sent."""
+    lost = FailureReason.TOKEN_UNREADABLE
+    await _fail_account(services, account.id, account.credentials_version, lost)
+    sentence = failure_sentence(lost, account.provider)
+    return SendResult(errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, sentence)])
 
 
 async def _sender_for(
