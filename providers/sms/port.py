@@ -1,9 +1,9 @@
 """The SMS provider port: what the use cases ask of any provider, in our words.
 
-An adapter (``providers/sms/twilio/``) implements it and keeps its vendor's words to itself:
-field names, status words, error codes, signature schemes. The use cases receive a
-``dict[SmsProvider, SmsPort]`` and dispatch on the account's provider. Every method either
-answers with one of the types below or raises one of ``providers.sms.errors``.
+An adapter (``providers/sms/twilio/``, ``providers/sms/msg91/``) implements it and keeps its
+vendor's words to itself: field names, status words, error codes, signature schemes. The use
+cases receive a ``dict[SmsProvider, SmsPort]`` and dispatch on the account's provider. Every
+method either answers with one of the types below or raises one of ``providers.sms.errors``.
 """
 
 from __future__ import annotations

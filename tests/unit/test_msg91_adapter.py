@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -287,3 +288,18 @@ def test_msg91_signs_nothing_and_takes_no_replies(port: Msg91Sms) -> None:
     assert port.inbound_message({"anything": "1"}) is None
     assert port.reports_per_account
     assert port.takes_dlt_template_id
+
+
+def test_one_v2_post_may_carry_several_requests_each_its_own_report(port: Msg91Sms) -> None:
+    requests = [
+        {"requestId": "req-1", "report": [{"status": "1", "number": "919876543210"}]},
+        {"requestId": "req-2", "report": [{"status": "17", "number": "919876543211"}]},
+    ]
+    body = urlencode({"data": json.dumps(requests)}).encode()
+
+    reports = port.account_reports(body, "application/x-www-form-urlencoded")
+
+    assert [(r.provider_message_id, r.status, r.error_code) for r in reports] == [
+        ("req-1", MessageStatus.DELIVERED, None),
+        ("req-2", MessageStatus.FAILED, 17),
+    ]

@@ -1,6 +1,9 @@
 """MSG91's words: its error codes and delivery-report status numbers read into ours, and the
 delivery reports its webhook posts (v2: a form whose ``data`` field is a JSON string; v3: one
 JSON object; v4: a JSON list of events). A value MSG91 never sends is refused, naming its field.
+Reports are matched by ``requestId`` (what the send answered): an entry without one (the v4
+sample in MSG91's help shows none in its ``data``) names no message of ours and is skipped, as
+is a status number we do not track.
 
 Sources (checked 2026-12-06):
 - https://msg91.com/help/how-can-i-get-the-delivery-reports-on-my-webhook-url (the three
