@@ -330,3 +330,22 @@ async def test_a_twilio_account_refuses_a_report_url_rotation(api: Api, keys: Ke
     assert [(e["field"], e["code"]) for e in result["errors"]] == [
         ("rotateStatusWebhookToken", "INVALID")
     ]
+
+
+async def test_wrong_report_tokens_go_through_the_failed_check_throttle(
+    make_api: Any, keys: Keys
+) -> None:
+    async with make_api(auth_failures_per_second=3, public_url=PUBLIC_URL) as api:
+        card = (await add_msg91(api, keys))["account"]
+        path = f"/webhooks/reports/{card['id']}/{'x' * 32}"
+        answers = [
+            (
+                await api.http.post(
+                    path, content=b"{}", headers={"content-type": "application/json"}
+                )
+            ).status_code
+            for _ in range(6)
+        ]
+
+    assert answers[0] == 403
+    assert answers[-1] == 429
