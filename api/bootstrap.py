@@ -26,7 +26,7 @@ from providers.bus import EventBus, MemoryBus
 from providers.cache_versions import MemoryVersions, RedisVersions, Versions
 from providers.host_policy import Resolver, system_resolver
 from providers.redis_bus import RedisBus
-from providers.sms.adapters import build_ports
+from providers.sms.adapters import build_ports, host_policies
 from providers.sms.port import SmsPort
 from providers.transport import create_http_client
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
@@ -267,17 +267,20 @@ def build_services(
     box = secret_box(settings)  # first: a refused key policy leaves nothing open
     database = open_database(settings)
     policy = settings.host_policy
+    policies = host_policies(policy)
     http = None
     if sms is None:
+        # The connection-time check is the same for every provider (no internal address unless
+        # the operator listed it): the transport takes the operator's (or Twilio's) policy.
         http = create_http_client(policy, resolver, transport=provider_transport)
-        sms = build_ports(http, policy, retry_base_seconds=settings.retry_base_seconds)
+        sms = build_ports(http, policies, retry_base_seconds=settings.retry_base_seconds)
     carrier = event_bus(settings)
     answers = cached_answers(settings)
     services = Services(
         reads=database.reads,
         writes=database.writes,
         secrets=box,
-        host_policy=policy,
+        host_policies=policies,
         resolver=resolver,
         public_url=settings.public_url,
         bus=carrier if answers is None else BumpingBus(carrier, answers.invalidate),

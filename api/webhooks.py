@@ -1,8 +1,11 @@
-"""The providers' webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``.
+"""The providers' webhooks: ``POST /webhooks/twilio/{accountId}/status`` and ``…/inbound``,
+and ``POST /webhooks/reports/{accountId}/{token}`` (an account's ``statusWebhookUrl``).
 
-Each request must carry a valid signature (checked by the account's provider port) for the URL
-the provider called, rebuilt from ``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-* headers),
-or it is refused with 403 and changes nothing.
+Each Twilio request must carry a valid signature (checked by the account's provider port) for
+the URL the provider called, rebuilt from ``SMS_PUBLIC_URL`` (never from Host or X-Forwarded-*
+headers), or it is refused with 403 and changes nothing. A provider that signs nothing posts
+to its account's report URL, whose token is the proof: a wrong one is refused with 403 through
+the same throttle of failed checks.
 """
 
 from __future__ import annotations
@@ -21,8 +24,10 @@ from resolvers.status_batches import StatusBatcher
 from resolvers.webhooks import (
     MalformedCallbackError,
     SigningAccount,
+    record_account_reports,
     record_inbound,
     record_status,
+    reporting_account,
     signing_account,
 )
 
@@ -33,6 +38,7 @@ _RETRY = {"Retry-After": "5"}
 
 
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 Form = dict[str, str]
 Record = Callable[[Request, SigningAccount, Form], Awaitable[Response]]
 
@@ -47,16 +53,20 @@ def _is_utf8_form(content_type: str | None) -> bool:
     Anything else is refused rather than guessed at: the body is always decoded as UTF-8, so
     another charset (or another media type) would be misread.
     """
+    return _utf8_media_type(content_type) == FORM
+
+
+def _utf8_media_type(content_type: str | None) -> str | None:
+    """The media type (lower case) of a body declared UTF-8 or without a charset; None for any
+    other charset or parameter."""
     if content_type is None:
-        return False
+        return None
     media_type, *parameters = (part.strip() for part in content_type.split(";"))
-    if media_type.lower() != FORM:
-        return False
     for parameter in parameters:
         name, _, value = parameter.partition("=")
         if name.strip().lower() != "charset" or value.strip().strip('"').lower() != "utf-8":
-            return False
-    return True
+            return None
+    return media_type.lower()
 
 
 def _declares_too_much(declared: str | None) -> bool:
@@ -96,6 +106,7 @@ def webhook_routes(
     return [
         Route("/webhooks/twilio/{account_id}/status", webhooks.status, methods=["POST"]),
         Route("/webhooks/twilio/{account_id}/inbound", webhooks.inbound, methods=["POST"]),
+        Route("/webhooks/reports/{account_id}/{token}", webhooks.reports, methods=["POST"]),
     ]
 
 
@@ -114,6 +125,28 @@ class _Webhooks:
 
     async def inbound(self, request: Request) -> Response:
         return await self._handled(request, self._reply)
+
+    async def reports(self, request: Request) -> Response:
+        """Delivery reports posted to an account's report URL (a form or JSON, unsigned)."""
+        media_type = _utf8_media_type(request.headers.get("content-type"))
+        if media_type not in (FORM, JSON):
+            return PlainTextResponse("Unsupported Media Type", status_code=415)
+        try:
+            body = await _read_body(request)
+        except _TooLarge:
+            return PlainTextResponse("Request body too large", status_code=413)
+        account_id = request.path_params["account_id"]
+        account = await reporting_account(self.services, account_id, request.path_params["token"])
+        if account is None:
+            return self._forged(request)
+        try:
+            await record_account_reports(self.batcher, account, account_id, body, media_type)
+        except MalformedCallbackError as refusal:
+            return _malformed(refusal)
+        except Exception:
+            log.warning("delivery reports were not recorded; the provider will retry them")
+            return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
+        return Response(status_code=204)
 
     async def _handled(self, request: Request, record: Record) -> Response:
         """A signed webhook, recorded by ``record`` (which answers it), or the refusal."""
@@ -180,6 +213,8 @@ class _Webhooks:
         wait = self.failures.failed(client_address(request.scope))
         if wait is not None:
             return PlainTextResponse(
-                "Too many failed signatures", status_code=429, headers={"Retry-After": str(wait)}
+                "Too many failed webhook checks",
+                status_code=429,
+                headers={"Retry-After": str(wait)},
             )
         return PlainTextResponse("Forbidden", status_code=403)

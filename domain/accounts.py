@@ -10,6 +10,7 @@ from domain.vocabulary import (
     FailureReason,
     SenderKind,
     SmsProvider,
+    SmsRoute,
     StoredFailure,
     VerificationFailure,
     WebhookWiringStatus,
@@ -54,6 +55,49 @@ FAILURE_MESSAGES: dict[StoredFailure, str] = {
     FailureReason.TOKEN_UNREADABLE: (
         "The stored Auth Token cannot be read: enter it again and verify."
     ),
+    FailureReason.ADDRESS_NOT_ALLOWED: (
+        "The provider refuses this server's address: add it to the API key's IP whitelist, "
+        "then verify again."
+    ),
+}
+
+# Where a provider's advice differs from Twilio's: its own sentence for the same failure.
+PROVIDER_FAILURE_MESSAGES: dict[SmsProvider, dict[StoredFailure, str]] = {
+    SmsProvider.MSG91: {
+        VerificationFailure.INVALID_CREDENTIALS: (
+            "Invalid credentials: MSG91 rejected this API Key (authkey). Copy it again from the "
+            "MSG91 panel (Authkey), save, and verify again."
+        ),
+        VerificationFailure.ACCOUNT_SUSPENDED: (
+            "Account expired or banned: MSG91 reports this account cannot send. Contact your "
+            "MSG91 account manager, then verify again."
+        ),
+        VerificationFailure.INVALID_FROM_NUMBER: (
+            "Invalid Sender ID: MSG91 sends from a DLT header of 6 letters (e.g. ACMEIN) that "
+            "is approved on the DLT portal and added in the MSG91 panel. Set it, save, and "
+            "verify again."
+        ),
+        VerificationFailure.BASE_URL: (
+            "Base URL: this account's Base URL is not allowed by the server's policy. Leave the "
+            "Base URL empty (MSG91's API), save, and verify again."
+        ),
+        VerificationFailure.PROVIDER_UNAVAILABLE: (
+            "MSG91 is unavailable: MSG91 did not answer after several attempts. Nothing is "
+            "wrong with your settings as far as we can tell; verify again in a few minutes."
+        ),
+        FailureReason.PROVIDER_UNREACHABLE: (
+            "This server cannot reach MSG91 (DNS, firewall or proxy): ask your administrator to "
+            "allow outbound HTTPS to control.msg91.com, then verify again."
+        ),
+        FailureReason.TOKEN_UNREADABLE: (
+            "The stored API Key cannot be read: enter it again and verify."
+        ),
+        FailureReason.ADDRESS_NOT_ALLOWED: (
+            "MSG91 refuses this server's address: add this server's address to the "
+            "key's IP whitelist in MSG91 (Authkey → the key → Whitelisted IPs), or turn the "
+            "key's IP security off, then verify again."
+        ),
+    },
 }
 
 
@@ -61,13 +105,18 @@ FAILURE_MESSAGES: dict[StoredFailure, str] = {
 CANNOT_DECRYPT_MESSAGE = FAILURE_MESSAGES[FailureReason.TOKEN_UNREADABLE]
 
 
+def failure_sentence(stored: StoredFailure, provider: SmsProvider) -> str:
+    """What a failure tells the admin to do, in the words of the account's provider."""
+    return PROVIDER_FAILURE_MESSAGES.get(provider, {}).get(stored) or FAILURE_MESSAGES[stored]
+
+
 def failure_shown(
-    stored: StoredFailure | None,
+    stored: StoredFailure | None, provider: SmsProvider = SmsProvider.TWILIO
 ) -> tuple[VerificationFailure | None, str | None]:
     """The failure and its sentence as clients see them, from the stored failure."""
     if stored is None:
         return None, None
-    return public_failure(stored), FAILURE_MESSAGES[stored]
+    return public_failure(stored), failure_sentence(stored, provider)
 
 
 @dataclass(slots=True)
@@ -99,6 +148,7 @@ class Account:
     sender_id: str | None
     sender_kind: SenderKind | None
     dlt_entity_id: str | None
+    route: SmsRoute | None
     client_id: str
     auth_token_hint: str
     base_url: str
@@ -108,6 +158,7 @@ class Account:
     trial: bool | None
     inbound_webhook_url: str | None
     webhooks: WebhookWiring
+    status_webhook_url: str | None
     verified_at: datetime | None
     last_checked_at: datetime | None
     created_at: datetime

@@ -23,6 +23,15 @@ class Role(Enum):
 
 class SmsProvider(Enum):
     TWILIO = "TWILIO"
+    MSG91 = "MSG91"
+
+
+class SmsRoute(Enum):
+    """The kind of traffic a sender carries, where the provider asks (India: transactional
+    messages any time, promotional ones in the day)."""
+
+    TRANSACTIONAL = "TRANSACTIONAL"
+    PROMOTIONAL = "PROMOTIONAL"
 
 
 class AccountStatus(Enum):
@@ -35,6 +44,7 @@ class AccountStatus(Enum):
 class SenderKind(Enum):
     PHONE_NUMBER = "PHONE_NUMBER"
     MESSAGING_SERVICE = "MESSAGING_SERVICE"
+    ALPHANUMERIC = "ALPHANUMERIC"
 
 
 class WebhookWiringStatus(Enum):
@@ -66,6 +76,9 @@ class FailureReason(Enum):
     # No configured key opens the account's Auth Token (a lost key, a tampered row): the fix is
     # the one for bad credentials, entering the token again.
     TOKEN_UNREADABLE = "UNREADABLE_TOKEN"  # noqa: S105 (a failure code, not a secret)
+    # The provider refuses calls from this server's address (an API key's IP whitelist): the
+    # provider is unavailable to us until the address is added, nothing in the account is wrong.
+    ADDRESS_NOT_ALLOWED = "ADDRESS_NOT_ALLOWED"
 
     @property
     def failure(self) -> VerificationFailure:
@@ -75,6 +88,7 @@ class FailureReason(Enum):
 _REASON_FAILURES = {
     FailureReason.PROVIDER_UNREACHABLE: VerificationFailure.PROVIDER_UNAVAILABLE,
     FailureReason.TOKEN_UNREADABLE: VerificationFailure.INVALID_CREDENTIALS,
+    FailureReason.ADDRESS_NOT_ALLOWED: VerificationFailure.PROVIDER_UNAVAILABLE,
 }
 
 # What a check stores in ``failure``: a public code, or a finer reason behind one.

@@ -124,10 +124,14 @@ _MSG_BAD_HOST: Final = "Base URL host is not a valid host name."
 
 @dataclass(frozen=True)
 class HostPolicy:
-    """An allow-list of hosts a Base URL may point at, plus the rules that go with it."""
+    """An allow-list of hosts a Base URL may point at, plus the rules that go with it.
+
+    ``is_default``: the list is a provider's own API hosts (https only, no port, every address
+    public); ``label`` names that provider in the sentences of a refusal."""
 
     patterns: tuple[str, ...]
     is_default: bool
+    label: str = "Twilio"
 
     def __post_init__(self) -> None:
         """Normalize and validate the patterns (lower-case, stripped, duplicates dropped)."""
@@ -144,6 +148,11 @@ class HostPolicy:
             raise ValueError("The allowed host list is empty; list at least one host.")
         is_default = frozenset(patterns) == _DEFAULT_PATTERN_SET
         return cls(patterns=patterns, is_default=is_default)
+
+    @classmethod
+    def provider_default(cls, value: str, label: str) -> HostPolicy:
+        """A provider's own API hosts (comma-separated), held to the default list's rules."""
+        return cls(patterns=_normalize_patterns(value.split(",")), is_default=True, label=label)
 
     def check_url(self, url: str) -> str:
         """Apply the syntax rules (no DNS) and return the normalized URL; raises HostPolicyError."""
@@ -215,7 +224,7 @@ class HostPolicy:
                 raise HostPolicyError("Base URL must start with https://.")
             raise HostPolicyError("Base URL must start with http:// or https://.")
         if self.is_default and scheme != "https":
-            raise HostPolicyError("Base URL must use https for Twilio's hosts.")
+            raise HostPolicyError(f"Base URL must use https for {self.label}'s hosts.")
 
         end = _AUTHORITY_END_RE.search(rest)
         authority = rest if end is None else rest[: end.start()]
@@ -227,7 +236,7 @@ class HostPolicy:
 
         host_text, port = _split_authority(authority)
         if port is not None and self.is_default and port != _DEFAULT_PORTS["https"]:
-            raise HostPolicyError("Base URL must not set a port for Twilio's hosts.")
+            raise HostPolicyError(f"Base URL must not set a port for {self.label}'s hosts.")
 
         host, key, is_ip = _url_host(host_text)
         listed = key in self.patterns
@@ -236,7 +245,7 @@ class HostPolicy:
                 raise HostPolicyError(_MSG_IP)
         elif not listed and not self._matches(host):
             raise HostPolicyError(
-                f"Base URL host {host} is not an allowed Twilio host "
+                f"Base URL host {host} is not an allowed {self.label} host "
                 f"(allowed: {', '.join(self.patterns)})."
             )
 

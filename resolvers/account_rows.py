@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import fields
 
 from domain.accounts import Account, WebhookWiring, failure_shown
+from domain.vocabulary import SmsProvider
 from storage.crypto import SecretBox, SecretError
 from storage.models import SmsAccountRow
 
@@ -14,8 +16,17 @@ log = logging.getLogger(__name__)
 # The fields a card shows that are not stored as shown; every other field of ``Account`` is
 # the row's column of the same name (tests/unit/test_account_fields.py holds them to it).
 DERIVED_FIELDS = frozenset(
-    {"auth_token_hint", "failure", "failure_message", "inbound_webhook_url", "webhooks"}
+    {
+        "auth_token_hint",
+        "failure",
+        "failure_message",
+        "inbound_webhook_url",
+        "status_webhook_url",
+        "webhooks",
+    }
 )
+# 24 random bytes: 192 bits, past guessing (at least 128 asked), 32 URL-safe characters.
+REPORT_TOKEN_BYTES = 24
 STORED_AS_SHOWN = tuple(field.name for field in fields(Account) if field.name not in DERIVED_FIELDS)
 
 
@@ -42,14 +53,30 @@ def inbound_webhook_url(public_url: str | None, account_id: str) -> str | None:
     return f"{public_url}/webhooks/twilio/{account_id}/inbound" if public_url else None
 
 
+def new_report_token() -> str:
+    """The token of an account's delivery-report URL: unguessable, and new at each rotation."""
+    return secrets.token_urlsafe(REPORT_TOKEN_BYTES)
+
+
+def status_webhook_url(public_url: str | None, account_id: str, token: str | None) -> str | None:
+    """Where a provider without per-message callbacks posts this account's delivery reports."""
+    if not public_url or not token:
+        return None
+    return f"{public_url}/webhooks/reports/{account_id}/{token}"
+
+
 def to_account(row: SmsAccountRow, public_url: str | None) -> Account:
-    failure, failure_message = failure_shown(row.failure)
+    failure, failure_message = failure_shown(row.failure, row.provider)
     return Account(
         **{name: getattr(row, name) for name in STORED_AS_SHOWN},
         auth_token_hint="••••" + row.auth_token_hint,
         failure=failure,
         failure_message=failure_message,
-        inbound_webhook_url=inbound_webhook_url(public_url, row.id),
+        # Replies come through Twilio's webhooks only (MSG91's need a virtual number).
+        inbound_webhook_url=(
+            inbound_webhook_url(public_url, row.id) if row.provider is SmsProvider.TWILIO else None
+        ),
+        status_webhook_url=status_webhook_url(public_url, row.id, row.status_webhook_token),
         webhooks=wiring_of(row),
     )
 

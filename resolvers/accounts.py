@@ -11,10 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.account_states import to_draft
 from domain.accounts import Account, AccountList, Stats
-from domain.vocabulary import AccountStatus, Caller, ErrorCode, SmsProvider
+from domain.vocabulary import AccountStatus, Caller, ErrorCode, SmsProvider, SmsRoute
 from domain.webhook_wiring import asked, waiting
 from providers.host_policy import HostPolicyError
 from resolvers.account_rows import (
+    new_report_token,
     previous_secret_binding,
     secret_binding,
     stored_token,
@@ -73,12 +74,27 @@ async def get_account(services: Services, caller: Caller, account_id: str) -> Ac
     return None if row is None else to_account(row, services.public_url)
 
 
-async def _check_base_url_resolves(services: Services, clean: CleanFields) -> None:
+ROTATION_NOT_TAKEN = FieldError(
+    "rotateStatusWebhookToken",
+    ErrorCode.INVALID,
+    "This account has no statusWebhookUrl: its provider names a callback with each message.",
+)
+
+
+def _reports_per_account(services: Services, provider: SmsProvider) -> bool:
+    """Whether the provider posts delivery reports to one URL per account (statusWebhookUrl)."""
+    port = services.sms.get(provider)
+    return port is not None and port.reports_per_account
+
+
+async def _check_base_url_resolves(
+    services: Services, provider: SmsProvider, clean: CleanFields
+) -> None:
     base_url = clean.values.get("base_url")
     if base_url is None or clean.errors:
         return
     try:
-        await services.host_policy.check_url_resolving(base_url, services.resolver)
+        await services.host_policies[provider].check_url_resolving(base_url, services.resolver)
     except HostPolicyError as refusal:
         clean.fail("base_url", ErrorCode.INVALID, str(refusal))
 
@@ -116,15 +132,17 @@ async def add_account(
         enabled = await queries.integration_enabled(session, caller.workspace_id)
     if not enabled:
         return AccountResult(errors=[INTEGRATION_DISABLED])
-    clean = clean_account_fields(raw, policy=services.host_policy, creating=True)
-    await _check_base_url_resolves(services, clean)
+    policy = services.host_policies[provider]
+    clean = clean_account_fields(raw, policy=policy, creating=True, provider=provider)
+    await _check_base_url_resolves(services, provider, clean)
     if clean.errors:
         return AccountResult(errors=clean.errors)
 
     stored: dict[str, Any] = dict(clean.values)
     sender = stored["sender_id"]
     token = stored.pop("auth_token")
-    display_name = stored.pop("display_name", None) or default_display_name(sender)
+    route = stored.pop("route", None)
+    display_name = stored.pop("display_name", None) or default_display_name(sender, provider)
     assert sender is not None
     assert token is not None
     account_id = new_id()
@@ -135,7 +153,11 @@ async def add_account(
         workspace_id=caller.workspace_id,
         provider=provider,
         display_name=display_name,
-        sender_kind=sender_kind_of(sender),
+        route=None if route is None else SmsRoute(route),
+        sender_kind=sender_kind_of(sender, provider),
+        status_webhook_token=(
+            new_report_token() if _reports_per_account(services, provider) else None
+        ),
         auth_token_ciphertext=services.secrets.encrypt(token, bound_to=secret_binding(account_id)),
         auth_token_hint=auth_token_hint(token),
         status=AccountStatus.DRAFT,
@@ -161,14 +183,26 @@ async def update_account(
     raw: Mapping[str, str | None],
     *,
     wire_webhooks: bool | None = None,
+    rotate_status_webhook_token: bool = False,
 ) -> AccountResult:
     """Change only the given fields (by name, as ``add_account`` takes them); a credential
     change returns the account to Draft. ``wire_webhooks`` (None: unchanged) asks for the
-    webhook wiring, or lets go of a wired sender."""
+    webhook wiring, or lets go of a wired sender; ``rotate_status_webhook_token`` issues a new
+    statusWebhookUrl (the old one is refused from the commit on)."""
     if refused := refuse_id(account_id):
         return refused
-    clean = clean_account_fields(raw, policy=services.host_policy, creating=False)
-    await _check_base_url_resolves(services, clean)
+    async with services.reads() as session:
+        current = await queries.live_account(session, caller.workspace_id, account_id)
+    if current is None:
+        return AccountResult(errors=[NOT_FOUND])
+    provider = current.provider  # the fields are checked by the rules of the account's provider
+    policy = services.host_policies[provider]
+    clean = clean_account_fields(
+        raw, policy=policy, creating=False, provider=provider, current_sender=current.sender_id
+    )
+    await _check_base_url_resolves(services, provider, clean)
+    if rotate_status_webhook_token and not _reports_per_account(services, provider):
+        clean.errors.append(ROTATION_NOT_TAKEN)
     async with unit_of_work(services.writes) as unit:
         row = await queries.live_account(
             unit.session, caller.workspace_id, account_id, for_update=True
@@ -179,7 +213,10 @@ async def update_account(
             return AccountResult(errors=clean.errors)
         before = to_account(row, services.public_url)
         held = holding(services, row)  # before the change: it may let go of the sender
-        changed = _apply(services, row, clean.values)
+        rotated = rotate_status_webhook_token
+        if rotated:
+            row.status_webhook_token = new_report_token()
+        changed = _apply(services, row, clean.values) or rotated
         moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
         if not _rewire(unit, services, row, held, moved, wire_webhooks) and not changed:
             unit.abandon()
@@ -226,21 +263,27 @@ def _rewire(
 def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | None]) -> bool:
     """Write the changed values onto ``row``; True when anything changed."""
     credentials_changed = False
-    old_default_name = default_display_name(row.sender_id)
+    changed = False
+    old_default_name = default_display_name(row.sender_id, row.provider)
     for name, value in values.items():
         if name == "display_name":
             continue
         if name == "auth_token":
             assert value is not None
             credentials_changed |= _replace_token(services, row, value)
+        elif name == "route":
+            # Which traffic the sender carries: no new check of the credentials is needed.
+            route = None if value is None else SmsRoute(value)
+            changed |= row.route != route
+            row.route = route
         elif getattr(row, name) != value:
             setattr(row, name, value)
             credentials_changed = True
-    row.sender_kind = sender_kind_of(row.sender_id) if row.sender_id else None
+    row.sender_kind = sender_kind_of(row.sender_id, row.provider) if row.sender_id else None
 
-    changed = credentials_changed
+    changed |= credentials_changed
     if "display_name" in values or row.display_name == old_default_name:
-        wanted = values.get("display_name") or default_display_name(row.sender_id)
+        wanted = values.get("display_name") or default_display_name(row.sender_id, row.provider)
         if row.display_name != wanted:
             row.display_name = wanted
             changed = True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.vocabulary import SmsProvider
+from domain.vocabulary import SmsProvider, SmsRoute
 from resolvers.validation import DEFAULT_BASE_URL
 
 
@@ -68,6 +68,57 @@ PROVIDERS: tuple[ProviderInfo, ...] = (
                 secret=False,
                 hint="Leave as is unless Twilio Support gave you a regional endpoint",
                 default_value=DEFAULT_BASE_URL,
+            ),
+        ),
+    ),
+    ProviderInfo(
+        provider=SmsProvider.MSG91,
+        label="MSG91",
+        fields=(
+            ProviderField(
+                "displayName",
+                "Display Name",
+                required=False,
+                secret=False,
+                hint="A label for your team, shown in the sender picker (e.g. Alerts India)",
+            ),
+            ProviderField(
+                "senderId",
+                "Sender ID",
+                required=True,
+                secret=False,
+                hint=(
+                    "The 6-letter DLT header recipients see (e.g. ACMEIN), approved on the DLT "
+                    "portal and added in the MSG91 panel"
+                ),
+            ),
+            ProviderField(
+                "dltEntityId",
+                "DLT Entity ID",
+                required=True,
+                secret=False,
+                hint="The Principal Entity ID from the DLT portal (digits)",
+            ),
+            ProviderField(
+                "authToken",
+                "API Key",
+                required=True,
+                secret=True,
+                hint=(
+                    "An authkey from the MSG91 panel (Authkey); add this server's address to its "
+                    "IP whitelist. Delivery reports are supported; inbound replies are not "
+                    "supported for MSG91."
+                ),
+            ),
+            ProviderField(
+                "route",
+                "Route",
+                required=False,
+                secret=False,
+                hint=(
+                    "TRANSACTIONAL (any time) or PROMOTIONAL (10 AM to 9 PM, not to DND numbers)"
+                ),
+                default_value=SmsRoute.TRANSACTIONAL.value,
             ),
         ),
     ),

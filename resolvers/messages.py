@@ -18,7 +18,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.account_states import to_failed
-from domain.accounts import CANNOT_DECRYPT_MESSAGE
+from domain.accounts import failure_sentence
 from domain.messages import Message, MessagePage
 from domain.text import is_text
 from domain.vocabulary import (
@@ -46,7 +46,7 @@ from resolvers.events import announce_account
 from resolvers.services import Services
 from resolvers.text import could_be_id, text_errors
 from resolvers.unit import UnitOfWork, unit_of_work
-from resolvers.validation import phone_number
+from resolvers.validation import DLT_TEMPLATE_ID, phone_number
 from storage import message_queries, queries
 from storage.crypto import SecretError
 from storage.models import SmsAccountRow, SmsMessageRow, new_id
@@ -66,7 +66,25 @@ OPTED_OUT = FieldError(
     ErrorCode.RECIPIENT_OPTED_OUT,
     "This recipient replied STOP; nothing is sent to them until they reply START.",
 )
-UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
+
+
+def unreachable(label: str) -> str:
+    """What a send that never reached the provider (named ``label``) tells the caller."""
+    return f"Nothing was sent: {label} could not be reached. Try again later."
+
+
+UNREACHABLE = unreachable("Twilio")
+DLT_TEMPLATE_REQUIRED = (
+    "Enter the DLT template id this message matches: {label} sends India's DLT traffic only "
+    "with the registered template (the Content Template ID from the DLT portal)."
+)
+DLT_TEMPLATE_NOT_TAKEN = (
+    "Leave the DLT template id empty for {label}: it matches the message to its DLT template "
+    "itself."
+)
+DLT_TEMPLATE_INVALID = (
+    "The DLT template id must be the Content Template ID from the DLT portal: 1 to 30 digits."
+)
 # Saved under a looser policy than the server's current one: the account must be fixed.
 BASE_URL_REFUSED = (
     "Nothing was sent: this account's Base URL is not allowed by the server's policy. Set a "
@@ -102,7 +120,7 @@ def shown_error(code: int | None, stored: str | None, port: SmsPort) -> str | No
     """errorMessage in our words only: rows stored before this kept the provider's own text."""
     if code is not None:
         return port.describe_error(code)
-    return stored if stored in (UNREACHABLE, BASE_URL_REFUSED) else None
+    return stored if stored in (unreachable(port.label), BASE_URL_REFUSED) else None
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
@@ -142,18 +160,46 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
             FieldError(
                 "body",
                 ErrorCode.INVALID,
-                f"The message is {len(body)} characters; Twilio sends at most {MAX_BODY}.",
+                f"The message is {len(body)} characters; at most {MAX_BODY} are sent.",
             )
         )
     return errors
 
 
+def check_dlt_template_id(
+    port: SmsPort, dlt_template_id: str | None, field_name: str = "dltTemplateId"
+) -> tuple[str | None, FieldError | None]:
+    """The DLT template id a send through ``port`` carries (trimmed), or the problem with it:
+    REQUIRED where the provider sends DLT traffic by template id, INVALID where it matches
+    templates itself. Campaigns check theirs with it too."""
+    value = (dlt_template_id or "").strip()
+    if not port.takes_dlt_template_id:
+        if value:
+            message = DLT_TEMPLATE_NOT_TAKEN.format(label=port.label)
+            return None, FieldError(field_name, ErrorCode.INVALID, message)
+        return None, None
+    if not value:
+        message = DLT_TEMPLATE_REQUIRED.format(label=port.label)
+        return None, FieldError(field_name, ErrorCode.REQUIRED, message)
+    if not DLT_TEMPLATE_ID.fullmatch(value):
+        return None, FieldError(field_name, ErrorCode.INVALID, DLT_TEMPLATE_INVALID)
+    return value, None
+
+
 async def send_sms(
-    services: Services, caller: Caller, account_id: str, to: str, body: str
+    services: Services,
+    caller: Caller,
+    account_id: str,
+    to: str,
+    body: str,
+    dlt_template_id: str | None = None,
 ) -> SendResult:
     """Check everything, then hand the message to the provider once, storing it before it
-    leaves."""
-    unreadable = text_errors({"accountId": account_id, "to": to, "body": body}, multiline={"body"})
+    leaves. ``dlt_template_id``: the DLT template the body matches, where the provider asks."""
+    given = {"accountId": account_id, "to": to, "body": body}
+    if dlt_template_id is not None:
+        given["dltTemplateId"] = dlt_template_id
+    unreadable = text_errors(given, multiline={"body"})
     if unreadable:
         return SendResult(errors=unreadable)
     if not could_be_id(account_id):
@@ -165,13 +211,12 @@ async def send_sms(
         account = await _sender_for(session, caller, account_id, to, body)
     if isinstance(account, SendResult):
         return account
+    template, problem = check_dlt_template_id(services.sms[account.provider], dlt_template_id)
+    if problem is not None:
+        return SendResult(errors=[problem])
     token = stored_token(services.secrets, account)
     if token is None:
-        lost = FailureReason.TOKEN_UNREADABLE
-        await _fail_account(services, account.id, account.credentials_version, lost)
-        return SendResult(
-            errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
-        )
+        return await _token_lost(services, account)
     assert account.sender_id is not None
     now = services.clock()
     row = SmsMessageRow(
@@ -189,7 +234,15 @@ async def send_sms(
     async with unit_of_work(services.writes) as unit:
         unit.session.add(row)  # stored before it leaves
     credentials = Credentials(account.client_id, token, account.base_url)
-    return await hand_over(services, account, credentials, row)
+    return await hand_over(services, account, credentials, row, dlt_template_id=template)
+
+
+async def _token_lost(services: Services, account: SmsAccountRow) -> SendResult:
+    """No configured key opens the account's secret: it fails, and nothing is sent."""
+    lost = FailureReason.TOKEN_UNREADABLE
+    await _fail_account(services, account.id, account.credentials_version, lost)
+    sentence = failure_sentence(lost, account.provider)
+    return SendResult(errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, sentence)])
 
 
 async def _sender_for(
@@ -212,17 +265,32 @@ async def _sender_for(
 
 
 async def hand_over(
-    services: Services, account: SmsAccountRow, credentials: Credentials, row: SmsMessageRow
+    services: Services,
+    account: SmsAccountRow,
+    credentials: Credentials,
+    row: SmsMessageRow,
+    *,
+    dlt_template_id: str | None = None,
 ) -> SendResult:
     """Hand one stored outbound message to its account's provider, at most once, and record
-    what the provider answered: the one send path of every message this service sends."""
+    what the provider answered: the one send path of every message this service sends.
+    ``dlt_template_id`` (checked by ``check_dlt_template_id``) goes with it where the provider
+    takes one, with the account's DLT Entity ID and route."""
     port = services.sms[account.provider]
     callback = (
         f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
-        if services.public_url
+        if services.public_url and not port.reports_per_account
         else None
     )
-    outgoing = OutgoingSms(row.from_number, row.to_number, row.body, callback)
+    outgoing = OutgoingSms(
+        row.from_number,
+        row.to_number,
+        row.body,
+        callback,
+        dlt_entity_id=account.dlt_entity_id,
+        dlt_template_id=dlt_template_id,
+        route=account.route,
+    )
     errors: list[FieldError] = []
     try:
         sent = await port.send(credentials, outgoing)
@@ -266,8 +334,8 @@ async def _not_sent(
         await _react_to_refusal(services, account, row.to_number, error.reason)
         message = f"{port.label} rejected the message: {error.description}"
         return FieldError(None, ErrorCode.PROVIDER_REJECTED, message)
-    row.error_message = UNREACHABLE
-    return FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, UNREACHABLE)
+    row.error_message = unreachable(port.label)
+    return FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message)
 
 
 async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -> Message:

@@ -88,7 +88,7 @@ class Services:
     reads: async_sessionmaker[AsyncSession]
     writes: async_sessionmaker[AsyncSession]
     secrets: SecretBox
-    host_policy: HostPolicy
+    host_policies: Mapping[SmsProvider, HostPolicy]  # each provider's Base URL policy
     resolver: Resolver
     public_url: str | None
     bus: EventBus

@@ -29,7 +29,7 @@ from domain.account_states import (
     to_verifying,
     verify_later,
 )
-from domain.accounts import CANNOT_DECRYPT_MESSAGE, Account
+from domain.accounts import Account, failure_sentence
 from domain.vocabulary import (
     AccountStatus,
     Caller,
@@ -99,7 +99,7 @@ async def verify_account(services: Services, caller: Caller, account_id: str) ->
             move, message = to_failed(VerificationFailure.MISSING_SENDER, now), NO_SENDER
         elif stored_token(services.secrets, row) is None:
             move = to_failed(FailureReason.TOKEN_UNREADABLE, now)
-            message = CANNOT_DECRYPT_MESSAGE
+            message = failure_sentence(FailureReason.TOKEN_UNREADABLE, row.provider)
         else:
             lease_until = now + timedelta(seconds=services.verify_lease_seconds)
             move, message = to_verifying(now, lease_until), STARTED

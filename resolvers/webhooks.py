@@ -7,6 +7,8 @@ move a message backwards.
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -62,6 +64,23 @@ async def signing_account(services: Services, account_id: str) -> SigningAccount
     return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], secrets)
 
 
+async def reporting_account(
+    services: Services, account_id: str, token: str
+) -> SigningAccount | None:
+    """Who posts to an account's delivery-report URL (``statusWebhookUrl``) when ``token`` is
+    its current one; None otherwise (an unknown or removed account, a rotated token)."""
+    if not could_be_id(account_id):
+        return None
+    async with services.reads() as session:
+        row = await queries.report_token(session, account_id)
+    if row is None:
+        return None
+    workspace_id, provider, current = row
+    if current is None or not hmac.compare_digest(current.encode(), token.encode()):
+        return None
+    return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], [])
+
+
 class MalformedCallbackError(ValueError):
     """A signed webhook carries a value the provider never sends: it is refused (400) before
     anything is written, so it cannot fail anyone else's report in the batch it would have
@@ -102,6 +121,36 @@ async def record_status(
             error_code=report.error_code,
         )
     )
+
+
+async def record_account_reports(
+    batcher: StatusBatcher, sender: SigningAccount, account_id: str, body: bytes, media_type: str
+) -> int:
+    """Apply every delivery report of one post to an account's report URL, matched by the
+    provider's message id within that account only, each as idempotent and monotonic as a
+    callback's; how many messages changed. Raises MalformedCallbackError for a post the
+    provider never makes (nothing of it is written)."""
+    try:
+        reports = sender.port.account_reports(body, media_type)
+    except MalformedWebhook as refusal:
+        raise MalformedCallbackError(str(refusal)) from None
+    changed = await asyncio.gather(
+        *(
+            batcher.record(
+                StatusReport(
+                    workspace_id=sender.workspace_id,
+                    account_id=account_id,
+                    provider=sender.port.provider,
+                    provider_message_id=report.provider_message_id,
+                    message_id=None,
+                    status=report.status,
+                    error_code=report.error_code,
+                )
+            )
+            for report in reports
+        )
+    )
+    return sum(changed)
 
 
 async def record_inbound(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from enum import Enum
 from typing import Annotated
 
 import strawberry
@@ -26,16 +27,18 @@ from schema.types import (
     shown,
 )
 
+# Inputs that are not one of the account's fields: the provider chosen, and actions.
+_NOT_FIELDS = frozenset({"provider", "rotate_status_webhook_token", "wire_webhooks"})
+
 
 def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | None]:
-    """The form's fields that were given a value, by name (null = not given)."""
+    """The form's fields that were given a value, by name (null = not given); an enum by its
+    value."""
     given: dict[str, str | None] = {}
     for field in dataclasses.fields(data):
         value = getattr(data, field.name)
-        if field.name in ("provider", "wire_webhooks"):
-            continue
-        if value is not strawberry.UNSET and value is not None:
-            given[field.name] = value
+        if field.name not in _NOT_FIELDS and value is not strawberry.UNSET and value is not None:
+            given[field.name] = value.value if isinstance(value, Enum) else value
     return given
 
 
@@ -118,6 +121,7 @@ class Mutation:
             str(id),
             _given(input),
             wire_webhooks=_wire_webhooks(input),
+            rotate_status_webhook_token=bool(input.rotate_status_webhook_token),
         )
         return _payload(result)
 
@@ -161,8 +165,14 @@ class Mutation:
         ],
     ) -> SendSmsPayload:
         context = info.context
+        template = input.dlt_template_id
         result = await messages.send_sms(
-            context.services, context.caller, str(input.account_id), input.to, input.body
+            context.services,
+            context.caller,
+            str(input.account_id),
+            input.to,
+            input.body,
+            None if template is strawberry.UNSET else template,
         )
         return SendSmsPayload(
             message=None if result.message is None else shown(SmsMessage, result.message),

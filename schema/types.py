@@ -20,6 +20,7 @@ from domain.vocabulary import (
     MessageStatus,
     SenderKind,
     SmsProvider,
+    SmsRoute,
     VerificationFailure,
     WebhookWiringStatus,
 )
@@ -90,6 +91,16 @@ describe_enum(
         ),
     },
 )
+strawberry.enum(SmsRoute, name="SmsRoute")
+describe_enum(
+    SmsRoute,
+    "The kind of traffic a sender carries, where the provider asks (MSG91: transactional any "
+    "time, promotional 10 AM to 9 PM).",
+    {
+        SmsRoute.TRANSACTIONAL: "Transactional and service messages (MSG91 route 4), any time.",
+        SmsRoute.PROMOTIONAL: "Promotional messages (MSG91 route 1), 10 AM to 9 PM.",
+    },
+)
 
 
 @strawberry.type(
@@ -123,6 +134,7 @@ describe_enum(
     SmsProvider,
     "An SMS provider whose accounts can be connected.",
     {
+        SmsProvider.MSG91: "MSG91 (India, DLT): an API Key (authkey) and a 6-letter DLT header.",
         SmsProvider.TWILIO: (
             "Twilio Programmable Messaging (REST API): an Account SID, an Auth Token, and a From "
             "number or a Messaging Service SID."
@@ -157,6 +169,9 @@ describe_enum(
     "What an account's Sender ID is: a From number or a Messaging Service.",
     {
         SenderKind.PHONE_NUMBER: "A From number in E.164 format (+1…, +91…).",
+        SenderKind.ALPHANUMERIC: (
+            "A sender shown by name, such as an Indian DLT header of 6 letters."
+        ),
         SenderKind.MESSAGING_SERVICE: (
             "A Twilio Messaging Service SID (MG followed by 32 hex characters): Twilio routes "
             "each message through the service's numbers."
@@ -357,6 +372,18 @@ class SmsAccount(accounts.Account):
     webhooks: SmsWebhookWiring = strawberry.field(
         description="Whether the sender's inbound webhook is pointed at this server, and how."
     )
+    route: SmsRoute | None = strawberry.field(
+        description=(
+            "The kind of traffic the sender carries, for providers that ask (MSG91); null for "
+            "Twilio."
+        )
+    )
+    status_webhook_url: str | None = strawberry.field(
+        description=(
+            "Where the provider posts delivery reports when it has no per-message callback "
+            "(MSG91: paste into its panel)."
+        )
+    )
 
 
 # The argument that names an account, described once for every root field that takes one.
@@ -501,7 +528,7 @@ class SmsIntegrationPayload:
 )
 class AddSmsAccountInput:
     provider: SmsProvider = strawberry.field(
-        description="The provider, one of smsProviders: pick TWILIO for Twilio."
+        description="The provider, one of smsProviders: pick TWILIO for Twilio, MSG91 for MSG91."
     )
     display_name: str | None = strawberry.field(
         default=strawberry.UNSET,
@@ -523,16 +550,18 @@ class AddSmsAccountInput:
             "(1 to 30 digits). Leave empty otherwise."
         ),
     )
-    client_id: str = strawberry.field(
+    client_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
         description=(
             "Twilio: the Account SID (AC followed by 32 hex characters), from Console home → "
-            "Account Info."
-        )
+            "Account Info; required. MSG91: the Sender ID; may be omitted."
+        ),
     )
     auth_token: str = strawberry.field(
         description=(
-            "Twilio: the Auth Token from Console home → Account Info → Show (at most 128 "
-            "characters). Stored encrypted, never returned: treat it as a password."
+            "Twilio: the Auth Token from Console home → Account Info → Show. MSG91: the API Key "
+            "(authkey). At most 128 characters; stored encrypted, never returned: treat it as a "
+            "password."
         )
     )
     base_url: str | None = strawberry.field(
@@ -549,6 +578,10 @@ class AddSmsAccountInput:
             "(and put back what it pointed at when the account lets go of the sender). "
             "Default: false."
         ),
+    )
+    route: SmsRoute | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="MSG91: the sender's route (TRANSACTIONAL when omitted). Twilio: omit it.",
     )
 
 
@@ -591,6 +624,14 @@ class UpdateSmsAccountInput:
             "(and put back what it pointed at when the account lets go of the sender). "
             "false puts back what was there before; null: unchanged."
         ),
+    )
+    route: SmsRoute | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="MSG91: the sender's route (no new verification is needed).",
+    )
+    rotate_status_webhook_token: bool | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Issue a new statusWebhookUrl; the old one is refused at once.",
     )
 
 
@@ -703,6 +744,12 @@ class SendSmsInput:
     )
     body: str = strawberry.field(
         description="The text: not blank, at most 1600 characters, line breaks kept."
+    )
+    dlt_template_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "India DLT: the registered template this body matches (MSG91 sends it as DLT_TE_ID)."
+        ),
     )
 
 

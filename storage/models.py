@@ -15,6 +15,7 @@ from domain.vocabulary import (
     MessageStatus,
     SenderKind,
     SmsProvider,
+    SmsRoute,
     StoredFailure,
     WebhookWiringStatus,
     stored_failure,
@@ -91,6 +92,8 @@ class SmsAccountRow(SQLModel, table=True):
     sender_id: str | None = Field(default=None, max_length=64)
     sender_kind: SenderKind | None = Field(default=None, sa_type=EnumText(SenderKind, 32))
     dlt_entity_id: str | None = Field(default=None, max_length=30)
+    # The traffic the sender carries, for providers that ask (None: the provider does not).
+    route: SmsRoute | None = Field(default=None, sa_type=EnumText(SmsRoute, 16))
     client_id: str = Field(max_length=64)
     auth_token_ciphertext: str = Field(max_length=512)
     auth_token_hint: str = Field(max_length=4)
@@ -109,6 +112,10 @@ class SmsAccountRow(SQLModel, table=True):
     # The token before the last change, still accepted on webhooks until the grace period ends.
     previous_auth_token_ciphertext: str | None = Field(default=None, max_length=512)
     previous_auth_token_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The token in the URL a provider without per-message callbacks posts delivery reports to
+    # (``statusWebhookUrl``). Not a provider secret: it only lets its holder report statuses of
+    # this account's messages, and the card shows it; rotated, the old one is refused at once.
+    status_webhook_token: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

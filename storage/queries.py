@@ -183,6 +183,20 @@ async def signing_secrets(
     return None if row is None else (row[0], row[1], row[2], row[3], row[4])
 
 
+_REPORT_TOKEN = select(_A.workspace_id, _A.provider, _A.status_webhook_token).where(
+    _A.id == bindparam("account_id"), _A.removed_at.is_(None)
+)
+
+
+async def report_token(
+    session: AsyncSession, account_id: str
+) -> tuple[str, str, str | None] | None:
+    """(workspace id, provider, status webhook token) of a live account."""
+    connection = await session.connection()
+    row = (await connection.execute(_REPORT_TOKEN, {"account_id": account_id})).first()
+    return None if row is None else (row[0], row[1], row[2])
+
+
 async def move_account(
     session: AsyncSession, account_id: str, move: AccountMove, *, version: int | None = None
 ) -> SmsAccountRow | None:

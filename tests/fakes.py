@@ -12,13 +12,14 @@ import asyncio
 import hashlib
 import hmac
 import itertools
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.vocabulary import MessageStatus, SmsProvider
 from providers.sms import port
-from providers.sms.errors import SmsProviderError
+from providers.sms.errors import MalformedWebhook, SmsProviderError
 
 SIGNATURE_HEADER = "x-fake-signature"
 
@@ -35,6 +36,10 @@ class FakeSms:
 
     provider: SmsProvider = SmsProvider.TWILIO
     label: str = "Fakeco"
+    # As the real adapter of ``provider`` says (``fake_for`` sets them): whether sends name a
+    # DLT template, and whether reports come to one URL per account.
+    takes_dlt_template_id: bool = False
+    reports_per_account: bool = False
     inbound_answer: port.WebhookAnswer = field(
         default_factory=lambda: port.WebhookAnswer("", "text/plain")
     )
@@ -111,6 +116,17 @@ class FakeSms:
             error_code=int(code) if code else None,
         )
 
+    def account_reports(self, body: bytes, media_type: str) -> list[port.DeliveryReport]:
+        """The fake's report post: a JSON list of the forms ``delivery_report`` reads."""
+        try:
+            entries = json.loads(body)
+        except ValueError:
+            raise MalformedWebhook("the body must be JSON") from None
+        if media_type != "application/json" or not isinstance(entries, list):
+            raise MalformedWebhook("the body must be a JSON list")
+        reports = [self.delivery_report(entry) for entry in entries if isinstance(entry, dict)]
+        return [report for report in reports if report is not None]
+
     def inbound_message(self, form: Mapping[str, str]) -> port.InboundSms | None:
         if "id" not in form or not form.get("from"):
             return None
@@ -145,6 +161,13 @@ class FakeSms:
         self.webhooks[sender] = webhook
         self.webhook_changes.append((sender, webhook))
         return webhook
+
+
+def fake_for(provider: SmsProvider) -> FakeSms:
+    """A fake of ``provider``: it takes DLT template ids and reports per account as that
+    provider's adapter does (MSG91 both, Twilio neither)."""
+    msg91 = provider is SmsProvider.MSG91
+    return FakeSms(provider=provider, takes_dlt_template_id=msg91, reports_per_account=msg91)
 
 
 class FakeClock:

@@ -1,9 +1,9 @@
 """The SMS provider port: what the use cases ask of any provider, in our words.
 
-An adapter (``providers/sms/twilio/``) implements it and keeps its vendor's words to itself:
-field names, status words, error codes, signature schemes. The use cases receive a
-``dict[SmsProvider, SmsPort]`` and dispatch on the account's provider. Every method either
-answers with one of the types below or raises one of ``providers.sms.errors``.
+An adapter (``providers/sms/twilio/``, ``providers/sms/msg91/``) implements it and keeps its
+vendor's words to itself: field names, status words, error codes, signature schemes. The use
+cases receive a ``dict[SmsProvider, SmsPort]`` and dispatch on the account's provider. Every
+method either answers with one of the types below or raises one of ``providers.sms.errors``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
-from domain.vocabulary import MessageStatus, SmsProvider
+from domain.vocabulary import MessageStatus, SmsProvider, SmsRoute
 
 # A webhook as it arrived: its form fields in order (a name may repeat), its headers, and the
 # secrets it may be signed with (the current one, and the previous one for a while).
@@ -45,10 +45,15 @@ class AccountFacts:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingSms:
-    sender: str  # the account's sender id (a number, a Messaging Service…)
+    sender: str  # the account's sender id (a number, a Messaging Service, a DLT header…)
     to: str  # E.164
     body: str
     status_callback: str | None  # where delivery reports for this message go (our URL)
+    # India DLT: the account's Principal Entity ID and the registered template the body
+    # matches (for providers that take them; see ``SmsPort.takes_dlt_template_id``).
+    dlt_entity_id: str | None = None
+    dlt_template_id: str | None = None
+    route: SmsRoute | None = None  # the account's route, for providers that ask
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +126,11 @@ class SmsPort(Protocol):
     provider: SmsProvider
     label: str  # the provider's name in sentences, e.g. "Twilio"
     inbound_answer: WebhookAnswer
+    # Whether a send names the DLT template its body matches (required then, refused else).
+    takes_dlt_template_id: bool
+    # Whether delivery reports come to one URL per account (``account_reports``) rather than
+    # to a callback named with each send.
+    reports_per_account: bool
 
     async def check_account(self, credentials: Credentials) -> AccountFacts:
         """The account behind ``credentials``; ``ProviderRefused(INVALID_CREDENTIALS)`` when the
@@ -149,6 +159,12 @@ class SmsPort(Protocol):
     def delivery_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
         """The delivery report a status webhook carries; None when it names no message or no
         status we know."""
+        ...
+
+    def account_reports(self, body: bytes, media_type: str) -> list[DeliveryReport]:
+        """The delivery reports one post to an account's report URL carries (``body`` as it
+        arrived, ``media_type`` without parameters); ``MalformedWebhook`` when it is not a post
+        the provider makes. Empty for a provider without such a URL."""
         ...
 
     def inbound_message(self, form: Mapping[str, str]) -> InboundSms | None:

@@ -185,7 +185,9 @@ async def test_a_missing_required_input_field_is_a_graphql_error_not_a_500(
     api: Api, keys: Keys
 ) -> None:
     await enable(api, keys.admin)
-    variables = {"input": {"provider": "TWILIO", "senderId": PHONE, "authToken": AUTH_TOKEN}}
+    # clientId is optional in the schema (MSG91 has none): the server reports it REQUIRED for
+    # Twilio (tests/integration/test_msg91.py); authToken is required by the schema itself.
+    variables = {"input": {"provider": "TWILIO", "senderId": PHONE, "clientId": AUTH_TOKEN}}
     response = await api.post(keys.admin, ADD, variables)
     assert response.status_code in (200, 400)
     body = response.json()

@@ -101,9 +101,9 @@ async def test_expected_errors_keep_their_codes_and_fields(api: Api, keys: Keys)
             "expected 'AddSmsAccountInput' without unknown fields.",
         ),
         (
-            {"input": {"provider": "TWILIO", "senderId": AUTH_TOKEN, "authToken": AUTH_TOKEN}},
+            {"input": {"provider": "TWILIO", "senderId": AUTH_TOKEN, "clientId": AUTH_TOKEN}},
             "Variable '$input' has an invalid value at 'input': "
-            "expected 'AddSmsAccountInput' to include its required field 'clientId'.",
+            "expected 'AddSmsAccountInput' to include its required field 'authToken'.",
         ),
         (
             {"input": AUTH_TOKEN},

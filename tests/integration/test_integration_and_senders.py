@@ -118,8 +118,9 @@ async def test_the_picker_never_shows_another_workspaces_senders(
 async def test_the_providers_query_describes_the_add_dialog_in_form_order(
     api: Api, keys: Keys
 ) -> None:
-    [twilio] = (await api.data(keys.admin, PROVIDERS))["smsProviders"]
+    twilio, msg91 = (await api.data(keys.admin, PROVIDERS))["smsProviders"]
     fields = {field["name"]: field for field in twilio["fields"]}
+    assert msg91["provider"] == "MSG91"  # its form: tests/integration/test_msg91.py
 
     assert twilio["provider"] == "TWILIO"
     assert twilio["label"] == "Twilio"

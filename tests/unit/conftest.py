@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from domain.vocabulary import SmsProvider
 from storage.migrate import migrate
 from tests.unit.world import World, world_on
 
@@ -27,7 +28,28 @@ def unit_database(unit_template: Path, tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture
-async def world(unit_database: Path) -> AsyncIterator[World]:
-    async with world_on(unit_database) as built:
+@pytest.fixture(params=list(SmsProvider), ids=lambda provider: provider.name.lower())
+async def world(unit_database: Path, request: pytest.FixtureRequest) -> AsyncIterator[World]:
+    """The world, once for each provider: every use case runs against each."""
+    async with world_on(unit_database, provider=request.param) as built:
         yield built
+
+
+@pytest.fixture
+async def twilio_world(unit_database: Path) -> AsyncIterator[World]:
+    """The world with Twilio behind the port: for what only Twilio has (From numbers and
+    Messaging Services, per-message callbacks, inbound replies)."""
+    async with world_on(unit_database, provider=SmsProvider.TWILIO) as built:
+        yield built
+
+
+@pytest.fixture
+async def msg91_world(unit_database: Path) -> AsyncIterator[World]:
+    """The world with MSG91 behind the port: for what only MSG91 has (DLT headers and
+    templates, routes, one delivery-report URL per account); its batcher runs."""
+    async with world_on(unit_database, provider=SmsProvider.MSG91) as built:
+        built.runtime.batcher.start()
+        try:
+            yield built
+        finally:
+            await built.runtime.batcher.stop()

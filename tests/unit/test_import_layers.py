@@ -28,6 +28,8 @@ MAY_IMPORT = {
     "domain": set(),
 }
 TWILIO = "providers.sms.twilio"
+MSG91 = "providers.sms.msg91"
+ADAPTERS = (TWILIO, MSG91)
 # The one place that names every adapter, for the bootstrap to build them.
 ADAPTER_REGISTRY = "providers.sms.adapters"
 # Twilio's own words: webhook form fields, REST fields, the signature header, status words, and
@@ -45,6 +47,13 @@ TWILIO_WORDS = re.compile(
     # The error codes the adapter reads, and Twilio's markup.
     r"|\b(20003|20404|20429|21211|21212|21408|21606|21608|21610|21614|21659|21712|3000[3-8])\b"
     r"|(?i:twiml)"
+)
+# MSG91's own words: its JSON and form fields as code reads or writes them (quoted), its error
+# codes and the delivery-report status numbers it sends beyond 1 and 2 (as numbers, or quoted).
+MSG91_WORDS = re.compile(
+    r"[\"'](DLT_TE_ID|PE_ID|authkey|requestId|msgType|campaignName|failedReason)[\"']"
+    r"|\b(106|203|207|301|302|303|306|310|311|418)\b(?!\.)"
+    r"|[\"'](9|16|17|25)[\"']"
 )
 
 
@@ -95,12 +104,13 @@ def test_each_layer_imports_only_the_layers_below_it() -> None:
     assert wrong_way_imports() == []
 
 
-def test_only_the_twilio_adapter_and_the_registry_import_twilio_code() -> None:
+@pytest.mark.parametrize("adapter", ADAPTERS)
+def test_only_each_adapter_and_the_registry_import_its_code(adapter: str) -> None:
     importers = {
         module
         for module, path in product_modules().items()
-        if any(name == TWILIO or name.startswith(TWILIO + ".") for name in imports_of(path))
-        and not (module == TWILIO or module.startswith(TWILIO + "."))
+        if any(name == adapter or name.startswith(adapter + ".") for name in imports_of(path))
+        and not (module == adapter or module.startswith(adapter + "."))
     }
     assert importers == {ADAPTER_REGISTRY}
 
@@ -113,6 +123,33 @@ def test_the_use_cases_the_schema_and_the_app_never_spell_twilios_words(package:
             for match in TWILIO_WORDS.finditer(line):
                 found.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}")
     assert found == []
+
+
+@pytest.mark.parametrize(
+    "package", ["resolvers", "schema", "api", "domain", "storage", "providers"]
+)
+def test_no_module_outside_the_msg91_adapter_spells_msg91s_words(package: str) -> None:
+    found = []
+    for path in sorted((ROOT / package).rglob("*.py")):
+        if module_of(path).startswith(MSG91) or "migrations" in path.parts:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), start=1):
+            for match in MSG91_WORDS.finditer(line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {match.group(0)}")
+    assert found == []
+
+
+def test_the_word_check_finds_msg91s_words() -> None:
+    spelled = [
+        'payload["DLT_TE_ID"] = template',
+        'headers = {"authkey": key}',
+        'entry.get("requestId")',
+        "if code == 418:",
+        'if status in ("16", "25"):',
+    ]
+    assert all(MSG91_WORDS.search(line) for line in spelled)
+    assert not MSG91_WORDS.search("MSG91 sends it as DLT_TE_ID, with an API Key (authkey).")
+    assert not MSG91_WORDS.search('ipaddress.IPv4Network("203.0.113.0/24")')
 
 
 def test_the_word_check_finds_twilios_words() -> None:

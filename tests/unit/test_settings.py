@@ -7,6 +7,9 @@ import base64
 import pytest
 
 from api.settings import DEFAULT_DATABASE_URL, SettingsError, load_settings
+from domain.vocabulary import SmsProvider
+from providers.host_policy import HostPolicyError
+from providers.sms.adapters import host_policies
 
 
 @pytest.fixture(autouse=True)
@@ -117,3 +120,34 @@ def test_the_introspection_depth_is_capped_at_twenty(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SMS_MAX_INTROSPECTION_DEPTH", "21")
     with pytest.raises(SettingsError, match=r"SMS_MAX_INTROSPECTION_DEPTH: .* or equal to 20"):
         load_settings()
+
+
+def test_by_default_each_provider_may_name_only_its_own_api_hosts() -> None:
+    policies = host_policies(load_settings().host_policy)
+
+    twilio, msg91 = policies[SmsProvider.TWILIO], policies[SmsProvider.MSG91]
+    assert twilio.check_url("https://api.twilio.com") == "https://api.twilio.com/"
+    assert msg91.check_url("https://api.msg91.com") == "https://api.msg91.com/"
+    assert msg91.check_url("https://control.msg91.com/") == "https://control.msg91.com/"
+    with pytest.raises(HostPolicyError, match="not an allowed MSG91 host"):
+        msg91.check_url("https://api.twilio.com/")
+    with pytest.raises(HostPolicyError, match="not an allowed Twilio host"):
+        twilio.check_url("https://api.msg91.com/")
+    with pytest.raises(HostPolicyError, match="https for MSG91's hosts"):
+        msg91.check_url("http://api.msg91.com/")
+
+
+def test_the_operators_hosts_are_the_list_of_both_providers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMS_ALLOWED_PROVIDER_HOSTS", "sms-proxy.example.com,api.msg91.com")
+
+    policies = host_policies(load_settings().host_policy)
+
+    for policy in policies.values():
+        assert policy.check_url("https://sms-proxy.example.com:8443/") == (
+            "https://sms-proxy.example.com:8443/"
+        )
+        with pytest.raises(HostPolicyError):
+            policy.check_url("https://api.twilio.com/")
+    assert policies[SmsProvider.TWILIO].check_url("https://api.msg91.com/")

@@ -9,6 +9,7 @@ from domain.vocabulary import (
     ErrorCode,
     MessageDirection,
     MessageStatus,
+    SmsProvider,
     VerificationFailure,
 )
 from providers.sms.errors import (
@@ -22,13 +23,16 @@ from resolvers import messages
 from resolvers.events import AccountEvent
 from resolvers.messages import SendResult
 from storage import message_queries
+from tests.fakes import fake_for
 from tests.unit.world import PUBLIC_URL, World
 
 TO = "+14155550100"
 
 
 async def send(world: World, account_id: str, to: str = TO, body: str = "Hello") -> SendResult:
-    return await messages.send_sms(world.services, world.caller, account_id, to, body)
+    return await messages.send_sms(
+        world.services, world.caller, account_id, to, body, world.template
+    )
 
 
 def refusal(reason: Reason, code: int = 30007) -> ProviderRefused:
@@ -52,9 +56,17 @@ async def test_a_message_is_handed_over_once_stored_and_announced(world: World) 
     assert message.provider_message_id == "FAKE00000001"
     [sent] = world.sms.sent
     assert (sent.sender, sent.to, sent.body) == (account.sender_id, TO, "Hello")
-    assert sent.status_callback == (
-        f"{PUBLIC_URL}/webhooks/twilio/{account.id}/status?mid={message.id}"
+    assert (sent.dlt_entity_id, sent.dlt_template_id, sent.route) == (
+        account.dlt_entity_id,
+        world.template,
+        account.route,
     )
+    if world.sms.reports_per_account:  # reports come to the account's statusWebhookUrl
+        assert sent.status_callback is None
+    else:
+        assert sent.status_callback == (
+            f"{PUBLIC_URL}/webhooks/twilio/{account.id}/status?mid={message.id}"
+        )
     assert [m for _, m in heard.messages if isinstance(m, Message)] == [message]
 
 
@@ -129,7 +141,7 @@ async def test_a_provider_that_cannot_be_reached_fails_the_message_not_the_accou
 
     assert result.message is not None
     assert result.message.status is MessageStatus.FAILED
-    assert result.message.error_message == messages.UNREACHABLE
+    assert result.message.error_message == messages.unreachable(world.sms.label)
     assert (await world.row(account.id)).status is AccountStatus.VERIFIED
 
 
@@ -165,3 +177,38 @@ async def test_the_messages_page_shows_the_providers_codes_in_our_words(world: W
 
     [(_, message)] = page.nodes
     assert (message.error_code, message.error_message) == (30003, "Fakeco error 30003.")
+
+
+async def test_the_dlt_template_id_is_required_where_the_provider_takes_one_and_refused_elsewhere(
+    world: World,
+) -> None:
+    account = await world.verified()
+    takes_one = world.sms.takes_dlt_template_id
+    first_try = "" if takes_one else "1207161234567890123"
+
+    refused = await messages.send_sms(world.services, world.caller, account.id, TO, "Hi", first_try)
+    malformed = await messages.send_sms(world.services, world.caller, account.id, TO, "Hi", "T-1")
+
+    expected = ErrorCode.REQUIRED if takes_one else ErrorCode.INVALID
+    assert [(e.field, e.code) for e in refused.errors] == [("dltTemplateId", expected)]
+    assert [(e.field, e.code) for e in malformed.errors] == [("dltTemplateId", ErrorCode.INVALID)]
+    assert world.sms.sent == []  # nothing left, nothing stored
+    page = await messages.list_messages(
+        world.services, world.caller, account_id=None, direction=None, first=10, after=None
+    )
+    assert page.nodes == []
+
+
+def test_the_dlt_template_check_is_one_the_campaign_path_can_call() -> None:
+    """Campaigns check their dltTemplateId with the same rule as sendSms."""
+    msg91 = fake_for(SmsProvider.MSG91)
+    twilio = fake_for(SmsProvider.TWILIO)
+
+    assert messages.check_dlt_template_id(msg91, " 1207161234567890123 ") == (
+        "1207161234567890123",
+        None,
+    )
+    assert messages.check_dlt_template_id(twilio, None) == (None, None)
+    _, problem = messages.check_dlt_template_id(twilio, "1207", "input.dltTemplateId")
+    assert problem is not None
+    assert problem.field == "input.dltTemplateId"

@@ -13,6 +13,7 @@ from domain.vocabulary import (
     FailureReason,
     StoredFailure,
     VerificationFailure,
+    public_failure,
 )
 from providers.sms.errors import (
     BaseUrlUnreachable,
@@ -24,10 +25,10 @@ from providers.sms.errors import (
 from providers.sms.port import AccountFacts
 from resolvers import accounts, verification
 from resolvers.events import AccountEvent, AccountEventKind
-from tests.unit.world import CLIENT_ID, SECRET, World
+from tests.unit.world import SECRET, World
 
 
-def refused(reason: VerificationFailure) -> ProviderRefused:
+def refused(reason: VerificationFailure | FailureReason) -> ProviderRefused:
     return ProviderRefused(reason, description="refused", cause="the fake refused")
 
 
@@ -48,8 +49,9 @@ async def test_verify_answers_verifying_at_once_and_the_verdict_follows(world: W
     assert shown.verified_at == shown.last_checked_at == world.clock.now
     statuses = [m.account.status for _, m in heard.messages if isinstance(m, AccountEvent)]
     assert statuses == [AccountStatus.VERIFYING, AccountStatus.VERIFIED]
-    assert world.sms.calls_of("check_account") == [("check_account", CLIENT_ID, SECRET)]
-    assert world.sms.calls_of("check_sender") == [("check_sender", CLIENT_ID, account.sender_id)]
+    client_id = account.client_id  # Twilio: the Account SID; MSG91: the sender's header
+    assert world.sms.calls_of("check_account") == [("check_account", client_id, SECRET)]
+    assert world.sms.calls_of("check_sender") == [("check_sender", client_id, account.sender_id)]
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,10 @@ async def test_a_suspended_account_fails_and_the_account_check_comes_first(world
     )
 
 
-async def test_an_account_without_a_sender_fails_at_once_without_a_call(world: World) -> None:
+async def test_an_account_without_a_sender_fails_at_once_without_a_call(
+    twilio_world: World,
+) -> None:
+    world = twilio_world  # an MSG91 account cannot lose its header
     account = await world.add()
     await world.update(account.id, sender_id="")
 
@@ -200,3 +205,34 @@ async def test_the_sweep_claims_due_health_checks(world: World) -> None:
 
     assert (resumed, health_checks) == (0, 1)
     assert (await world.row(account.id)).last_checked_at == world.clock.now
+
+
+@pytest.mark.parametrize(
+    ("error", "advice"),
+    [
+        (
+            refused(FailureReason.ADDRESS_NOT_ALLOWED),
+            "add this server's address to the key's IP whitelist in MSG91",
+        ),
+        (ProviderUnreachable("no route"), "This server cannot reach MSG91"),
+        (refused(VerificationFailure.INVALID_FROM_NUMBER), "6 letters"),
+        (refused(VerificationFailure.INVALID_CREDENTIALS), "API Key (authkey)"),
+    ],
+)
+async def test_an_msg91_failure_reads_in_msg91s_words(
+    msg91_world: World, error: SmsProviderError, advice: str
+) -> None:
+    world = msg91_world
+    account = await world.add()
+    world.sms.account_error = error
+
+    await world.verify(account.id)
+
+    shown = await accounts.get_account(world.services, world.caller, account.id)
+    assert shown is not None
+    assert shown.status is AccountStatus.FAILED
+    assert isinstance(error.reason, VerificationFailure | FailureReason)
+    assert shown.failure is public_failure(error.reason)
+    assert shown.failure_message is not None
+    assert advice in shown.failure_message
+    assert "Twilio" not in shown.failure_message

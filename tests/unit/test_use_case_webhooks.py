@@ -3,6 +3,7 @@ which secrets sign them (SQLite, a fake provider, no HTTP)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 
 import pytest
@@ -14,7 +15,7 @@ from resolvers.accounts import remove_account
 from resolvers.webhooks import SigningAccount
 from storage import message_queries
 from tests.fakes import SIGNATURE_HEADER, sign
-from tests.unit.world import SECRET, World
+from tests.unit.world import PUBLIC_URL, SECRET, World
 
 CUSTOMER = "+14155550100"
 
@@ -37,17 +38,34 @@ async def signer(world: World, account_id: str) -> SigningAccount:
 
 async def sent_message(world: World) -> tuple[str, Message]:
     account = await world.verified()
-    result = await messages.send_sms(world.services, world.caller, account.id, CUSTOMER, "Hi")
+    result = await messages.send_sms(
+        world.services, world.caller, account.id, CUSTOMER, "Hi", world.template
+    )
     assert result.message is not None
     return account.id, result.message
 
 
 async def report(world: World, account_id: str, message: Message, status: str, **form: str) -> bool:
-    sender = await signer(world, account_id)
+    """Report ``status`` of ``message`` as its provider does: a callback naming the message
+    (Twilio), or a post to the account's report URL (MSG91)."""
     assert message.provider_message_id is not None
     fields = {"id": message.provider_message_id, "status": status, **form}
+    if world.sms.reports_per_account:
+        return await post_reports(world, account_id, [fields]) == 1
+    sender = await signer(world, account_id)
     return await webhooks.record_status(
         world.runtime.batcher, sender, account_id, fields, message.id
+    )
+
+
+async def post_reports(world: World, account_id: str, entries: list[dict[str, str]]) -> int:
+    """Post the fake's reports to the account's report URL, with its current token."""
+    row = await world.row(account_id)
+    sender = await webhooks.reporting_account(world.services, account_id, row.status_webhook_token)
+    assert sender is not None
+    body = json.dumps(entries).encode()
+    return await webhooks.record_account_reports(
+        world.runtime.batcher, sender, account_id, body, "application/json"
     )
 
 
@@ -88,7 +106,8 @@ async def test_a_form_that_names_no_report_changes_nothing(batching: World) -> N
     assert not await report(world, account_id, message, "NOT-A-STATUS")
 
 
-async def test_a_reply_is_stored_once_and_announced(world: World) -> None:
+async def test_a_reply_is_stored_once_and_announced(twilio_world: World) -> None:
+    world = twilio_world
     account = await world.verified()
     sender = await signer(world, account.id)
     form = {"id": "IN1", "from": CUSTOMER, "to": account.sender_id or "", "body": "Thanks!"}
@@ -111,9 +130,10 @@ async def test_a_reply_is_stored_once_and_announced(world: World) -> None:
     [({"body": " stop "}, {"body": "START"}), ({"opt": "OPT_OUT"}, {"opt": "OPT_IN"})],
 )
 async def test_stop_opts_the_number_out_and_start_back_in(
-    world: World, stop: dict[str, str], start: dict[str, str]
+    twilio_world: World, stop: dict[str, str], start: dict[str, str]
 ) -> None:
     """By our keywords, or by the provider's own reading of the reply."""
+    world = twilio_world
     account = await world.verified()
     sender = await signer(world, account.id)
     workspace = world.caller.workspace_id
@@ -132,7 +152,10 @@ async def test_stop_opts_the_number_out_and_start_back_in(
     assert (out, back) == (True, False)
 
 
-async def test_webhooks_are_checked_by_the_accounts_port_with_its_secret(world: World) -> None:
+async def test_webhooks_are_checked_by_the_accounts_port_with_its_secret(
+    twilio_world: World,
+) -> None:
+    world = twilio_world
     account = await world.add()
     form = [("id", "IN1"), ("from", CUSTOMER)]
     url = "https://sms.example.com/webhooks/twilio/x/inbound"
@@ -148,7 +171,8 @@ async def test_webhooks_are_checked_by_the_accounts_port_with_its_secret(world: 
     assert not sender.port.signature_valid(url, form, {SIGNATURE_HEADER: "forged"}, sender.secrets)
 
 
-async def test_the_previous_secret_signs_until_its_grace_period_ends(world: World) -> None:
+async def test_the_previous_secret_signs_until_its_grace_period_ends(twilio_world: World) -> None:
+    world = twilio_world
     account = await world.add()
     await world.update(account.id, auth_token="0" * 32)
 
@@ -167,3 +191,41 @@ async def test_an_unknown_or_removed_account_has_no_signer(world: World) -> None
 
     assert await webhooks.signing_account(world.services, account.id) is None
     assert await webhooks.signing_account(world.services, "no-such-account") is None
+
+
+async def test_reports_to_an_accounts_url_match_messages_of_that_account_only(
+    msg91_world: World,
+) -> None:
+    world = msg91_world
+    account_id, message = await sent_message(world)
+    other = await world.verified(sender_id="OTHRIN")
+    assert message.provider_message_id is not None
+    entry = {"id": message.provider_message_id, "status": "DELIVERED"}
+
+    elsewhere = await post_reports(world, other.id, [entry])
+    here = await post_reports(
+        world, account_id, [entry, entry, {"id": "unknown", "status": "FAILED"}]
+    )
+
+    assert (elsewhere, here) == (0, 1)
+
+
+async def test_a_reports_url_with_a_wrong_or_rotated_token_names_no_account(world: World) -> None:
+    account = await world.add()
+    token = (await world.row(account.id)).status_webhook_token
+
+    if not world.sms.reports_per_account:
+        assert token is None
+        assert account.status_webhook_url is None
+        return
+    assert account.status_webhook_url == f"{PUBLIC_URL}/webhooks/reports/{account.id}/{token}"
+    rotated = await world.update_rotating(account.id)
+    assert rotated.account is not None
+    assert rotated.account.status_webhook_url != account.status_webhook_url
+
+    assert await webhooks.reporting_account(world.services, account.id, token) is None
+    assert await webhooks.reporting_account(world.services, account.id, "x" * 32) is None
+    new_token = (await world.row(account.id)).status_webhook_token
+    assert await webhooks.reporting_account(world.services, account.id, new_token) is not None
+    await remove_account(world.services, world.caller, account.id)
+    assert await webhooks.reporting_account(world.services, account.id, new_token) is None

@@ -33,6 +33,13 @@ def refusal(reason: ErrorCode | VerificationFailure, description: str) -> Provid
     return ProviderRefused(reason, description=description, cause="the fake refused")
 
 
+@pytest.fixture
+def world(twilio_world: World) -> World:
+    """Wiring points a sender's inbound webhook: only Twilio's senders have one (MSG91's replies
+    need a virtual number this service does not manage)."""
+    return twilio_world
+
+
 async def wired_account(world: World) -> str:
     """A verified account whose number pointed at the customer's CRM, now wired to us."""
     world.sms.webhooks[PHONE] = THEIRS

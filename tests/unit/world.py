@@ -24,7 +24,7 @@ from resolvers.events import accounts_channel, senders_channel
 from resolvers.messages import messages_channel
 from resolvers.services import Services
 from storage import queries
-from tests.fakes import FakeClock, FakeSms
+from tests.fakes import FakeClock, FakeSms, fake_for
 
 TEST_KEY = base64.b64encode(b"k" * 32).decode()
 PUBLIC_URL = "https://sms.example.com"
@@ -32,10 +32,18 @@ CLIENT_ID = "AC" + "0123456789abcdef" * 2
 SECRET = "f1e2d3c4b5a6978812345678abcdef90"
 PHONE = "+14155550123"
 MG_SID = "MG" + "fedcba9876543210" * 2
+HEADER = "ACMEIN"  # an Indian DLT header
+ENTITY_ID = "1201159876543210"
+TEMPLATE_ID = "1207161234567890123"
 
 
-def form(**overrides: str | None) -> dict[str, str | None]:
-    """The Add dialog's fields, by name: a phone sender with good-looking credentials."""
+def form(
+    provider: SmsProvider = SmsProvider.TWILIO, **overrides: str | None
+) -> dict[str, str | None]:
+    """The Add dialog's fields, by name: good-looking ones for ``provider`` (Twilio: a phone
+    sender and an Account SID; MSG91: a DLT header and entity id)."""
+    if provider is SmsProvider.MSG91:
+        return {"sender_id": HEADER, "dlt_entity_id": ENTITY_ID, "auth_token": SECRET, **overrides}
     return {"sender_id": PHONE, "client_id": CLIENT_ID, "auth_token": SECRET, **overrides}
 
 
@@ -60,12 +68,25 @@ class World:
     def services(self) -> Services:
         return self.runtime.services
 
+    @property
+    def provider(self) -> SmsProvider:
+        return self.sms.provider
+
+    @property
+    def template(self) -> str | None:
+        """The DLT template id a send through this world's provider names (None: it takes
+        none)."""
+        return TEMPLATE_ID if self.sms.takes_dlt_template_id else None
+
+    def form(self, **overrides: str | None) -> dict[str, str | None]:
+        return form(self.provider, **overrides)
+
     async def add(self, *, wire_webhooks: bool = False, **overrides: str | None) -> Account:
         result = await accounts.add_account(
             self.services,
             self.caller,
-            SmsProvider.TWILIO,
-            form(**overrides),
+            self.provider,
+            form(self.provider, **overrides),
             wire_webhooks=wire_webhooks,
         )
         assert result.errors == [], result.errors
@@ -86,6 +107,12 @@ class World:
         account = await accounts.get_account(self.services, self.caller, account_id)
         assert account is not None
         return account
+
+    async def update_rotating(self, account_id: str, **fields: str | None) -> AccountResult:
+        """Update, and issue a new statusWebhookUrl."""
+        return await accounts.update_account(
+            self.services, self.caller, account_id, fields, rotate_status_webhook_token=True
+        )
 
     async def verify(self, account_id: str) -> AccountResult:
         """Verify, and wait for the check's verdict."""
@@ -150,11 +177,16 @@ async def _cancel(task: asyncio.Task[None]) -> None:
 
 @asynccontextmanager
 async def world_on(
-    database: Path, *, sms: FakeSms | None = None, **settings: Any
+    database: Path,
+    *,
+    sms: FakeSms | None = None,
+    provider: SmsProvider = SmsProvider.TWILIO,
+    **settings: Any,
 ) -> AsyncIterator[World]:
     """A world on the migrated SQLite file ``database``: workspace "acme" with the SMS
-    integration on, and its admin as the caller."""
-    sms = sms or FakeSms()
+    integration on, and its admin as the caller; ``sms`` (or a fake of ``provider``) behind
+    the port."""
+    sms = sms or fake_for(provider)
     clock = FakeClock()
     values: dict[str, Any] = {
         "database_url": f"sqlite+aiosqlite:///{database}",

@@ -67,6 +67,8 @@ class TwilioSms:
     provider = SmsProvider.TWILIO
     label = "Twilio"
     inbound_answer = WebhookAnswer(EMPTY_TWIML, "text/xml")
+    takes_dlt_template_id = False  # Twilio matches the body to a DLT template itself
+    reports_per_account = False  # each send names its StatusCallback
 
     def __init__(self, client: TwilioClient) -> None:
         self.client = client
@@ -150,6 +152,9 @@ class TwilioSms:
 
     def delivery_report(self, form: Mapping[str, str]) -> DeliveryReport | None:
         return words.delivery_report(form)
+
+    def account_reports(self, body: bytes, media_type: str) -> list[DeliveryReport]:
+        return []  # Twilio posts each report to the callback its send named
 
     def inbound_message(self, form: Mapping[str, str]) -> InboundSms | None:
         return words.inbound_message(form)
