@@ -110,7 +110,13 @@ def test_the_build_context_holds_what_the_image_copies_and_no_secret_or_venv() -
         if line.startswith("COPY ")
         for source in line.split()[1:-1]
     ]
-    kept = [*copied, "api/cli.py", "api/static/graphiql/page.js", "storage/migrations/env.py"]
+    kept = [
+        *copied,
+        "api/cli.py",
+        "api/static/graphiql/page.js",
+        "api/static/accounts/main.js",
+        "storage/migrations/env.py",
+    ]
     private = [
         ".venv/bin/python",
         ".venv-3.13/lib/site.py",

@@ -94,12 +94,14 @@ export function openAccountDialog({ api, providers, account, fields }) {
     );
   }
 
+  // The eye toggle: shows the secret briefly, as text; the button says what it will do.
   function eyeToggle(input, label) {
     const button = h("button", { type: "button", class: "eye", "aria-pressed": "false",
-      "aria-label": `Show ${label}` }, h("span", { "aria-hidden": "true" }, "👁"));
+      "aria-label": `Show ${label}` }, "Show");
     button.addEventListener("click", () => {
       const shown = input.type === "password";
       input.type = shown ? "text" : "password";
+      button.textContent = shown ? "Hide" : "Show";
       button.setAttribute("aria-pressed", String(shown));
       button.setAttribute("aria-label", `${shown ? "Hide" : "Show"} ${label}`);
     });
