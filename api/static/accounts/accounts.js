@@ -2,9 +2,10 @@
 // actions (Edit, Verify, Remove, copy the inbound URL). Everything moves live from
 // smsAccountChanged, changes made in other windows included.
 //
-// Later parts add to a card without touching this file's logic: push { fields, render } onto
-// CARD_EXTENSIONS (``fields`` is GraphQL selected on SmsAccount, ``render(account)`` returns an
-// element or null, shown on the card below its details).
+// Later parts add to a card without touching this file's logic: a module imported by main.js
+// pushes { fields, render } onto CARD_EXTENSIONS (``fields`` is GraphQL selected on SmsAccount
+// wherever the page reads an account, ``render(account)`` returns an element or null, shown on
+// the card below its details), e.g. wiring.js for the webhook wiring state.
 
 import { openAccountDialog } from "./account-dialog.js";
 import { confirmModal, fill, h, toast, uniqueId, when } from "./dom.js";

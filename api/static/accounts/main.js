@@ -2,8 +2,9 @@
 // the tabs. The reference client of this API: each module is one part of the page and names the
 // GraphQL operations it uses (README "The SMS Accounts page").
 //
-// A later part adds a tab by pushing { id, label, roles, mount } onto TABS (mount({ api, root,
-// integration, providers, role }) renders into root), e.g. a campaigns.js module.
+// A later part adds a tab as a module exporting mount({ api, root, integration, providers, role })
+// (it renders into root) and one entry { id, label, roles, mount } in TABS, e.g. campaigns.js.
+// A card extension (accounts.js CARD_EXTENSIONS) is a module imported here, before start().
 
 import { mountAccounts } from "./accounts.js";
 import { ApiError, createApi } from "./api.js";
