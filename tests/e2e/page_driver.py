@@ -88,12 +88,13 @@ class Page:
     def shows(self, selector: str, text: str) -> None:
         self.until(lambda: text in self.text(selector), f"{text!r} in {selector}")
 
-    def sign_in(self, key: str) -> None:
+    def sign_in(self, key: str, *, expect_tabs: bool = True) -> None:
         """Type the key into the prompt, as a person pastes it."""
         prompt = self.until(lambda: self.all("form.key-prompt input"), "the key prompt")[0]
         prompt.send_keys(key)
         self.button("Continue").click()
-        self.until(lambda: self.all("[role=tablist]"), "the tabs")
+        if expect_tabs:
+            self.until(lambda: self.all("[role=tablist]"), "the tabs")
 
     def stats(self) -> dict[str, str]:
         names = [element.text for element in self.all(".stats dt")]
@@ -124,6 +125,14 @@ class Page:
             return False
 
         self.until(click, f"pressing {action} on {name}")
+
+    def messages(self) -> list[list[str]]:
+        """The Messages tab's rows without their time: direction, from, to, text, status."""
+        rows: list[list[str]] = self.driver.execute_script(
+            "return [...document.querySelectorAll('table.messages tbody tr')].map((row) =>"
+            " [...row.cells].slice(1).map((cell) => cell.textContent))"
+        )
+        return rows
 
     def fill(self, values: dict[str, str]) -> None:
         """Type into the open dialog's fields, by their names."""

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from providers.sms.twilio.standin_fixtures import pn_sid
 from tests.e2e.browser import chromium, needs_browser
 from tests.e2e.page_driver import RECORD_REFUSALS, Page
 from tests.e2e.server import Server, environment, free_port, run
@@ -20,11 +22,12 @@ from tests.twilio_double import AUTH_TOKEN, PHONE, TwilioDouble
 pytestmark = needs_browser
 
 WRONG_TOKEN = "0123456789abcdef0123456789abcdef"
+TO = "+14155550100"
 
 
 @pytest.fixture
 def standin() -> Iterator[TwilioDouble]:
-    with TwilioDouble() as double:
+    with TwilioDouble(reply="Thanks!") as double:
         yield double
 
 
@@ -46,6 +49,17 @@ def browser(workdir: Path) -> Iterator[Any]:
         driver.set_window_size(1280, 900)
         driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_REFUSALS})
         yield driver
+
+
+def point_the_number_at(standin: TwilioDouble, inbound_url: str) -> None:
+    """What the admin does in the Twilio Console: the number's "A message comes in" URL."""
+    number = f"{standin.base_url}2010-04-01/Accounts/{standin.account_sid}/IncomingPhoneNumbers/"
+    answer = httpx.post(
+        f"{number}{pn_sid(PHONE)}.json",
+        auth=(standin.account_sid, AUTH_TOKEN),
+        data={"SmsMethod": "POST", "SmsUrl": inbound_url},
+    )
+    assert answer.status_code == 200, answer.text
 
 
 def marketer_key(server: Server) -> str:
@@ -110,6 +124,22 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     second.focus().until(lambda: second.badge("Marketing SMS") == "✓ Verified", "window two")
     second.button("Send").click()
     second.shows("select[name=accountId]", f"Marketing SMS ({PHONE})")
+    point_the_number_at(standin, first.focus().cards()["Marketing SMS"]["inbound"])
+    first.button("Messages").click()
+    second.focus().css("input[name=to]").send_keys(TO)
+    second.css("textarea[name=body]").send_keys("Hello")
+    second.button("Send SMS").click()
+    first.focus().until(
+        lambda: (
+            first.messages()[:2]
+            == [
+                ["Reply", TO, PHONE, "Thanks!", "received"],
+                ["Sent", PHONE, TO, "Hello", "delivered"],
+            ]
+        ),
+        "the delivery and the reply arriving, newest first",
+    )
+    first.button("Accounts").click()
 
     first.focus().press("Marketing SMS", "edit")
     first.fill({"authToken": WRONG_TOKEN})
@@ -158,6 +188,7 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     assert overflow <= 0
     assert marketer_sees["add buttons"] == 0
     assert marketer_sees["switch enabled"] is False
+    assert list(marketer_sees["stored"]) == ["session:sms-accounts:key"]
 
 
 def dialog_by_keyboard(page: Page) -> dict[str, Any]:
@@ -198,9 +229,12 @@ def marketer_view(browser: Any, server: Server) -> dict[str, Any]:
     browser.execute_script("sessionStorage.clear()")
     browser.get(f"{server.url}/accounts")
     page = Page(browser, browser.current_window_handle)
+    page.sign_in("sms_not-a-key", expect_tabs=False)
+    page.shows("form.key-prompt [role=alert]", "The API key was refused")
     page.sign_in(marketer_key(server))
     page.shows("main", "Only admins add, verify and change SMS accounts")
     return {
         "add buttons": len([b for b in page.all("button") if "Add account" in b.text]),
         "switch enabled": page.css("input[role=switch]").is_enabled(),
+        "stored": page.stored(),
     }
