@@ -11,10 +11,11 @@ import hashlib
 import json
 from pathlib import Path
 
-from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from api.static_files import hashed_url, static_files
 
 ASSET_DIR = Path(__file__).parent / "static" / "accounts"
 ASSET_URL = "/static/accounts"
@@ -34,9 +35,6 @@ MODULES = (
     "messages.js",
 )
 STYLES = ("accounts.css",)
-_CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-# Asset URLs carry a hash of their content, so browsers may keep them for good.
-_CACHE_FOREVER = "public, max-age=31536000, immutable"
 # Gzip what is larger than about one packet: below that it saves nothing on the wire.
 _GZIP_FROM_BYTES = 1400
 
@@ -59,12 +57,8 @@ _PAGE = """<!doctype html>
 """
 
 
-def _digest(name: str) -> str:
-    return hashlib.sha256((ASSET_DIR / name).read_bytes()).hexdigest()[:16]
-
-
 def asset_url(name: str) -> str:
-    return f"{ASSET_URL}/{name}?v={_digest(name)}"
+    return hashed_url(ASSET_DIR, ASSET_URL, name)
 
 
 @functools.cache
@@ -114,21 +108,9 @@ async def _page(_: Request) -> Response:
     return HTMLResponse(accounts_html(), headers=page_headers())
 
 
-async def _asset(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in SCRIPTS + MODULES + STYLES:
-        return PlainTextResponse("Not Found", status_code=404)
-    return FileResponse(
-        ASSET_DIR / name,
-        media_type=_CONTENT_TYPES[Path(name).suffix],
-        headers={"Cache-Control": _CACHE_FOREVER, "X-Content-Type-Options": "nosniff"},
-    )
-
-
 def accounts_page_routes() -> list[BaseRoute]:
-    """``/accounts`` and its files, gzipped."""
-    files = Router(routes=[Route("/{name}", _asset, methods=["GET", "HEAD"])])
+    """``/accounts`` and its files."""
     return [
         Route(PAGE_PATH, _page, methods=["GET", "HEAD"]),
-        Mount(ASSET_URL, app=GZipMiddleware(files, minimum_size=_GZIP_FROM_BYTES)),
+        static_files(ASSET_URL, ASSET_DIR, SCRIPTS + MODULES + STYLES, gzip_from=_GZIP_FROM_BYTES),
     ]

@@ -6,25 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tests.e2e.browser import EVERYTHING_STORED
+
 # Generous bounds for a shared machine: they only stop a hung test, they measure nothing.
 WAIT_SECONDS = 60
-# Records Content-Security-Policy refusals, which would mean the page tried to load from elsewhere.
-RECORD_REFUSALS = """
-window.__refused = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__refused.push(event.violatedDirective + " " + event.blockedURI);
-});
-"""
-STORED = """
-const stored = {};
-for (const [name, area] of [["local", localStorage], ["session", sessionStorage]]) {
-  for (let index = 0; index < area.length; index++) {
-    const key = area.key(index);
-    stored[name + ":" + key] = area.getItem(key);
-  }
-}
-return stored;
-"""
 CARDS = """
 const cards = {};
 for (const card of document.querySelectorAll(".card")) {
@@ -145,5 +130,5 @@ class Page:
             field.send_keys(value)
 
     def stored(self) -> dict[str, str]:
-        entries: dict[str, str] = self.driver.execute_script(STORED)
+        entries: dict[str, str] = self.driver.execute_script(EVERYTHING_STORED)
         return entries

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from providers.sms.twilio.standin_fixtures import pn_sid
-from tests.e2e.browser import chromium, needs_browser
-from tests.e2e.page_driver import RECORD_REFUSALS, Page
+from tests.e2e.browser import RECORD_REFUSALS, chromium, needs_browser
+from tests.e2e.page_driver import Page
 from tests.e2e.server import Server, environment, free_port, run
 from tests.twilio_double import AUTH_TOKEN, PHONE, TwilioDouble
 

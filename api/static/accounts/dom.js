@@ -35,12 +35,19 @@ export function fill(element, ...children) {
 
 let toastRegion = null;
 
-// A short message in a polite live region (read out by screen readers), gone after a while.
-export function toast(text, kind = "success") {
+// The live region toasts go into. Created once, early (main.js calls it at start): screen
+// readers announce changes to a live region that already exists, not one added with its text.
+export function toastRegionReady() {
   if (!toastRegion || !toastRegion.isConnected) {
     toastRegion = h("div", { class: "toasts", role: "status", "aria-live": "polite" });
     document.body.append(toastRegion);
   }
+  return toastRegion;
+}
+
+// A short message in the polite live region (read out by screen readers), gone after a while.
+export function toast(text, kind = "success") {
+  toastRegionReady();
   const item = h("div", { class: `toast toast-${kind}` }, text);
   toastRegion.append(item);
   setTimeout(() => item.remove(), kind === "error" ? 8000 : 4000);

@@ -8,7 +8,7 @@
 
 import { mountAccounts } from "./accounts.js";
 import { ApiError, createApi } from "./api.js";
-import { fill, h, toast, uniqueId } from "./dom.js";
+import { fill, h, toast, toastRegionReady, uniqueId } from "./dom.js";
 import { mountMessages } from "./messages.js";
 import { mountSenders } from "./senders.js";
 import { askForKey, forgetKey, storedKey } from "./session.js";
@@ -32,9 +32,11 @@ const root = document.getElementById("app");
 
 function accountsTab(context) {
   if (context.role === "admin") return mountAccounts(context);
+  const where = context.role === "marketer"
+    ? "The Send tab lists the verified senders you may use; ask an admin if one is missing."
+    : "The Messages tab shows what was sent and the replies.";
   fill(context.root, h("p", { class: "notice" },
-    "Only admins add, verify and change SMS accounts. The Send tab lists the verified senders " +
-      "you may use; ask an admin if one is missing."));
+    `Only admins add, verify and change SMS accounts. ${where}`));
   return Promise.resolve();
 }
 
@@ -154,4 +156,5 @@ async function start(problem) {
   root.setAttribute("aria-busy", "false");
 }
 
+toastRegionReady();
 start();
