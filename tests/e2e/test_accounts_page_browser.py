@@ -170,12 +170,14 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     loaded = browser.execute_script(
         "return performance.getEntriesByType('resource').map((entry) => entry.name)"
     )
+    console_errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
     keyboard = dialog_by_keyboard(first)
     marketer_sees = marketer_view(browser, server)
 
     assert failure == stored["failureMessage"]
     assert failure
     assert refused == []
+    assert console_errors == []
     assert loaded
     assert all(url.startswith(f"{server.url}/") for url in loaded), loaded
 
