@@ -32,12 +32,12 @@ export function mountMessages({ api, root }) {
     fill(rows, messages.map((message) => h(
       "tr",
       { "data-id": message.id },
-      h("td", {}, when(message.createdAt)),
-      h("td", {}, message.direction === "INBOUND" ? "Reply" : "Sent"),
-      h("td", {}, message.from),
-      h("td", {}, message.to),
-      h("td", { class: "body" }, message.body),
-      h("td", {}, message.status.toLowerCase(),
+      h("td", { "data-label": "When" }, when(message.createdAt)),
+      h("td", { "data-label": "Direction" }, message.direction === "INBOUND" ? "Reply" : "Sent"),
+      h("td", { "data-label": "From" }, message.from),
+      h("td", { "data-label": "To" }, message.to),
+      h("td", { "data-label": "Message", class: "body" }, message.body),
+      h("td", { "data-label": "Status" }, message.status.toLowerCase(),
         message.errorMessage ? h("span", { class: "hint" }, ` — ${message.errorMessage}`) : null),
     )));
     more.hidden = !hasNextPage;
