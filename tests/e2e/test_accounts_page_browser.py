@@ -124,7 +124,13 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     second.focus().until(lambda: second.badge("Marketing SMS") == "✓ Verified", "window two")
     second.button("Send").click()
     second.shows("select[name=accountId]", f"Marketing SMS ({PHONE})")
-    point_the_number_at(standin, first.focus().cards()["Marketing SMS"]["inbound"])
+    # An edit that leaves the Auth Token empty keeps it: the account stays Verified.
+    first.focus().press("Marketing SMS", "edit")
+    first.fill({"displayName": "Marketing texts"})
+    first.button("Save account", "dialog").click()
+    second.focus().shows("select[name=accountId]", f"Marketing texts ({PHONE})")
+    assert first.focus().badge("Marketing texts") == "✓ Verified"
+    point_the_number_at(standin, first.focus().cards()["Marketing texts"]["inbound"])
     first.button("Messages").click()
     second.focus().css("input[name=to]").send_keys(TO)
     second.css("textarea[name=body]").send_keys("Hello")
@@ -141,26 +147,30 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     )
     first.button("Accounts").click()
 
-    first.focus().press("Marketing SMS", "edit")
+    first.focus().press("Marketing texts", "edit")
     first.fill({"authToken": WRONG_TOKEN})
     first.button("Save account", "dialog").click()
-    first.until(lambda: first.badge("Marketing SMS") == "○ Draft", "a new token returning to Draft")
-    first.press("Marketing SMS", "verify")
-    first.until(lambda: first.badge("Marketing SMS") == "✕ Failed", "the failed verdict")
-    failure = first.cards()["Marketing SMS"]["failure"]
+    first.until(
+        lambda: first.badge("Marketing texts") == "○ Draft", "a new token returning to Draft"
+    )
+    first.press("Marketing texts", "verify")
+    first.until(lambda: first.badge("Marketing texts") == "✕ Failed", "the failed verdict")
+    failure = first.cards()["Marketing texts"]["failure"]
     [stored] = server.graphql(key, "{ smsAccounts { nodes { failureMessage } } }")["smsAccounts"][
         "nodes"
     ]
     overflow = overflow_at_360_px(browser)  # the widest card there is: a failure and a URL
-    second.focus().until(lambda: second.badge("Marketing SMS") == "✕ Failed", "window two failing")
+    second.focus().until(
+        lambda: second.badge("Marketing texts") == "✕ Failed", "window two failing"
+    )
     second.until(
         lambda: not second.all("select[name=accountId] option"), "the picker losing the sender"
     )
     assert not second.css("select[name=accountId]").is_enabled()
 
-    first.focus().press("Marketing SMS", "remove")
+    first.focus().press("Marketing texts", "remove")
     first.button("Remove account", "dialog").click()
-    first.until(lambda: "Marketing SMS" not in first.cards(), "the card gone")
+    first.until(lambda: "Marketing texts" not in first.cards(), "the card gone")
     first.until(
         lambda: first.stats() == {"Connected": "0", "Verified": "0", "Awaiting action": "0"},
         "the stat row after the removal",
