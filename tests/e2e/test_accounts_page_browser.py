@@ -111,6 +111,8 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
         "the stat row moving",
     )
     assert first.cards()["Marketing SMS"]["inbound"].endswith("/inbound")
+    first.press("Marketing SMS", "copy")
+    first.shows(".toasts", "Inbound URL copied")
 
     second = open_page(browser, server, key, new_window=True)
     second.until(lambda: second.badge("Marketing SMS") == "○ Draft", "the card in window two")
