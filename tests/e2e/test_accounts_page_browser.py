@@ -76,6 +76,8 @@ def open_page(browser: Any, server: Server, key: str, *, new_window: bool) -> Pa
     page = Page(browser, browser.current_window_handle)
     browser.get(f"{server.url}/accounts")
     page.sign_in(key)
+    # Subscribed: what happens from now on arrives without a reload.
+    page.shows(".topbar .live", "Live")
     return page
 
 

@@ -239,12 +239,18 @@ export function mountAccounts({ api, root, integration, providers }) {
     }
   }
 
+  // The snapshot replaces what is shown, unless events arrived while it was fetched: they may
+  // be newer than it, so then its cards only fill in (newer wins) and the events' stat row stays.
+  let eventsSeen = 0;
   async function load() {
+    const before = eventsSeen;
     try {
       const data = await api.request(ACCOUNTS());
-      accounts.clear();
-      data.smsAccounts.nodes.forEach((account) => accounts.set(account.id, account));
-      stats = data.smsAccounts.stats;
+      if (eventsSeen === before) {
+        accounts.clear();
+        stats = data.smsAccounts.stats;
+      }
+      data.smsAccounts.nodes.forEach(upsert);
       render();
     } catch (error) {
       status.textContent = error.message;
@@ -253,6 +259,7 @@ export function mountAccounts({ api, root, integration, providers }) {
 
   function onEvent(data) {
     const event = data.smsAccountChanged;
+    eventsSeen += 1;
     stats = event.stats;
     if (event.kind === "REMOVED") forget(event.account.id);
     else upsert(event.account);
@@ -260,7 +267,7 @@ export function mountAccounts({ api, root, integration, providers }) {
   }
 
   api.subscribe(CHANGED(), onEvent, load);
-  api.onConnection((state) => state === "reconnected" && load());
+  api.onConnection((state) => state === "connected" && load());
   integration.listeners.add(renderToolbar);
   return load();
 }

@@ -74,7 +74,6 @@ export function createApi(key) {
 
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}${ENDPOINT}`;
   const listeners = new Set();
-  let connectedBefore = false;
   const client = window.graphqlWs.createClient({
     url: wsUrl,
     connectionParams: { Authorization: authorization },
@@ -83,12 +82,9 @@ export function createApi(key) {
     retryAttempts: Infinity,
     shouldRetry: (event) => !(event && (event.code === 4401 || event.code === 4403)),
     on: {
-      connected: () => {
-        // After a reconnection events may have been missed: every view refetches.
-        if (connectedBefore) listeners.forEach((listener) => listener("reconnected"));
-        connectedBefore = true;
-        listeners.forEach((listener) => listener("connected"));
-      },
+      // Events before the socket was up (or while it was down) were missed: on every connection,
+      // first or again, the views refetch what they show.
+      connected: () => listeners.forEach((listener) => listener("connected")),
       closed: (event) => {
         if (event && (event.code === 4401 || event.code === 4403)) {
           listeners.forEach((listener) => listener("refused"));

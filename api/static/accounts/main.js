@@ -136,7 +136,9 @@ async function start(problem) {
     return;
   }
   const signOut = h("button", { type: "button", onclick: () => { forgetKey(); location.reload(); } }, "Forget key");
+  const live = h("span", { class: "live", role: "status" }, "Connecting…");
   api.onConnection((state) => {
+    live.textContent = { connected: "● Live", disconnected: "Reconnecting…" }[state] ?? "";
     if (state !== "refused") return;
     forgetKey();
     toast("The API key was revoked or refused: enter a valid key.", "error");
@@ -150,6 +152,7 @@ async function start(problem) {
       h("h1", {}, "SMS Accounts"),
       integrationSwitch(api, integration, found.role),
       h("span", { class: "role" }, `Role: ${found.role}`),
+      live,
       signOut),
     ...tabs(context, allowed),
   );

@@ -67,6 +67,6 @@ export function mountMessages({ api, root }) {
   }
 
   api.subscribe(UPDATED, onUpdate, () => loadPage(null));
-  api.onConnection((state) => state === "reconnected" && loadPage(null));
+  api.onConnection((state) => state === "connected" && loadPage(null));
   return loadPage(null);
 }

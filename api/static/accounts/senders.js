@@ -88,6 +88,6 @@ export function mountSenders({ api, root }) {
   }
 
   api.subscribe(CHANGED, (data) => show(data.smsSendersChanged), load);
-  api.onConnection((state) => state === "reconnected" && load());
+  api.onConnection((state) => state === "connected" && load());
   return load();
 }
