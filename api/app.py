@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
 from starlette.types import ASGIApp
 
+from api.accounts_page import PAGE_PATH, accounts_page_routes
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.bootstrap import Runtime, build_services
 from api.cors import CrossOrigin
@@ -28,7 +29,7 @@ from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
 from api.response_cache import ResponseCache
 from api.response_policy import ResponsePolicy
-from api.settings import load_settings
+from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
 from api.webhooks import webhook_routes
 from schema import build_schema
@@ -68,7 +69,8 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         WebSocketRoute("/graphql", graphql),
         *webhook_routes(runtime.services, failures, runtime.batcher),
         *(asset_routes() if settings.graphiql_enabled else []),
-        *([Route("/", home, methods=["GET"])] if settings.graphiql_enabled else []),
+        *(accounts_page_routes() if settings.accounts_page_enabled else []),
+        *home_route(settings),
     ]
     return Starlette(
         routes=routes,
@@ -89,9 +91,20 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     )
 
 
-async def home(_: Request) -> RedirectResponse:
-    """Where a person lands: GraphiQL, where it is served (a JSON 404 elsewhere)."""
-    return RedirectResponse("/graphql")
+def home_route(settings: Settings) -> list[BaseRoute]:
+    """Where a person lands: the SMS Accounts page, else GraphiQL, where served (a JSON 404
+    elsewhere)."""
+    if settings.accounts_page_enabled:
+        target = PAGE_PATH
+    elif settings.graphiql_enabled:
+        target = "/graphql"
+    else:
+        return []
+
+    async def home(_: Request) -> RedirectResponse:
+        return RedirectResponse(target)
+
+    return [Route("/", home, methods=["GET"])]
 
 
 def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQLApp, ASGIApp]:

@@ -66,6 +66,8 @@ def hand_over_first_key(settings: Settings, issued: IssuedKey, url: str) -> None
             f"GraphiQL is off here (SMS_ENV=production or SMS_GRAPHIQL=false): send the key as "
             f"the header Authorization: Bearer <the key> with each request to {url}."
         )
+    if settings.accounts_page_enabled:
+        use += f" The SMS Accounts page: open {url.removesuffix('/graphql')}/accounts and paste it."
     log.warning(
         "First start: created workspace 'default' and an admin API key, saved to %s (mode "
         "0600). It is refused unless used by %s (SMS_FIRST_KEY_TTL_SECONDS); once used it "

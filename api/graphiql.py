@@ -5,13 +5,11 @@ in ``api/static/graphiql/SOURCE.md``; ``scripts/vendor-graphiql`` refreshes them
 from __future__ import annotations
 
 import functools
-import hashlib
 from pathlib import Path
 
-from starlette.middleware.gzip import GZipMiddleware
-from starlette.requests import Request
-from starlette.responses import FileResponse, PlainTextResponse, Response
-from starlette.routing import BaseRoute, Mount, Route, Router
+from starlette.routing import BaseRoute
+
+from api.static_files import hashed_url, static_files
 
 ASSET_DIR = Path(__file__).parent / "static" / "graphiql"
 ASSET_URL = "/static/graphiql"
@@ -24,9 +22,6 @@ SCRIPTS = (
     "page.js",
 )
 STYLES = ("graphiql.min.css", "graphiql-explorer.css")
-_CONTENT_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-# Asset URLs carry a hash of their content, so browsers may keep them for good.
-_CACHE_FOREVER = "public, max-age=31536000, immutable"
 # The browser itself refuses anything not from this origin; GraphiQL's editors inject styles and
 # its fonts and icons are data: URLs. Subscriptions connect to the same origin over websockets.
 # No site may frame the page (a <meta> policy cannot say so: it is sent as a header).
@@ -61,8 +56,7 @@ _PAGE = """<!doctype html>
 
 
 def asset_url(name: str) -> str:
-    digest = hashlib.sha256((ASSET_DIR / name).read_bytes()).hexdigest()[:16]
-    return f"{ASSET_URL}/{name}?v={digest}"
+    return hashed_url(ASSET_DIR, ASSET_URL, name)
 
 
 @functools.cache
@@ -73,18 +67,6 @@ def graphiql_html() -> str:
     return _PAGE.format(styles=styles, scripts=scripts)
 
 
-async def _asset(request: Request) -> Response:
-    name = request.path_params["name"]
-    if name not in SCRIPTS and name not in STYLES:
-        return PlainTextResponse("Not Found", status_code=404)
-    return FileResponse(
-        ASSET_DIR / name,
-        media_type=_CONTENT_TYPES[Path(name).suffix],
-        headers={"Cache-Control": _CACHE_FOREVER, "X-Content-Type-Options": "nosniff"},
-    )
-
-
 def asset_routes() -> list[BaseRoute]:
     """The page's scripts and styles, gzipped (GraphiQL is 1.4 MB, 0.4 MB compressed)."""
-    files = Router(routes=[Route("/{name}", _asset, methods=["GET", "HEAD"])])
-    return [Mount(ASSET_URL, app=GZipMiddleware(files, minimum_size=1024))]
+    return [static_files(ASSET_URL, ASSET_DIR, SCRIPTS + STYLES, gzip_from=1024)]

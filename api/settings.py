@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     # mean" hints, and needs SMS_ENCRYPTION_KEYS (no generated key file beside the database).
     env: Literal["development", "production"] = "development"
     graphiql: bool | None = None  # unset: on in development, off in production
+    # The SMS Accounts page at /accounts (api/accounts_page.py), the reference client: as above.
+    accounts_page: bool | None = None
     log_format: Literal["text", "json"] = "text"
     log_sql: bool = False
     broadcast_url: str = Field(default="memory://", repr=False)  # may hold Redis's password
@@ -219,6 +221,11 @@ class Settings(BaseSettings):
     def graphiql_enabled(self) -> bool:
         """SMS_GRAPHIQL when set, else on in development only."""
         return (not self.production) if self.graphiql is None else self.graphiql
+
+    @property
+    def accounts_page_enabled(self) -> bool:
+        """SMS_ACCOUNTS_PAGE when set, else on in development only."""
+        return (not self.production) if self.accounts_page is None else self.accounts_page
 
     @property
     def encryption_key_list(self) -> list[bytes]:

@@ -26,6 +26,25 @@ MISSING = [
     if not present
 ]
 REQUIRED = os.environ.get("SMS_TEST_REQUIRE_BROWSER") == "1"
+# Run before each page's own scripts: records Content-Security-Policy refusals, which would mean
+# the page tried to load from elsewhere (read back as window.__refused).
+RECORD_REFUSALS = """
+window.__refused = [];
+document.addEventListener("securitypolicyviolation", (event) => {
+  window.__refused.push(event.violatedDirective + " " + event.blockedURI);
+});
+"""
+# Every entry of a page's localStorage and sessionStorage, as {"local:<name>": value, …}.
+EVERYTHING_STORED = """
+const stored = {};
+for (const [name, area] of [["local", localStorage], ["session", sessionStorage]]) {
+  for (let index = 0; index < area.length; index++) {
+    const key = area.key(index);
+    stored[name + ":" + key] = area.getItem(key);
+  }
+}
+return stored;
+"""
 needs_browser = pytest.mark.skipif(
     bool(MISSING) and not REQUIRED,
     reason=f"headless browser test needs {', '.join(MISSING)} (apt-get install chromium "

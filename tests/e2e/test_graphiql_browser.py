@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import account_input
+from tests.e2e.browser import EVERYTHING_STORED, RECORD_REFUSALS
 from tests.e2e.server import Server, environment
 from tests.integration.documents import ADD, SET_ENABLED
 
@@ -46,13 +47,6 @@ STATS = "query Accounts { smsAccounts { stats { connected verified awaitingActio
 ENABLED = "query Accounts { smsIntegration { enabled } }"  # the same name, as above
 # Generous bounds for a shared machine: they only stop a hung test, they measure nothing.
 WAIT_SECONDS = 90
-# Records Content-Security-Policy refusals, which would mean the page tried to load from elsewhere.
-RECORD_REFUSALS = """
-window.__refused = [];
-document.addEventListener("securitypolicyviolation", (event) => {
-  window.__refused.push(event.violatedDirective + " " + event.blockedURI);
-});
-"""
 
 
 @pytest.fixture
@@ -121,16 +115,6 @@ OLDER_HISTORY = json.dumps(
         ]
     }
 )
-EVERYTHING_STORED = """
-const stored = {};
-for (const [name, area] of [["local", localStorage], ["session", sessionStorage]]) {
-  for (let index = 0; index < area.length; index++) {
-    const key = area.key(index);
-    stored[name + ":" + key] = area.getItem(key);
-  }
-}
-return stored;
-"""
 
 
 TABS = "local:graphiql:tabState"

@@ -40,6 +40,7 @@ def test_a_newcomer_starts_the_server_and_walks_through_graphiql(workdir: Path) 
     assert key not in log
     assert f"saved to {(data / 'first-admin-key').resolve()} (mode 0600)" in log
     assert f"Open {server.url}/graphql and put it in the header" in log
+    assert f"open {server.url}/accounts and paste it" in log
     expected = {"first-admin-key"}
     if not PG_URL:
         expected |= {"sms.db", "sms.db-wal", "sms.db-shm", "sms.key"}

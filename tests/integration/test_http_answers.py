@@ -15,8 +15,18 @@ from tests.integration.messaging import MESSAGES
 HTML = {"Accept": "text/html"}
 
 
-async def test_the_root_leads_to_graphiql_in_development(api: Api) -> None:
+async def test_the_root_leads_to_the_accounts_page_in_development(api: Api) -> None:
     response = await api.http.get("/", headers=HTML)
+
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/accounts"
+
+
+async def test_the_root_leads_to_graphiql_when_the_accounts_page_is_off(
+    make_api: Callable[..., Any],
+) -> None:
+    async with make_api(accounts_page=False) as api:
+        response = await api.http.get("/", headers=HTML)
 
     assert response.status_code in (302, 307)
     assert response.headers["location"] == "/graphql"

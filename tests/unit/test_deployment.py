@@ -126,7 +126,13 @@ def test_the_build_context_holds_what_the_image_copies_and_no_secret_or_venv() -
     lines = (ROOT / ".dockerignore").read_text().splitlines()
     rules = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     copied = copied_into_the_image()
-    kept = [*copied, "api/cli.py", "api/static/graphiql/page.js", "storage/migrations/env.py"]
+    kept = [
+        *copied,
+        "api/cli.py",
+        "api/static/graphiql/page.js",
+        "api/static/accounts/main.js",
+        "storage/migrations/env.py",
+    ]
     private = [
         ".venv/bin/python",
         ".venv-3.13/lib/site.py",

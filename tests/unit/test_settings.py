@@ -26,6 +26,8 @@ def test_the_defaults_are_the_embedded_setup() -> None:
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.graphiql is None
     assert settings.graphiql_enabled is True
+    assert settings.accounts_page is None
+    assert settings.accounts_page_enabled is True
     assert settings.env == "development"
     assert settings.log_format == "text"
     assert settings.public_url is None
@@ -54,6 +56,7 @@ def test_an_unknown_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SMS_ALLOWED_PROVIDER_HOSTS", " , ", "SMS_ALLOWED_PROVIDER_HOSTS"),
         ("SMS_PUBLIC_URL", "ftp://x", "SMS_PUBLIC_URL"),
         ("SMS_GRAPHIQL", "maybe", "SMS_GRAPHIQL"),
+        ("SMS_ACCOUNTS_PAGE", "maybe", "SMS_ACCOUNTS_PAGE"),
         ("SMS_BROADCAST_URL", "kafka://broker:9092", "redis://host:port/db"),
         ("SMS_BROADCAST_URL", "redis://", "SMS_BROADCAST_URL"),
         ("SMS_BUS_RECONNECT_MAX_SECONDS", "0", "SMS_BUS_RECONNECT_MAX_SECONDS"),
