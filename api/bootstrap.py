@@ -9,9 +9,10 @@ background. Nothing here reads the environment; tests inject fakes here: the pro
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,6 +34,7 @@ from resolvers.campaign_engine import InProcessScheduler
 from resolvers.campaign_events import publish_change
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
+from resolvers.pacing import Pacer, PaceRules
 from resolvers.services import NO_CHECKS, CampaignSettings, Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
@@ -261,10 +263,12 @@ def build_services(
     clock: Callable[[], datetime] | None = None,
     resolver: Resolver | None = None,
     provider_transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
 ) -> Runtime:
     """The object graph for ``settings``. ``sms`` replaces every provider's port (a fake);
     otherwise the real adapters share one guarded HTTP client, over ``provider_transport`` when
-    given (respx). ``resolver`` answers DNS for the Base URL policy; ``clock`` is "now"."""
+    given (respx). ``resolver`` answers DNS for the Base URL policy; ``clock`` is "now", and
+    ``sleep`` how a send waits for its sender's slot (a fake clock's, in tests)."""
     resolver = resolver or system_resolver
     box = secret_box(settings)  # first: a refused key policy leaves nothing open
     database = open_database(settings)
@@ -275,6 +279,18 @@ def build_services(
         sms = build_ports(http, policy, retry_base_seconds=settings.retry_base_seconds)
     carrier = event_bus(settings)
     answers = cached_answers(settings)
+    clock = clock or utcnow
+    pacer = Pacer(
+        database.reads,
+        database.writes,
+        PaceRules(
+            one_off_max_wait_seconds=settings.send_max_wait_seconds,
+            slow_factor=settings.queue_full_slowdown_factor,
+            slow_seconds=settings.queue_full_slowdown_seconds,
+        ),
+        clock,
+        sleep or asyncio.sleep,
+    )
     services = Services(
         reads=database.reads,
         writes=database.writes,
@@ -287,7 +303,8 @@ def build_services(
         verifier=NO_CHECKS,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
-        clock=clock or utcnow,
+        pacer=pacer,
+        clock=clock,
         campaign_settings=campaign_settings(settings),
     )
     schedule = CheckSchedule(

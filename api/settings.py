@@ -114,6 +114,12 @@ class Settings(BaseSettings):
     bus_max_age_seconds: float = Field(default=30.0, ge=1, le=600)
     # Workspaces whose newest cache version a replica remembers, to refuse one set back.
     cache_workspaces_tracked: int = Field(default=10_000, ge=100, le=10_000_000)
+    # Pacing per sender (resolvers/pacing.py): a sendSms whose sender's next free slot is further
+    # away than this is refused (TOO_MANY) rather than held open; a sender whose provider queue
+    # is full (Twilio 21611) sends this many times slower for this long.
+    send_max_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    queue_full_slowdown_factor: float = Field(default=2.0, ge=1, le=100)
+    queue_full_slowdown_seconds: float = Field(default=60.0, gt=0, le=3_600)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
     # The first start's admin key is refused unless used within this time (it lies in a file).
     first_key_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)

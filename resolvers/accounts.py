@@ -25,10 +25,12 @@ from resolvers.services import Services
 from resolvers.text import could_be_id, text_errors
 from resolvers.unit import unit_of_work
 from resolvers.validation import (
+    DEFAULT_SEND_RATES,
     CleanFields,
     auth_token_hint,
     clean_account_fields,
     default_display_name,
+    send_rate_error,
     sender_kind_of,
 )
 from storage import queries
@@ -99,16 +101,29 @@ async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldE
     )
 
 
+def _check_rate(clean: CleanFields, send_rate: float | None) -> None:
+    error = None if send_rate is None else send_rate_error(send_rate)
+    if error is not None:
+        clean.errors.append(error)
+
+
 async def add_account(
-    services: Services, caller: Caller, provider: SmsProvider, raw: Mapping[str, str | None]
+    services: Services,
+    caller: Caller,
+    provider: SmsProvider,
+    raw: Mapping[str, str | None],
+    *,
+    send_rate: float | None = None,
 ) -> AccountResult:
     """Save a Draft account, or report every field problem and store nothing. ``raw`` holds
-    the form's fields by name (``sender_id``…)."""
+    the form's fields by name (``sender_id``…); ``send_rate`` is segments a second (None: the
+    sender kind's default)."""
     async with services.reads() as session:
         enabled = await queries.integration_enabled(session, caller.workspace_id)
     if not enabled:
         return AccountResult(errors=[INTEGRATION_DISABLED])
     clean = clean_account_fields(raw, policy=services.host_policy, creating=True)
+    _check_rate(clean, send_rate)
     await _check_base_url_resolves(services, clean)
     if clean.errors:
         return AccountResult(errors=clean.errors)
@@ -128,6 +143,7 @@ async def add_account(
         provider=provider,
         display_name=display_name,
         sender_kind=sender_kind_of(sender),
+        send_rate_per_second=send_rate or DEFAULT_SEND_RATES[sender_kind_of(sender)],
         auth_token_ciphertext=services.secrets.encrypt(token, bound_to=secret_binding(account_id)),
         auth_token_hint=auth_token_hint(token),
         status=AccountStatus.DRAFT,
@@ -144,13 +160,19 @@ async def add_account(
 
 
 async def update_account(
-    services: Services, caller: Caller, account_id: str, raw: Mapping[str, str | None]
+    services: Services,
+    caller: Caller,
+    account_id: str,
+    raw: Mapping[str, str | None],
+    *,
+    send_rate: float | None = None,
 ) -> AccountResult:
     """Change only the given fields (by name, as ``add_account`` takes them); a credential
-    change returns the account to Draft."""
+    change returns the account to Draft, a new send rate does not."""
     if refused := refuse_id(account_id):
         return refused
     clean = clean_account_fields(raw, policy=services.host_policy, creating=False)
+    _check_rate(clean, send_rate)
     await _check_base_url_resolves(services, clean)
     async with unit_of_work(services.writes) as unit:
         row = await queries.live_account(
@@ -161,7 +183,7 @@ async def update_account(
         if clean.errors:
             return AccountResult(errors=clean.errors)
         before = to_account(row, services.public_url)
-        if not _apply(services, row, clean.values):
+        if not _apply(services, row, clean.values) | _apply_rate(row, send_rate, before):
             unit.abandon()
             return AccountResult(account=before, message=UPDATED)
         moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
@@ -198,6 +220,21 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
     if credentials_changed:
         queries.apply_move(row, to_draft(services.clock()))
     return changed
+
+
+def _apply_rate(row: SmsAccountRow, send_rate: float | None, before: Account) -> bool:
+    """Set the given rate; else a rate left at the old sender kind's default follows the new
+    kind's (a phone number replaced by a Messaging Service goes from 1 to 10). True when it
+    changed."""
+    wanted = send_rate
+    if wanted is None and row.sender_kind is not None and row.sender_kind != before.sender_kind:
+        old_default = DEFAULT_SEND_RATES.get(before.sender_kind) if before.sender_kind else None
+        if row.send_rate_per_second == old_default:
+            wanted = DEFAULT_SEND_RATES[row.sender_kind]
+    if wanted is None or wanted == row.send_rate_per_second:
+        return False
+    row.send_rate_per_second = wanted
+    return True
 
 
 def _replace_token(services: Services, row: SmsAccountRow, token: str) -> bool:

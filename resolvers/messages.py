@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.account_states import to_failed
 from domain.accounts import CANNOT_DECRYPT_MESSAGE
 from domain.messages import Message, MessagePage
-from domain.text import is_text
+from domain.text import is_text, segments
 from domain.vocabulary import (
     AccountStatus,
     Caller,
@@ -43,6 +43,7 @@ from resolvers import events
 from resolvers.account_rows import stored_token, to_account
 from resolvers.errors import INTEGRATION_DISABLED, FieldError
 from resolvers.events import announce_account
+from resolvers.pacing import SenderBusy
 from resolvers.services import Services
 from resolvers.text import could_be_id, text_errors
 from resolvers.unit import UnitOfWork, unit_of_work
@@ -173,6 +174,9 @@ async def send_sms(
             errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, CANNOT_DECRYPT_MESSAGE)]
         )
     assert account.sender_id is not None
+    busy = await _wait_for_slot(services, account, body)
+    if busy is not None:
+        return SendResult(errors=[busy])
     now = services.clock()
     row = SmsMessageRow(
         id=new_id(),
@@ -190,6 +194,26 @@ async def send_sms(
         unit.session.add(row)  # stored before it leaves
     credentials = Credentials(account.client_id, token, account.base_url)
     return await hand_over(services, account, credentials, row)
+
+
+async def _wait_for_slot(
+    services: Services, account: SmsAccountRow, body: str
+) -> FieldError | None:
+    """Wait for the sender's next slot (a one-off goes ahead of campaign sends), or say why
+    nothing is sent: the slot is further away than a send may wait."""
+    rate = account.send_rate_per_second
+    try:
+        await services.pacer.wait_for_slot(account.id, rate, segments(body))
+    except SenderBusy as busy:
+        return FieldError(
+            None,
+            ErrorCode.TOO_MANY,
+            f"Nothing was sent: this sender sends at most {rate:g} message segments a second "
+            f"and its next free slot is {busy.wait_seconds:.1f} s away, more than the "
+            f"{services.pacer.rules.one_off_max_wait_seconds:g} s a send waits. Try again "
+            "shortly, or raise the account's send rate if the provider allows this sender more.",
+        )
+    return None
 
 
 async def _sender_for(

@@ -13,6 +13,7 @@ from domain.vocabulary import SmsProvider
 from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
 from providers.sms.port import SmsPort
+from resolvers.pacing import Pacer
 from storage.crypto import SecretBox
 from storage.types import utcnow
 
@@ -93,6 +94,7 @@ class Services:
     verifier: Checks
     verify_lease_seconds: float
     webhook_token_grace_seconds: float
+    pacer: Pacer  # each sender's shared pace (one-off sends and campaign claims)
     clock: Callable[[], datetime] = utcnow  # what "now" is: tests move it by hand
     campaigns: CampaignScheduler = NO_SCHEDULER
     campaign_settings: CampaignSettings = CampaignSettings()

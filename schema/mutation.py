@@ -24,15 +24,23 @@ from schema.types import (
     shown,
 )
 
+_NOT_TEXT = frozenset({"provider", "send_rate_per_second"})  # passed on their own
+
 
 def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | None]:
     """The form's fields that were given a value, by name (null = not given)."""
     given: dict[str, str | None] = {}
     for field in dataclasses.fields(data):
         value = getattr(data, field.name)
-        if field.name != "provider" and value is not strawberry.UNSET and value is not None:
-            given[field.name] = value
+        if field.name in _NOT_TEXT or value is strawberry.UNSET or value is None:
+            continue
+        given[field.name] = value
     return given
+
+
+def _rate(data: AddSmsAccountInput | UpdateSmsAccountInput) -> float | None:
+    rate = data.send_rate_per_second
+    return None if rate is strawberry.UNSET else rate
 
 
 def _payload(result: AccountResult) -> SmsAccountPayload:
@@ -58,7 +66,7 @@ class Mutation:
     async def add_sms_account(self, info: Info, input: AddSmsAccountInput) -> SmsAccountPayload:
         context = info.context
         result = await accounts.add_account(
-            context.services, context.caller, input.provider, _given(input)
+            context.services, context.caller, input.provider, _given(input), send_rate=_rate(input)
         )
         return _payload(result)
 
@@ -74,7 +82,7 @@ class Mutation:
     ) -> SmsAccountPayload:
         context = info.context
         result = await accounts.update_account(
-            context.services, context.caller, str(id), _given(input)
+            context.services, context.caller, str(id), _given(input), send_rate=_rate(input)
         )
         return _payload(result)
 

@@ -60,6 +60,13 @@ class SmsAccount(accounts.Account):
             "health check of a verified account."
         )
     )
+    send_rate_per_second: float = strawberry.field(
+        description=(
+            "Message segments per second this sender sends at most, across every server and "
+            "worker (one-off sends go ahead of campaigns). Default: a phone number 1, a "
+            "Messaging Service 10."
+        )
+    )
 
 
 @strawberry.type(description="The stat row of the SMS Accounts page.")
@@ -143,6 +150,14 @@ class AddSmsAccountInput:
     client_id: str
     auth_token: str
     base_url: str | None = strawberry.UNSET
+    send_rate_per_second: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Message segments per second this sender may send (Twilio: a US long code 1, "
+            "toll-free 3, a short code 100), from 0.1 to 500. Default: a phone number 1, a "
+            "Messaging Service 10."
+        ),
+    )
 
 
 @strawberry.input(description="Only the fields given change; null means unchanged.")
@@ -153,6 +168,13 @@ class UpdateSmsAccountInput:
     client_id: str | None = strawberry.UNSET
     auth_token: str | None = strawberry.UNSET
     base_url: str | None = strawberry.UNSET
+    send_rate_per_second: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Message segments per second this sender may send, from 0.1 to 500; changing it "
+            "keeps the account's status."
+        ),
+    )
 
 
 @strawberry.type(description="One change on the SMS Accounts page, with the stat row after it.")

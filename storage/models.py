@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, text
+from sqlalchemy import Column, Float, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
 from domain.campaigns import CampaignStatus, Outcome, PauseCause, RecipientStatus
@@ -109,6 +109,11 @@ class SmsAccountRow(SQLModel, table=True):
     # The token before the last change, still accepted on webhooks until the grace period ends.
     previous_auth_token_ciphertext: str | None = Field(default=None, max_length=512)
     previous_auth_token_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Message segments per second this sender may send (resolvers.pacing keeps every replica
+    # and worker to it); rows from before it take a phone number's default.
+    send_rate_per_second: float = Field(
+        default=1.0, sa_type=Float, sa_column_kwargs={"server_default": "1"}
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -225,3 +230,17 @@ class SmsCampaignRecipientRow(SQLModel, table=True):
     attempt_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set once by the first final delivery report (DELIVERED, or UNDELIVERED for any failure).
     outcome: Outcome | None = Field(default=None, sa_type=EnumText(Outcome, 16))
+
+
+class SendPaceRow(SQLModel, table=True):
+    """A sender's pace, shared by every replica and worker (resolvers.pacing): when its next
+    segment may leave, as seconds since the epoch (a float: the same arithmetic in SQLite and
+    PostgreSQL), and until when it is slowed down after the provider said its queue is full."""
+
+    __tablename__ = "sms_send_pace"
+
+    account_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("sms_accounts.id"), primary_key=True)
+    )
+    next_free_at: float = Field(sa_type=Float)
+    slowed_until: float | None = Field(default=None, sa_type=Float)

@@ -68,8 +68,12 @@ class World:
         assert result.account is not None
         return result.account
 
-    async def update(self, account_id: str, **fields: str | None) -> AccountResult:
-        return await accounts.update_account(self.services, self.caller, account_id, fields)
+    async def update(
+        self, account_id: str, *, send_rate: float | None = None, **fields: str | None
+    ) -> AccountResult:
+        return await accounts.update_account(
+            self.services, self.caller, account_id, fields, send_rate=send_rate
+        )
 
     async def verify(self, account_id: str) -> AccountResult:
         """Verify, and wait for the check's verdict."""
@@ -137,7 +141,9 @@ async def world_on(
         "response_cache_bytes": 0,
         **settings,
     }
-    runtime = build_services(Settings(**values), sms={sms.provider: sms}, clock=clock)
+    runtime = build_services(
+        Settings(**values), sms={sms.provider: sms}, clock=clock, sleep=clock.sleep
+    )
     try:
         issued = await api_keys.create_api_key(runtime.services.writes, "acme", Role.ADMIN)
         caller = await api_keys.authenticate(runtime.services.reads, issued.key)

@@ -66,6 +66,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from domain.text import segments
 from providers.sms.twilio import standin_fixtures as fixtures
 from providers.sms.twilio.standin_account import StandInAccount
 from providers.sms.twilio.standin_courier import POSTS_AT_ONCE, Courier, Delivery, signed
@@ -470,7 +471,7 @@ class TwilioStandIn:
             statuses=deque(("queued", "sent", final)),
             error_code=undelivered,
             reply=self.reply if undelivered is None else None,
-            segments=fixtures.segments(body),
+            segments=segments(body),
         )
         assert self._courier is not None  # the lifespan made it before any request
         if not self._courier.add(delivery, self.callback_delay):
@@ -512,7 +513,7 @@ class TwilioStandIn:
             return
         url, method, service_sid = target
         sid = "SM" + secrets.token_hex(16)
-        form = delivery.reply_form(sid, text, fixtures.segments(text), service_sid)
+        form = delivery.reply_form(sid, text, segments(text), service_sid)
         await self._post(f"reply from {delivery.to}", url, form, method)
 
     async def _post(
