@@ -37,6 +37,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.campaigns import CampaignStatus, Outcome, RecipientStatus
+from domain.text import segments
 from domain.vocabulary import (
     ErrorCode,
     FailureReason,
@@ -49,6 +50,7 @@ from providers.sms.errors import (
     OutcomeUnknown,
     ProviderAskedToWait,
     ProviderRefused,
+    SenderQueueFull,
     SmsProviderError,
 )
 from providers.sms.port import Credentials, OutgoingSms, SentSms
@@ -100,15 +102,15 @@ async def send_campaign_batch(services: Services, campaign_id: str) -> float | N
         )
     if not pending:
         return await _complete(services, campaign)
-    allowed, wait = await _allowance(services, account, campaign, pending)
+    allowed, pace_wait = await _allowance(services, account, campaign, pending)
     if allowed == 0:
-        return wait
+        return pace_wait
     attempt = await _claim(services, campaign, account, pending[:allowed])
     if not attempt.rows:
         return 0.0  # paused or canceled meanwhile: the next call sees it
     credentials = Credentials(account.client_id, token, account.base_url)
     answers = await _hand_over(services, account, campaign, credentials, attempt.rows)
-    return await _record(services, campaign, account, attempt, answers)
+    return max(pace_wait, await _record(services, campaign, account, attempt, answers))
 
 
 async def _allowance(
@@ -117,8 +119,13 @@ async def _allowance(
     campaign: SmsCampaignRow,
     pending: Sequence[SmsCampaignRecipientRow],
 ) -> tuple[int, float]:
-    """How many of ``pending`` (in order) the sender's pace lets leave now, and when to ask
-    again when none may."""
+    """How many of ``pending`` (in order) the sender's shared pace lets leave now, their
+    segments taken from its budget; and how long until the next may (0: all may)."""
+    rate = account.send_rate_per_second
+    for allowed, row in enumerate(pending):
+        wait = await services.pacer.claim(account.id, rate, segments(row.body or campaign.body))
+        if wait > 0:
+            return allowed, wait
     return len(pending), 0.0
 
 
@@ -206,6 +213,7 @@ class _Verdict:
     status: RecipientStatus  # PENDING: nothing was taken, it is handed over again later
     wait: float = 0.0  # how long the provider asked us to wait
     account_failure: VerificationFailure | None = None
+    queue_full: bool = False  # the sender's queue at the provider is full: slow it down
 
 
 def _verdict(answer: Answer, services: Services) -> _Verdict:
@@ -215,15 +223,17 @@ def _verdict(answer: Answer, services: Services) -> _Verdict:
         return _Verdict(RecipientStatus.SENT)
     if isinstance(answer, OutcomeUnknown):
         return _Verdict(RecipientStatus.UNCONFIRMED)
+    retry = services.campaign_settings.retry_seconds
     if isinstance(answer, BaseUrlRefused):
         return _Verdict(RecipientStatus.PENDING, account_failure=VerificationFailure.BASE_URL)
+    if isinstance(answer, SenderQueueFull):
+        return _Verdict(RecipientStatus.PENDING, wait=retry, queue_full=True)
     if isinstance(answer, ProviderRefused):
         if answer.reason is ErrorCode.RECIPIENT_OPTED_OUT:
             return _Verdict(RecipientStatus.SKIPPED)
         if isinstance(answer.reason, VerificationFailure):  # the account, not this recipient
             return _Verdict(RecipientStatus.PENDING, account_failure=answer.reason)
         return _Verdict(RecipientStatus.FAILED)
-    retry = services.campaign_settings.retry_seconds
     if isinstance(answer, ProviderAskedToWait):
         return _Verdict(RecipientStatus.PENDING, wait=min(answer.retry_after, 60 * retry))
     return _Verdict(RecipientStatus.PENDING, wait=retry)  # unavailable: nothing was taken
@@ -255,6 +265,8 @@ async def _record(
             )
             assert updated is not None
         announce_campaign(unit, services, updated)
+    if any(verdict.queue_full for verdict in verdicts):
+        await services.pacer.slow_down(account.id)
     failure = next((v.account_failure for v in verdicts if v.account_failure), None)
     if failure is not None:  # fails the account, which pauses its campaigns
         await _fail_account(services, account.id, account.credentials_version, failure)

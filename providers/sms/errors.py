@@ -110,6 +110,17 @@ class ProviderRefused(SmsProviderError):
         return self._cause
 
 
+class SenderQueueFull(ProviderRefused):
+    """The provider refused a send because the sender's queue of messages is full (more was
+    sent than the sender's throughput drains): nothing was taken. Send it again later, and the
+    sender slower."""
+
+    def __init__(self, *, code: int | None, description: str, cause: str) -> None:
+        super().__init__(
+            ErrorCode.PROVIDER_REJECTED, code=code, description=description, cause=cause
+        )
+
+
 class MalformedWebhook(SmsProviderError):
     """A signed webhook carries a value the provider never sends (or no column could keep): it
     is refused alone (400) before anything is written, so it cannot fail anyone else's report in

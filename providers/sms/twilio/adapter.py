@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from domain.vocabulary import ErrorCode, MessageStatus, SmsProvider, VerificationFailure
-from providers.sms.errors import ProviderRefused, Reason
+from providers.sms.errors import ProviderRefused, Reason, SenderQueueFull
 from providers.sms.port import (
     AccountFacts,
     Credentials,
@@ -23,6 +23,7 @@ from providers.sms.twilio import words
 from providers.sms.twilio.client import IncomingNumber, TwilioClient, TwilioRejected
 from providers.sms.twilio.error_codes import (
     AUTHENTICATION_FAILED,
+    QUEUE_FULL,
     RECIPIENT_UNSUBSCRIBED,
     SENDER_GONE,
     describe,
@@ -132,6 +133,10 @@ class TwilioSms:
                 status_callback=message.status_callback,
             )
         except TwilioRejected as rejected:
+            if rejected.code == QUEUE_FULL:
+                raise SenderQueueFull(
+                    code=rejected.code, description=rejected.description, cause=rejected.cause
+                ) from None
             raise _refused(rejected, _send_reason(rejected.code)) from None
         return SentSms(
             provider_message_id=sent.sid or None,

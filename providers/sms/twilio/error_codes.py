@@ -11,6 +11,7 @@ AUTHENTICATION_FAILED = 20003
 NOT_FOUND = 20404  # the resource is not there, or not visible to these credentials
 RATE_LIMITED = 20429
 RECIPIENT_UNSUBSCRIBED = 21610
+QUEUE_FULL = 21611  # the sender's queue of messages is full: nothing was queued
 SENDER_GONE = frozenset({21606, 21212, 21659, 21712})
 
 CATALOGUE: dict[int, str] = {
@@ -26,6 +27,10 @@ CATALOGUE: dict[int, str] = {
     21608: "A Twilio trial account can only send to verified numbers.",
     RECIPIENT_UNSUBSCRIBED: (
         "The recipient replied STOP: Twilio will not deliver to them until they reply START."
+    ),
+    QUEUE_FULL: (
+        "The sender's queue at Twilio is full (more was sent than it can carry): nothing was "
+        "queued; send it again later, more slowly."
     ),
     21614: "The To number cannot receive SMS.",
     21659: "The From number is not a Twilio number of this account.",
