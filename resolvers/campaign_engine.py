@@ -395,7 +395,8 @@ class InProcessScheduler:
     wait short; a sweep every ``sweep_seconds`` (and at start) wakes every SENDING campaign, so
     one started elsewhere (a restart, the CLI) is picked up. A task ends when its campaign needs
     nothing more: tasks never outnumber SENDING campaigns. ``stop`` lets each finish the batch
-    it is in (its hand-overs are recorded), then cancels what is left."""
+    it is in (its hand-overs are recorded), then cancels what is left. Not started, it schedules
+    nothing (the unit tests call ``send_campaign_batch`` themselves)."""
 
     def __init__(self, services: Services, *, sweep_seconds: float) -> None:
         self._services = services
@@ -403,11 +404,11 @@ class InProcessScheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._woken: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._running = False
 
     async def wake(self, campaign_id: str) -> None:
-        if self._stopping:
-            return
+        if not self._running:
+            return  # started, it sweeps up every SENDING campaign
         woken = self._woken.get(campaign_id)
         if woken is not None:
             woken.set()
@@ -418,11 +419,11 @@ class InProcessScheduler:
         )
 
     def start(self) -> None:
-        self._stopping = False
+        self._running = True
         self._sweeper = asyncio.create_task(self._sweep(), name="campaign-sweep")
 
     async def stop(self, timeout_seconds: float = 5.0) -> None:
-        self._stopping = True
+        self._running = False
         if self._sweeper is not None:
             self._sweeper.cancel()
         for woken in self._woken.values():
@@ -455,7 +456,7 @@ class InProcessScheduler:
     async def _run(self, campaign_id: str, woken: asyncio.Event) -> None:
         failures = 0
         try:
-            while not self._stopping:
+            while self._running:
                 woken.clear()
                 try:
                     delay = await send_campaign_batch(self._services, campaign_id)
