@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.campaigns import CampaignStatus, Outcome, RecipientStatus
@@ -317,7 +318,15 @@ async def _record_message(
             error_message=answer.error_message,
             updated_at=now,
         )
-        await campaign_queries.record_message(session, row.id, answer.status, values)
+        try:
+            async with session.begin_nested():
+                await campaign_queries.record_message(session, row.id, answer.status, values)
+        except IntegrityError:
+            # A provider's ids are unique: one seen twice is not this message's. Keep the
+            # answer without it rather than lose the batch's.
+            log.warning("message %s: the provider answered with an id already stored", row.id)
+            values["provider_message_id"] = None
+            await campaign_queries.record_message(session, row.id, answer.status, values)
     elif isinstance(answer, ProviderRefused) and not isinstance(answer.reason, VerificationFailure):
         if answer.reason is ErrorCode.RECIPIENT_OPTED_OUT:
             await message_queries.opt_out(session, campaign.workspace_id, row.to_number, now)
