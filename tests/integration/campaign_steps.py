@@ -64,7 +64,7 @@ def sent_to(route: respx.Route) -> list[str]:
 
 def message_id_of(route: respx.Route, call: int = 0) -> str:
     """Our message id, as the StatusCallback of a send names it."""
-    callback = parse_qs(route.calls[call].request.content.decode())["StatusCallback"][0]
+    callback: str = parse_qs(route.calls[call].request.content.decode())["StatusCallback"][0]
     return callback.rsplit("mid=", 1)[1]
 
 

@@ -163,7 +163,7 @@ async def test_the_server_pauses_a_campaign_when_the_integration_is_turned_off(
     assert resumed["campaign"]["statusMessage"] is None
 
 
-MUTATIONS = {
+MUTATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     "createSmsCampaign": (
         CREATE,
         {"input": {"accountId": "x", "name": "n", "body": "b", "idempotencyKey": "k"}},
@@ -239,7 +239,7 @@ async def test_progress_events_arrive_throttled_with_the_final_counters(
             operation = await ws.subscribe(CHANGED, {"id": campaign["id"]})
             await live.listening(keys.sales, campaigns_channel)
             await mutate(live.api, keys.marketer, START, id=campaign["id"])
-            events = []
+            events: list[dict[str, Any]] = []
             while not events or events[-1]["status"] != "COMPLETED":
                 data = await asyncio.wait_for(ws.next_data(operation), 5)
                 events.append(data["smsCampaignChanged"])
@@ -250,7 +250,7 @@ async def test_progress_events_arrive_throttled_with_the_final_counters(
                 report["AccountSid"] = ACCOUNT_SID
                 path = f"/webhooks/twilio/{card['id']}/status?mid={message_id_of(route, call)}"
                 assert (await signed_post(live.api, path, report)).status_code == 204
-            after = []
+            after: list[dict[str, Any]] = []
             while not after or after[-1]["progress"]["delivered"] < 3:
                 data = await asyncio.wait_for(ws.next_data(operation), 5)
                 after.append(data["smsCampaignChanged"])
