@@ -385,3 +385,32 @@ async def test_campaigns_of_another_workspace_are_not_found(world: World) -> Non
         world.services, stranger, campaign.id, [RecipientInput("+14155550999")]
     )
     assert [e.code for e in result.errors] == [ErrorCode.NOT_FOUND]
+
+
+async def test_the_in_process_scheduler_runs_a_campaign_to_its_end_and_keeps_no_task(
+    unit_database: Path,
+) -> None:
+    async with world_on(unit_database) as world:
+        scheduler = world.runtime.campaigns
+        scheduler.start()
+        try:
+            account = await world.verified()
+            await world.update(account.id, send_rate=500.0)
+            campaign = await created(world, account.id)
+            await add(world, campaign.id, numbers(3))
+
+            await campaigns.start_campaign(world.services, world.caller, campaign.id)
+            for _ in range(500):
+                if (await current(world, campaign.id)).status is CampaignStatus.COMPLETED:
+                    break
+                world.clock.advance(seconds=1)  # the pace's time is the fake clock's
+                await asyncio.sleep(0.01)
+
+            assert (await current(world, campaign.id)).status is CampaignStatus.COMPLETED
+            for _ in range(100):  # the task ends right after its last batch
+                if scheduler.running == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert scheduler.running == 0
+        finally:
+            await scheduler.stop()
