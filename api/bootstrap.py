@@ -30,10 +30,12 @@ from providers.redis_bus import RedisBus
 from providers.sms.adapters import build_ports
 from providers.sms.port import SmsPort
 from providers.transport import create_http_client
+from resolvers.campaign_engine import InProcessScheduler
+from resolvers.campaign_events import publish_change
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
 from resolvers.pacing import Pacer, PaceRules
-from resolvers.services import NO_CHECKS, Services
+from resolvers.services import NO_CHECKS, CampaignSettings, Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
 from resolvers.wire import EVENTS
@@ -214,6 +216,7 @@ class Runtime:
     services: Services  # what the use cases receive
     verifier: Verifier
     batcher: StatusBatcher
+    campaigns: InProcessScheduler  # runs the campaigns' batches in this process
     bus: EventBus  # the bus itself (``services.bus`` may wrap it to bump cache versions)
     answers: CachedAnswers | None  # the response cache and its versions; None: the cache is off
     http: httpx.AsyncClient | None  # the providers' guarded client (None with injected ports)
@@ -233,9 +236,11 @@ class Runtime:
             self.answers.start()  # retries the cache-version bumps that failed
         self.verifier.start_sweeping()
         self.batcher.start()
+        self.campaigns.start()
 
     async def stop(self) -> None:
         """Stop what ``start`` started (checks give their leases back), then close."""
+        await self.campaigns.stop()  # first: its last batches record their answers
         await self.verifier.stop()
         await self.batcher.stop()
         await self.bus.stop()
@@ -300,6 +305,7 @@ def build_services(
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
         pacer=pacer,
         clock=clock,
+        campaign_settings=campaign_settings(settings),
     )
     schedule = CheckSchedule(
         lease_seconds=settings.verify_lease_seconds,
@@ -309,7 +315,8 @@ def build_services(
         max_wait_seconds=settings.verify_max_wait_seconds,
     )
     verifier = Verifier(services, schedule, None if answers is None else answers.invalidate)
-    services = replace(services, verifier=verifier)
+    campaigns = InProcessScheduler(services, sweep_seconds=settings.campaign_sweep_seconds)
+    services = replace(services, verifier=verifier, campaigns=campaigns)
     ports = services.sms
     batcher = StatusBatcher(
         database.writes,
@@ -317,5 +324,19 @@ def build_services(
         lambda row, provider: to_message(row, ports[provider]),
         max_batch=settings.status_batch_size,
         linger_seconds=settings.status_batch_linger_seconds,
+        campaign_changed=functools.partial(publish_change, services),
     )
-    return Runtime(settings, database, services, verifier, batcher, carrier, answers, http)
+    return Runtime(
+        settings, database, services, verifier, batcher, campaigns, carrier, answers, http
+    )
+
+
+def campaign_settings(settings: Settings) -> CampaignSettings:
+    return CampaignSettings(
+        recipients_per_call=settings.campaign_recipients_per_call,
+        recipients_per_campaign=settings.campaign_max_recipients,
+        handover_lease_seconds=settings.campaign_handover_lease_seconds,
+        batch_size=settings.campaign_batch_size,
+        retry_seconds=settings.campaign_retry_seconds,
+        event_interval_seconds=settings.campaign_event_interval_seconds,
+    )

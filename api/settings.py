@@ -123,6 +123,23 @@ class Settings(BaseSettings):
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
     # The first start's admin key is refused unless used within this time (it lies in a file).
     first_key_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
+    # Campaigns: recipients one addSmsCampaignRecipients call may carry (more: TOO_MANY, nothing
+    # added), and a campaign may hold in all (skipped ones included).
+    campaign_recipients_per_call: int = Field(default=1_000, ge=1, le=10_000)
+    campaign_max_recipients: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    # A hand-over not finished this long after it was claimed has no live owner (its process
+    # died): its recipients turn UNCONFIRMED, never sent again. Longer than any one send takes.
+    campaign_handover_lease_seconds: float = Field(default=20.0, ge=1, le=600)
+    # Recipients one batch of a campaign hands over at most (all at once).
+    campaign_batch_size: int = Field(default=20, ge=1, le=1_000)
+    # The wait before handing over again after the provider was unavailable or asked to wait
+    # without saying how long (a Retry-After is followed, up to 60 times this).
+    campaign_retry_seconds: float = Field(default=5.0, gt=0, le=300)
+    # smsCampaignChanged sends at most one event per interval (0.5: twice a second), the last
+    # of a burst on the trailing edge, and one at once for every change of status.
+    campaign_event_interval_seconds: float = Field(default=0.5, ge=0.5, le=60)
+    # The in-process scheduler looks for SENDING campaigns this often (and at start).
+    campaign_sweep_seconds: float = Field(default=30.0, gt=0, le=3_600)
     # Where the server keeps its own files (the first admin key); unset: the SQLite database's
     # folder, or ./data beside a server database.
     data_dir: str | None = None

@@ -240,17 +240,22 @@ async def _sender_for(
     return account
 
 
+def status_callback(services: Services, account_id: str, message_id: str) -> str | None:
+    """Where the provider posts the delivery reports of one message: the URL names our message
+    id, so a send whose answer was lost is still settled by its report. None without
+    SMS_PUBLIC_URL (nothing could reach us)."""
+    if not services.public_url:
+        return None
+    return f"{services.public_url}/webhooks/twilio/{account_id}/status?mid={message_id}"
+
+
 async def hand_over(
     services: Services, account: SmsAccountRow, credentials: Credentials, row: SmsMessageRow
 ) -> SendResult:
     """Hand one stored outbound message to its account's provider, at most once, and record
     what the provider answered: the one send path of every message this service sends."""
     port = services.sms[account.provider]
-    callback = (
-        f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
-        if services.public_url
-        else None
-    )
+    callback = status_callback(services, account.id, row.id)
     outgoing = OutgoingSms(row.from_number, row.to_number, row.body, callback)
     errors: list[FieldError] = []
     try:
