@@ -34,6 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.campaigns import CampaignStatus, Outcome, RecipientStatus
@@ -327,7 +328,15 @@ async def _record_message(
             error_message=answer.error_message,
             updated_at=now,
         )
-        await campaign_queries.record_message(session, row.id, answer.status, values)
+        try:
+            async with session.begin_nested():
+                await campaign_queries.record_message(session, row.id, answer.status, values)
+        except IntegrityError:
+            # A provider's ids are unique: one seen twice is not this message's. Keep the
+            # answer without it rather than lose the batch's.
+            log.warning("message %s: the provider answered with an id already stored", row.id)
+            values["provider_message_id"] = None
+            await campaign_queries.record_message(session, row.id, answer.status, values)
     elif isinstance(answer, ProviderRefused) and not isinstance(answer.reason, VerificationFailure):
         if answer.reason is ErrorCode.RECIPIENT_OPTED_OUT:
             await message_queries.opt_out(session, campaign.workspace_id, row.to_number, now)
@@ -405,7 +414,8 @@ class InProcessScheduler:
     wait short; a sweep every ``sweep_seconds`` (and at start) wakes every SENDING campaign, so
     one started elsewhere (a restart, the CLI) is picked up. A task ends when its campaign needs
     nothing more: tasks never outnumber SENDING campaigns. ``stop`` lets each finish the batch
-    it is in (its hand-overs are recorded), then cancels what is left."""
+    it is in (its hand-overs are recorded), then cancels what is left. Not started, it schedules
+    nothing (the unit tests call ``send_campaign_batch`` themselves)."""
 
     def __init__(self, services: Services, *, sweep_seconds: float) -> None:
         self._services = services
@@ -413,11 +423,11 @@ class InProcessScheduler:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._woken: dict[str, asyncio.Event] = {}
         self._sweeper: asyncio.Task[None] | None = None
-        self._stopping = False
+        self._running = False
 
     async def wake(self, campaign_id: str) -> None:
-        if self._stopping:
-            return
+        if not self._running:
+            return  # started, it sweeps up every SENDING campaign
         woken = self._woken.get(campaign_id)
         if woken is not None:
             woken.set()
@@ -428,11 +438,11 @@ class InProcessScheduler:
         )
 
     def start(self) -> None:
-        self._stopping = False
+        self._running = True
         self._sweeper = asyncio.create_task(self._sweep(), name="campaign-sweep")
 
     async def stop(self, timeout_seconds: float = 5.0) -> None:
-        self._stopping = True
+        self._running = False
         if self._sweeper is not None:
             self._sweeper.cancel()
         for woken in self._woken.values():
@@ -465,7 +475,7 @@ class InProcessScheduler:
     async def _run(self, campaign_id: str, woken: asyncio.Event) -> None:
         failures = 0
         try:
-            while not self._stopping:
+            while self._running:
                 woken.clear()
                 try:
                     delay = await send_campaign_batch(self._services, campaign_id)

@@ -141,17 +141,22 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
                 "number, e.g. +14155550123).",
             )
         )
+    return errors + body_errors(body)
+
+
+def body_errors(body: str, field: str = "body") -> list[FieldError]:
+    """What is wrong with an SMS body (a send's, a campaign's or one recipient's), if anything."""
     if body.strip() == "":
-        errors.append(FieldError("body", ErrorCode.REQUIRED, "Write the message to send."))
-    elif len(body) > MAX_BODY:
-        errors.append(
+        return [FieldError(field, ErrorCode.REQUIRED, "Write the message to send.")]
+    if len(body) > MAX_BODY:
+        return [
             FieldError(
-                "body",
+                field,
                 ErrorCode.INVALID,
                 f"The message is {len(body)} characters; Twilio sends at most {MAX_BODY}.",
             )
-        )
-    return errors
+        ]
+    return []
 
 
 async def send_sms(
@@ -361,24 +366,34 @@ async def _fail_account(
             announce_account(unit, services, moved, before=before)
 
 
-def _cursor_binding(workspace_id: str) -> str:
-    return f"sms_messages:{workspace_id}:cursor"
+def _cursor_binding(workspace_id: str, listing: str) -> str:
+    return f"{listing}:{workspace_id}:cursor"
 
 
-def encode_cursor(services: Services, workspace_id: str, created_at: datetime, id: str) -> str:
-    """Sealed, so a client can neither read a position into it nor forge one."""
+def encode_cursor(
+    services: Services,
+    workspace_id: str,
+    created_at: datetime,
+    id: str,
+    *,
+    listing: str = "sms_messages",
+) -> str:
+    """Sealed, so a client can neither read a position into it nor forge one; bound to the
+    workspace and the list (``listing``) it came from."""
     sealed = services.secrets.encrypt(
-        f"{created_at.isoformat()}|{id}", bound_to=_cursor_binding(workspace_id)
+        f"{created_at.isoformat()}|{id}", bound_to=_cursor_binding(workspace_id, listing)
     )
     return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
 
 
-def decode_cursor(services: Services, workspace_id: str, cursor: str) -> tuple[datetime, str]:
+def decode_cursor(
+    services: Services, workspace_id: str, cursor: str, *, listing: str = "sms_messages"
+) -> tuple[datetime, str]:
     if not is_text(cursor):
         raise InvalidCursorError("after is not a cursor from this list")
     try:
         sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        raw = services.secrets.decrypt(sealed, bound_to=_cursor_binding(workspace_id))
+        raw = services.secrets.decrypt(sealed, bound_to=_cursor_binding(workspace_id, listing))
         stamp, message_id = raw.split("|", 1)
         position = datetime.fromisoformat(stamp), message_id
     except (ValueError, binascii.Error, UnicodeDecodeError, SecretError):

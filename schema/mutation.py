@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Annotated
 
 import strawberry
 
-from resolvers import accounts, integration, messages, verification
+from resolvers import accounts, campaigns, integration, messages, verification
 from resolvers.accounts import AccountResult
+from resolvers.campaigns import CampaignResult, RecipientInput
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import (
     AddSmsAccountInput,
+    CreateSmsCampaignInput,
     SendSmsInput,
     SendSmsPayload,
     SmsAccount,
     SmsAccountPayload,
+    SmsCampaign,
+    SmsCampaignPayload,
+    SmsCampaignRecipientInput,
     SmsError,
     SmsIntegration,
     SmsIntegrationPayload,
@@ -49,6 +55,16 @@ def _payload(result: AccountResult) -> SmsAccountPayload:
         message=result.message,
         errors=[shown(SmsError, error) for error in result.errors],
     )
+
+
+def _campaign_payload(result: CampaignResult) -> SmsCampaignPayload:
+    return SmsCampaignPayload(
+        campaign=None if result.campaign is None else SmsCampaign.of(result.campaign),
+        errors=[shown(SmsError, error) for error in result.errors],
+    )
+
+
+CampaignId = Annotated[strawberry.ID, strawberry.argument(description="The campaign's id.")]
 
 
 @strawberry.type
@@ -119,3 +135,80 @@ class Mutation:
             message=None if result.message is None else shown(SmsMessage, result.message),
             errors=[shown(SmsError, error) for error in result.errors],
         )
+
+    @strawberry.mutation(
+        permission_classes=allowed("createSmsCampaign"),
+        description="Create a DRAFT campaign; a retry with the same idempotencyKey returns it.",
+    )
+    async def create_sms_campaign(
+        self, info: Info, input: CreateSmsCampaignInput
+    ) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.create_campaign(
+            context.services,
+            context.caller,
+            str(input.account_id),
+            input.name,
+            input.body,
+            input.idempotency_key,
+        )
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("addSmsCampaignRecipients"),
+        description=(
+            "At most 1,000 a call, only while DRAFT; a number already in the campaign, invalid "
+            "or opted out is counted in skipped. More than 1,000 is refused whole (TOO_MANY)."
+        ),
+    )
+    async def add_sms_campaign_recipients(
+        self,
+        info: Info,
+        id: CampaignId,
+        recipients: Annotated[
+            list[SmsCampaignRecipientInput],
+            strawberry.argument(description="The recipients to add, in sending order."),
+        ],
+    ) -> SmsCampaignPayload:
+        context = info.context
+        given = [RecipientInput(recipient.to, recipient.body) for recipient in recipients]
+        result = await campaigns.add_recipients(context.services, context.caller, str(id), given)
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("startSmsCampaign"),
+        description="Start sending a DRAFT campaign (its account verified, the integration on).",
+    )
+    async def start_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.start_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("pauseSmsCampaign"),
+        description="Pause a SENDING campaign: answers within a second, and nothing is handed "
+        "over after the answer.",
+    )
+    async def pause_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.pause_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("resumeSmsCampaign"),
+        description="Resume a PAUSED campaign; while what paused it holds (integration off, "
+        "account not verified), its error code is answered and the campaign stays PAUSED.",
+    )
+    async def resume_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.resume_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("cancelSmsCampaign"),
+        description="Cancel a campaign for good: every recipient not handed over is skipped.",
+    )
+    async def cancel_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.cancel_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
