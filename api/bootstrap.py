@@ -32,6 +32,7 @@ from providers.sms.port import SmsPort
 from providers.transport import create_http_client
 from resolvers.campaign_engine import InProcessScheduler
 from resolvers.campaign_events import publish_change
+from resolvers.campaign_jobs import JobScheduler, WorkerPlan, job_queue
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
 from resolvers.pacing import Pacer, PaceRules
@@ -216,7 +217,9 @@ class Runtime:
     services: Services  # what the use cases receive
     verifier: Verifier
     batcher: StatusBatcher
-    campaigns: InProcessScheduler  # runs the campaigns' batches in this process
+    # Sends the campaigns: in this process on SQLite; as jobs on PostgreSQL (and a worker here
+    # unless SMS_SERVE_WORKERS=0).
+    campaigns: InProcessScheduler | JobScheduler
     bus: EventBus  # the bus itself (``services.bus`` may wrap it to bump cache versions)
     answers: CachedAnswers | None  # the response cache and its versions; None: the cache is off
     http: httpx.AsyncClient | None  # the providers' guarded client (None with injected ports)
@@ -264,11 +267,13 @@ def build_services(
     resolver: Resolver | None = None,
     provider_transport: httpx.AsyncBaseTransport | None = None,
     sleep: Callable[[float], Awaitable[None]] | None = None,
+    workers: WorkerPlan | None = None,
 ) -> Runtime:
     """The object graph for ``settings``. ``sms`` replaces every provider's port (a fake);
     otherwise the real adapters share one guarded HTTP client, over ``provider_transport`` when
     given (respx). ``resolver`` answers DNS for the Base URL policy; ``clock`` is "now", and
-    ``sleep`` how a send waits for its sender's slot (a fake clock's, in tests)."""
+    ``sleep`` how a send waits for its sender's slot (a fake clock's, in tests). ``workers``:
+    this process's campaign worker on PostgreSQL (default: ``serve``'s, from the settings)."""
     resolver = resolver or system_resolver
     box = secret_box(settings)  # first: a refused key policy leaves nothing open
     database = open_database(settings)
@@ -315,7 +320,7 @@ def build_services(
         max_wait_seconds=settings.verify_max_wait_seconds,
     )
     verifier = Verifier(services, schedule, None if answers is None else answers.invalidate)
-    campaigns = InProcessScheduler(services, sweep_seconds=settings.campaign_sweep_seconds)
+    campaigns = campaign_scheduler(settings, services, workers)
     services = replace(services, verifier=verifier, campaigns=campaigns)
     ports = services.sms
     batcher = StatusBatcher(
@@ -329,6 +334,32 @@ def build_services(
     return Runtime(
         settings, database, services, verifier, batcher, campaigns, carrier, answers, http
     )
+
+
+def worker_plan(settings: Settings, concurrency: int | None = None) -> WorkerPlan:
+    """A campaign worker of ``concurrency`` jobs at once (None: ``SMS_SERVE_WORKERS``)."""
+    return WorkerPlan(
+        concurrency=settings.serve_workers if concurrency is None else concurrency,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        stalled_seconds=settings.worker_stalled_seconds,
+        slice_seconds=settings.campaign_job_slice_seconds,
+    )
+
+
+def campaign_scheduler(
+    settings: Settings, services: Services, workers: WorkerPlan | None
+) -> InProcessScheduler | JobScheduler:
+    """procrastinate on PostgreSQL; on SQLite (procrastinate has no SQLite connector, and one
+    process sends) the same task function in-process."""
+    if not uses_postgres(settings):
+        return InProcessScheduler(services, sweep_seconds=settings.campaign_sweep_seconds)
+    plan = workers or worker_plan(settings)
+    app = job_queue(settings.database_url, pool_size=plan.concurrency + 2)
+    return JobScheduler(services, app, plan)
+
+
+def uses_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith("postgresql")
 
 
 def campaign_settings(settings: Settings) -> CampaignSettings:

@@ -120,6 +120,14 @@ class Settings(BaseSettings):
     send_max_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     queue_full_slowdown_factor: float = Field(default=2.0, ge=1, le=100)
     queue_full_slowdown_seconds: float = Field(default=60.0, gt=0, le=3_600)
+    # Campaign workers on PostgreSQL (resolvers/campaign_jobs.py): the campaigns each serve
+    # process sends at once (0: it sends none; `sms-accounts worker` processes do), how often a
+    # worker beats, after how long without a beat its jobs are retried elsewhere, and how long
+    # one job sends a campaign before the next job takes over (campaigns take turns).
+    serve_workers: int = Field(default=4, ge=0, le=1_000)
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0, le=60)
+    worker_stalled_seconds: float = Field(default=6.0, gt=0, le=600)
+    campaign_job_slice_seconds: float = Field(default=10.0, gt=0, le=300)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
     # The first start's admin key is refused unless used within this time (it lies in a file).
     first_key_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
@@ -224,6 +232,15 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _stalled_after_missed_beats(self) -> Settings:
+        if self.worker_stalled_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                "SMS_WORKER_STALLED_SECONDS must be at least twice SMS_WORKER_HEARTBEAT_SECONDS: "
+                "a worker is taken for dead only after missing a beat"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_has_keys(self) -> Settings:

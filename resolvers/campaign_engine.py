@@ -50,6 +50,7 @@ from providers.sms.errors import (
     BaseUrlRefused,
     OutcomeUnknown,
     ProviderAskedToWait,
+    ProviderRateLimited,
     ProviderRefused,
     SenderQueueFull,
     SmsProviderError,
@@ -198,8 +199,14 @@ async def _hand_over(
 
     async def send(row: SmsCampaignRecipientRow) -> Answer:
         callback = status_callback(services, account.id, row.id)
+        # A 429 comes back at once (nothing is sent again inside the call): the engine backs
+        # off, and nothing leaves after a pause answered.
         outgoing = OutgoingSms(
-            account.sender_id or "", row.to_number, row.body or campaign.body, callback
+            account.sender_id or "",
+            row.to_number,
+            row.body or campaign.body,
+            callback,
+            wait_out_rate_limits=False,
         )
         try:
             return await port.send(credentials, outgoing)
@@ -227,8 +234,11 @@ def _verdict(answer: Answer, services: Services) -> _Verdict:
     retry = services.campaign_settings.retry_seconds
     if isinstance(answer, BaseUrlRefused):
         return _Verdict(RecipientStatus.PENDING, account_failure=VerificationFailure.BASE_URL)
-    if isinstance(answer, SenderQueueFull):
-        return _Verdict(RecipientStatus.PENDING, wait=retry, queue_full=True)
+    if isinstance(answer, ProviderRateLimited):  # not processed: send it again after the wait
+        wait = retry if answer.retry_after is None else min(answer.retry_after, 60 * retry)
+        return _Verdict(
+            RecipientStatus.PENDING, wait=wait, queue_full=isinstance(answer, SenderQueueFull)
+        )
     if isinstance(answer, ProviderRefused):
         if answer.reason is ErrorCode.RECIPIENT_OPTED_OUT:
             return _Verdict(RecipientStatus.SKIPPED)

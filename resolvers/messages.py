@@ -34,8 +34,10 @@ from domain.vocabulary import (
 from providers.sms.errors import (
     BaseUrlRefused,
     OutcomeUnknown,
+    ProviderRateLimited,
     ProviderRefused,
     Reason,
+    SenderQueueFull,
     SmsProviderError,
 )
 from providers.sms.port import Credentials, OutgoingSms, SmsPort
@@ -68,6 +70,9 @@ OPTED_OUT = FieldError(
     "This recipient replied STOP; nothing is sent to them until they reply START.",
 )
 UNREACHABLE = "Nothing was sent: Twilio could not be reached. Try again later."
+RATE_LIMITED = (
+    "Nothing was sent: Twilio refused the message for its request rate. Try again shortly."
+)
 # Saved under a looser policy than the server's current one: the account must be fixed.
 BASE_URL_REFUSED = (
     "Nothing was sent: this account's Base URL is not allowed by the server's policy. Set a "
@@ -103,7 +108,7 @@ def shown_error(code: int | None, stored: str | None, port: SmsPort) -> str | No
     """errorMessage in our words only: rows stored before this kept the provider's own text."""
     if code is not None:
         return port.describe_error(code)
-    return stored if stored in (UNREACHABLE, BASE_URL_REFUSED) else None
+    return stored if stored in (UNREACHABLE, BASE_URL_REFUSED, RATE_LIMITED) else None
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
@@ -290,6 +295,8 @@ async def _not_sent(
         )
     row.status = MessageStatus.FAILED
     version = account.credentials_version
+    if isinstance(error, ProviderRateLimited):
+        return await _throttled(services, account, row, port, error)
     if isinstance(error, BaseUrlRefused):
         row.error_message = BASE_URL_REFUSED
         await _fail_account(services, account.id, version, VerificationFailure.BASE_URL)
@@ -302,6 +309,22 @@ async def _not_sent(
         return FieldError(None, ErrorCode.PROVIDER_REJECTED, message)
     row.error_message = UNREACHABLE
     return FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, UNREACHABLE)
+
+
+async def _throttled(
+    services: Services,
+    account: SmsAccountRow,
+    row: SmsMessageRow,
+    port: SmsPort,
+    error: ProviderRateLimited,
+) -> FieldError:
+    """The provider did not take the message for its rate (still so after the call's retries)
+    or because the sender's queue is full, which also slows the sender down."""
+    if isinstance(error, SenderQueueFull):
+        await services.pacer.slow_down(account.id)
+    row.error_code = error.code
+    row.error_message = RATE_LIMITED if error.code is None else port.describe_error(error.code)
+    return FieldError(None, ErrorCode.TOO_MANY, row.error_message)
 
 
 async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -> Message:

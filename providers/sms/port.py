@@ -49,6 +49,10 @@ class OutgoingSms:
     to: str  # E.164
     body: str
     status_callback: str | None  # where delivery reports for this message go (our URL)
+    # When the provider refuses for its rate (nothing processed): True, the send is tried again
+    # within its call (a one-off); False, ``ProviderRateLimited`` comes back at once and the
+    # caller backs off (a campaign, which must not hand anything over after a pause).
+    wait_out_rate_limits: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -131,12 +131,11 @@ class TwilioSms:
                 body=message.body,
                 sender=message.sender,
                 status_callback=message.status_callback,
+                wait_out_rate_limits=message.wait_out_rate_limits,
             )
         except TwilioRejected as rejected:
-            if rejected.code == QUEUE_FULL:
-                raise SenderQueueFull(
-                    code=rejected.code, description=rejected.description, cause=rejected.cause
-                ) from None
+            if rejected.code == QUEUE_FULL:  # not taken: safe to send again, slower
+                raise SenderQueueFull(code=rejected.code) from None
             raise _refused(rejected, _send_reason(rejected.code)) from None
         return SentSms(
             provider_message_id=sent.sid or None,

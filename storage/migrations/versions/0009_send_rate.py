@@ -1,4 +1,7 @@
-"""Pacing per sender: each account's send rate, and the shared pace of every sender.
+"""Pacing per sender: each account's send rate, and the shared pace of every sender; on
+PostgreSQL, the campaign job queue's own tables (procrastinate's schema, as the installed
+procrastinate ships it: raising its version comes with a revision applying its migrations from
+``procrastinate/sql/migrations``).
 
 Revision ID: 0009
 Revises: 0006
@@ -31,9 +34,48 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["account_id"], ["sms_accounts.id"]),
         sa.PrimaryKeyConstraint("account_id"),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        _apply_job_queue_schema()
+
+
+_DROP_FUNCTIONS = r"""
+DO $$
+DECLARE found record;
+BEGIN
+  FOR found IN
+    SELECT p.oid::regprocedure AS signature FROM pg_proc p
+    JOIN pg_namespace n ON n.oid = p.pronamespace
+    WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate\_%'
+  LOOP
+    EXECUTE 'DROP FUNCTION IF EXISTS ' || found.signature || ' CASCADE';
+  END LOOP;
+END $$;
+"""
+
+
+def _apply_job_queue_schema() -> None:
+    """procrastinate's schema is one script of statements and functions: asyncpg runs it whole
+    (a prepared statement holds one), on the migration's connection and transaction."""
+    from procrastinate.schema import SchemaManager
+    from sqlalchemy.util import await_only
+
+    driver = op.get_bind().connection.driver_connection
+    assert driver is not None
+    await_only(driver.execute(SchemaManager.get_schema()))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        # Its tables, its functions (found by name: the script names them all so), its types.
+        op.execute(
+            "DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers, "
+            "procrastinate_jobs, procrastinate_workers CASCADE"
+        )
+        op.execute(_DROP_FUNCTIONS)
+        op.execute(
+            "DROP TYPE IF EXISTS procrastinate_job_status, procrastinate_job_event_type, "
+            "procrastinate_job_to_defer_v1 CASCADE"
+        )
     op.drop_table("sms_send_pace")
     with op.batch_alter_table("sms_accounts") as batch:
         batch.drop_column("send_rate_per_second")
