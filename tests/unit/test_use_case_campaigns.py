@@ -16,7 +16,7 @@ from domain.vocabulary import ErrorCode, MessageStatus, VerificationFailure
 from providers.sms.errors import OutcomeUnknown, ProviderAskedToWait, ProviderRefused
 from resolvers import campaigns, integration, messages, webhooks
 from resolvers.accounts import remove_account
-from resolvers.campaign_engine import send_campaign_batch
+from resolvers.campaign_engine import InProcessScheduler, send_campaign_batch
 from resolvers.campaigns import RecipientInput
 from storage import message_queries
 from storage.models import SmsCampaignRecipientRow
@@ -392,6 +392,7 @@ async def test_the_in_process_scheduler_runs_a_campaign_to_its_end_and_keeps_no_
 ) -> None:
     async with world_on(unit_database) as world:
         scheduler = world.runtime.campaigns
+        assert isinstance(scheduler, InProcessScheduler)  # SQLite: the embedded default's
         scheduler.start()
         try:
             account = await world.verified()
