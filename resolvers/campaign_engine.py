@@ -160,6 +160,8 @@ async def _claim(
             )
             assert row is not None
             announce_campaign(unit, services, row)
+        if not await campaign_queries.hold_sending(session, campaign.id):
+            return attempt  # paused or canceled meanwhile: nothing is claimed
         attempt.rows = await campaign_queries.claim(session, campaign.id, ids, attempt.id, until)
         await campaign_queries.insert_messages(
             session, [_message(campaign, account, row, now) for row in attempt.rows]

@@ -4,7 +4,6 @@ cancel, the server's own pauses, and at-most-once (SQLite, a fake provider and c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -302,15 +301,6 @@ async def test_a_removed_account_pauses_its_campaigns_for_good(world: World) -> 
     assert "removed" in paused.status_message
     refused = await campaigns.resume_campaign(world.services, world.caller, campaign.id)
     assert [(e.field, e.code) for e in refused.errors] == [("accountId", ErrorCode.NOT_FOUND)]
-
-
-@pytest.fixture
-async def batching(world: World) -> AsyncIterator[World]:
-    world.runtime.batcher.start()
-    try:
-        yield world
-    finally:
-        await world.runtime.batcher.stop()
 
 
 async def report(world: World, account_id: str, message_id: str, sid: str, status: str) -> None:
