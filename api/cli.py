@@ -467,7 +467,7 @@ def parser() -> argparse.ArgumentParser:
         default=10,
         help="campaigns this worker sends at once (default %(default)s)",
     )
-    worker.set_defaults(run=_worker)
+    worker.set_defaults(run=_worker, init=True)  # PostgreSQL only: nothing is created
     add_dev_commands(commands, [_options(init=False)])
     return root
 

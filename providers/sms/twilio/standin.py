@@ -113,6 +113,7 @@ class Send:
     sender: str  # the From number, or the Messaging Service SID
     body: str
     status_callback: str | None
+    at: float = 0.0  # when it was accepted (time.time()): pace measurements read it
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,6 +430,9 @@ class TwilioStandIn:
         return _found(update(sid, form))
 
     async def _send(self, request: Request) -> JSONResponse:
+        # Read as it arrives (Starlette keeps it): a send held by ``hang`` is still taken when
+        # its caller is gone meanwhile, as Twilio takes a message whose answer is then lost.
+        await request.body()
         refused = await self._arrive(request)
         if refused is not None:
             return refused
@@ -477,7 +481,7 @@ class TwilioStandIn:
         if not self._courier.add(delivery, self.callback_delay):
             return _error(QUEUE_FULL, 400, "The sender's queue of messages is full")
         with self._lock:
-            self._sends.append(Send(sid, to, service_sid or sender, body, callback))
+            self._sends.append(Send(sid, to, service_sid or sender, body, callback, time.time()))
         log.info("send %s from %s to %s: queued", sid, service_sid or sender, to)
         message = fixtures.message(
             sid,
