@@ -9,9 +9,10 @@ background. Nothing here reads the environment; tests inject fakes here: the pro
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -29,9 +30,13 @@ from providers.redis_bus import RedisBus
 from providers.sms.adapters import build_ports, host_policies
 from providers.sms.port import SmsPort
 from providers.transport import create_http_client
+from resolvers.campaign_engine import InProcessScheduler
+from resolvers.campaign_events import publish_change
+from resolvers.campaign_jobs import JobScheduler, WorkerPlan, job_queue
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
-from resolvers.services import NO_CHECKS, NO_WIRING, Services
+from resolvers.pacing import Pacer, PaceRules
+from resolvers.services import NO_CHECKS, NO_WIRING, CampaignSettings, Services
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
 from resolvers.webhook_wiring import WebhookWirer
@@ -214,6 +219,9 @@ class Runtime:
     verifier: Verifier
     wirer: WebhookWirer  # wires senders' webhooks and puts them back, in the background
     batcher: StatusBatcher
+    # Sends the campaigns: in this process on SQLite; as jobs on PostgreSQL (and a worker here
+    # unless SMS_SERVE_WORKERS=0).
+    campaigns: InProcessScheduler | JobScheduler
     bus: EventBus  # the bus itself (``services.bus`` may wrap it to bump cache versions)
     answers: CachedAnswers | None  # the response cache and its versions; None: the cache is off
     http: httpx.AsyncClient | None  # the providers' guarded client (None with injected ports)
@@ -233,9 +241,11 @@ class Runtime:
             self.answers.start()  # retries the cache-version bumps that failed
         self.verifier.start_sweeping()
         self.batcher.start()
+        self.campaigns.start()
 
     async def stop(self) -> None:
         """Stop what ``start`` started (checks give their leases back), then close."""
+        await self.campaigns.stop()  # first: its last batches record their answers
         await self.verifier.stop()
         await self.wirer.stop()  # after the checks: a passed check may start a wiring
         await self.batcher.stop()
@@ -259,10 +269,14 @@ def build_services(
     clock: Callable[[], datetime] | None = None,
     resolver: Resolver | None = None,
     provider_transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    workers: WorkerPlan | None = None,
 ) -> Runtime:
     """The object graph for ``settings``. ``sms`` replaces every provider's port (a fake);
     otherwise the real adapters share one guarded HTTP client, over ``provider_transport`` when
-    given (respx). ``resolver`` answers DNS for the Base URL policy; ``clock`` is "now"."""
+    given (respx). ``resolver`` answers DNS for the Base URL policy; ``clock`` is "now", and
+    ``sleep`` how a send waits for its sender's slot (a fake clock's, in tests). ``workers``:
+    this process's campaign worker on PostgreSQL (default: ``serve``'s, from the settings)."""
     resolver = resolver or system_resolver
     box = secret_box(settings)  # first: a refused key policy leaves nothing open
     database = open_database(settings)
@@ -276,6 +290,18 @@ def build_services(
         sms = build_ports(http, policies, retry_base_seconds=settings.retry_base_seconds)
     carrier = event_bus(settings)
     answers = cached_answers(settings)
+    clock = clock or utcnow
+    pacer = Pacer(
+        database.reads,
+        database.writes,
+        PaceRules(
+            one_off_max_wait_seconds=settings.send_max_wait_seconds,
+            slow_factor=settings.queue_full_slowdown_factor,
+            slow_seconds=settings.queue_full_slowdown_seconds,
+        ),
+        clock,
+        sleep or asyncio.sleep,
+    )
     services = Services(
         reads=database.reads,
         writes=database.writes,
@@ -289,7 +315,9 @@ def build_services(
         wiring=NO_WIRING,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
-        clock=clock or utcnow,
+        pacer=pacer,
+        clock=clock,
+        campaign_settings=campaign_settings(settings),
     )
     schedule = CheckSchedule(
         lease_seconds=settings.verify_lease_seconds,
@@ -302,7 +330,8 @@ def build_services(
     wirer = WebhookWirer(services, settings.max_concurrent_checks)
     services = replace(services, wiring=wirer)
     verifier = Verifier(services, schedule, None if answers is None else answers.invalidate)
-    services = replace(services, verifier=verifier)
+    campaigns = campaign_scheduler(settings, services, workers)
+    services = replace(services, verifier=verifier, campaigns=campaigns)
     ports = services.sms
     batcher = StatusBatcher(
         database.writes,
@@ -310,5 +339,45 @@ def build_services(
         lambda row, provider: to_message(row, ports[provider]),
         max_batch=settings.status_batch_size,
         linger_seconds=settings.status_batch_linger_seconds,
+        campaign_changed=functools.partial(publish_change, services),
     )
-    return Runtime(settings, database, services, verifier, wirer, batcher, carrier, answers, http)
+    return Runtime(
+        settings, database, services, verifier, wirer, batcher, campaigns, carrier, answers, http
+    )
+
+
+def worker_plan(settings: Settings, concurrency: int | None = None) -> WorkerPlan:
+    """A campaign worker of ``concurrency`` jobs at once (None: ``SMS_SERVE_WORKERS``)."""
+    return WorkerPlan(
+        concurrency=settings.serve_workers if concurrency is None else concurrency,
+        heartbeat_seconds=settings.worker_heartbeat_seconds,
+        stalled_seconds=settings.worker_stalled_seconds,
+        slice_seconds=settings.campaign_job_slice_seconds,
+    )
+
+
+def campaign_scheduler(
+    settings: Settings, services: Services, workers: WorkerPlan | None
+) -> InProcessScheduler | JobScheduler:
+    """procrastinate on PostgreSQL; on SQLite (procrastinate has no SQLite connector, and one
+    process sends) the same task function in-process."""
+    if not uses_postgres(settings):
+        return InProcessScheduler(services, sweep_seconds=settings.campaign_sweep_seconds)
+    plan = workers or worker_plan(settings)
+    app = job_queue(settings.database_url, pool_size=plan.concurrency + 2)
+    return JobScheduler(services, app, plan)
+
+
+def uses_postgres(settings: Settings) -> bool:
+    return settings.database_url.startswith("postgresql")
+
+
+def campaign_settings(settings: Settings) -> CampaignSettings:
+    return CampaignSettings(
+        recipients_per_call=settings.campaign_recipients_per_call,
+        recipients_per_campaign=settings.campaign_max_recipients,
+        handover_lease_seconds=settings.campaign_handover_lease_seconds,
+        batch_size=settings.campaign_batch_size,
+        retry_seconds=settings.campaign_retry_seconds,
+        event_interval_seconds=settings.campaign_event_interval_seconds,
+    )

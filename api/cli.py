@@ -1,5 +1,5 @@
-"""sms-accounts: serve, create-api-key, list-api-keys, revoke-api-key, rotate-keys, migrate,
-dev-twilio.
+"""sms-accounts: serve, worker, create-api-key, list-api-keys, revoke-api-key, rotate-keys,
+migrate, dev-twilio.
 
 Every command that touches the database migrates it to the latest schema first and says on
 stderr which database it uses. Commands other than serve refuse a SQLite database file that does
@@ -16,7 +16,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -34,6 +34,8 @@ from api.bootstrap import (
     open_database,
     refuse_a_lost_key_file,
     secret_box,
+    uses_postgres,
+    worker_plan,
 )
 from api.first_key import graphql_url, hand_over_first_key
 from api.logs import configure_logging
@@ -54,6 +56,7 @@ from resolvers.api_keys import (
     list_api_keys,
     revoke_api_key,
 )
+from resolvers.campaign_jobs import JobScheduler, WorkerPlan
 from resolvers.key_rotation import (
     BATCH_SIZE,
     RotationReport,
@@ -324,6 +327,32 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if len(report.unreadable) > report.forgotten else 0
 
 
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    """Send campaigns, ``--concurrency`` at once, until SIGTERM or SIGINT (the jobs under way end
+    their batch first): more of these, on more hosts, send more campaigns at once."""
+    if not uses_postgres(settings):
+        raise ConfigurationError(
+            "sms-accounts worker needs PostgreSQL (SMS_DATABASE_URL=postgresql+asyncpg://…): on "
+            "the embedded SQLite default, serve sends the campaigns itself"
+        )
+    migrate(settings.database_url)
+    _with_database(settings, check_keys_cover_secrets, settings, secret_box(settings))
+    plan = replace(worker_plan(settings, args.concurrency), install_signal_handlers=True)
+    asyncio.run(_run_worker(settings, plan))
+    return 0
+
+
+async def _run_worker(settings: Settings, plan: WorkerPlan) -> None:
+    runtime = build_services(settings, workers=plan)
+    await runtime.start()
+    log.info("campaign worker started: %d campaign(s) at once", plan.concurrency)
+    try:
+        assert isinstance(runtime.campaigns, JobScheduler)
+        await runtime.campaigns.finished()
+    finally:
+        await runtime.stop()
+
+
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     migrate(settings.database_url)
     print("Database is at the latest schema.")
@@ -426,6 +455,19 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "migrate", parents=common, help="migrate the database to the latest schema"
     ).set_defaults(run=_migrate)
+
+    worker = commands.add_parser(
+        "worker",
+        parents=[_options(init=False)],
+        help="send campaigns (PostgreSQL): add these to send more campaigns at once",
+    )
+    worker.add_argument(
+        "--concurrency",
+        type=_positive,
+        default=10,
+        help="campaigns this worker sends at once (default %(default)s)",
+    )
+    worker.set_defaults(run=_worker, init=True)  # PostgreSQL only: nothing is created
     add_dev_commands(commands, [_options(init=False)])
     return root
 

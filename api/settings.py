@@ -116,9 +116,40 @@ class Settings(BaseSettings):
     bus_max_age_seconds: float = Field(default=30.0, ge=1, le=600)
     # Workspaces whose newest cache version a replica remembers, to refuse one set back.
     cache_workspaces_tracked: int = Field(default=10_000, ge=100, le=10_000_000)
+    # Pacing per sender (resolvers/pacing.py): a sendSms whose sender's next free slot is further
+    # away than this is refused (TOO_MANY) rather than held open; a sender whose provider queue
+    # is full (Twilio 21611) sends this many times slower for this long.
+    send_max_wait_seconds: float = Field(default=5.0, ge=0, le=60)
+    queue_full_slowdown_factor: float = Field(default=2.0, ge=1, le=100)
+    queue_full_slowdown_seconds: float = Field(default=60.0, gt=0, le=3_600)
+    # Campaign workers on PostgreSQL (resolvers/campaign_jobs.py): the campaigns each serve
+    # process sends at once (0: it sends none; `sms-accounts worker` processes do), how often a
+    # worker beats, after how long without a beat its jobs are retried elsewhere, and how long
+    # one job sends a campaign before the next job takes over (campaigns take turns).
+    serve_workers: int = Field(default=4, ge=0, le=1_000)
+    worker_heartbeat_seconds: float = Field(default=2.0, gt=0, le=60)
+    worker_stalled_seconds: float = Field(default=6.0, gt=0, le=600)
+    campaign_job_slice_seconds: float = Field(default=10.0, gt=0, le=300)
     db_retry_after_seconds: int = Field(default=5, ge=1, le=300)
     # The first start's admin key is refused unless used within this time (it lies in a file).
     first_key_ttl_seconds: float = Field(default=86_400.0, gt=0, le=30 * 86_400)
+    # Campaigns: recipients one addSmsCampaignRecipients call may carry (more: TOO_MANY, nothing
+    # added), and a campaign may hold in all (skipped ones included).
+    campaign_recipients_per_call: int = Field(default=1_000, ge=1, le=10_000)
+    campaign_max_recipients: int = Field(default=1_000_000, ge=1, le=100_000_000)
+    # A hand-over not finished this long after it was claimed has no live owner (its process
+    # died): its recipients turn UNCONFIRMED, never sent again. Longer than any one send takes.
+    campaign_handover_lease_seconds: float = Field(default=20.0, ge=1, le=600)
+    # Recipients one batch of a campaign hands over at most (all at once).
+    campaign_batch_size: int = Field(default=20, ge=1, le=1_000)
+    # The wait before handing over again after the provider was unavailable or asked to wait
+    # without saying how long (a Retry-After is followed, up to 60 times this).
+    campaign_retry_seconds: float = Field(default=5.0, gt=0, le=300)
+    # smsCampaignChanged sends at most one event per interval (0.5: twice a second), the last
+    # of a burst on the trailing edge, and one at once for every change of status.
+    campaign_event_interval_seconds: float = Field(default=0.5, ge=0.5, le=60)
+    # The in-process scheduler looks for SENDING campaigns this often (and at start).
+    campaign_sweep_seconds: float = Field(default=30.0, gt=0, le=3_600)
     # Where the server keeps its own files (the first admin key); unset: the SQLite database's
     # folder, or ./data beside a server database.
     data_dir: str | None = None
@@ -203,6 +234,15 @@ class Settings(BaseSettings):
         ):
             raise ValueError("must be an absolute http(s) URL without query or fragment")
         return value.strip().rstrip("/")
+
+    @model_validator(mode="after")
+    def _stalled_after_missed_beats(self) -> Settings:
+        if self.worker_stalled_seconds < 2 * self.worker_heartbeat_seconds:
+            raise ValueError(
+                "SMS_WORKER_STALLED_SECONDS must be at least twice SMS_WORKER_HEARTBEAT_SECONDS: "
+                "a worker is taken for dead only after missing a beat"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_has_keys(self) -> Settings:

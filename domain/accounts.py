@@ -152,6 +152,7 @@ class Account:
     client_id: str
     auth_token_hint: str
     base_url: str
+    send_rate_per_second: float
     status: AccountStatus
     failure: VerificationFailure | None
     failure_message: str | None

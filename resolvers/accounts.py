@@ -27,10 +27,12 @@ from resolvers.services import PutBack, Services
 from resolvers.text import could_be_id, text_errors
 from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.validation import (
+    DEFAULT_SEND_RATES,
     CleanFields,
     auth_token_hint,
     clean_account_fields,
     default_display_name,
+    send_rate_error,
     sender_kind_of,
 )
 from resolvers.webhook_wiring import holding, let_go_of
@@ -117,6 +119,12 @@ async def _duplicate_sender(session: AsyncSession, row: SmsAccountRow) -> FieldE
     )
 
 
+def _check_rate(clean: CleanFields, send_rate: float | None) -> None:
+    error = None if send_rate is None else send_rate_error(send_rate)
+    if error is not None:
+        clean.errors.append(error)
+
+
 async def add_account(
     services: Services,
     caller: Caller,
@@ -124,16 +132,19 @@ async def add_account(
     raw: Mapping[str, str | None],
     *,
     wire_webhooks: bool = False,
+    send_rate: float | None = None,
 ) -> AccountResult:
     """Save a Draft account, or report every field problem and store nothing. ``raw`` holds
     the form's fields by name (``sender_id``…); ``wire_webhooks`` asks for the sender's inbound
-    webhook to be pointed at this server once verified."""
+    webhook to be pointed at this server once verified; ``send_rate`` is segments a second
+    (None: the sender kind's default)."""
     async with services.reads() as session:
         enabled = await queries.integration_enabled(session, caller.workspace_id)
     if not enabled:
         return AccountResult(errors=[INTEGRATION_DISABLED])
     policy = services.host_policies[provider]
     clean = clean_account_fields(raw, policy=policy, creating=True, provider=provider)
+    _check_rate(clean, send_rate)
     await _check_base_url_resolves(services, provider, clean)
     if clean.errors:
         return AccountResult(errors=clean.errors)
@@ -158,6 +169,7 @@ async def add_account(
         status_webhook_token=(
             new_report_token() if _reports_per_account(services, provider) else None
         ),
+        send_rate_per_second=send_rate or DEFAULT_SEND_RATES[sender_kind_of(sender, provider)],
         auth_token_ciphertext=services.secrets.encrypt(token, bound_to=secret_binding(account_id)),
         auth_token_hint=auth_token_hint(token),
         status=AccountStatus.DRAFT,
@@ -184,11 +196,13 @@ async def update_account(
     *,
     wire_webhooks: bool | None = None,
     rotate_status_webhook_token: bool = False,
+    send_rate: float | None = None,
 ) -> AccountResult:
     """Change only the given fields (by name, as ``add_account`` takes them); a credential
-    change returns the account to Draft. ``wire_webhooks`` (None: unchanged) asks for the
-    webhook wiring, or lets go of a wired sender; ``rotate_status_webhook_token`` issues a new
-    statusWebhookUrl (the old one is refused from the commit on)."""
+    change returns the account to Draft, a new send rate does not. ``wire_webhooks`` (None:
+    unchanged) asks for the webhook wiring, or lets go of a wired sender;
+    ``rotate_status_webhook_token`` issues a new statusWebhookUrl (the old one is refused from
+    the commit on)."""
     if refused := refuse_id(account_id):
         return refused
     async with services.reads() as session:
@@ -200,6 +214,7 @@ async def update_account(
     clean = clean_account_fields(
         raw, policy=policy, creating=False, provider=provider, current_sender=current.sender_id
     )
+    _check_rate(clean, send_rate)
     await _check_base_url_resolves(services, provider, clean)
     if rotate_status_webhook_token and not _reports_per_account(services, provider):
         clean.errors.append(ROTATION_NOT_TAKEN)
@@ -216,7 +231,8 @@ async def update_account(
         rotated = rotate_status_webhook_token
         if rotated:
             row.status_webhook_token = new_report_token()
-        changed = _apply(services, row, clean.values) or rotated
+        changed = _apply(services, row, clean.values) | _apply_rate(row, send_rate, before)
+        changed = changed or rotated
         moved = (row.client_id, row.sender_id) != (before.client_id, before.sender_id)
         if not _rewire(unit, services, row, held, moved, wire_webhooks) and not changed:
             unit.abandon()
@@ -290,6 +306,21 @@ def _apply(services: Services, row: SmsAccountRow, values: Mapping[str, str | No
     if credentials_changed:
         queries.apply_move(row, to_draft(services.clock()))
     return changed
+
+
+def _apply_rate(row: SmsAccountRow, send_rate: float | None, before: Account) -> bool:
+    """Set the given rate; else a rate left at the old sender kind's default follows the new
+    kind's (a phone number replaced by a Messaging Service goes from 1 to 10). True when it
+    changed."""
+    wanted = send_rate
+    if wanted is None and row.sender_kind is not None and row.sender_kind != before.sender_kind:
+        old_default = DEFAULT_SEND_RATES.get(before.sender_kind) if before.sender_kind else None
+        if row.send_rate_per_second == old_default:
+            wanted = DEFAULT_SEND_RATES[row.sender_kind]
+    if wanted is None or wanted == row.send_rate_per_second:
+        return False
+    row.send_rate_per_second = wanted
+    return True
 
 
 def _replace_token(services: Services, row: SmsAccountRow, token: str) -> bool:

@@ -5,6 +5,7 @@ Published after the commit that made the change, on the workspace's own channels
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -12,9 +13,11 @@ from enum import Enum
 from typing import TypeVar
 
 from domain.accounts import Account, Sender, Stats
+from domain.campaigns import PauseCause
 from domain.vocabulary import AccountStatus, Caller
 from providers.bus import SubscriberOverflow
 from resolvers.account_rows import to_account
+from resolvers.campaign_pauses import pause_sending
 from resolvers.senders import senders_of
 from resolvers.services import Publisher, Services
 from resolvers.unit import UnitOfWork
@@ -123,6 +126,10 @@ def announce_account(
     async def announce() -> None:
         await account_changed(services, row.workspace_id, account, before=before, removed=removed)
 
+    if in_sender_picker(before) and (removed or not in_sender_picker(account)):
+        # Its campaigns cannot go on: the server pauses them (resolvers.campaign_pauses).
+        cause = PauseCause.ACCOUNT_REMOVED if removed else PauseCause.ACCOUNT_NOT_VERIFIED
+        unit.after_commit(functools.partial(pause_sending, services, cause, account_id=row.id))
     unit.after_commit(announce)
     return account
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+
+from domain.campaigns import PauseCause
 from domain.vocabulary import Caller
 from resolvers import events
 from resolvers.account_rows import to_account
+from resolvers.campaign_pauses import pause_sending
 from resolvers.services import Services
 from resolvers.unit import UnitOfWork, unit_of_work
 from resolvers.webhook_wiring import holding, let_go_of
@@ -24,6 +28,12 @@ async def set_integration_enabled(services: Services, caller: Caller, enabled: b
             events.announce_senders(unit, services, caller.workspace_id)
             if not enabled:
                 await _let_go_of_wired_senders(unit, services, caller.workspace_id)
+                # Its campaigns cannot go on: the server pauses them.
+                cause = PauseCause.INTEGRATION_DISABLED
+                pause = functools.partial(
+                    pause_sending, services, cause, workspace_id=caller.workspace_id
+                )
+                unit.after_commit(pause)
     return enabled
 
 

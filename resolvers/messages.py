@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.account_states import to_failed
 from domain.accounts import failure_sentence
 from domain.messages import Message, MessagePage
-from domain.text import is_text
+from domain.text import is_text, segments
 from domain.vocabulary import (
     AccountStatus,
     Caller,
@@ -34,8 +34,10 @@ from domain.vocabulary import (
 from providers.sms.errors import (
     BaseUrlRefused,
     OutcomeUnknown,
+    ProviderRateLimited,
     ProviderRefused,
     Reason,
+    SenderQueueFull,
     SmsProviderError,
 )
 from providers.sms.port import Credentials, OutgoingSms, SmsPort
@@ -43,6 +45,7 @@ from resolvers import events
 from resolvers.account_rows import stored_token, to_account
 from resolvers.errors import INTEGRATION_DISABLED, FieldError
 from resolvers.events import announce_account
+from resolvers.pacing import SenderBusy
 from resolvers.services import Services
 from resolvers.text import could_be_id, text_errors
 from resolvers.unit import UnitOfWork, unit_of_work
@@ -74,6 +77,14 @@ def unreachable(label: str) -> str:
 
 
 UNREACHABLE = unreachable("Twilio")
+
+
+def rate_limited(label: str) -> str:
+    """What a send the provider refused for its request rate (named ``label``) tells the
+    caller."""
+    return f"Nothing was sent: {label} refused the message for its request rate. Try again shortly."
+
+
 DLT_TEMPLATE_REQUIRED = (
     "Enter the DLT template id this message matches: {label} sends India's DLT traffic only "
     "with the registered template (the Content Template ID from the DLT portal)."
@@ -120,7 +131,11 @@ def shown_error(code: int | None, stored: str | None, port: SmsPort) -> str | No
     """errorMessage in our words only: rows stored before this kept the provider's own text."""
     if code is not None:
         return port.describe_error(code)
-    return stored if stored in (unreachable(port.label), BASE_URL_REFUSED) else None
+    return (
+        stored
+        if stored in (unreachable(port.label), BASE_URL_REFUSED, rate_limited(port.label))
+        else None
+    )
 
 
 async def publish_message(services: Services, workspace_id: str, message: Message) -> None:
@@ -153,17 +168,22 @@ def _check_fields(to: str, body: str) -> list[FieldError]:
                 "number, e.g. +14155550123).",
             )
         )
+    return errors + body_errors(body)
+
+
+def body_errors(body: str, field: str = "body") -> list[FieldError]:
+    """What is wrong with an SMS body (a send's, a campaign's or one recipient's), if anything."""
     if body.strip() == "":
-        errors.append(FieldError("body", ErrorCode.REQUIRED, "Write the message to send."))
-    elif len(body) > MAX_BODY:
-        errors.append(
+        return [FieldError(field, ErrorCode.REQUIRED, "Write the message to send.")]
+    if len(body) > MAX_BODY:
+        return [
             FieldError(
-                "body",
+                field,
                 ErrorCode.INVALID,
                 f"The message is {len(body)} characters; at most {MAX_BODY} are sent.",
             )
-        )
-    return errors
+        ]
+    return []
 
 
 def check_dlt_template_id(
@@ -218,6 +238,9 @@ async def send_sms(
     if token is None:
         return await _token_lost(services, account)
     assert account.sender_id is not None
+    busy = await _wait_for_slot(services, account, body)
+    if busy is not None:
+        return SendResult(errors=[busy])
     now = services.clock()
     row = SmsMessageRow(
         id=new_id(),
@@ -245,6 +268,26 @@ async def _token_lost(services: Services, account: SmsAccountRow) -> SendResult:
     return SendResult(errors=[FieldError("accountId", ErrorCode.ACCOUNT_NOT_VERIFIED, sentence)])
 
 
+async def _wait_for_slot(
+    services: Services, account: SmsAccountRow, body: str
+) -> FieldError | None:
+    """Wait for the sender's next slot (a one-off goes ahead of campaign sends), or say why
+    nothing is sent: the slot is further away than a send may wait."""
+    rate = account.send_rate_per_second
+    try:
+        await services.pacer.wait_for_slot(account.id, rate, segments(body))
+    except SenderBusy as busy:
+        return FieldError(
+            None,
+            ErrorCode.TOO_MANY,
+            f"Nothing was sent: this sender sends at most {rate:g} message segments a second "
+            f"and its next free slot is {busy.wait_seconds:.1f} s away, more than the "
+            f"{services.pacer.rules.one_off_max_wait_seconds:g} s a send waits. Try again "
+            "shortly, or raise the account's send rate if the provider allows this sender more.",
+        )
+    return None
+
+
 async def _sender_for(
     session: AsyncSession, caller: Caller, account_id: str, to: str, body: str
 ) -> SmsAccountRow | SendResult:
@@ -264,6 +307,18 @@ async def _sender_for(
     return account
 
 
+def status_callback(
+    services: Services, port: SmsPort, account_id: str, message_id: str
+) -> str | None:
+    """Where the provider posts the delivery reports of one message: the URL names our message
+    id, so a send whose answer was lost is still settled by its report. None without
+    SMS_PUBLIC_URL (nothing could reach us), and for a provider that posts every report of an
+    account to one URL (its statusWebhookUrl)."""
+    if not services.public_url or port.reports_per_account:
+        return None
+    return f"{services.public_url}/webhooks/twilio/{account_id}/status?mid={message_id}"
+
+
 async def hand_over(
     services: Services,
     account: SmsAccountRow,
@@ -277,11 +332,7 @@ async def hand_over(
     ``dlt_template_id`` (checked by ``check_dlt_template_id``) goes with it where the provider
     takes one, with the account's DLT Entity ID and route."""
     port = services.sms[account.provider]
-    callback = (
-        f"{services.public_url}/webhooks/twilio/{account.id}/status?mid={row.id}"
-        if services.public_url and not port.reports_per_account
-        else None
-    )
+    callback = status_callback(services, port, account.id, row.id)
     outgoing = OutgoingSms(
         row.from_number,
         row.to_number,
@@ -324,6 +375,8 @@ async def _not_sent(
         )
     row.status = MessageStatus.FAILED
     version = account.credentials_version
+    if isinstance(error, ProviderRateLimited):
+        return await _throttled(services, account, row, port, error)
     if isinstance(error, BaseUrlRefused):
         row.error_message = BASE_URL_REFUSED
         await _fail_account(services, account.id, version, VerificationFailure.BASE_URL)
@@ -336,6 +389,24 @@ async def _not_sent(
         return FieldError(None, ErrorCode.PROVIDER_REJECTED, message)
     row.error_message = unreachable(port.label)
     return FieldError(None, ErrorCode.PROVIDER_UNAVAILABLE, row.error_message)
+
+
+async def _throttled(
+    services: Services,
+    account: SmsAccountRow,
+    row: SmsMessageRow,
+    port: SmsPort,
+    error: ProviderRateLimited,
+) -> FieldError:
+    """The provider did not take the message for its rate (still so after the call's retries)
+    or because the sender's queue is full, which also slows the sender down."""
+    if isinstance(error, SenderQueueFull):
+        await services.pacer.slow_down(account.id)
+    row.error_code = error.code
+    row.error_message = (
+        rate_limited(port.label) if error.code is None else port.describe_error(error.code)
+    )
+    return FieldError(None, ErrorCode.TOO_MANY, row.error_message)
 
 
 async def _save_outcome(services: Services, row: SmsMessageRow, port: SmsPort) -> Message:
@@ -377,24 +448,34 @@ async def _fail_account(
             announce_account(unit, services, moved, before=before)
 
 
-def _cursor_binding(workspace_id: str) -> str:
-    return f"sms_messages:{workspace_id}:cursor"
+def _cursor_binding(workspace_id: str, listing: str) -> str:
+    return f"{listing}:{workspace_id}:cursor"
 
 
-def encode_cursor(services: Services, workspace_id: str, created_at: datetime, id: str) -> str:
-    """Sealed, so a client can neither read a position into it nor forge one."""
+def encode_cursor(
+    services: Services,
+    workspace_id: str,
+    created_at: datetime,
+    id: str,
+    *,
+    listing: str = "sms_messages",
+) -> str:
+    """Sealed, so a client can neither read a position into it nor forge one; bound to the
+    workspace and the list (``listing``) it came from."""
     sealed = services.secrets.encrypt(
-        f"{created_at.isoformat()}|{id}", bound_to=_cursor_binding(workspace_id)
+        f"{created_at.isoformat()}|{id}", bound_to=_cursor_binding(workspace_id, listing)
     )
     return base64.urlsafe_b64encode(sealed.encode()).decode().rstrip("=")
 
 
-def decode_cursor(services: Services, workspace_id: str, cursor: str) -> tuple[datetime, str]:
+def decode_cursor(
+    services: Services, workspace_id: str, cursor: str, *, listing: str = "sms_messages"
+) -> tuple[datetime, str]:
     if not is_text(cursor):
         raise InvalidCursorError("after is not a cursor from this list")
     try:
         sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        raw = services.secrets.decrypt(sealed, bound_to=_cursor_binding(workspace_id))
+        raw = services.secrets.decrypt(sealed, bound_to=_cursor_binding(workspace_id, listing))
         stamp, message_id = raw.split("|", 1)
         position = datetime.fromisoformat(stamp), message_id
     except (ValueError, binascii.Error, UnicodeDecodeError, SecretError):

@@ -24,6 +24,15 @@ OPERATIONS: dict[str, frozenset[Role]] = {
     "sendSms": ADMIN_AND_MARKETER,
     "smsMessages": EVERYONE,
     "smsMessageUpdated": EVERYONE,
+    "smsCampaigns": EVERYONE,
+    "smsCampaign": EVERYONE,
+    "smsCampaignChanged": EVERYONE,
+    "createSmsCampaign": ADMIN_AND_MARKETER,
+    "addSmsCampaignRecipients": ADMIN_AND_MARKETER,
+    "startSmsCampaign": ADMIN_AND_MARKETER,
+    "pauseSmsCampaign": ADMIN_AND_MARKETER,
+    "resumeSmsCampaign": ADMIN_AND_MARKETER,
+    "cancelSmsCampaign": ADMIN_AND_MARKETER,
 }
 
 

@@ -14,6 +14,7 @@ from domain.webhook_wiring import Remembered
 from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
 from providers.sms.port import Credentials, SmsPort
+from resolvers.pacing import Pacer
 from storage.crypto import SecretBox
 from storage.types import utcnow
 
@@ -72,6 +73,41 @@ class _NoWiring:
 NO_WIRING: Wiring = _NoWiring()
 
 
+class CampaignScheduler(Protocol):
+    """Runs ``resolvers.campaign_engine.send_campaign_batch`` for SENDING campaigns: in-process
+    on the embedded default (``campaign_engine.InProcessScheduler``), as jobs on a queue at
+    scale. ``wake`` is called after a commit that gives a campaign something to do (start,
+    resume); it must be cheap and idempotent (at most one batch of a campaign runs at a time)."""
+
+    async def wake(self, campaign_id: str) -> None: ...
+
+
+class _NoScheduler:
+    """What services that send no campaigns hold (the CLI, the scheduler's own services): a
+    campaign started through them is found by the scheduler's sweep instead."""
+
+    async def wake(self, campaign_id: str) -> None:
+        return None
+
+
+NO_SCHEDULER: CampaignScheduler = _NoScheduler()
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignSettings:
+    """The campaign limits and the engine's bounds (``SMS_CAMPAIGN_*`` settings)."""
+
+    recipients_per_call: int = 1_000
+    recipients_per_campaign: int = 1_000_000
+    # A SENDING recipient whose hand-over has not finished by then has no live owner.
+    handover_lease_seconds: float = 20.0
+    # Recipients one batch hands over at most, all at once: every one claimed leaves at once,
+    # so a pause committed after a claim waits for nothing but calls already under way.
+    batch_size: int = 20
+    retry_seconds: float = 5.0  # the wait after the provider asked to wait without saying
+    event_interval_seconds: float = 0.5  # smsCampaignChanged: at most one event per interval
+
+
 class Publisher(Protocol):
     """What announcing a change needs: the committed state to read, and the bus. ``Services``
     is one; a CLI command that changes accounts builds no more than this."""
@@ -97,4 +133,7 @@ class Services:
     wiring: Wiring
     verify_lease_seconds: float
     webhook_token_grace_seconds: float
+    pacer: Pacer  # each sender's shared pace (one-off sends and campaign claims)
     clock: Callable[[], datetime] = utcnow  # what "now" is: tests move it by hand
+    campaigns: CampaignScheduler = NO_SCHEDULER
+    campaign_settings: CampaignSettings = CampaignSettings()

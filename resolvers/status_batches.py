@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.messages import Message, statuses_that_may_become
 from domain.vocabulary import MessageStatus, SmsProvider
+from resolvers.campaign_engine import settle_report
 from resolvers.unit import unit_of_work
 from storage import message_queries
 from storage.models import SmsMessageRow
@@ -68,8 +69,10 @@ class StatusBatcher:
         *,
         max_batch: int,
         linger_seconds: float,
+        campaign_changed: Callable[[str, str, None], Awaitable[None]] | None = None,
     ) -> None:
         self._writes = writes
+        self._campaign_changed = campaign_changed
         self._publish = publish
         self._to_message = to_message
         self.max_batch = max_batch
@@ -158,6 +161,19 @@ class StatusBatcher:
                 done.set_result(outcome)
             if outcome is not None:
                 await self._publish(report.workspace_id, self._to_message(outcome, report.provider))
+        await self._campaigns_changed(batch, outcomes)
+
+    async def _campaigns_changed(self, batch: list[_Pending], outcomes: list[Any]) -> None:
+        """One notice per campaign whose messages this batch moved (its counters may have)."""
+        if self._campaign_changed is None:
+            return
+        touched = {
+            (report.workspace_id, outcome.campaign_id)
+            for (report, _), outcome in zip(batch, outcomes, strict=True)
+            if isinstance(outcome, SmsMessageRow) and outcome.campaign_id is not None
+        }
+        for workspace_id, campaign_id in touched:
+            await self._campaign_changed(workspace_id, campaign_id, None)
 
 
 def _fail(batch: list[_Pending], error: Exception) -> None:
@@ -188,6 +204,15 @@ async def _apply_alone(
 
 
 async def _apply(
+    session: AsyncSession, report: StatusReport, now: datetime
+) -> SmsMessageRow | None:
+    moved = await _advance(session, report, now)
+    if moved is not None:
+        await settle_report(session, moved, now)  # a campaign's message: its recipient too
+    return moved
+
+
+async def _advance(
     session: AsyncSession, report: StatusReport, now: datetime
 ) -> SmsMessageRow | None:
     return await message_queries.advance(

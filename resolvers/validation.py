@@ -3,6 +3,7 @@ every problem at once."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ from domain.vocabulary import ErrorCode, SenderKind, SmsProvider, SmsRoute
 from providers.host_policy import HostPolicy, HostPolicyError
 from providers.sms.adapters import DEFAULT_BASE_URLS
 from resolvers.errors import FieldError, api_name
+from resolvers.pacing import MAX_RATE, MIN_RATE
 from resolvers.text import text_errors
 
 DEFAULT_BASE_URL = DEFAULT_BASE_URLS[SmsProvider.TWILIO]
@@ -89,6 +91,29 @@ def sender_kind_of(sender_id: str, provider: SmsProvider = SmsProvider.TWILIO) -
     if provider is SmsProvider.MSG91:
         return SenderKind.ALPHANUMERIC
     return SenderKind.PHONE_NUMBER if sender_id.startswith("+") else SenderKind.MESSAGING_SERVICE
+
+
+# Segments a second a sender takes unless its admin says otherwise: a US long code sends 1; a
+# Messaging Service spreads its sends over its numbers.
+DEFAULT_SEND_RATES = {
+    SenderKind.PHONE_NUMBER: 1.0,
+    SenderKind.MESSAGING_SERVICE: 10.0,
+    # MSG91 publishes no per-header rate: a Messaging Service's default, changed per account.
+    SenderKind.ALPHANUMERIC: 10.0,
+}
+
+
+def send_rate_error(rate: float) -> FieldError | None:
+    """Why ``rate`` (segments a second) cannot be a sender's rate, or None."""
+    if math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE:
+        return None
+    return FieldError(
+        "sendRatePerSecond",
+        ErrorCode.INVALID,
+        f"Send rate must be from {MIN_RATE:g} to {MAX_RATE:g} message segments a second (what "
+        f"the provider allows this sender; Twilio: a US long code 1, toll-free 3, a short code "
+        f"100); got {rate:g}.",
+    )
 
 
 def phone_number(raw: str) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from domain.messages import Message
 from resolvers.api_keys import KeyRevoked
+from resolvers.campaign_events import CampaignChanged
 from resolvers.events import AccountEvent, SendersChanged
 
 
@@ -83,4 +84,4 @@ class JsonCodec:
         return from_json(kind, envelope["data"])
 
 
-EVENTS = JsonCodec([AccountEvent, SendersChanged, Message, KeyRevoked])
+EVENTS = JsonCodec([AccountEvent, SendersChanged, Message, KeyRevoked, CampaignChanged])

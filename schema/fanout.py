@@ -34,7 +34,7 @@ from schema.documents import chosen_operation
 log = logging.getLogger(__name__)
 
 # Root fields whose every event carries the whole state: a slow member skips to the newest.
-LATEST_WINS = frozenset({"smsSendersChanged"})
+LATEST_WINS = frozenset({"smsSendersChanged", "smsCampaignChanged"})
 _END: Any = object()
 
 Source = Callable[[Context], Awaitable[Any]]

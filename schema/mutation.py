@@ -8,17 +8,22 @@ from typing import Annotated
 
 import strawberry
 
-from resolvers import accounts, integration, messages, verification
+from resolvers import accounts, campaigns, integration, messages, verification
 from resolvers.accounts import AccountResult
+from resolvers.campaigns import CampaignResult, RecipientInput
 from schema.context import Info
 from schema.permissions import allowed, who_may
 from schema.types import (
     AccountId,
     AddSmsAccountInput,
+    CreateSmsCampaignInput,
     SendSmsInput,
     SendSmsPayload,
     SmsAccount,
     SmsAccountPayload,
+    SmsCampaign,
+    SmsCampaignPayload,
+    SmsCampaignRecipientInput,
     SmsError,
     SmsIntegration,
     SmsIntegrationPayload,
@@ -27,8 +32,11 @@ from schema.types import (
     shown,
 )
 
-# Inputs that are not one of the account's fields: the provider chosen, and actions.
-_NOT_FIELDS = frozenset({"provider", "rotate_status_webhook_token", "wire_webhooks"})
+# Inputs that are not one of the account's fields: the provider chosen, actions, and the rate
+# (passed on its own).
+_NOT_FIELDS = frozenset(
+    {"provider", "rotate_status_webhook_token", "wire_webhooks", "send_rate_per_second"}
+)
 
 
 def _given(data: AddSmsAccountInput | UpdateSmsAccountInput) -> dict[str, str | None]:
@@ -47,12 +55,27 @@ def _wire_webhooks(data: AddSmsAccountInput | UpdateSmsAccountInput) -> bool | N
     return None if value is strawberry.UNSET else value
 
 
+def _rate(data: AddSmsAccountInput | UpdateSmsAccountInput) -> float | None:
+    rate = data.send_rate_per_second
+    return None if rate is strawberry.UNSET else rate
+
+
 def _payload(result: AccountResult) -> SmsAccountPayload:
     return SmsAccountPayload(
         account=None if result.account is None else shown(SmsAccount, result.account),
         message=result.message,
         errors=[shown(SmsError, error) for error in result.errors],
     )
+
+
+def _campaign_payload(result: CampaignResult) -> SmsCampaignPayload:
+    return SmsCampaignPayload(
+        campaign=None if result.campaign is None else SmsCampaign.of(result.campaign),
+        errors=[shown(SmsError, error) for error in result.errors],
+    )
+
+
+CampaignId = Annotated[strawberry.ID, strawberry.argument(description="The campaign's id.")]
 
 
 @strawberry.type(
@@ -94,6 +117,7 @@ class Mutation:
             input.provider,
             _given(input),
             wire_webhooks=bool(_wire_webhooks(input)),
+            send_rate=_rate(input),
         )
         return _payload(result)
 
@@ -122,6 +146,7 @@ class Mutation:
             _given(input),
             wire_webhooks=_wire_webhooks(input),
             rotate_status_webhook_token=bool(input.rotate_status_webhook_token),
+            send_rate=_rate(input),
         )
         return _payload(result)
 
@@ -178,3 +203,91 @@ class Mutation:
             message=None if result.message is None else shown(SmsMessage, result.message),
             errors=[shown(SmsError, error) for error in result.errors],
         )
+
+    @strawberry.mutation(
+        permission_classes=allowed("createSmsCampaign"),
+        description="Create a DRAFT campaign; a retry with the same idempotencyKey returns it."
+        + who_may("createSmsCampaign"),
+    )
+    async def create_sms_campaign(
+        self,
+        info: Info,
+        input: Annotated[
+            CreateSmsCampaignInput, strawberry.argument(description="The new campaign.")
+        ],
+    ) -> SmsCampaignPayload:
+        context = info.context
+        template = input.dlt_template_id
+        result = await campaigns.create_campaign(
+            context.services,
+            context.caller,
+            str(input.account_id),
+            input.name,
+            input.body,
+            input.idempotency_key,
+            None if template is strawberry.UNSET else template,
+        )
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("addSmsCampaignRecipients"),
+        description=(
+            "At most 1,000 a call, only while DRAFT; a number already in the campaign, invalid "
+            "or opted out is counted in skipped. More than 1,000 is refused whole (TOO_MANY)."
+        )
+        + who_may("addSmsCampaignRecipients"),
+    )
+    async def add_sms_campaign_recipients(
+        self,
+        info: Info,
+        id: CampaignId,
+        recipients: Annotated[
+            list[SmsCampaignRecipientInput],
+            strawberry.argument(description="The recipients to add, in sending order."),
+        ],
+    ) -> SmsCampaignPayload:
+        context = info.context
+        given = [RecipientInput(recipient.to, recipient.body) for recipient in recipients]
+        result = await campaigns.add_recipients(context.services, context.caller, str(id), given)
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("startSmsCampaign"),
+        description="Start sending a DRAFT campaign (its account verified, the integration on)."
+        + who_may("startSmsCampaign"),
+    )
+    async def start_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.start_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("pauseSmsCampaign"),
+        description="Pause a SENDING campaign: answers within a second, and nothing is handed "
+        "over after the answer." + who_may("pauseSmsCampaign"),
+    )
+    async def pause_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.pause_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("resumeSmsCampaign"),
+        description="Resume a PAUSED campaign; while what paused it holds (integration off, "
+        "account not verified), its error code is answered and the campaign stays PAUSED."
+        + who_may("resumeSmsCampaign"),
+    )
+    async def resume_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.resume_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)
+
+    @strawberry.mutation(
+        permission_classes=allowed("cancelSmsCampaign"),
+        description="Cancel a campaign for good: every recipient not handed over is skipped."
+        + who_may("cancelSmsCampaign"),
+    )
+    async def cancel_sms_campaign(self, info: Info, id: CampaignId) -> SmsCampaignPayload:
+        context = info.context
+        result = await campaigns.cancel_campaign(context.services, context.caller, str(id))
+        return _campaign_payload(result)

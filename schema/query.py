@@ -8,7 +8,7 @@ import strawberry
 from graphql import GraphQLError
 
 from domain.vocabulary import MessageDirection
-from resolvers import accounts, integration, messages, senders
+from resolvers import accounts, campaigns, integration, messages, senders
 from resolvers.catalog import PROVIDERS
 from schema.context import Info
 from schema.permissions import allowed, who_may
@@ -17,6 +17,8 @@ from schema.types import (
     SmsAccount,
     SmsAccountList,
     SmsAccountStats,
+    SmsCampaign,
+    SmsCampaignConnection,
     SmsIntegration,
     SmsMessageConnection,
     SmsProviderInfo,
@@ -120,3 +122,45 @@ class Query:
         except (messages.InvalidCursorError, messages.InvalidPageSizeError) as invalid:
             raise GraphQLError(str(invalid), extensions={"code": "BAD_USER_INPUT"}) from None
         return SmsMessageConnection.of(page)
+
+    @strawberry.field(
+        permission_classes=allowed("smsCampaigns"),
+        description="The workspace's campaigns, newest first; first from 0 to 100."
+        + who_may("smsCampaigns"),
+    )
+    async def sms_campaigns(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None, strawberry.argument(description="How many campaigns (0 to 100).")
+        ] = 20,
+        after: Annotated[
+            str | None,
+            strawberry.argument(
+                description="The endCursor of the page before (null: from the newest)."
+            ),
+        ] = None,
+    ) -> SmsCampaignConnection:
+        try:
+            page = await campaigns.list_campaigns(
+                info.context.services,
+                info.context.caller,
+                first=20 if first is None else first,
+                after=after,
+            )
+        except (messages.InvalidCursorError, messages.InvalidPageSizeError) as invalid:
+            raise GraphQLError(str(invalid), extensions={"code": "BAD_USER_INPUT"}) from None
+        return SmsCampaignConnection.of(page)
+
+    @strawberry.field(
+        permission_classes=allowed("smsCampaign"),
+        description="One campaign of the workspace; null when it has none with this id."
+        + who_may("smsCampaign"),
+    )
+    async def sms_campaign(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's id.")],
+    ) -> SmsCampaign | None:
+        found = await campaigns.get_campaign(info.context.services, info.context.caller, str(id))
+        return None if found is None else SmsCampaign.of(found)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
 
-from resolvers import events, messages
+from resolvers import campaign_events, campaigns, events, messages
 from schema.context import Info
 from schema.permissions import allowed, who_may
-from schema.types import SmsAccountEvent, SmsMessage, SmsSender, shown
+from schema.types import SmsAccountEvent, SmsCampaign, SmsMessage, SmsSender, shown
 
 
 def _refetch(slow: events.SubscriberTooSlowError) -> GraphQLError:
@@ -57,3 +58,24 @@ class Subscription:
                 yield shown(SmsMessage, message)
         except events.SubscriberTooSlowError as slow:
             raise _refetch(slow) from None
+
+    @strawberry.subscription(
+        permission_classes=allowed("smsCampaignChanged"),
+        description=(
+            "The campaign whenever its status or progress changes: at most twice a second (the "
+            "last change of a burst included), and once at every status change."
+        )
+        + who_may("smsCampaignChanged"),
+    )
+    async def sms_campaign_changed(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The campaign's id.")],
+    ) -> AsyncGenerator[SmsCampaign, None]:
+        try:
+            async for campaign in campaigns.campaign_updates(
+                info.context.services, info.context.caller, str(id)
+            ):
+                yield SmsCampaign.of(campaign)
+        except campaign_events.CampaignNotFoundError as missing:
+            raise GraphQLError(str(missing), extensions={"code": "NOT_FOUND"}) from None

@@ -13,6 +13,7 @@ from strawberry.types.base import get_object_definition
 from strawberry.types.enum import has_enum_definition
 
 from domain import accounts, messages
+from domain.campaigns import Campaign, CampaignPage, CampaignStatus
 from domain.vocabulary import (
     AccountStatus,
     ErrorCode,
@@ -251,6 +252,15 @@ describe_enum(
         ErrorCode.RECIPIENT_OPTED_OUT: (
             "The recipient replied STOP: nothing is sent to them until they reply START."
         ),
+        ErrorCode.CAMPAIGN_NOT_EDITABLE: (
+            "The campaign's status does not allow this (recipients are added only while DRAFT; "
+            "only a DRAFT campaign starts, a SENDING one pauses, a PAUSED one resumes; COMPLETED "
+            "and CANCELED are final)."
+        ),
+        ErrorCode.TOO_MANY: (
+            "More than a limit allows: recipients in one call (1,000) or in a campaign "
+            "(1,000,000), or a sender's next free slot too far away; nothing was done."
+        ),
     },
 )
 describe_enum(
@@ -382,6 +392,14 @@ class SmsAccount(accounts.Account):
         description=(
             "Where the provider posts delivery reports when it has no per-message callback "
             "(MSG91: paste into its panel)."
+        )
+    )
+
+    send_rate_per_second: float = strawberry.field(
+        description=(
+            "Message segments per second this sender sends at most, across every server and "
+            "worker (one-off sends go ahead of campaigns). Default: a phone number 1, a "
+            "Messaging Service 10."
         )
     )
 
@@ -583,6 +601,14 @@ class AddSmsAccountInput:
         default=strawberry.UNSET,
         description="MSG91: the sender's route (TRANSACTIONAL when omitted). Twilio: omit it.",
     )
+    send_rate_per_second: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Message segments per second this sender may send (Twilio: a US long code 1, "
+            "toll-free 3, a short code 100), from 0.1 to 500. Default: a phone number 1, a "
+            "Messaging Service 10."
+        ),
+    )
 
 
 @strawberry.input(description="Only the fields given change; null means unchanged.")
@@ -632,6 +658,13 @@ class UpdateSmsAccountInput:
     rotate_status_webhook_token: bool | None = strawberry.field(
         default=strawberry.UNSET,
         description="Issue a new statusWebhookUrl; the old one is refused at once.",
+    )
+    send_rate_per_second: float | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "Message segments per second this sender may send, from 0.1 to 500; changing it "
+            "keeps the account's status."
+        ),
     )
 
 
@@ -764,3 +797,137 @@ class SendSmsPayload:
     errors: list[SmsError] = strawberry.field(
         description="Expected problems; empty when the provider took the message."
     )
+
+
+strawberry.enum(CampaignStatus, name="SmsCampaignStatus")
+describe_enum(
+    CampaignStatus,
+    "Where a campaign is in its life.",
+    {
+        CampaignStatus.DRAFT: "Being prepared: recipients may be added; nothing is sent.",
+        CampaignStatus.SENDING: "Handing recipients over to the provider at the sender's pace.",
+        CampaignStatus.PAUSED: "Nothing is handed over until resumed (statusMessage says why "
+        "when the server paused it).",
+        CampaignStatus.COMPLETED: "Every recipient was handed over, failed or skipped (delivery "
+        "reports may still move delivered and undelivered).",
+        CampaignStatus.CANCELED: "Stopped for good: the recipients left were skipped.",
+    },
+)
+
+
+@strawberry.type(
+    description="A campaign's counters, kept as it goes: total = pending + sent + failed + "
+    "skipped + unconfirmed at every moment."
+)
+class SmsCampaignProgress:
+    total: int = strawberry.field(description="Recipients added (skipped ones included).")
+    pending: int = strawberry.field(
+        description="Not yet handed to the provider (one being handed over right now included)."
+    )
+    sent: int = strawberry.field(
+        description="Handed to the provider (includes those that later reached delivered, "
+        "undelivered or failed)."
+    )
+    delivered: int = strawberry.field(description="Sent and reported delivered.")
+    undelivered: int = strawberry.field(
+        description="Sent and reported undelivered or failed by the provider or the carrier."
+    )
+    failed: int = strawberry.field(description="Refused by the provider or at send time.")
+    skipped: int = strawberry.field(
+        description="Not sent: opted out, duplicate, invalid number, or left when canceled."
+    )
+    unconfirmed: int = strawberry.field(
+        description="Handed over, answer lost; settled by the delivery report. Never sent twice."
+    )
+
+
+@strawberry.type(description="An SMS campaign: one body sent to many recipients through a sender.")
+class SmsCampaign:
+    id: strawberry.ID = strawberry.field(description="The campaign's id.")
+    name: str = strawberry.field(description="The campaign's name.")
+    account_id: strawberry.ID = strawberry.field(description="The SMS account it sends through.")
+    body: str = strawberry.field(description="Default text; a recipient's own body replaces it.")
+    status: CampaignStatus = strawberry.field(description="Where the campaign is.")
+    status_message: str | None = strawberry.field(
+        description="Why it is paused or ended, when the server paused or ended it (integration "
+        "off, account no longer verified or removed); null otherwise."
+    )
+    progress: SmsCampaignProgress = strawberry.field(description="Its counters now.")
+    created_at: datetime = strawberry.field(description="When it was created.")
+    started_at: datetime | None = strawberry.field(description="When it was started.")
+    completed_at: datetime | None = strawberry.field(
+        description="When it completed or was canceled."
+    )
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> SmsCampaign:
+        return cls(
+            **{
+                name.name: getattr(campaign, name.name)
+                for name in fields(Campaign)
+                if name.name != "progress"
+            },
+            progress=shown(SmsCampaignProgress, campaign.progress),
+        )
+
+
+@strawberry.type(description="One campaign of a page, with its cursor.")
+class SmsCampaignEdge:
+    cursor: str = strawberry.field(description="Pass as after to get the campaigns after it.")
+    node: SmsCampaign = strawberry.field(description="The campaign.")
+
+
+@strawberry.type(description="A page of campaigns, newest first.")
+class SmsCampaignConnection:
+    edges: list[SmsCampaignEdge] = strawberry.field(description="The campaigns of this page.")
+    page_info: PageInfo = strawberry.field(description="Whether more follow, and from where.")
+
+    @classmethod
+    def of(cls, page: CampaignPage) -> SmsCampaignConnection:
+        return cls(
+            edges=[SmsCampaignEdge(cursor=c, node=SmsCampaign.of(n)) for c, n in page.nodes],
+            page_info=PageInfo(has_next_page=page.has_next_page, end_cursor=page.end_cursor),
+        )
+
+
+@strawberry.input(description="A new campaign, saved as DRAFT.")
+class CreateSmsCampaignInput:
+    account_id: strawberry.ID = strawberry.field(
+        description="The SMS account to send through (verified before the start)."
+    )
+    name: str = strawberry.field(description="What the campaign is called (1-100 characters).")
+    body: str = strawberry.field(
+        description="Default text (1-1600 characters); a recipient's own body replaces it."
+    )
+    idempotency_key: str = strawberry.field(
+        description="A retried create with the same key returns the same campaign (1-100 "
+        "characters, per workspace)."
+    )
+    dlt_template_id: str | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=(
+            "India DLT: the registered template every message of the campaign matches (MSG91 "
+            "sends it as DLT_TE_ID; required there). Twilio matches templates itself: omit it."
+        ),
+    )
+
+
+@strawberry.input(description="One recipient of a campaign.")
+class SmsCampaignRecipientInput:
+    to: str = strawberry.field(
+        description="The phone number, E.164 (+14155550123); spaces around it are trimmed. An "
+        "invalid, duplicate or opted-out number is skipped."
+    )
+    body: str | None = strawberry.field(
+        default=None,
+        description="This recipient's own text, replacing the campaign's body (an invalid one "
+        "skips the recipient).",
+    )
+
+
+@strawberry.type(description="What a campaign mutation answers: the campaign, or the problems.")
+class SmsCampaignPayload:
+    campaign: SmsCampaign | None = strawberry.field(
+        description="The campaign as it now is (null when it was not found or not created)."
+    )
+    errors: list[SmsError] = strawberry.field(description="Expected problems; empty on success.")

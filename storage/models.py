@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, String, Text, text
+from sqlalchemy import Column, Float, ForeignKey, Index, String, Text, text
 from sqlmodel import Field, SQLModel
 
+from domain.campaigns import CampaignStatus, Outcome, PauseCause, RecipientStatus
 from domain.text import MESSAGE_ADDRESS_LENGTH
 from domain.vocabulary import (
     AccountStatus,
@@ -116,6 +117,11 @@ class SmsAccountRow(SQLModel, table=True):
     # (``statusWebhookUrl``). Not a provider secret: it only lets its holder report statuses of
     # this account's messages, and the card shows it; rotated, the old one is refused at once.
     status_webhook_token: str | None = Field(default=None, max_length=64)
+    # Message segments per second this sender may send (resolvers.pacing keeps every replica
+    # and worker to it); rows from before it take a phone number's default.
+    send_rate_per_second: float = Field(
+        default=1.0, sa_type=Float, sa_column_kwargs={"server_default": "1"}
+    )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     removed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -162,6 +168,9 @@ class SmsMessageRow(SQLModel, table=True):
     segments: int | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # The campaign a message was sent for (its id is then its recipient row's): a delivery
+    # report of such a message also settles the recipient and the campaign's counters.
+    campaign_id: str | None = Field(default=None, max_length=36)
 
 
 class OptOut(SQLModel, table=True):
@@ -174,3 +183,89 @@ class OptOut(SQLModel, table=True):
     )
     phone_number: str = Field(primary_key=True, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class SmsCampaignRow(SQLModel, table=True):
+    """One campaign. Its counters are kept by every move of its recipients, in the same
+    transaction (never counted over the recipients): see ``domain.campaigns``."""
+
+    __tablename__ = "sms_campaigns"
+    __table_args__ = (
+        Index("ix_sms_campaigns_key", "workspace_id", "idempotency_key", unique=True),
+        Index("ix_sms_campaigns_page", "workspace_id", "created_at", "id"),
+        Index(
+            "ix_sms_campaigns_sending",
+            "account_id",
+            sqlite_where=text("status = 'SENDING'"),
+            postgresql_where=text("status = 'SENDING'"),
+        ),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    workspace_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("workspaces.id"), nullable=False)
+    )
+    account_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("sms_accounts.id"), nullable=False)
+    )
+    name: str = Field(max_length=100)
+    body: str = Field(sa_type=Text)
+    idempotency_key: str = Field(max_length=100)
+    status: CampaignStatus = Field(sa_type=EnumText(CampaignStatus, 16))
+    # Set when the server paused the campaign; resume is refused while the cause holds.
+    pause_cause: PauseCause | None = Field(default=None, sa_type=EnumText(PauseCause, 32))
+    status_message: str | None = Field(default=None, max_length=500)
+    # India DLT: the registered template every message of the campaign matches (MSG91 sends it
+    # as DLT_TE_ID); None for providers that match templates themselves.
+    dlt_template_id: str | None = Field(default=None, max_length=30)
+    total: int = Field(default=0)
+    pending: int = Field(default=0)
+    sent: int = Field(default=0)
+    delivered: int = Field(default=0)
+    undelivered: int = Field(default=0)
+    failed: int = Field(default=0)
+    skipped: int = Field(default=0)
+    unconfirmed: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SmsCampaignRecipientRow(SQLModel, table=True):
+    """One recipient of a campaign: the outbox row. Its id is also the id of the message sent to
+    it, so the delivery report's callback names it."""
+
+    __tablename__ = "sms_campaign_recipients"
+    __table_args__ = (
+        Index("ix_sms_campaign_recipients_number", "campaign_id", "to_number", unique=True),
+        Index("ix_sms_campaign_recipients_next", "campaign_id", "status", "position"),
+    )
+
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=36)
+    campaign_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("sms_campaigns.id"), nullable=False)
+    )
+    position: int  # the order recipients were added in, and are sent in
+    to_number: str = Field(max_length=MESSAGE_ADDRESS_LENGTH)
+    body: str | None = Field(default=None, sa_type=Text)  # None: the campaign's body
+    status: RecipientStatus = Field(sa_type=EnumText(RecipientStatus, 16))
+    # The hand-over that owns a SENDING row, and until when: past it, no one does.
+    attempt_id: str | None = Field(default=None, max_length=36)
+    attempt_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Set once by the first final delivery report (DELIVERED, or UNDELIVERED for any failure).
+    outcome: Outcome | None = Field(default=None, sa_type=EnumText(Outcome, 16))
+
+
+class SendPaceRow(SQLModel, table=True):
+    """A sender's pace, shared by every replica and worker (resolvers.pacing): when its next
+    segment may leave, as seconds since the epoch (a float: the same arithmetic in SQLite and
+    PostgreSQL), and until when it is slowed down after the provider said its queue is full."""
+
+    __tablename__ = "sms_send_pace"
+
+    account_id: str = Field(
+        sa_column=Column(String(36), ForeignKey("sms_accounts.id"), primary_key=True)
+    )
+    next_free_at: float = Field(sa_type=Float)
+    slowed_until: float | None = Field(default=None, sa_type=Float)

@@ -34,7 +34,16 @@ ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 AUTH_TOKEN = "f1e2d3c4b5a6978812345678abcdef90"
 PHONE = "+14155550123"
 MG_SID = "MG" + "fedcba9876543210" * 2
-TABLES = ("sms_opt_outs", "sms_messages", "sms_accounts", "api_keys", "workspaces")
+TABLES = (
+    "procrastinate_jobs",
+    "procrastinate_workers",
+    "sms_send_pace",
+    "sms_opt_outs",
+    "sms_messages",
+    "sms_accounts",
+    "api_keys",
+    "workspaces",
+)
 
 
 @pytest.fixture(scope="session")

@@ -175,6 +175,7 @@ class FakeClock:
 
     def __init__(self, now: datetime | None = None) -> None:
         self.now = now or datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+        self.slept: list[float] = []  # every wait asked of ``sleep``, in seconds
 
     def __call__(self) -> datetime:
         return self.now
@@ -182,3 +183,9 @@ class FakeClock:
     def advance(self, **delta: float) -> datetime:
         self.now += timedelta(**delta)
         return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        """Waiting under this clock: the time passes at once (and is noted)."""
+        self.slept.append(seconds)
+        self.advance(seconds=seconds)
+        await asyncio.sleep(0)

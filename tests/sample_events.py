@@ -29,6 +29,7 @@ ACCOUNT = Account(
     client_id="AC" + "0" * 32,
     auth_token_hint="••••ef90",
     base_url="https://api.twilio.com/",
+    send_rate_per_second=1.0,
     status=AccountStatus.FAILED,
     failure=VerificationFailure.INVALID_CREDENTIALS,
     failure_message="Invalid credentials",

@@ -59,6 +59,23 @@ class ProviderAskedToWait(ProviderUnavailable):
         self.retry_after = retry_after
 
 
+class ProviderRateLimited(ProviderUnavailable):
+    """The provider refused the request for its rate and did not process it: nothing was sent,
+    so sending it again later is safe. ``retry_after``: the seconds it asked to wait (None: it
+    did not say); ``code``: its own number, kept only to be shown. A one-off send is tried again
+    within its call; a campaign send comes back at once and its engine backs off."""
+
+    def __init__(self, retry_after: float | None = None, *, code: int | None = None) -> None:
+        super().__init__("the provider refused the request for its rate; nothing was sent")
+        self.retry_after = retry_after
+        self.code = code
+
+
+class SenderQueueFull(ProviderRateLimited):
+    """The provider's queue for this sender is full: this message was not taken (safe to send
+    again later), and the sender sends faster than the provider lets it out: slow it down."""
+
+
 class ProviderUnreachable(ProviderUnavailable):
     """One of the provider's own hosts cannot be reached from this server (DNS, connection,
     TLS): the network between here and the provider is at fault (firewall, proxy), not the

@@ -54,6 +54,10 @@ class OutgoingSms:
     dlt_entity_id: str | None = None
     dlt_template_id: str | None = None
     route: SmsRoute | None = None  # the account's route, for providers that ask
+    # When the provider refuses for its rate (nothing processed): True, the send is tried again
+    # within its call (a one-off); False, ``ProviderRateLimited`` comes back at once and the
+    # caller backs off (a campaign, which must not hand anything over after a pause).
+    wait_out_rate_limits: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,3 +53,13 @@ async def msg91_world(unit_database: Path) -> AsyncIterator[World]:
             yield built
         finally:
             await built.runtime.batcher.stop()
+
+
+@pytest.fixture
+async def batching(world: World) -> AsyncIterator[World]:
+    """The world with its delivery report batcher running, as the app runs it."""
+    world.runtime.batcher.start()
+    try:
+        yield world
+    finally:
+        await world.runtime.batcher.stop()

@@ -78,6 +78,14 @@ def test_replicas_and_the_migration_share_one_configuration() -> None:
         assert replica["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_a_worker_sends_campaigns_after_the_migration_with_the_replicas_configuration() -> None:
+    worker = SERVICES["worker"]
+    assert worker["command"][0] == "worker"
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["healthcheck"] == {"disable": True}  # the image's check asks for HTTP
+    assert environment(worker) == environment(SERVICES["replica-a"])
+
+
 def test_redis_is_private_and_asks_for_the_password_the_replicas_use() -> None:
     redis = SERVICES["redis"]
     command = [interpolate(str(part)) for part in redis["command"]]

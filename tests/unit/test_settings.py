@@ -154,3 +154,40 @@ def test_the_operators_hosts_are_the_list_of_both_providers(
         with pytest.raises(HostPolicyError):
             policy.check_url("https://api.twilio.com/")
     assert policies[SmsProvider.TWILIO].check_url("https://api.msg91.com/")
+
+
+def test_the_campaign_limits_default_to_the_issues_and_a_killed_hand_over_is_settled_soon() -> None:
+    settings = load_settings()
+    assert settings.campaign_recipients_per_call == 1_000
+    assert settings.campaign_max_recipients == 1_000_000
+    # A hand-over whose process was killed turns UNCONFIRMED after its lease: well within 30 s.
+    assert settings.campaign_handover_lease_seconds < 30
+    assert settings.campaign_event_interval_seconds == 0.5
+
+
+def test_campaign_events_cannot_be_set_to_more_than_two_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMS_CAMPAIGN_EVENT_INTERVAL_SECONDS", "0.1")
+    with pytest.raises(SettingsError, match="SMS_CAMPAIGN_EVENT_INTERVAL_SECONDS"):
+        load_settings()
+
+
+def test_a_worker_is_taken_for_dead_only_after_missing_a_beat(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = load_settings()
+    assert (settings.serve_workers, settings.worker_heartbeat_seconds) == (4, 2.0)
+    # A killed worker's campaign moves to another within 30 s: stalled, then one recovery tick.
+    assert settings.worker_stalled_seconds + 5 <= 30
+    monkeypatch.setenv("SMS_WORKER_HEARTBEAT_SECONDS", "5")
+    monkeypatch.setenv("SMS_WORKER_STALLED_SECONDS", "8")
+    with pytest.raises(SettingsError, match="at least twice SMS_WORKER_HEARTBEAT_SECONDS"):
+        load_settings()
+
+
+def test_pacing_bounds_are_strict_by_default() -> None:
+    settings = load_settings()
+    assert settings.send_max_wait_seconds == 5.0
+    assert (settings.queue_full_slowdown_factor, settings.queue_full_slowdown_seconds) == (2, 60)
+    assert settings.campaign_job_slice_seconds == 10.0

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 import httpx
 import pytest
 
+from domain.text import segments
 from providers.sms.twilio import standin_fixtures as fixtures
 from providers.sms.twilio.signature import compute_signature, is_valid_signature
 from providers.sms.twilio.standin import TwilioStandIn, Webhook
@@ -385,12 +386,12 @@ def test_the_stand_in_keeps_a_bounded_queue_and_answers_21611_beyond_it() -> Non
 
 
 def test_segments_count_gsm_7_septets_and_ucs_2_units() -> None:
-    assert fixtures.segments("Hello") == 1
-    assert fixtures.segments("a" * 160) == 1
-    assert fixtures.segments("a" * 161) == 2
-    assert fixtures.segments("€" * 80) == 1  # an extension character takes two septets
-    assert fixtures.segments("€" * 81) == 2
-    assert fixtures.segments("ж" * 70) == 1
-    assert fixtures.segments("ж" * 71) == 2
-    assert fixtures.segments("👍" * 35) == 1  # two UTF-16 units each
-    assert fixtures.segments("👍" * 36) == 2
+    assert segments("Hello") == 1
+    assert segments("a" * 160) == 1
+    assert segments("a" * 161) == 2
+    assert segments("€" * 80) == 1  # an extension character takes two septets
+    assert segments("€" * 81) == 2
+    assert segments("ж" * 70) == 1
+    assert segments("ж" * 71) == 2
+    assert segments("👍" * 35) == 1  # two UTF-16 units each
+    assert segments("👍" * 36) == 2

@@ -4,7 +4,6 @@ which secrets sign them (SQLite, a fake provider, no HTTP)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -18,16 +17,6 @@ from tests.fakes import SIGNATURE_HEADER, sign
 from tests.unit.world import PUBLIC_URL, SECRET, World
 
 CUSTOMER = "+14155550100"
-
-
-@pytest.fixture
-async def batching(world: World) -> AsyncIterator[World]:
-    """The world with its delivery report batcher running, as the app runs it."""
-    world.runtime.batcher.start()
-    try:
-        yield world
-    finally:
-        await world.runtime.batcher.stop()
 
 
 async def signer(world: World, account_id: str) -> SigningAccount:

@@ -94,11 +94,21 @@ class World:
         return result.account
 
     async def update(
-        self, account_id: str, *, wire_webhooks: bool | None = None, **fields: str | None
+        self,
+        account_id: str,
+        *,
+        wire_webhooks: bool | None = None,
+        send_rate: float | None = None,
+        **fields: str | None,
     ) -> AccountResult:
         """Edit the account, and wait for the webhook put-back or wiring it started."""
         result = await accounts.update_account(
-            self.services, self.caller, account_id, fields, wire_webhooks=wire_webhooks
+            self.services,
+            self.caller,
+            account_id,
+            fields,
+            wire_webhooks=wire_webhooks,
+            send_rate=send_rate,
         )
         await self.runtime.wirer.wait_idle()
         return result
@@ -195,7 +205,9 @@ async def world_on(
         "response_cache_bytes": 0,
         **settings,
     }
-    runtime = build_services(Settings(**values), sms={sms.provider: sms}, clock=clock)
+    runtime = build_services(
+        Settings(**values), sms={sms.provider: sms}, clock=clock, sleep=clock.sleep
+    )
     try:
         issued = await api_keys.create_api_key(runtime.services.writes, "acme", Role.ADMIN)
         caller = await api_keys.authenticate(runtime.services.reads, issued.key)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from domain.vocabulary import ErrorCode, MessageStatus, SmsProvider, VerificationFailure
-from providers.sms.errors import ProviderRefused, Reason
+from providers.sms.errors import ProviderRefused, Reason, SenderQueueFull
 from providers.sms.port import (
     AccountFacts,
     Credentials,
@@ -24,6 +24,7 @@ from providers.sms.twilio.client import IncomingNumber, TwilioClient, TwilioReje
 from providers.sms.twilio.error_codes import (
     AUTHENTICATION_FAILED,
     NOT_FOUND,
+    QUEUE_FULL,
     RECIPIENT_UNSUBSCRIBED,
     SENDER_GONE,
     describe,
@@ -133,8 +134,11 @@ class TwilioSms:
                 body=message.body,
                 sender=message.sender,
                 status_callback=message.status_callback,
+                wait_out_rate_limits=message.wait_out_rate_limits,
             )
         except TwilioRejected as rejected:
+            if rejected.code == QUEUE_FULL:  # not taken: safe to send again, slower
+                raise SenderQueueFull(code=rejected.code) from None
             raise _refused(rejected, _send_reason(rejected.code)) from None
         return SentSms(
             provider_message_id=sent.sid or None,

@@ -29,6 +29,7 @@ from providers.sms.errors import (
     BaseUrlUnreachable,
     OutcomeUnknown,
     ProviderAskedToWait,
+    ProviderRateLimited,
     ProviderRefused,
     ProviderUnavailable,
     ProviderUnreachable,
@@ -225,12 +226,14 @@ class TwilioClient:
         body: str,
         sender: str,
         status_callback: str | None,
+        wait_out_rate_limits: bool = True,
     ) -> SentMessage:
         """``POST /2010-04-01/Accounts/{AccountSid}/Messages.json``: sent at most once.
 
-        Only a 429 (Twilio did not process it) is retried. A timeout or 5xx after the request
-        went out raises ``OutcomeUnknown``; a connection that never opened raises
-        ``BaseUrlUnreachable`` (nothing was sent).
+        Only a 429 (Twilio did not process it) is sent again, and only ``wait_out_rate_limits``;
+        otherwise, or once the retries ran out, it raises ``ProviderRateLimited``. A timeout or
+        5xx after the request went out raises ``OutcomeUnknown``; a connection that never opened
+        raises ``BaseUrlUnreachable`` (nothing was sent).
         """
         base = self._allowed(credentials.base_url)
         url = f"{base}{_account_path(credentials)}/Messages.json"
@@ -244,8 +247,10 @@ class TwilioClient:
             try:
                 return await self._once("POST", url, auth, None, form, sent_once=True)
             except _Transient as transient:
-                if transient.rate_limited:
+                if transient.rate_limited and wait_out_rate_limits:
                     raise
+                if transient.rate_limited:
+                    raise transient.exhausted from None
                 raise OutcomeUnknown("Twilio's answer did not arrive") from None
 
         answer = await self._with_retries(once)
@@ -422,7 +427,9 @@ def _interpret(response: httpx.Response, body: bytes) -> dict[str, Any]:
     code = parsed.get("code") if parsed is not None else None
     code = code if isinstance(code, int) else None
     if status == 429 or code == RATE_LIMITED:
-        raise _Transient(_retry_after(response), rate_limited=True) from TwilioBusy(status)
+        wait = _retry_after(response)
+        limited = ProviderRateLimited(wait, code=code)
+        raise _Transient(wait, rate_limited=True, exhausted=limited) from TwilioBusy(status)
     if status >= 500:
         raise _Transient(_retry_after(response)) from TwilioBusy(status)
     if 200 <= status < 300:

@@ -11,6 +11,7 @@ AUTHENTICATION_FAILED = 20003
 NOT_FOUND = 20404  # the resource is not there, or not visible to these credentials
 RATE_LIMITED = 20429
 RECIPIENT_UNSUBSCRIBED = 21610
+QUEUE_FULL = 21611  # the sender's queue of messages waiting to go out is full
 SENDER_GONE = frozenset({21606, 21212, 21659, 21712})
 
 CATALOGUE: dict[int, str] = {
@@ -24,6 +25,14 @@ CATALOGUE: dict[int, str] = {
     ),
     21606: "The From number is not an SMS-capable number of this Twilio account.",
     21608: "A Twilio trial account can only send to verified numbers.",
+    RATE_LIMITED: (
+        "Twilio refused the message for the account's request rate; nothing was sent. Try "
+        "again shortly."
+    ),
+    QUEUE_FULL: (
+        "Twilio's queue for this sender is full (it sends slower than it is given messages); "
+        "nothing was sent. Try again later, or lower the account's send rate."
+    ),
     RECIPIENT_UNSUBSCRIBED: (
         "The recipient replied STOP: Twilio will not deliver to them until they reply START."
     ),

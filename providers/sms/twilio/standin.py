@@ -68,6 +68,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from domain.text import segments
 from providers.sms.twilio import standin_fixtures as fixtures
 from providers.sms.twilio.standin_account import StandInAccount
 from providers.sms.twilio.standin_courier import POSTS_AT_ONCE, Courier, Delivery, signed
@@ -116,6 +117,7 @@ class Send:
     sender: str  # the From number, or the Messaging Service SID
     body: str
     status_callback: str | None
+    at: float = 0.0  # when it was accepted (time.time()): pace measurements read it
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +453,9 @@ class TwilioStandIn:
         return None
 
     async def _send(self, request: Request) -> JSONResponse:
+        # Read as it arrives (Starlette keeps it): a send held by ``hang`` is still taken when
+        # its caller is gone meanwhile, as Twilio takes a message whose answer is then lost.
+        await request.body()
         refused = await self._arrive(request)
         if refused is not None:
             return refused
@@ -493,13 +498,13 @@ class TwilioStandIn:
             statuses=deque(("queued", "sent", final)),
             error_code=undelivered,
             reply=self.reply if undelivered is None else None,
-            segments=fixtures.segments(body),
+            segments=segments(body),
         )
         assert self._courier is not None  # the lifespan made it before any request
         if not self._courier.add(delivery, self.callback_delay):
             return _error(QUEUE_FULL, 400, "The sender's queue of messages is full")
         with self._lock:
-            self._sends.append(Send(sid, to, service_sid or sender, body, callback))
+            self._sends.append(Send(sid, to, service_sid or sender, body, callback, time.time()))
         log.info("send %s from %s to %s: queued", sid, service_sid or sender, to)
         message = fixtures.message(
             sid,
@@ -535,7 +540,7 @@ class TwilioStandIn:
             return
         url, method, service_sid = target
         sid = "SM" + secrets.token_hex(16)
-        form = delivery.reply_form(sid, text, fixtures.segments(text), service_sid)
+        form = delivery.reply_form(sid, text, segments(text), service_sid)
         await self._post(f"reply from {delivery.to}", url, form, method)
 
     async def _post(

@@ -21,6 +21,8 @@ from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
 
+from domain.text import segments
+
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 # The stand-in's own, printed for pasting by dev-twilio: it opens nothing real.
 AUTH_TOKEN = "f1e2d3c4b5a6978812345678abcdef90"  # noqa: S105
@@ -35,13 +37,6 @@ NUMBER_PATH = "/2010-04-01/Accounts/{AccountSid}/IncomingPhoneNumbers/{Sid}.json
 MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 SERVICE_PATH = "/v1/Services/{Sid}"
 _EXAMPLE_ACCOUNT = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-# GSM 03.38: the basic set (one septet each) and its extension (two septets each). A body with
-# anything else is sent as UCS-2.
-_GSM_BASIC = frozenset(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-_GSM_EXTENDED = frozenset("\f^{}\\[~]|€")
 
 
 @cache
@@ -179,18 +174,6 @@ def error(code: int, status: int, message: str = "Twilio says no") -> dict[str, 
         "more_info": f"https://www.twilio.com/docs/errors/{code}",
         "status": status,
     }
-
-
-def segments(body: str) -> int:
-    """How many SMS segments ``body`` takes: GSM-7 160 septets alone or 153 a part, else
-    UCS-2 70 UTF-16 units alone or 67 a part."""
-    if all(char in _GSM_BASIC or char in _GSM_EXTENDED for char in body):
-        size = sum(2 if char in _GSM_EXTENDED else 1 for char in body)
-        single, part = 160, 153
-    else:
-        size = len(body.encode("utf-16-le")) // 2
-        single, part = 70, 67
-    return 1 if size <= single else -(-size // part)
 
 
 @cache
