@@ -8,6 +8,7 @@ name is resolved here, every address is checked, and the connection goes to a ch
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable
 from typing import Any
 
@@ -86,3 +87,13 @@ def create_http_client(
         trust_env=False,
         headers={"User-Agent": "sms-accounts/0.1", "Accept": "application/json"},
     )
+
+
+def json_object(body: bytes) -> dict[str, Any] | None:
+    """A provider's answer read as a JSON object; None when it is anything else (a provider's
+    HTML error page, a number, a truncated body)."""
+    try:
+        value = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -10,7 +10,6 @@ it is ``ProviderUnreachable`` whatever host the Base URL names. Upstream bodies 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from providers.sms.errors import (
 )
 from providers.sms.msg91.words import ADDRESS_NOT_WHITELISTED, describe, number_of
 from providers.sms.port import Credentials
-from providers.transport import MAX_BODY_BYTES
+from providers.transport import MAX_BODY_BYTES, json_object
 
 AUTH_HEADER = "authkey"
 # MSG91's route numbers: 4 transactional, 1 promotional.
@@ -103,7 +102,7 @@ class Msg91Client:
         except _Busy:
             raise OutcomeUnknown("MSG91's answer did not arrive") from None
         _refusal(status, body)
-        answer = _json_object(body)
+        answer = json_object(body)
         request_id = None if answer is None else answer.get("message")
         if not isinstance(request_id, str) or not request_id:
             raise OutcomeUnknown("MSG91's answer names no request")
@@ -146,7 +145,7 @@ class Msg91Client:
 def _refusal(status: int, body: bytes) -> None:
     """Raise MSG91's refusal when the answer is one: an error status, or an error body (MSG91
     answers some refusals, 418 among them, with 200)."""
-    answer = _json_object(body)
+    answer = json_object(body)
     kind = None if answer is None else (answer.get("type") or answer.get("msgType"))
     code = None if answer is None else number_of(answer.get("code"))
     if 200 <= status < 300 and kind != "error":
@@ -162,16 +161,8 @@ def _is_balance(body: bytes) -> bool:
     try:
         float(text)
     except ValueError:
-        return _json_object(body) is not None
+        return json_object(body) is not None
     return True
-
-
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
 
 
 async def _read_capped(response: httpx.Response) -> bytes:

@@ -11,7 +11,6 @@ never logged (the account resource carries ``auth_token``).
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -42,7 +41,7 @@ from providers.sms.twilio.error_codes import (
     RATE_LIMITED,
     describe,
 )
-from providers.transport import MAX_BODY_BYTES
+from providers.transport import MAX_BODY_BYTES, json_object
 
 
 class TwilioRejected(ProviderRefused):
@@ -399,14 +398,6 @@ def _int_or_none(value: object) -> int | None:
     return None
 
 
-def _json_object(body: bytes) -> dict[str, Any] | None:
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def _retry_after(response: httpx.Response) -> float | None:
     value = response.headers.get("retry-after")
     if value is None:
@@ -423,7 +414,7 @@ def _retry_after(response: httpx.Response) -> float | None:
 
 def _interpret(response: httpx.Response, body: bytes) -> dict[str, Any]:
     status = response.status_code
-    parsed = _json_object(body)
+    parsed = json_object(body)
     code = parsed.get("code") if parsed is not None else None
     code = code if isinstance(code, int) else None
     if status == 429 or code == RATE_LIMITED:
