@@ -32,6 +32,7 @@ from providers.transport import create_http_client
 from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
 from resolvers.services import NO_CHECKS, Services
+from resolvers.signers import SignerCache
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
 from resolvers.wire import EVENTS
@@ -282,6 +283,7 @@ def build_services(
         verifier=NO_CHECKS,
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
+        signers=SignerCache(settings.webhook_signers_remembered),
         clock=clock or utcnow,
     )
     schedule = CheckSchedule(

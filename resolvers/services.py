@@ -13,6 +13,7 @@ from domain.vocabulary import SmsProvider
 from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
 from providers.sms.port import SmsPort
+from resolvers.signers import SignerCache
 from storage.crypto import SecretBox
 from storage.types import utcnow
 
@@ -58,4 +59,5 @@ class Services:
     verifier: Checks
     verify_lease_seconds: float
     webhook_token_grace_seconds: float
+    signers: SignerCache  # who signs webhooks, remembered by account version
     clock: Callable[[], datetime] = utcnow  # what "now" is: tests move it by hand

@@ -27,8 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.messages import Message, statuses_that_may_become
 from domain.vocabulary import MessageStatus, SmsProvider
+from resolvers.signers import SignerVersion
 from resolvers.unit import unit_of_work
-from storage import message_queries
+from storage import message_queries, queries
 from storage.models import SmsMessageRow
 from storage.types import utcnow
 
@@ -47,6 +48,13 @@ class StatusReport:
     message_id: str | None
     status: MessageStatus
     error_code: int | None
+    signer_version: SignerVersion  # the account version its signature was checked at
+
+
+class StaleSignerError(Exception):
+    """The account changed since the secrets that checked this report's signature were read
+    (a new token, a removal): nothing was written; check the signature again with the secrets
+    as they are now."""
 
 
 class IngestStoppedError(Exception):
@@ -141,7 +149,7 @@ class StatusBatcher:
         now = utcnow()
         try:
             async with unit_of_work(self._writes) as unit:
-                outcomes = [await _apply_alone(unit.session, report, now) for report, _ in batch]
+                outcomes = await _apply_batch(unit.session, [report for report, _ in batch], now)
         except BaseException as exc:
             if not isinstance(exc, Exception):  # cancelled at shutdown: nothing was committed
                 _fail(batch, IngestStoppedError())
@@ -164,6 +172,20 @@ def _fail(batch: list[_Pending], error: Exception) -> None:
     for _, done in batch:
         if not done.done():
             done.set_exception(error)
+
+
+async def _apply_batch(
+    session: AsyncSession, reports: list[StatusReport], now: datetime
+) -> list[SmsMessageRow | Exception | None]:
+    """Each report's outcome. One read checks every signer of the batch against its account as
+    it is in this transaction: a report whose signer changed since is not applied."""
+    live = await queries.signing_versions(session, list({r.account_id for r in reports}))
+    return [
+        await _apply_alone(session, report, now)
+        if live.get(report.account_id) == report.signer_version
+        else StaleSignerError()
+        for report in reports
+    ]
 
 
 async def _apply_alone(

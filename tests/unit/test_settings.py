@@ -117,3 +117,12 @@ def test_the_introspection_depth_is_capped_at_twenty(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SMS_MAX_INTROSPECTION_DEPTH", "21")
     with pytest.raises(SettingsError, match=r"SMS_MAX_INTROSPECTION_DEPTH: .* or equal to 20"):
         load_settings()
+
+
+def test_webhook_signers_are_remembered_for_ten_thousand_accounts_at_most_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().webhook_signers_remembered == 10_000
+    monkeypatch.setenv("SMS_WEBHOOK_SIGNERS_REMEMBERED", "-1")
+    with pytest.raises(SettingsError, match="SMS_WEBHOOK_SIGNERS_REMEMBERED"):
+        load_settings()
