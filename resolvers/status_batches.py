@@ -193,49 +193,17 @@ def _fail(batch: list[_Pending], error: Exception) -> None:
 async def _apply_batch(
     session: AsyncSession, reports: list[StatusReport], now: datetime, *, alone: bool
 ) -> list[Outcome]:
-    """Each report's outcome: together, a few statements for the batch (``alone``: each in its
-    own savepoint). One read checks every signer of the batch against its account as it is in
-    this transaction: a report whose signer changed since is not applied."""
+    """Each report's outcome (``alone``: each in its own savepoint). One read checks every
+    signer of the batch against its account as it is in this transaction: a report whose signer
+    changed since is not applied."""
     live = await queries.signing_versions(session, list({r.account_id for r in reports}))
-    outcomes: list[Outcome] = [StaleSignerError() for _ in reports]
-    signed = [i for i, r in enumerate(reports) if live.get(r.account_id) == r.signer_version]
-    if alone:
-        for i in signed:
-            outcomes[i] = await _apply_alone(session, reports[i], now)
-        return outcomes
-    for wave in _waves(reports, signed):
-        moved = await _apply_together(session, [reports[i] for i in wave], now)
-        for i in wave:
-            outcomes[i] = moved.get((reports[i].account_id, reports[i].provider_message_id))
-    return outcomes
-
-
-def _waves(reports: list[StatusReport], indexes: list[int]) -> list[list[int]]:
-    """``indexes`` in arrival order, split so that no two reports of a wave name the same
-    message (a later report of a message goes in a later wave, applied after it)."""
-    waves: list[tuple[list[int], set[str]]] = []
-    for i in indexes:
-        names = {reports[i].provider_message_id, reports[i].message_id or ""} - {""}
-        later = max((n + 1 for n, (_, seen) in enumerate(waves) if names & seen), default=0)
-        if later == len(waves):
-            waves.append(([], set()))
-        waves[later][0].append(i)
-        waves[later][1].update(names)
-    return [wave for wave, _ in waves]
-
-
-async def _apply_together(
-    session: AsyncSession, reports: list[StatusReport], now: datetime
-) -> dict[tuple[str, str], SmsMessageRow]:
-    """Apply reports naming distinct messages in one statement: (account, provider's message
-    id) -> the message each moved."""
-    reported = {report.status for report in reports}
-    moves = {(new, old) for new in reported for old in statuses_that_may_become(new)}
-    advances = [
-        (r.account_id, r.provider_message_id, r.message_id, r.status, r.error_code) for r in reports
+    apply = _apply_alone if alone else _apply
+    return [
+        await apply(session, report, now)
+        if live.get(report.account_id) == report.signer_version
+        else StaleSignerError()
+        for report in reports
     ]
-    rows = await message_queries.advance_many(session, advances, moves, now)
-    return {(row.account_id, row.provider_message_id or ""): row for row in rows}
 
 
 async def _apply_alone(

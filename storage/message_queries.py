@@ -2,23 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import (
-    Integer,
-    String,
-    and_,
-    bindparam,
-    column,
-    delete,
-    exists,
-    func,
-    or_,
-    select,
-    update,
-    values,
-)
+from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -141,57 +128,6 @@ async def advance(
     )
     row = result.first()
     return None if row is None else SmsMessageRow(**row._mapping)
-
-
-# One delivery report for ``advance_many``: (account id, provider's message id, our message id or
-# None, the status reported, the provider's error code or None).
-Advance = tuple[str, str, str | None, MessageStatus, int | None]
-
-
-async def advance_many(
-    session: AsyncSession,
-    advances: Sequence[Advance],
-    moves: Collection[tuple[MessageStatus, MessageStatus]],
-    now: datetime,
-) -> list[SmsMessageRow]:
-    """What ``advance`` does for each of ``advances``, in one statement; the messages that
-    moved, as they now are. ``moves`` holds every (reported status, status it may replace) pair
-    the advances need. No two advances may name the same provider's or our message id (one
-    UPDATE changes a row once)."""
-    status_type = _M.status.type
-    reports = values(
-        column("r_account_id", String),
-        column("r_sid", String),
-        column("r_message_id", String),
-        column("r_status", status_type),
-        column("r_error_code", Integer),
-        name="reports",
-    ).data(list(advances))
-    allowed = values(column("m_new", status_type), column("m_old", status_type), name="moves").data(
-        list(moves)
-    )
-    r, m = reports.c, allowed.c
-    result = await session.execute(
-        update(SmsMessageRow)
-        .where(
-            _M.account_id == r.r_account_id,
-            _M.direction == MessageDirection.OUTBOUND,
-            or_(
-                _M.provider_message_id == r.r_sid,
-                and_(_M.id == r.r_message_id, _M.provider_message_id.is_(None)),
-            ),
-            exists().where(m.m_new == r.r_status, m.m_old == _M.status),
-        )
-        .values(
-            status=r.r_status,
-            updated_at=now,
-            provider_message_id=r.r_sid,
-            error_code=func.coalesce(r.r_error_code, _M.error_code),
-        )
-        .returning(*SmsMessageRow.__table__.c)  # type: ignore[attr-defined]
-        .execution_options(synchronize_session=False)
-    )
-    return [SmsMessageRow(**row._mapping) for row in result.all()]
 
 
 async def insert_once(session: AsyncSession, row: SmsMessageRow) -> bool:
