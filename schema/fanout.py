@@ -119,6 +119,8 @@ class _Member:
 
     def send(self, data: str) -> None:
         """Write ``data`` to the socket now; after the write under way, if there is one."""
+        if self.overflowed:
+            return  # told to refetch: nothing more is written
         if self.writing is not None:
             self._hold(data)
             return
