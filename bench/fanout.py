@@ -294,7 +294,14 @@ def main(argv: list[str] | None = None) -> int:
         redis = RedisProcess(Path(scratch)).start()
         try:
             ports = (common.free_port(), common.free_port())
-            settings = {"SMS_BROADCAST_URL": redis.url, "SMS_SUBSCRIBER_QUEUE_SIZE": "256"}
+            # One key holds every subscriber of a side: the per-key limit must let them in.
+            room = str(max(args.subscribers, args.fanout_subscribers) + 10)
+            settings = {
+                "SMS_BROADCAST_URL": redis.url,
+                "SMS_SUBSCRIBER_QUEUE_SIZE": "256",
+                "SMS_WS_MAX_SOCKETS_PER_KEY": room,
+                "SMS_WS_MAX_AWAITING_INIT": room,
+            }
             with (
                 common.server(
                     "bench.verify:bench_app", ports[0], args.database_url, TEST_KEY, **settings
