@@ -1,9 +1,12 @@
 """How fast an event made on one replica reaches subscribers on another, beside the same on one
-replica and beside a bare Redis pub/sub round trip, all in one run.
+replica and beside a bare Redis pub/sub round trip, and how 1,000 subscribers on one replica
+fare beside a bare websocket fan-out, all in one run.
 
 Everything runs on this machine over real sockets: two uvicorn server processes (one worker
-each, ``create_app`` from the environment) on one PostgreSQL database and a Redis server this
-script starts on a free port (nothing persisted), as ``SMS_BROADCAST_URL``.
+each, ``create_app`` from the environment; A also serves the bare websocket fan-out routes of
+``bench/verify.py``) on one PostgreSQL database and a Redis server this script starts on a free
+port (nothing persisted), as ``SMS_BROADCAST_URL``. One key holds all of a side's subscribers, so
+``SMS_WS_MAX_SOCKETS_PER_KEY`` and ``SMS_WS_MAX_AWAITING_INIT`` are raised to fit them.
 
 * Across replicas: ``--subscribers`` websocket clients (``graphql-transport-ws``) subscribe to
   ``smsAccountChanged`` on replica B; ``--events`` times ``updateSmsAccount`` renames an account
