@@ -37,6 +37,7 @@ from resolvers.key_rotation import missing_key_ids, secrets_per_key
 from resolvers.messages import publish_message, to_message
 from resolvers.pacing import Pacer, PaceRules
 from resolvers.services import NO_CHECKS, NO_WIRING, CampaignSettings, Services
+from resolvers.signers import SignerCache
 from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
 from resolvers.webhook_wiring import WebhookWirer
@@ -316,6 +317,7 @@ def build_services(
         verify_lease_seconds=settings.verify_lease_seconds,
         webhook_token_grace_seconds=settings.webhook_token_grace_seconds,
         pacer=pacer,
+        signers=SignerCache(settings.webhook_signers_remembered),
         clock=clock,
         campaign_settings=campaign_settings(settings),
     )

@@ -25,6 +25,10 @@ from strawberry.http.exceptions import (
     WebSocketDisconnected,
 )
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -38,7 +42,7 @@ from providers.bus import SubscriberOverflow
 from resolvers.api_keys import KEYS_CHANNEL, KeyRevoked
 from resolvers.services import Services
 from schema.context import Context
-from schema.fanout import SharedPayloads
+from schema.fanout import DIRECT_WRITER, SharedPayloads, Writer
 from storage.db import is_outage
 
 log = logging.getLogger(__name__)
@@ -105,6 +109,32 @@ class LimitedWebSocketAdapter(ASGIWebSocketAdapter):
             await super().close(code, reason)
 
 
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """Strawberry's graphql-transport-ws handler, whose operations a shared subscription may
+    write to directly (``schema.fanout``): its group writes each ``next`` frame itself."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        # The operation's own task: the writer is seen by its subscription only.
+        DIRECT_WRITER.set(self._writer(operation))
+        await super().run_operation(operation)
+
+    def _writer(self, operation: Operation[Context, None]) -> Writer:
+        websocket = cast("LimitedWebSocketAdapter", self.websocket).ws
+        prefix = f'{{"id":{json.dumps(operation.id)},"type":"next","payload":{{"data":'
+
+        def write(data: str) -> Any:
+            # As Strawberry's own send: nothing after the operation ended, or its socket did.
+            if (
+                operation.completed
+                or self.operations.get(operation.id) is not operation
+                or websocket.application_state == WebSocketState.DISCONNECTED
+            ):
+                return None
+            return websocket.send_text(prefix + data + "}}")
+
+        return write
+
+
 def _utf8_length_over(text: str, limit: int) -> bool:
     # A character is at most 4 bytes in UTF-8: encode only when the length is unclear.
     if len(text) > limit:
@@ -118,6 +148,7 @@ class GraphQLApp(GraphQL[Context, None]):
     socket is closed (4401 saying what was wrong, 4408, or 4429 over a limit)."""
 
     websocket_adapter_class = LimitedWebSocketAdapter
+    graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyGraphQLWSHandler
 
     def __init__(

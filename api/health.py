@@ -59,6 +59,10 @@ def health_routes(runtime: Runtime, graphql_app: GraphQLApp) -> list[Route]:
             "websockets": graphql_app.open_websockets,
             "tasks": len(asyncio.all_tasks()),
         }
+        fanout = getattr(graphql_app.schema, "fanout", None)
+        if fanout is not None:
+            # Events serialized once for all the subscribers of a shared subscription.
+            counts["shared_serializations"] = fanout.serializations
         # What was read from Redis and refused (forged, replayed, malformed), by reason.
         if isinstance(carrier, RedisBus):
             counts["bus_refused"] = dict(carrier.refused.counts)

@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     # waits at most this long for more before it is written (each callback waits for its commit).
     status_batch_size: int = Field(default=200, ge=1, le=5_000)
     status_batch_linger_seconds: float = Field(default=0.002, ge=0, le=0.05)
+    # Accounts whose decrypted webhook secrets are kept in memory (least recently used forgotten
+    # first; 0 reads and decrypts them for every webhook).
+    webhook_signers_remembered: int = Field(default=10_000, ge=0, le=1_000_000)
     # Reconnecting to a lost Redis bus: the first wait, doubled after each failure up to the cap.
     bus_reconnect_min_seconds: float = Field(default=0.5, gt=0, le=60)
     bus_reconnect_max_seconds: float = Field(default=10.0, gt=0, le=300)

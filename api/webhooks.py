@@ -20,13 +20,14 @@ from starlette.routing import Route
 
 from api.throttle import FailureLimiter, client_address
 from resolvers.services import Services
-from resolvers.status_batches import StatusBatcher
+from resolvers.status_batches import StaleSignerError, StatusBatcher
 from resolvers.webhooks import (
     MalformedCallbackError,
     SigningAccount,
     record_account_reports,
     record_inbound,
     record_status,
+    remembered_signing_account,
     reporting_account,
     signing_account,
 )
@@ -40,6 +41,7 @@ _RETRY = {"Retry-After": "5"}
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 Form = dict[str, str]
+Params = list[tuple[str, str]]
 Record = Callable[[Request, SigningAccount, Form], Awaitable[Response]]
 
 
@@ -121,10 +123,12 @@ class _Webhooks:
         self.batcher = batcher
 
     async def status(self, request: Request) -> Response:
-        return await self._handled(request, self._report)
+        # A delivery report's write checks the account version its signer was read at, so the
+        # signer remembered from the last report may sign it (resolvers.signers).
+        return await self._handled(request, self._report, remembered=True)
 
     async def inbound(self, request: Request) -> Response:
-        return await self._handled(request, self._reply)
+        return await self._handled(request, self._reply, remembered=False)
 
     async def reports(self, request: Request) -> Response:
         """Delivery reports posted to an account's report URL (a form or JSON, unsigned)."""
@@ -148,16 +152,42 @@ class _Webhooks:
             return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
         return Response(status_code=204)
 
-    async def _handled(self, request: Request, record: Record) -> Response:
+    async def _handled(self, request: Request, record: Record, *, remembered: bool) -> Response:
         """A signed webhook, recorded by ``record`` (which answers it), or the refusal."""
-        checked = await self._authenticated(request)
+        checked = await self._signed_form(request)
         if isinstance(checked, Response):
             return checked
-        account, params = checked
-        try:
-            return await record(request, account, dict(params))
-        except MalformedCallbackError as refusal:
-            return _malformed(refusal)
+        url, params = checked
+        account_id = request.path_params["account_id"]
+        account = remembered_signing_account(self.services, account_id) if remembered else None
+        if account is None or not self._signs(account, url, params, request):
+            # Not remembered, or its secrets do not sign this: the token may have changed.
+            account = await self._signer_now(account_id, url, params, request)
+        for _ in range(2):
+            if account is None:
+                return self._forged(request)
+            try:
+                return await record(request, account, dict(params))
+            except MalformedCallbackError as refusal:
+                return _malformed(refusal)
+            except StaleSignerError:
+                # The account changed after its secrets were read: check again with today's.
+                account = await self._signer_now(account_id, url, params, request)
+        log.warning("a delivery report met an account changing under it twice; retried later")
+        return PlainTextResponse("Try again later", status_code=503, headers=_RETRY)
+
+    async def _signer_now(
+        self, account_id: str, url: str, params: Params, request: Request
+    ) -> SigningAccount | None:
+        """Who signed the request, by the account's secrets as they are now; None: no one."""
+        account = await signing_account(self.services, account_id)
+        if account is None or not self._signs(account, url, params, request):
+            return None
+        return account
+
+    @staticmethod
+    def _signs(account: SigningAccount, url: str, params: Params, request: Request) -> bool:
+        return account.port.signature_valid(url, params, request.headers, account.secrets)
 
     async def _report(self, request: Request, account: SigningAccount, form: Form) -> Response:
         try:
@@ -168,7 +198,7 @@ class _Webhooks:
                 form,
                 request.query_params.get("mid"),
             )
-        except MalformedCallbackError:
+        except (MalformedCallbackError, StaleSignerError):
             raise
         except Exception:
             # Not written (shutting down, or the database failed): providers retry on a 5xx.
@@ -181,11 +211,8 @@ class _Webhooks:
         answer = account.port.inbound_answer
         return Response(answer.body, media_type=answer.media_type)
 
-    async def _authenticated(
-        self, request: Request
-    ) -> tuple[SigningAccount, list[tuple[str, str]]] | Response:
-        """(who signed, form parameters) of a request the account's provider signed, or the
-        refusal."""
+    async def _signed_form(self, request: Request) -> tuple[str, Params] | Response:
+        """(the URL the provider signed, the form's parameters), or the refusal."""
         if not _is_utf8_form(request.headers.get("content-type")):
             return PlainTextResponse("Unsupported Media Type", status_code=415)
         try:
@@ -201,13 +228,7 @@ class _Webhooks:
         except UnicodeDecodeError:
             return PlainTextResponse("Bad request", status_code=400)
         query = request.url.query
-        url = public_url + request.url.path + (f"?{query}" if query else "")
-        account = await signing_account(self.services, request.path_params["account_id"])
-        if account is None or not account.port.signature_valid(
-            url, params, request.headers, account.secrets
-        ):
-            return self._forged(request)
-        return account, params
+        return public_url + request.url.path + (f"?{query}" if query else ""), params
 
     def _forged(self, request: Request) -> Response:
         wait = self.failures.failed(client_address(request.scope))

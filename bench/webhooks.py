@@ -47,13 +47,16 @@ Run from the project root::
         [--database-url postgresql+asyncpg://USER:PASS@HOST/DB [--pg-messages 500]]
 
 A default run sends 2 x 3 x (1000 + 50) callbacks.
-With ``--database-url``, a second, shorter run (``--pg-messages`` per side) follows against that
-database (migrated; a new workspace each run), with its own server and table.
+With ``--database-url`` (default: ``SMS_TEST_DATABASE_URL``), a second, shorter run
+(``--pg-messages`` per side) follows against that database (migrated; a new workspace each run),
+with its own server and table. The run ends with a summary: per database, the app's callbacks/s
+beside its floor's, and the callbacks one core absorbs beside the goal (1,000/s).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import subprocess
 import sys
@@ -398,7 +401,9 @@ async def drive(
 # --- Report -------------------------------------------------------------------------------------
 
 
-def report(tallies: dict[str, common.Tally], options: Options, database_url: str) -> None:
+def report(
+    tallies: dict[str, common.Tally], options: Options, database_url: str
+) -> dict[str, common.Figures]:
     stack = common.versions("starlette", "uvicorn", "sqlalchemy", "aiosqlite", "asyncpg", "httpx")
     driver = database_url.split(":", 1)[0]
     per_side = options.messages * len(TWILIO_SEQUENCE)
@@ -446,6 +451,24 @@ def report(tallies: dict[str, common.Tally], options: Options, database_url: str
     common.print_cpu_note(
         "srv CPU ms/cb: the server process's CPU time per callback (its SQLite threads included)."
     )
+    return figures
+
+
+def summary(results: list[tuple[str, dict[str, common.Figures]]]) -> None:
+    """One line per database: the app's callbacks/s beside its floor's, and what one core
+    absorbs beside the goal."""
+    print(
+        f"\n=== Summary ===\n{'database':<11}{'app cb/s':>9}{'floor cb/s':>11}{'app/floor':>10}"
+        f"{'one core cb/s':>14}  goal >= {ONE_CORE_GOAL:.0f} on one core"
+    )
+    for name, figures in results:
+        app, floor = figures["app"], figures["floor"]
+        one_core = 1 / app.cost if app.cost > 0 else 0.0
+        print(
+            f"{name:<11}{app.rate:>9.0f}{floor.rate:>11.0f}"
+            f"{common.ratio(app.rate, floor.rate):>10}{one_core:>14.0f}  "
+            f"{_met(one_core >= ONE_CORE_GOAL)}"
+        )
 
 
 def _met(met: bool) -> str:
@@ -469,8 +492,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--database-url",
+        default=os.environ.get("SMS_TEST_DATABASE_URL"),
         help="after the SQLite run, also run against this database (postgresql+asyncpg://...; "
-        "migrated, a new workspace each run)",
+        "migrated, a new workspace each run; default: SMS_TEST_DATABASE_URL)",
     )
     parser.add_argument(
         "--pg-messages",
@@ -487,8 +511,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def measure(database_url: str, options: Options) -> list[str]:
-    """Migrate, seed, serve, drive, check, report. Returns the problems found (none: passed)."""
+def measure(
+    database_url: str, options: Options
+) -> tuple[list[str], dict[str, common.Figures] | None]:
+    """Migrate, seed, serve, drive, check, report. Returns the problems found (none: passed)
+    and the figures."""
     settings = Settings(database_url=database_url, encryption_keys=common.TEST_KEY)
     began = time.perf_counter()
     migrate(database_url)
@@ -500,8 +527,7 @@ def measure(database_url: str, options: Options) -> list[str]:
         "bench.webhooks:floor_app", port, database_url, SMS_PUBLIC_URL=public_url
     ) as process:
         tallies, problems = common.run_async(drive(seeded, port, process, options))
-    if tallies:
-        report(tallies, options, database_url)
+    figures = report(tallies, options, database_url) if tallies else None
     failed = sum(tally.failures for tally in tallies.values())
     if failed:
         problems.insert(0, f"{failed} measured callback(s) were not answered 204")
@@ -519,18 +545,27 @@ def measure(database_url: str, options: Options) -> list[str]:
         )
         + f"; seeding {seeded_in:.1f} s, total {time.perf_counter() - began:.1f} s"
     )
-    return problems
+    return problems, figures
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     options = Options(args.messages, args.concurrency, args.round_size, args.warmup)
+    results = []
     with tempfile.TemporaryDirectory(prefix="sms-bench-") as scratch:
-        problems = measure(common.sqlite_url(scratch), options)
+        problems, figures = measure(common.sqlite_url(scratch), options)
+    if figures:
+        results.append(("SQLite", figures))
     if args.database_url:
         print("\n=== PostgreSQL (a shorter run) ===")
         pg_options = Options(args.pg_messages, args.concurrency, args.round_size, args.warmup)
-        problems += measure(args.database_url, pg_options)
+        pg_problems, figures = measure(args.database_url, pg_options)
+        problems += pg_problems
+        if figures:
+            results.append(("PostgreSQL", figures))
+    else:
+        print("\n(PostgreSQL skipped: give --database-url or set SMS_TEST_DATABASE_URL)")
+    summary(results)
     if problems:
         return common.report_failure("FAILED:", problems)
     return 0

@@ -15,6 +15,7 @@ from providers.bus import EventBus
 from providers.host_policy import HostPolicy, Resolver
 from providers.sms.port import Credentials, SmsPort
 from resolvers.pacing import Pacer
+from resolvers.signers import SignerCache
 from storage.crypto import SecretBox
 from storage.types import utcnow
 
@@ -134,6 +135,7 @@ class Services:
     verify_lease_seconds: float
     webhook_token_grace_seconds: float
     pacer: Pacer  # each sender's shared pace (one-off sends and campaign claims)
+    signers: SignerCache  # who signs webhooks, remembered by account version
     clock: Callable[[], datetime] = utcnow  # what "now" is: tests move it by hand
     campaigns: CampaignScheduler = NO_SCHEDULER
     campaign_settings: CampaignSettings = CampaignSettings()

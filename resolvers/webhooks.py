@@ -11,20 +11,20 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TypeVar
 
 from domain.vocabulary import MessageDirection, MessageStatus, SmsProvider
 from providers.sms.errors import MalformedWebhook
-from providers.sms.port import OptSignal, SmsPort
-from resolvers.account_rows import previous_secret_binding, secret_binding
+from providers.sms.port import OptSignal
 from resolvers.messages import announce_message
 from resolvers.services import Services
+from resolvers.signers import SigningAccount as SigningAccount  # where webhooks import it from
+from resolvers.signers import read_signer, remembered
 from resolvers.status_batches import StatusBatcher, StatusReport
 from resolvers.text import could_be_id
 from resolvers.unit import unit_of_work
 from storage import message_queries, queries
-from storage.crypto import SecretError
 from storage.models import SmsMessageRow, new_id
 
 log = logging.getLogger(__name__)
@@ -34,34 +34,24 @@ OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "Q
 OPT_IN_WORDS = frozenset({"START", "YES", "UNSTOP"})
 
 
-@dataclass(frozen=True, slots=True)
-class SigningAccount:
-    workspace_id: str
-    port: SmsPort  # the account's provider: it reads the webhook and checks its signature
-    secrets: list[str]  # the current secret, and the previous one during its grace period
-
-
 async def signing_account(services: Services, account_id: str) -> SigningAccount | None:
-    """Who a webhook for this account comes from and the secrets it may be signed with; None
-    for an unknown account, or one whose secrets no configured key opens."""
+    """Who a webhook for this account comes from and the secrets it may be signed with, read
+    now (and remembered for the next webhooks); None for an unknown account, or one whose
+    secrets no configured key opens."""
     async with services.reads() as session:
         row = await queries.signing_secrets(session, account_id)
     if row is None:
+        services.signers.forget(account_id)
         return None
-    workspace_id, provider, current, previous, until = row
-    stored = [(current, secret_binding(account_id))]
-    if previous and until is not None and until > services.clock():
-        stored.append((previous, previous_secret_binding(account_id)))
-    secrets = []
-    for ciphertext, binding in stored:
-        try:
-            secrets.append(services.secrets.decrypt(ciphertext, bound_to=binding))
-        except SecretError as reason:
-            # Nothing can be signed with a token no one can read: its webhooks are refused.
-            log.warning("a webhook for account %s: a token cannot be read: %s", account_id, reason)
-    if not secrets:
-        return None
-    return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], secrets)
+    signer = read_signer(services.secrets, account_id, row)
+    services.signers.put(account_id, signer)
+    return signer.at(services.clock(), services.sms[signer.provider])
+
+
+def remembered_signing_account(services: Services, account_id: str) -> SigningAccount | None:
+    """``signing_account`` as last read, without reading: only for a webhook whose write
+    checks the version it carries (delivery reports, see ``resolvers.signers``)."""
+    return remembered(services.signers, account_id, services.sms.__getitem__, services.clock())
 
 
 async def reporting_account(
@@ -75,10 +65,10 @@ async def reporting_account(
         row = await queries.report_token(session, account_id)
     if row is None:
         return None
-    workspace_id, provider, current = row
+    workspace_id, provider, current, version = row
     if current is None or not hmac.compare_digest(current.encode(), token.encode()):
         return None
-    return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], [])
+    return SigningAccount(workspace_id, services.sms[SmsProvider(provider)], [], version)
 
 
 class MalformedCallbackError(ValueError):
@@ -119,6 +109,7 @@ async def record_status(
             message_id=our_message_id or None,
             status=report.status,
             error_code=report.error_code,
+            signer_version=sender.version,
         )
     )
 
@@ -145,6 +136,7 @@ async def record_account_reports(
                     message_id=None,
                     status=report.status,
                     error_code=report.error_code,
+                    signer_version=sender.version,
                 )
             )
             for report in reports

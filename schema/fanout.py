@@ -7,6 +7,14 @@ workspace now join one *group*: the group runs the subscription once, and every 
 (one ``ExecutionResult`` object) is offered to each member's bounded queue. The websocket layer
 then serializes that shared result once (``SharedPayloads``) and splices each operation id in.
 
+On graphql-transport-ws the group writes each data result itself: serialized once, the frame of
+each member (its operation id spliced in) is written to its socket right there, in the group's
+task, with no hop through a task per subscriber (a hop per subscriber made the 1,000th push of
+an event wait for 999 task switches). A write that cannot finish at once (the socket's buffer is
+full) is finished by a task of that member alone, and what comes meanwhile waits in its bounded
+backlog, so one slow socket never holds up the others. Errors, the end and everything of the
+legacy protocol still go through each member's own subscription, in order.
+
 A group is owned by its members: it starts with the first and its task ends when the last leaves.
 A member that falls more than its queue behind is told to refetch (``RESYNC_REQUIRED``) and ends,
 except for subscriptions whose every result is the whole current state (the sender picker), where
@@ -20,7 +28,8 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -39,6 +48,11 @@ _END: Any = object()
 
 Source = Callable[[Context], Awaitable[Any]]
 GroupKey = tuple[str, str, str | None, str, str]
+# Writes a data result (its JSON) as this subscription's frame to its socket; None when the
+# subscription or its socket has ended.
+Writer = Callable[[str], Coroutine[Any, Any, None] | None]
+# Set by the websocket layer in the task of an operation it can write for directly.
+DIRECT_WRITER: ContextVar[Writer | None] = ContextVar("direct_writer", default=None)
 
 
 @lru_cache(maxsize=512)
@@ -74,27 +88,125 @@ def group_key(
 class _Member:
     size: int
     latest_wins: bool
+    write: Writer | None = None  # None: every result goes through the member's subscription
     queue: deque[Any] = field(default_factory=deque)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     overflowed: bool = False
     # A latest-wins member that overflowed keeps only the newest result until it has read it.
     collapsed: bool = False
+    # A write that did not finish at once, finishing in a task of its own, and what waits for
+    # it: data (JSON text) to write, or items for the queue, kept in order.
+    writing: asyncio.Task[None] | None = None
+    backlog: deque[Any] = field(default_factory=deque)
+    held_newest: bool = False  # the backlog of a latest-wins member overflowed
 
     def offer(self, item: Any) -> None:
+        if self.writing is not None:
+            self._hold(item)
+        else:
+            self._enqueue(item)
+
+    def _enqueue(self, item: Any) -> None:
         if item is not _END and (self.collapsed or len(self.queue) >= self.size):
             if not self.latest_wins:
                 self.overflowed = True
+                self.ready.set()
                 return
             self.queue.clear()
             self.collapsed = True
         self.queue.append(item)
         self.ready.set()
 
+    def send(self, data: str) -> None:
+        """Write ``data`` to the socket now; after the write under way, if there is one."""
+        if self.overflowed:
+            return  # told to refetch: nothing more is written
+        if self.writing is not None:
+            self._hold(data)
+            return
+        assert self.write is not None
+        written = self.write(data)
+        if written is not None:
+            self.writing = _finish_later(written, self)
+
+    def _hold(self, item: Any) -> None:
+        """Keep ``item`` until the write under way finished, within the same bound."""
+        if self.overflowed:
+            return
+        if item is not _END and (self.held_newest or len(self.backlog) >= self.size):
+            if not self.latest_wins:
+                self.overflowed = True  # told to refetch by its subscription
+                self.ready.set()
+                return
+            self.backlog.clear()  # as the queue: only the newest, until caught up
+            self.held_newest = True
+        self.backlog.append(item)
+
+    async def catch_up(self) -> None:
+        """Write (or queue) what waited for the write that just finished, in order."""
+        while self.backlog and not self.overflowed:
+            item = self.backlog.popleft()
+            if not self.backlog:
+                self.held_newest = False
+            if not isinstance(item, str):
+                self._enqueue(item)
+                continue
+            assert self.write is not None
+            written = self.write(item)
+            if written is not None:
+                await written
+
     def take(self) -> Any:
         item = self.queue.popleft()
         if not self.queue:
             self.collapsed = False
         return item
+
+    def stop_writing(self) -> None:
+        if self.writing is not None:
+            self.writing.cancel()
+
+
+def _finish_later(written: Coroutine[Any, Any, None], member: _Member) -> asyncio.Task[None] | None:
+    """Run the write until it waits: most writes finish right here, with no task. One that waits
+    (the socket's buffer is full) is finished by a task of the member's, which then catches up
+    with what came meanwhile; None when nothing is left under way."""
+    try:
+        blocked = written.send(None)
+    except StopIteration:
+        return None
+    except Exception:
+        # The socket is gone: its own subscription ends the member.
+        log.debug("a subscriber's socket refused a write", exc_info=True)
+        return None
+    return asyncio.get_running_loop().create_task(_resume(written, blocked, member))
+
+
+async def _resume(written: Coroutine[Any, Any, None], blocked: Any, member: _Member) -> None:
+    """Drive a started write to its end (as a task would have), then catch up."""
+    try:
+        while True:
+            if isinstance(blocked, asyncio.Future):
+                blocked._asyncio_future_blocking = False
+                await asyncio.wait((blocked,))  # its outcome is the write's to read
+            else:
+                await asyncio.sleep(0)  # a bare yield: give way once
+            try:
+                blocked = written.send(None)
+            except StopIteration:
+                break
+        await member.catch_up()
+    except Exception:
+        log.debug("a subscriber's socket refused a write", exc_info=True)
+    finally:
+        written.close()
+        member.writing = None
+        # Left only when a write failed or the member left: the socket is going, but the end
+        # and errors held still reach the subscription.
+        held = [item for item in member.backlog if not isinstance(item, str)]
+        member.backlog.clear()
+        for item in held:
+            member.offer(item)
 
 
 class _Group:
@@ -103,11 +215,11 @@ class _Group:
         key: GroupKey,
         source: Source,
         context: Context,
-        on_empty: Callable[[_Group], None],
+        owner: SharedSubscriptions,
     ) -> None:
         self.key = key
         self.members: set[_Member] = set()
-        self._on_empty = on_empty
+        self._owner = owner
         # The group runs with a context of its own: no member's websocket, the shared caller.
         self._context = replace(context, websocket=None, connection_params=None)
         self._source = source
@@ -129,13 +241,27 @@ class _Group:
             self._offer(_END)
 
     def _offer(self, item: Any) -> None:
+        data = self._serialized(item)
         for member in tuple(self.members):
-            member.offer(item)
+            if data is not None and member.write is not None:
+                member.send(data)
+            else:
+                member.offer(item)
+
+    def _serialized(self, item: Any) -> str | None:
+        """The JSON of a result of data alone, once for every member that writes it itself."""
+        if not isinstance(item, ExecutionResult) or item.errors or item.extensions:
+            return None
+        if not any(member.write is not None for member in self.members):
+            return None
+        self._owner.serializations += 1
+        return json.dumps(item.data, separators=(",", ":"))
 
     def leave(self, member: _Member) -> None:
+        member.stop_writing()
         self.members.discard(member)
         if not self.members:
-            self._on_empty(self)
+            self._owner.forget(self)
             self.task.cancel()
 
 
@@ -145,6 +271,8 @@ class SharedSubscriptions:
     def __init__(self, queue_size: int) -> None:
         self.queue_size = queue_size
         self._groups: dict[GroupKey, _Group] = {}
+        # Results serialized once for every member of their group that writes them directly.
+        self.serializations = 0
 
     @property
     def group_count(self) -> int:
@@ -155,13 +283,15 @@ class SharedSubscriptions:
     ) -> AsyncGenerator[Any, None]:
         group = self._groups.get(key)
         if group is None or group.task.done():
-            group = _Group(key, source, context, self._forget)
+            group = _Group(key, source, context, self)
             self._groups[key] = group
-        member = _Member(self.queue_size, latest_wins=root in LATEST_WINS)
+        member = _Member(
+            self.queue_size, latest_wins=root in LATEST_WINS, write=DIRECT_WRITER.get()
+        )
         group.members.add(member)
         return _receive(group, member)
 
-    def _forget(self, group: _Group) -> None:
+    def forget(self, group: _Group) -> None:
         if self._groups.get(group.key) is group:
             del self._groups[group.key]
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import Integer, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import Integer, Update, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,26 +76,31 @@ async def opt_in(session: AsyncSession, workspace_id: str, phone_number: str) ->
     )
 
 
-# Built once: a delivery report is the hottest write there is (three per message sent).
-_ADVANCE = (
-    update(SmsMessageRow)
-    .where(
-        _M.account_id == bindparam("p_account_id"),
-        _M.direction == MessageDirection.OUTBOUND,
-        _M.status.in_(bindparam("p_allowed_from", expanding=True)),
-        or_(
-            _M.provider_message_id == bindparam("p_sid"),
-            and_(_M.id == bindparam("p_message_id"), _M.provider_message_id.is_(None)),
-        ),
+@functools.lru_cache(maxsize=32)
+def _advance_statement(allowed_from: frozenset[MessageStatus]) -> Update:
+    """The UPDATE of ``advance`` for one set of statuses it may replace, built once per set: a
+    delivery report is the hottest write there is (three per message sent), and an expanding
+    ``IN`` parameter would be rendered into the SQL anew at every execution. The few sets there
+    are (one per reported status) are written into the statement instead."""
+    return (
+        update(SmsMessageRow)
+        .where(
+            _M.account_id == bindparam("p_account_id"),
+            _M.direction == MessageDirection.OUTBOUND,
+            or_(*(_M.status == status for status in sorted(allowed_from, key=str))),
+            or_(
+                _M.provider_message_id == bindparam("p_sid"),
+                and_(_M.id == bindparam("p_message_id"), _M.provider_message_id.is_(None)),
+            ),
+        )
+        .values(
+            status=bindparam("p_status"),
+            updated_at=bindparam("p_now"),
+            provider_message_id=bindparam("p_sid"),
+            error_code=func.coalesce(bindparam("p_error_code", type_=Integer), _M.error_code),
+        )
+        .returning(*SmsMessageRow.__table__.c)  # type: ignore[attr-defined]
     )
-    .values(
-        status=bindparam("p_status"),
-        updated_at=bindparam("p_now"),
-        provider_message_id=bindparam("p_sid"),
-        error_code=func.coalesce(bindparam("p_error_code", type_=Integer), _M.error_code),
-    )
-    .returning(*SmsMessageRow.__table__.c)  # type: ignore[attr-defined]
-)
 
 
 async def advance(
@@ -115,10 +121,9 @@ async def advance(
     """
     connection = await session.connection()
     result = await connection.execute(
-        _ADVANCE,
+        _advance_statement(frozenset(allowed_from)),
         {
             "p_account_id": account_id,
-            "p_allowed_from": list(allowed_from),
             "p_sid": provider_message_id,
             "p_message_id": message_id,
             "p_status": status,

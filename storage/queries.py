@@ -170,31 +170,51 @@ _SIGNING_SECRETS = select(
     _A.auth_token_ciphertext,
     _A.previous_auth_token_ciphertext,
     _A.previous_auth_token_until,
+    _A.credentials_version,
 ).where(_A.id == bindparam("account_id"), _A.removed_at.is_(None), _A.auth_token_ciphertext != "")
 
+SigningSecrets = tuple[str, str, str, str | None, datetime | None, int]
 
-async def signing_secrets(
-    session: AsyncSession, account_id: str
-) -> tuple[str, str, str, str | None, datetime | None] | None:
+
+async def signing_secrets(session: AsyncSession, account_id: str) -> SigningSecrets | None:
     """(workspace id, provider, token ciphertext, previous token ciphertext, previous valid
-    until)."""
+    until, credentials version)."""
     connection = await session.connection()
     row = (await connection.execute(_SIGNING_SECRETS, {"account_id": account_id})).first()
-    return None if row is None else (row[0], row[1], row[2], row[3], row[4])
+    return None if row is None else (row[0], row[1], row[2], row[3], row[4], int(row[5]))
 
 
-_REPORT_TOKEN = select(_A.workspace_id, _A.provider, _A.status_webhook_token).where(
-    _A.id == bindparam("account_id"), _A.removed_at.is_(None)
-)
+async def signing_versions(
+    session: AsyncSession, account_ids: Sequence[str]
+) -> dict[str, tuple[int, bool]]:
+    """id -> (credentials version, has a previous token) of the accounts among ``account_ids``
+    whose webhooks can still be signed: what a remembered signer is checked against."""
+    connection = await session.connection()
+    rows = await connection.execute(
+        select(_A.id, _A.credentials_version, _A.previous_auth_token_ciphertext.is_not(None)).where(
+            _A.id.in_(account_ids), _A.removed_at.is_(None), _A.auth_token_ciphertext != ""
+        )
+    )
+    return {row[0]: (int(row[1]), bool(row[2])) for row in rows}
+
+
+_REPORT_TOKEN = select(
+    _A.workspace_id,
+    _A.provider,
+    _A.status_webhook_token,
+    _A.credentials_version,
+    _A.previous_auth_token_ciphertext.is_not(None),
+).where(_A.id == bindparam("account_id"), _A.removed_at.is_(None))
 
 
 async def report_token(
     session: AsyncSession, account_id: str
-) -> tuple[str, str, str | None] | None:
-    """(workspace id, provider, status webhook token) of a live account."""
+) -> tuple[str, str, str | None, tuple[int, bool]] | None:
+    """(workspace id, provider, status webhook token, version as ``signing_versions`` gives
+    it) of a live account."""
     connection = await session.connection()
     row = (await connection.execute(_REPORT_TOKEN, {"account_id": account_id})).first()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], (int(row[3]), bool(row[4])))
 
 
 async def move_account(

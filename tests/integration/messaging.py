@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 from urllib.parse import urlencode
 
@@ -170,3 +171,24 @@ def inbound_params(body: str, sid: str = "SM" + "b" * 32, **extra: str) -> dict[
 async def messages(api: Api, key: str, **variables: Any) -> dict[str, Any]:
     result: dict[str, Any] = (await api.data(key, MESSAGES, variables))["smsMessages"]
     return result
+
+
+_confirmed_sids = (f"SM{n:032x}" for n in itertools.count(1))
+
+
+def twilio_accepts_sends(twilio: respx.Router, *lost: int) -> None:
+    """Twilio confirms every send with a new SID, except the sends numbered in ``lost`` (from
+    0), whose answer never arrives: they stay UNCONFIRMED, with no SID."""
+    numbers = itertools.count()
+
+    def answer(_: httpx.Request) -> httpx.Response:
+        if next(numbers) in lost:
+            raise httpx.ReadTimeout("the answer was lost")
+        return httpx.Response(201, json=created_message(next(_confirmed_sids)))
+
+    twilio.post(MESSAGES_URL).mock(side_effect=answer)
+
+
+async def sent(api: Api, key: str, account_id: str, count: int) -> list[dict[str, Any]]:
+    """``count`` messages sent through the account, one by one."""
+    return [(await send(api, key, account_id, TO, "hi"))["message"] for _ in range(count)]

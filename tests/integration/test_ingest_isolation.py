@@ -16,37 +16,20 @@ import respx
 from domain.vocabulary import SmsProvider
 from providers.sms.twilio.adapter import TwilioSms
 from resolvers.status_batches import StatusBatcher, StatusReport
+from resolvers.webhooks import SigningAccount, signing_account
 from tests.conftest import ACCOUNT_SID, Api, Keys
 from tests.integration.messaging import (
     MESSAGES,
-    MESSAGES_URL,
     PUBLIC_URL,
-    created_message,
-    send,
+    sent,
     signed_post,
+    twilio_accepts_sends,
     verified_account,
 )
 
 VICTIM_REPORTS = 50
 TO = "+14155550100"
 _sids = (f"SM{n:032x}" for n in itertools.count(1))
-
-
-def twilio_accepts_sends(twilio: respx.Router, *lost: int) -> None:
-    """Twilio confirms every send with a new SID, except the sends numbered in ``lost`` (from
-    0), whose answer never arrives: they stay UNCONFIRMED, with no SID."""
-    numbers = itertools.count()
-
-    def answer(_: httpx.Request) -> httpx.Response:
-        if next(numbers) in lost:
-            raise httpx.ReadTimeout("the answer was lost")
-        return httpx.Response(201, json=created_message(next(_sids)))
-
-    twilio.post(MESSAGES_URL).mock(side_effect=answer)
-
-
-async def sent(api: Api, key: str, account_id: str, count: int) -> list[dict[str, Any]]:
-    return [(await send(api, key, account_id, TO, "hi"))["message"] for _ in range(count)]
 
 
 def report(message: dict[str, Any], status: str, **extra: str) -> dict[str, str]:
@@ -175,16 +158,17 @@ async def test_in_one_batch_only_the_report_whose_write_fails_gets_the_error(
             max_batch=VICTIM_REPORTS + 1,
             linger_seconds=0,
         )
-        reports = [_report("globex", victim_id, m, report(m, "delivered")) for m in messages[:25]]
+        victim = await signed_by(api, victim_id)
+        reports = [_report(victim, victim_id, m, report(m, "delivered")) for m in messages[:25]]
         reports.append(
             _report(
-                "acme",
+                await signed_by(api, attacker_id),
                 attacker_id,
                 unconfirmed,
                 report(unconfirmed, "sent", sid=confirmed["providerMessageId"]),
             )
         )
-        reports += [_report("globex", victim_id, m, report(m, "delivered")) for m in messages[25:]]
+        reports += [_report(victim, victim_id, m, report(m, "delivered")) for m in messages[25:]]
         batcher.start()
         try:
             outcomes = await asyncio.gather(
@@ -196,7 +180,7 @@ async def test_in_one_batch_only_the_report_whose_write_fails_gets_the_error(
     failed = outcomes.pop(25)
     assert isinstance(failed, Exception)
     assert outcomes == [True] * VICTIM_REPORTS
-    assert published.count("globex") == VICTIM_REPORTS
+    assert published.count(victim.workspace_id) == VICTIM_REPORTS
 
 
 def unshown(row: Any, _: SmsProvider) -> Any:
@@ -204,20 +188,27 @@ def unshown(row: Any, _: SmsProvider) -> Any:
     return row
 
 
+async def signed_by(api: Any, account_id: str) -> SigningAccount:
+    signer = await signing_account(api.runtime.services, account_id)
+    assert signer is not None
+    return signer
+
+
 def _report(
-    workspace: str, account_id: str, message: dict[str, Any], params: dict[str, str]
+    signer: SigningAccount, account_id: str, message: dict[str, Any], params: dict[str, str]
 ) -> StatusReport:
     """The report a signed status callback with ``params`` makes (read by the Twilio adapter)."""
     read = TwilioSms.delivery_report(TwilioSms.__new__(TwilioSms), params)
     assert read is not None
     return StatusReport(
-        workspace_id=workspace,
+        workspace_id=signer.workspace_id,
         account_id=account_id,
         provider=SmsProvider.TWILIO,
         provider_message_id=read.provider_message_id,
         message_id=message["id"],
         status=read.status,
         error_code=read.error_code,
+        signer_version=signer.version,
     )
 
 

@@ -995,6 +995,33 @@ async def test_identical_subscriptions_listen_once_and_all_receive_each_event(
         assert payloads[0]["smsAccountChanged"]["account"]["id"] == account["id"]
 
 
+async def test_one_event_reaches_many_subscribers_with_one_serialization(
+    serve: Serve, keys: Keys
+) -> None:
+    """The group writes each socket's frame itself from one JSON text (GET /statusz counts the
+    serializations)."""
+    async with serve() as live, AsyncExitStack() as stack:
+        await enable(live.api, keys.admin)
+        sockets = [await stack.enter_async_context(live.socket(keys.admin)) for _ in range(12)]
+        operations = [
+            await live.subscribed(sockets[0], keys.admin, ACCOUNT_CHANGED, accounts_channel)
+        ]
+        operations += [await ws.subscribe(ACCOUNT_CHANGED) for ws in sockets[1:]]
+        await asyncio.sleep(0.2)  # the others joined the group
+        await live.listening(keys.admin, accounts_channel, 1)
+        before = (await live.api.http.get("/statusz")).json()["shared_serializations"]
+
+        account = await added(live.api, keys.admin, displayName="Once")
+
+        frames = [await ws.receive() for ws, op in zip(sockets, operations, strict=True)]
+        after = (await live.api.http.get("/statusz")).json()["shared_serializations"]
+        assert after - before == 1
+        for frame, op in zip(frames, operations, strict=True):
+            assert (frame["id"], frame["type"]) == (op, "next")
+            assert frame["payload"] == frames[0]["payload"]
+        assert frames[0]["payload"]["data"]["smsAccountChanged"]["account"]["id"] == account["id"]
+
+
 async def test_roles_and_documents_do_not_share_and_the_group_ends_with_its_last_member(
     serve: Serve, keys: Keys
 ) -> None:

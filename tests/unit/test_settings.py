@@ -191,3 +191,12 @@ def test_pacing_bounds_are_strict_by_default() -> None:
     assert settings.send_max_wait_seconds == 5.0
     assert (settings.queue_full_slowdown_factor, settings.queue_full_slowdown_seconds) == (2, 60)
     assert settings.campaign_job_slice_seconds == 10.0
+
+
+def test_webhook_signers_are_remembered_for_ten_thousand_accounts_at_most_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert load_settings().webhook_signers_remembered == 10_000
+    monkeypatch.setenv("SMS_WEBHOOK_SIGNERS_REMEMBERED", "-1")
+    with pytest.raises(SettingsError, match="SMS_WEBHOOK_SIGNERS_REMEMBERED"):
+        load_settings()
