@@ -318,6 +318,7 @@ def main() -> int:
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--send-latency", type=float, default=0.05)
     parser.add_argument("--database-url", help="also run on this PostgreSQL (it is wiped)")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only the PostgreSQL run")
     args = parser.parse_args()
     print(
         f"{machine()}; load {load_average()}; {args.recipients:,} recipients, "
@@ -325,8 +326,9 @@ def main() -> int:
         f"{args.send_latency * 1e3:.0f} ms"
     )
     missed = []
-    with tempfile.TemporaryDirectory() as folder:
-        missed += one_run("SQLite, serve sends", sqlite_url(folder), Path(folder), args)
+    if not args.skip_sqlite:
+        with tempfile.TemporaryDirectory() as folder:
+            missed += one_run("SQLite, serve sends", sqlite_url(folder), Path(folder), args)
     if args.database_url:
         wipe(args.database_url)
         with tempfile.TemporaryDirectory() as folder:
