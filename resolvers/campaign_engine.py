@@ -97,7 +97,7 @@ async def send_campaign_batch(services: Services, campaign_id: str) -> float | N
     if token is None:  # fails the account, which pauses its campaigns
         lost = FailureReason.TOKEN_UNREADABLE
         await _fail_account(services, account.id, account.credentials_version, lost)
-        return 0.0
+        return 1.0
     async with services.reads() as session:
         pending = await campaign_queries.next_pending(
             session, campaign_id, services.campaign_settings.batch_size
@@ -160,6 +160,8 @@ async def _claim(
             )
             assert row is not None
             announce_campaign(unit, services, row)
+        if not await campaign_queries.hold_sending(session, campaign.id):
+            return attempt  # paused or canceled meanwhile: nothing is claimed
         attempt.rows = await campaign_queries.claim(session, campaign.id, ids, attempt.id, until)
         await campaign_queries.insert_messages(
             session, [_message(campaign, account, row, now) for row in attempt.rows]

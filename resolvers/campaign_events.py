@@ -79,14 +79,22 @@ async def read_campaign(services: Services, workspace_id: str, campaign_id: str)
     return None if row is None else to_campaign(row)
 
 
+class CampaignNotFoundError(LookupError):
+    """A campaign the caller's workspace does not have."""
+
+
 async def campaign_changes(
-    services: Services, workspace_id: str, first: Campaign
+    services: Services, workspace_id: str, campaign_id: str
 ) -> AsyncIterator[Campaign]:
-    """The campaign each time it changes, from now on, throttled (see the module)."""
+    """The campaign each time it changes, from now on, throttled (see the module). Listens
+    before it first reads the campaign, so no change falls between the two."""
     interval = services.campaign_settings.event_interval_seconds
     loop = asyncio.get_running_loop()
-    shown_status, shown_at, dirty = first.status, -interval, False
     async with services.bus.subscribe(campaigns_channel(workspace_id)) as subscription:
+        first = await read_campaign(services, workspace_id, campaign_id)
+        if first is None:
+            raise CampaignNotFoundError("No SMS campaign with this id.")
+        shown_status, shown_at, dirty = first.status, -interval, False
         notices = aiter(subscription)
         while True:
             timeout = None if not dirty else max(0.0, shown_at + interval - loop.time())
@@ -95,11 +103,11 @@ async def campaign_changes(
             except TimeoutError:
                 notice = None  # the window closed on a change not shown yet: the trailing edge
             except SubscriberOverflow:
-                notice = CampaignChanged(first.id, None)  # missed some: the read catches up
+                notice = CampaignChanged(campaign_id, None)  # missed some: the read catches up
             except StopAsyncIteration:
                 return
             if isinstance(notice, CampaignChanged):
-                if notice.campaign_id != first.id:
+                if notice.campaign_id != campaign_id:
                     continue
                 dirty = True
                 moved = notice.status is not None and notice.status is not shown_status
@@ -107,7 +115,7 @@ async def campaign_changes(
                     continue
             elif notice is not None:
                 continue
-            campaign = await read_campaign(services, workspace_id, first.id)
+            campaign = await read_campaign(services, workspace_id, campaign_id)
             if campaign is None:
                 return
             shown_status, shown_at, dirty = campaign.status, loop.time(), False

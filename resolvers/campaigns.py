@@ -20,6 +20,7 @@ from domain.campaigns import (
 )
 from domain.vocabulary import Caller, ErrorCode
 from resolvers.campaign_events import (
+    CampaignNotFoundError,
     announce_campaign,
     campaign_changes,
     read_campaign,
@@ -413,17 +414,13 @@ async def list_campaigns(
     )
 
 
-class CampaignNotFoundError(LookupError):
-    """smsCampaignChanged for a campaign the caller's workspace does not have."""
-
-
 async def campaign_updates(
     services: Services, caller: Caller, campaign_id: str
 ) -> AsyncIterator[Campaign]:
     """The campaign each time its status or progress changes (at most once per
-    ``event_interval_seconds``, the last of a burst included)."""
-    first = await get_campaign(services, caller, campaign_id)
-    if first is None:
+    ``event_interval_seconds``, the last of a burst included). Raises CampaignNotFoundError for
+    a campaign the caller's workspace does not have."""
+    if not could_be_id(campaign_id) or text_errors({"id": campaign_id}):
         raise CampaignNotFoundError("No SMS campaign with this id.")
-    async for campaign in campaign_changes(services, caller.workspace_id, first):
+    async for campaign in campaign_changes(services, caller.workspace_id, campaign_id):
         yield campaign

@@ -141,7 +141,11 @@ class Mutation:
         description="Create a DRAFT campaign; a retry with the same idempotencyKey returns it.",
     )
     async def create_sms_campaign(
-        self, info: Info, input: CreateSmsCampaignInput
+        self,
+        info: Info,
+        input: Annotated[
+            CreateSmsCampaignInput, strawberry.argument(description="The new campaign.")
+        ],
     ) -> SmsCampaignPayload:
         context = info.context
         result = await campaigns.create_campaign(

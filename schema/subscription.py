@@ -8,7 +8,7 @@ from typing import Annotated
 import strawberry
 from graphql import GraphQLError
 
-from resolvers import campaigns, events, messages
+from resolvers import campaign_events, campaigns, events, messages
 from schema.context import Info
 from schema.permissions import allowed
 from schema.types import SmsAccountEvent, SmsCampaign, SmsMessage, SmsSender, shown
@@ -70,5 +70,5 @@ class Subscription:
                 info.context.services, info.context.caller, str(id)
             ):
                 yield SmsCampaign.of(campaign)
-        except campaigns.CampaignNotFoundError as missing:
+        except campaign_events.CampaignNotFoundError as missing:
             raise GraphQLError(str(missing), extensions={"code": "NOT_FOUND"}) from None

@@ -234,6 +234,18 @@ async def skip_opted_out(
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+async def hold_sending(session: AsyncSession, campaign_id: str) -> bool:
+    """Whether the campaign is SENDING, holding it so until the transaction ends (FOR SHARE on
+    PostgreSQL: a pause waits for this claim to commit, then sees what it claimed; SQLite's
+    writers take turns anyway)."""
+    found = await session.execute(
+        select(_C.id)
+        .where(_C.id == campaign_id, _C.status == CampaignStatus.SENDING)
+        .with_for_update(read=True)
+    )
+    return found.first() is not None
+
+
 async def claim(
     session: AsyncSession,
     campaign_id: str,

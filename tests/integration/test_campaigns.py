@@ -263,3 +263,15 @@ async def test_progress_events_arrive_throttled_with_the_final_counters(
     assert len(events) <= 4  # two status changes, at most a couple of progress events between
     assert len(after) <= 2  # the first report at once, the rest on the trailing edge
     assert after[-1]["progress"]["delivered"] == 3
+
+
+async def test_following_another_workspaces_campaign_answers_not_found(
+    serve: Serve, keys: Keys, other_keys: Keys, twilio: respx.Router
+) -> None:
+    async with serve() as live:
+        _, campaign = await campaign_of(live.api, keys, twilio)
+        async with live.socket(other_keys.admin) as ws:
+            operation = await ws.subscribe(CHANGED, {"id": campaign["id"]})
+            payload = await asyncio.wait_for(ws.next_payload(operation), 5)
+
+    assert [error["extensions"]["code"] for error in payload["errors"]] == ["NOT_FOUND"]

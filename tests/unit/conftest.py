@@ -31,3 +31,13 @@ def unit_database(unit_template: Path, tmp_path: Path) -> Path:
 async def world(unit_database: Path) -> AsyncIterator[World]:
     async with world_on(unit_database) as built:
         yield built
+
+
+@pytest.fixture
+async def batching(world: World) -> AsyncIterator[World]:
+    """The world with its delivery report batcher running, as the app runs it."""
+    world.runtime.batcher.start()
+    try:
+        yield world
+    finally:
+        await world.runtime.batcher.stop()

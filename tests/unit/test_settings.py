@@ -119,6 +119,23 @@ def test_the_introspection_depth_is_capped_at_twenty(monkeypatch: pytest.MonkeyP
         load_settings()
 
 
+def test_the_campaign_limits_default_to_the_issues_and_a_killed_hand_over_is_settled_soon() -> None:
+    settings = load_settings()
+    assert settings.campaign_recipients_per_call == 1_000
+    assert settings.campaign_max_recipients == 1_000_000
+    # A hand-over whose process was killed turns UNCONFIRMED after its lease: well within 30 s.
+    assert settings.campaign_handover_lease_seconds < 30
+    assert settings.campaign_event_interval_seconds == 0.5
+
+
+def test_campaign_events_cannot_be_set_to_more_than_two_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SMS_CAMPAIGN_EVENT_INTERVAL_SECONDS", "0.1")
+    with pytest.raises(SettingsError, match="SMS_CAMPAIGN_EVENT_INTERVAL_SECONDS"):
+        load_settings()
+
+
 def test_a_worker_is_taken_for_dead_only_after_missing_a_beat(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -4,7 +4,6 @@ cancel, the server's own pauses, and at-most-once (SQLite, a fake provider and c
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from domain.vocabulary import ErrorCode, MessageStatus, VerificationFailure
 from providers.sms.errors import OutcomeUnknown, ProviderAskedToWait, ProviderRefused
 from resolvers import campaigns, integration, messages, webhooks
 from resolvers.accounts import remove_account
-from resolvers.campaign_engine import send_campaign_batch
+from resolvers.campaign_engine import InProcessScheduler, send_campaign_batch
 from resolvers.campaigns import RecipientInput
 from storage import message_queries
 from storage.models import SmsCampaignRecipientRow
@@ -304,15 +303,6 @@ async def test_a_removed_account_pauses_its_campaigns_for_good(world: World) -> 
     assert [(e.field, e.code) for e in refused.errors] == [("accountId", ErrorCode.NOT_FOUND)]
 
 
-@pytest.fixture
-async def batching(world: World) -> AsyncIterator[World]:
-    world.runtime.batcher.start()
-    try:
-        yield world
-    finally:
-        await world.runtime.batcher.stop()
-
-
 async def report(world: World, account_id: str, message_id: str, sid: str, status: str) -> None:
     sender = await webhooks.signing_account(world.services, account_id)
     assert sender is not None
@@ -385,3 +375,33 @@ async def test_campaigns_of_another_workspace_are_not_found(world: World) -> Non
         world.services, stranger, campaign.id, [RecipientInput("+14155550999")]
     )
     assert [e.code for e in result.errors] == [ErrorCode.NOT_FOUND]
+
+
+async def test_the_in_process_scheduler_runs_a_campaign_to_its_end_and_keeps_no_task(
+    unit_database: Path,
+) -> None:
+    async with world_on(unit_database) as world:
+        scheduler = world.runtime.campaigns
+        assert isinstance(scheduler, InProcessScheduler)  # SQLite: the embedded default's
+        scheduler.start()
+        try:
+            account = await world.verified()
+            await world.update(account.id, send_rate=500.0)
+            campaign = await created(world, account.id)
+            await add(world, campaign.id, numbers(3))
+
+            await campaigns.start_campaign(world.services, world.caller, campaign.id)
+            for _ in range(500):
+                if (await current(world, campaign.id)).status is CampaignStatus.COMPLETED:
+                    break
+                world.clock.advance(seconds=1)  # the pace's time is the fake clock's
+                await asyncio.sleep(0.01)
+
+            assert (await current(world, campaign.id)).status is CampaignStatus.COMPLETED
+            for _ in range(100):  # the task ends right after its last batch
+                if scheduler.running == 0:
+                    break
+                await asyncio.sleep(0.01)
+            assert scheduler.running == 0
+        finally:
+            await scheduler.stop()

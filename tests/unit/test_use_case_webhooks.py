@@ -3,8 +3,6 @@ which secrets sign them (SQLite, a fake provider, no HTTP)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 from domain.messages import Message
@@ -17,16 +15,6 @@ from tests.fakes import SIGNATURE_HEADER, sign
 from tests.unit.world import SECRET, World
 
 CUSTOMER = "+14155550100"
-
-
-@pytest.fixture
-async def batching(world: World) -> AsyncIterator[World]:
-    """The world with its delivery report batcher running, as the app runs it."""
-    world.runtime.batcher.start()
-    try:
-        yield world
-    finally:
-        await world.runtime.batcher.stop()
 
 
 async def signer(world: World, account_id: str) -> SigningAccount:

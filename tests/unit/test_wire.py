@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from domain.accounts import Stats
+from domain.campaigns import CampaignStatus
 from domain.vocabulary import AccountStatus
 from resolvers.api_keys import KeyRevoked
+from resolvers.campaign_events import CampaignChanged
 from resolvers.events import AccountEvent, AccountEventKind, SendersChanged
 from resolvers.wire import EVENTS, UnknownEventError
 from tests.sample_events import ACCOUNT, MESSAGE, SENDER
@@ -23,8 +25,19 @@ from tests.sample_events import ACCOUNT, MESSAGE, SENDER
         SendersChanged([]),
         MESSAGE,
         KeyRevoked("k1"),
+        CampaignChanged("c1", CampaignStatus.PAUSED),
+        CampaignChanged("c1", None),
     ],
-    ids=["status-changed", "added", "senders", "no-senders", "message", "key-revoked"],
+    ids=[
+        "status-changed",
+        "added",
+        "senders",
+        "no-senders",
+        "message",
+        "key-revoked",
+        "campaign-status",
+        "campaign-progress",
+    ],
 )
 def test_every_event_reads_back_equal_to_what_was_published(event: object) -> None:
     assert EVENTS.decode(EVENTS.encode(event)) == event
