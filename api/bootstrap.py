@@ -299,6 +299,7 @@ def build_services(
             one_off_max_wait_seconds=settings.send_max_wait_seconds,
             slow_factor=settings.queue_full_slowdown_factor,
             slow_seconds=settings.queue_full_slowdown_seconds,
+            campaign_ahead_seconds=settings.campaign_claim_ahead_seconds,
         ),
         clock,
         sleep or asyncio.sleep,

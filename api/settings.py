@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     send_max_wait_seconds: float = Field(default=5.0, ge=0, le=60)
     queue_full_slowdown_factor: float = Field(default=2.0, ge=1, le=100)
     queue_full_slowdown_seconds: float = Field(default=60.0, gt=0, le=3_600)
+    # A campaign batch may take the sender's slots this far ahead (sending each at its slot),
+    # so several sends are in flight at once; a pause waits for them (at most 0.5: it answers
+    # within a second), and a one-off send may wait this much longer behind them.
+    campaign_claim_ahead_seconds: float = Field(default=0.25, ge=0, le=0.5)
     # Campaign workers on PostgreSQL (resolvers/campaign_jobs.py): the campaigns each serve
     # process sends at once (0: it sends none; `sms-accounts worker` processes do), how often a
     # worker beats, after how long without a beat its jobs are retried elsewhere, and how long

@@ -104,14 +104,15 @@ async def send_campaign_batch(services: Services, campaign_id: str) -> float | N
         )
     if not pending:
         return await _complete(services, campaign)
-    allowed, pace_wait = await _allowance(services, account, campaign, pending)
-    if allowed == 0:
+    leave_at, pace_wait = await _allowance(services, account, campaign, pending)
+    if not leave_at:
         return pace_wait
-    attempt = await _claim(services, campaign, account, pending[:allowed])
+    attempt = await _claim(services, campaign, account, pending[: len(leave_at)])
     if not attempt.rows:
         return 0.0  # paused or canceled meanwhile: the next call sees it
     credentials = Credentials(account.client_id, token, account.base_url)
-    answers = await _hand_over(services, account, campaign, credentials, attempt.rows)
+    slots = dict(zip((row.id for row in pending), leave_at, strict=False))
+    answers = await _hand_over(services, account, campaign, credentials, attempt.rows, slots)
     return max(pace_wait, await _record(services, campaign, account, attempt, answers))
 
 
@@ -120,15 +121,14 @@ async def _allowance(
     account: SmsAccountRow,
     campaign: SmsCampaignRow,
     pending: Sequence[SmsCampaignRecipientRow],
-) -> tuple[int, float]:
-    """How many of ``pending`` (in order) the sender's shared pace lets leave now, their
-    segments taken from its budget; and how long until the next may (0: all may)."""
-    rate = account.send_rate_per_second
-    for allowed, row in enumerate(pending):
-        wait = await services.pacer.claim(account.id, rate, segments(row.body or campaign.body))
-        if wait > 0:
-            return allowed, wait
-    return len(pending), 0.0
+) -> tuple[list[float], float]:
+    """When each of the first of ``pending`` the sender's shared pace lets go may leave (the
+    loop's clock; the first now, the next within the pacer's look-ahead), their segments taken
+    from its budget; and, when none may, how long until one may."""
+    sizes = [segments(row.body or campaign.body) for row in pending]
+    delays, wait = await services.pacer.claim_batch(account.id, account.send_rate_per_second, sizes)
+    now = asyncio.get_running_loop().time()
+    return [now + delay for delay in delays], wait
 
 
 @dataclass(slots=True)
@@ -194,12 +194,18 @@ async def _hand_over(
     campaign: SmsCampaignRow,
     credentials: Credentials,
     rows: list[SmsCampaignRecipientRow],
+    leave_at: dict[str, float],
 ) -> list[Answer]:
-    """Each claimed recipient handed to the provider once, all at once."""
+    """Each claimed recipient handed to the provider once, at its slot of the sender's pace
+    (within the pacer's look-ahead, so a pause still answers within a second)."""
     port = services.sms[account.provider]
     assert account.sender_id is not None
+    loop = asyncio.get_running_loop()
 
     async def send(row: SmsCampaignRecipientRow) -> Answer:
+        wait = leave_at.get(row.id, 0.0) - loop.time()
+        if wait > 0:
+            await asyncio.sleep(wait)
         callback = status_callback(services, port, account.id, row.id)
         # A 429 comes back at once (nothing is sent again inside the call): the engine backs
         # off, and nothing leaves after a pause answered.

@@ -27,7 +27,7 @@ from tests.pacing_windows import busiest_window
 from tests.redis_server import RedisProcess
 from tests.twilio_double import TwilioDouble
 
-RECIPIENTS = sorted(phone(n) for n in range(40))
+RECIPIENTS = sorted(phone(n) for n in range(60))
 
 
 def _env(port: int, **extra: str) -> dict[str, str]:
@@ -63,9 +63,9 @@ def test_a_worker_killed_mid_campaign_is_replaced_and_nobody_gets_a_message_twic
         first = Worker(workdir, env, "first")
         second: Worker | None = None
         try:
-            account_id = verified_sender(server, key, double, rate=10)
+            account_id = verified_sender(server, key, double, rate=5)
             campaign_id = started_campaign(server, key, account_id, RECIPIENTS)
-            assert _sends_reach(double, 8)
+            assert _sends_reach(double, 5)
             second = Worker(workdir, env, "second")  # idle: the campaign's job is the first's
             arrived = double.requests
             double.hang = True  # the next send hangs: its answer is lost with the worker
@@ -82,16 +82,28 @@ def test_a_worker_killed_mid_campaign_is_replaced_and_nobody_gets_a_message_twic
 
             wait_for(server, key, campaign_id, completed, within=30)
             assert time.monotonic() - killed_at < 30
-            settled = wait_for(server, key, campaign_id, _all_settled, within=30)
+
+            # Every recipient the stand-in took is SENT once its reports came: the hung one
+            # included. Those the dead worker had claimed but not yet sent (waiting for their
+            # slot) never reached it: they stay UNCONFIRMED, never sent again.
+            def settled_by_reports(found: dict[str, Any]) -> bool:
+                taken = len({send.to for send in double.sends})
+                progress = found["progress"]
+                return bool(
+                    progress["sent"] == taken and progress["unconfirmed"] == len(RECIPIENTS) - taken
+                )
+
+            settled = wait_for(server, key, campaign_id, settled_by_reports, within=30)
         finally:
             logs = [worker.stop() for worker in (first, second) if worker is not None]
             server.stop()
         sends = Counter(send.to for send in double.sends)
 
     assert max(sends.values()) == 1, (sends, logs)  # at most once, whatever crashed
-    assert sorted(sends) == RECIPIENTS  # the hung one too: Twilio took it
+    assert set(sends) <= set(RECIPIENTS)
+    assert len(RECIPIENTS) - len(sends) <= 5  # at most the look-ahead's few were never sent
     assert max(unconfirmed) >= 1  # its answer was lost with the worker…
-    assert settled["progress"]["sent"] == len(RECIPIENTS)  # …and its reports settled it
+    assert settled["progress"]["sent"] == len(sends)  # …and its reports settled it
 
 
 def test_two_replicas_and_a_worker_keep_one_senders_pace(workdir: Path) -> None:
@@ -156,7 +168,3 @@ def _sends_reach(double: TwilioDouble, count: int, within: float = 20) -> bool:
             return False
         time.sleep(0.05)
     return True
-
-
-def _all_settled(found: dict[str, Any]) -> bool:
-    return bool(found["progress"]["unconfirmed"] == 0)

@@ -185,3 +185,17 @@ async def test_a_rate_outside_a_tenth_to_500_is_refused(world: World, rate: floa
     account = await world.add()
     refused = await world.update(account.id, send_rate=rate)
     assert [(e.field, e.code) for e in refused.errors] == [("sendRatePerSecond", ErrorCode.INVALID)]
+
+
+async def test_a_campaign_batch_takes_the_free_slot_and_the_next_ones_within_its_look_ahead(
+    world: World,
+) -> None:
+    account = await world.verified()
+    delays, wait = await pacer(world).claim_batch(account.id, 10.0, [1, 1, 1, 1, 1])
+    assert (delays, wait) == ([0.0, pytest.approx(0.1), pytest.approx(0.2)], 0.0)
+    # Nothing is free now: nothing is taken, and it says when.
+    none, wait = await pacer(world).claim_batch(account.id, 10.0, [1])
+    assert none == []
+    assert wait == pytest.approx(0.3)
+    world.clock.advance(seconds=0.3)
+    assert (await pacer(world).claim_batch(account.id, 10.0, [1]))[0] == [0.0]

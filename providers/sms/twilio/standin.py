@@ -168,6 +168,7 @@ class TwilioStandIn:
         max_pending: int = MAX_PENDING,
         posts_at_once: int = POSTS_AT_ONCE,
         port: int = 0,
+        recorded: int = RECORDED,
     ) -> None:
         self.account = StandInAccount(
             account_sid,
@@ -193,9 +194,9 @@ class TwilioStandIn:
         self._knob_rate_limited_sends = 0
         self._knob_failing_updates = 0
         self._requests = self._posted = 0
-        self._paths: deque[str] = deque(maxlen=RECORDED)
-        self._sends: deque[Send] = deque(maxlen=RECORDED)
-        self._webhooks: deque[Webhook] = deque(maxlen=RECORDED)
+        self._paths: deque[str] = deque(maxlen=recorded)
+        self._sends: deque[Send] = deque(maxlen=recorded)
+        self._webhooks: deque[Webhook] = deque(maxlen=recorded)
         self._release: tuple[asyncio.AbstractEventLoop, asyncio.Event] | None = None
         self._courier: Courier | None = None
         self._http: httpx.AsyncClient | None = None
