@@ -76,6 +76,12 @@ async def get_account(services: Services, caller: Caller, account_id: str) -> Ac
     return None if row is None else to_account(row, services.public_url)
 
 
+# A provider whose senders have no inbound webhook (MSG91: replies need a virtual number).
+WIRING_NOT_TAKEN = FieldError(
+    "wireWebhooks",
+    ErrorCode.INVALID,
+    "This provider's senders have no inbound webhook to wire: replies are not supported for it.",
+)
 ROTATION_NOT_TAKEN = FieldError(
     "rotateStatusWebhookToken",
     ErrorCode.INVALID,
@@ -146,6 +152,8 @@ async def add_account(
     clean = clean_account_fields(raw, policy=policy, creating=True, provider=provider)
     _check_rate(clean, send_rate)
     await _check_base_url_resolves(services, provider, clean)
+    if wire_webhooks and not services.sms[provider].wires_inbound_webhook:
+        clean.errors.append(WIRING_NOT_TAKEN)
     if clean.errors:
         return AccountResult(errors=clean.errors)
 
@@ -218,6 +226,8 @@ async def update_account(
     await _check_base_url_resolves(services, provider, clean)
     if rotate_status_webhook_token and not _reports_per_account(services, provider):
         clean.errors.append(ROTATION_NOT_TAKEN)
+    if wire_webhooks and not services.sms[provider].wires_inbound_webhook:
+        clean.errors.append(WIRING_NOT_TAKEN)
     async with unit_of_work(services.writes) as unit:
         row = await queries.live_account(
             unit.session, caller.workspace_id, account_id, for_update=True

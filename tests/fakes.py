@@ -40,6 +40,7 @@ class FakeSms:
     # DLT template, and whether reports come to one URL per account.
     takes_dlt_template_id: bool = False
     reports_per_account: bool = False
+    wires_inbound_webhook: bool = True
     inbound_answer: port.WebhookAnswer = field(
         default_factory=lambda: port.WebhookAnswer("", "text/plain")
     )
@@ -167,7 +168,12 @@ def fake_for(provider: SmsProvider) -> FakeSms:
     """A fake of ``provider``: it takes DLT template ids and reports per account as that
     provider's adapter does (MSG91 both, Twilio neither)."""
     msg91 = provider is SmsProvider.MSG91
-    return FakeSms(provider=provider, takes_dlt_template_id=msg91, reports_per_account=msg91)
+    return FakeSms(
+        provider=provider,
+        takes_dlt_template_id=msg91,
+        reports_per_account=msg91,
+        wires_inbound_webhook=not msg91,
+    )
 
 
 class FakeClock:

@@ -135,6 +135,8 @@ class SmsPort(Protocol):
     # Whether delivery reports come to one URL per account (``account_reports``) rather than
     # to a callback named with each send.
     reports_per_account: bool
+    # Whether its senders have an inbound webhook this server can point at itself (wiring).
+    wires_inbound_webhook: bool
 
     async def check_account(self, credentials: Credentials) -> AccountFacts:
         """The account behind ``credentials``; ``ProviderRefused(INVALID_CREDENTIALS)`` when the

@@ -285,3 +285,21 @@ async def test_a_wired_sender_that_cannot_be_read_again_stays_wired_and_is_still
     await world.update(account_id, wire_webhooks=False)
 
     assert world.sms.webhooks[PHONE] == THEIRS
+
+
+async def test_wiring_is_refused_for_a_provider_whose_senders_have_no_inbound_webhook(
+    msg91_world: World,
+) -> None:
+    world = msg91_world
+    refused = await accounts.add_account(
+        world.services, world.caller, world.provider, world.form(), wire_webhooks=True
+    )
+    account = await world.verified()
+    edit = await accounts.update_account(
+        world.services, world.caller, account.id, {}, wire_webhooks=True
+    )
+
+    assert [(e.field, e.code) for e in refused.errors] == [("wireWebhooks", ErrorCode.INVALID)]
+    assert [(e.field, e.code) for e in edit.errors] == [("wireWebhooks", ErrorCode.INVALID)]
+    assert (await world.shown(account.id)).webhooks.status is WebhookWiringStatus.OFF
+    assert world.sms.webhook_changes == []

@@ -110,6 +110,7 @@ class Msg91Sms:
     inbound_answer = WebhookAnswer("", "text/plain")
     takes_dlt_template_id = True  # DLT scrubbing matches the body against this template
     reports_per_account = True  # one webhook per MSG91 account, set in its panel
+    wires_inbound_webhook = False  # replies need a purchased virtual number and keyword
 
     def __init__(self, client: Msg91Client) -> None:
         self.client = client

@@ -70,6 +70,7 @@ class TwilioSms:
     inbound_answer = WebhookAnswer(EMPTY_TWIML, "text/xml")
     takes_dlt_template_id = False  # Twilio matches the body to a DLT template itself
     reports_per_account = False  # each send names its StatusCallback
+    wires_inbound_webhook = True  # a number's SmsUrl, a Messaging Service's InboundRequestUrl
 
     def __init__(self, client: TwilioClient) -> None:
         self.client = client
