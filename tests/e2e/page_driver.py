@@ -88,8 +88,8 @@ class Page:
         return dict(zip(names, values, strict=True))
 
     def cards(self) -> dict[str, dict[str, str]]:
-        """Each card by its title: its badge, failure sentence, inbound URL and wiring state, read at once (the
-        cards are redrawn as events arrive)."""
+        """Each card by its title: its badge, failure sentence, inbound URL and wiring state, read
+        at once (the cards are redrawn as events arrive)."""
         cards: dict[str, dict[str, str]] = self.driver.execute_script(CARDS)
         return cards
 
