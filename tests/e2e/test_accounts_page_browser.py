@@ -49,6 +49,18 @@ def browser(workdir: Path) -> Iterator[Any]:
         yield driver
 
 
+def form_of(page: Page, provider: str) -> list[str]:
+    """Pick ``provider`` in the open dialog: the names of the fields it then shows, in order."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(page.css("dialog select[name=provider]")).select_by_value(provider)
+    names: list[str] = page.driver.execute_script(
+        "return [...document.querySelectorAll('dialog [name]')].map((field) =>"
+        " field.name + (field.tagName === 'SELECT' && field.name !== 'provider' ? ':select' : ''))"
+    )
+    return names
+
+
 def run_a_campaign(page: Page) -> dict[str, str]:
     """Create a campaign on the verified sender, paste three lines (one a duplicate), start it and
     wait for its card to reach Completed: every step shown live on the card."""
@@ -99,6 +111,8 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     first.css("input[role=switch]").click()
     first.until(lambda: first.all(".toolbar button"), "the Add button once the integration is on")
     first.button("+ Add account").click()
+    msg91_form = form_of(first, "MSG91")
+    assert form_of(first, "TWILIO")[-2:] == ["sendRatePerSecond", "wireWebhooks"]
     save = first.button("Save account", "dialog")
     assert not save.is_enabled(), "Save waits for the required fields"
     first.fill({"displayName": "Marketing SMS", "senderId": PHONE, "clientId": "AC123"})
@@ -205,6 +219,10 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     assert loaded
     assert all(url.startswith(f"{server.url}/") for url in loaded), loaded
 
+    assert msg91_form == [
+        "provider", "displayName", "senderId", "dltEntityId", "authToken", "route:select",
+        "sendRatePerSecond",
+    ]  # fmt: skip
     assert campaign["added"] == "Added 2 recipients, skipped 1."
     assert campaign["badge"] == "✓ Completed"
     assert "3 of 3 recipients. Sent 2," in campaign["counts"]
