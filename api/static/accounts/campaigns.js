@@ -9,7 +9,10 @@ import { fill, h, toast, uniqueId, when } from "./dom.js";
 
 const FIELDS = `id name accountId body status statusMessage createdAt startedAt completedAt
   progress { total pending sent delivered undelivered failed skipped unconfirmed }`;
-const CAMPAIGNS = `query SmsCampaignsPage { smsCampaigns(first: 20) { edges { node { ${FIELDS} } } } }`;
+// The newest campaigns, each followed by its own subscription: with the page's other three, well
+// under the server's operations per websocket (SMS_WS_MAX_SUBSCRIPTIONS, 20 by default).
+const SHOWN = 10;
+const CAMPAIGNS = `query SmsCampaignsPage($first: Int!) { smsCampaigns(first: $first) { edges { node { ${FIELDS} } } } }`;
 const CAMPAIGN = `query SmsCampaignCard($id: ID!) { smsCampaign(id: $id) { ${FIELDS} } }`;
 const CHANGED = `subscription SmsCampaignProgress($id: ID!) { smsCampaignChanged(id: $id) { ${FIELDS} } }`;
 const SENDERS = "query SmsCampaignSenders { smsSenders { accountId displayName provider senderId } }";
@@ -56,7 +59,9 @@ export function mountCampaigns({ api, root, role }) {
   // Newer state wins: a mutation's answer and an event may arrive in either order.
   function stale(known, next) {
     if (FINAL.has(known.status) && !FINAL.has(next.status)) return true;
-    const moved = (p) => p.total - p.pending + p.sent + p.delivered + p.undelivered + p.failed;
+    // Never smaller later: added recipients raise total more than pending, every step after
+    // that lowers pending or raises a counter.
+    const moved = (p) => 2 * p.total - p.pending + p.sent + p.delivered + p.undelivered + p.failed + p.skipped;
     return moved(next.progress) < moved(known.progress);
   }
 
@@ -79,6 +84,20 @@ export function mountCampaigns({ api, root, role }) {
     if (first) list.prepend(card.element);
     else list.append(card.element);
     status.textContent = "";
+    if (cards.size > SHOWN) drop(oldest());
+  }
+
+  // The card shown last (the oldest), which a new campaign pushes off the list.
+  function oldest() {
+    return list.lastElementChild?.dataset.id;
+  }
+
+  function drop(id) {
+    const card = cards.get(id);
+    if (!card) return;
+    card.stop?.();
+    card.element.remove();
+    cards.delete(id);
   }
 
   async function refetch(id) {
@@ -93,15 +112,14 @@ export function mountCampaigns({ api, root, role }) {
   // The newest page; campaigns no longer on it stop being followed.
   async function load() {
     try {
-      const nodes = (await api.request(CAMPAIGNS)).smsCampaigns.edges.map((edge) => edge.node);
+      const page = (await api.request(CAMPAIGNS, { first: SHOWN })).smsCampaigns;
+      const nodes = page.edges.map((edge) => edge.node);
       const ids = new Set(nodes.map((node) => node.id));
-      for (const [id, card] of cards) {
-        if (ids.has(id)) continue;
-        card.stop?.();
-        card.element.remove();
-        cards.delete(id);
-      }
+      [...cards.keys()].filter((id) => !ids.has(id)).forEach(drop);
       nodes.forEach((node) => show(node));
+      // Newest first, as the server lists them (moving a card only when out of place keeps focus).
+      const order = nodes.map((node) => cards.get(node.id)?.element).filter(Boolean);
+      if (order.some((element, at) => list.children[at] !== element)) list.append(...order);
       status.textContent = cards.size ? "" : "No campaign yet.";
     } catch (error) {
       status.textContent = error.message;
