@@ -48,11 +48,19 @@ class Page:
 
     def button(self, text: str, within: str = "body") -> Any:
         """The visible button whose text is ``text``."""
-        found = [
-            button
-            for button in self.all(f"{within} button")
-            if button.text.strip() == text and button.is_displayed()
-        ]
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        found: list[Any] = []
+        for _ in range(5):
+            try:
+                found = [
+                    button
+                    for button in self.all(f"{within} button")
+                    if button.text.strip() == text and button.is_displayed()
+                ]
+                break
+            except StaleElementReferenceException:
+                continue  # a card redrawn by an event while the buttons were read: read again
         assert found, f"no button {text!r} in {within}: {self.css(within).text}"
         return found[0]
 
