@@ -1,11 +1,12 @@
 // The Campaigns tab (part 9): create a campaign on a sender from the picker, add recipients from
 // a pasted list or a CSV file, start, pause, resume or cancel it, and watch each campaign's
 // progress bar move live. Admins and marketers write; every other role reads the list.
-// Operations: smsCampaigns, smsSenders + smsSendersChanged (the form's sender picker),
+// Operations: smsCampaigns, smsSenders + smsSendersChanged (the form's sender picker, senders.js),
 // createSmsCampaign, addSmsCampaignRecipients, start/pause/resume/cancelSmsCampaign, and one
 // smsCampaignChanged(id) per campaign shown (refetched with smsCampaign(id) after a gap).
 
 import { fill, h, toast, uniqueId, when } from "./dom.js";
+import { followSenders } from "./senders.js";
 
 const FIELDS = `id name accountId body status statusMessage createdAt startedAt completedAt
   progress { total pending sent delivered undelivered failed skipped unconfirmed }`;
@@ -15,10 +16,6 @@ const SHOWN = 10;
 const CAMPAIGNS = `query SmsCampaignsPage($first: Int!) { smsCampaigns(first: $first) { edges { node { ${FIELDS} } } } }`;
 const CAMPAIGN = `query SmsCampaignCard($id: ID!) { smsCampaign(id: $id) { ${FIELDS} } }`;
 const CHANGED = `subscription SmsCampaignProgress($id: ID!) { smsCampaignChanged(id: $id) { ${FIELDS} } }`;
-const SENDERS = "query SmsCampaignSenders { smsSenders { accountId displayName provider senderId } }";
-const SENDERS_CHANGED = `subscription SmsCampaignSendersChanges {
-  smsSendersChanged { accountId displayName provider senderId }
-}`;
 const PAYLOAD = `campaign { ${FIELDS} } errors { field code message }`;
 const CREATE = `mutation CreateSmsCampaign($input: CreateSmsCampaignInput!) {
   createSmsCampaign(input: $input) { ${PAYLOAD} }
@@ -176,25 +173,6 @@ function createForm(api, created) {
     templateField.hidden = !NEEDS_TEMPLATE.has(picked()?.provider);
   }
 
-  function showSenders(list) {
-    senders = list;
-    const chosen = sender.value;
-    fill(sender, list.map((item) => h("option", { value: item.accountId }, `${item.displayName} (${item.senderId})`)));
-    if (list.some((item) => item.accountId === chosen)) sender.value = chosen;
-    sender.disabled = list.length === 0;
-    create.disabled = list.length === 0;
-    senderHint.textContent = list.length ? "" : "No verified sender yet: an admin adds and verifies an SMS account first.";
-    showTemplate();
-  }
-
-  async function load() {
-    try {
-      showSenders((await api.request(SENDERS)).smsSenders);
-    } catch (error) {
-      senderHint.textContent = error.message;
-    }
-  }
-
   async function submit(event) {
     event.preventDefault();
     Object.values(errors).forEach((error) => (error.textContent = ""));
@@ -229,7 +207,11 @@ function createForm(api, created) {
     }
   }
 
-  api.subscribe(SENDERS_CHANGED, (data) => showSenders(data.smsSendersChanged), load);
+  const load = () => followSenders(api, sender, senderHint, (list) => {
+    senders = list;
+    create.disabled = list.length === 0;
+    showTemplate();
+  });
   return { element, load };
 }
 
@@ -356,6 +338,9 @@ function recipientsForm(api, current, changed) {
         skipped += after.skipped - before.skipped;
         added += after.total - before.total - (after.skipped - before.skipped);
         changed(payload.campaign);
+        if (at + RECIPIENTS_PER_CALL < recipients.length) {
+          result.textContent = `Adding recipients: ${at + RECIPIENTS_PER_CALL} of ${recipients.length} so far…`;
+        }
       }
       result.textContent = `Added ${added} recipient${added === 1 ? "" : "s"}, skipped ${skipped}.`;
       paste.value = "";
@@ -375,9 +360,10 @@ function fromLines(text) {
   return text.split(/\r?\n/).map((line) => line.trim()).filter(Boolean).map((to) => ({ to }));
 }
 
-// A CSV's rows as recipients; a first row with no digit in its first cell is a header.
+// A CSV's rows as recipients; a first row with no digit in its first cell is a header, and a
+// spreadsheet's byte order mark is not part of the first number.
 function fromCsv(text) {
-  const rows = parseCsv(text).filter((row) => row.length && row[0].trim());
+  const rows = parseCsv(text.replace(/^\uFEFF/, "")).filter((row) => row.length && row[0].trim());
   if (rows.length && !/\d/.test(rows[0][0])) rows.shift();
   return rows.map(([to, body]) => (body && body.trim() ? { to: to.trim(), body } : { to: to.trim() }));
 }
