@@ -33,6 +33,8 @@ MODULES = (
     "account-dialog.js",
     "senders.js",
     "messages.js",
+    "wiring.js",
+    "campaigns.js",
 )
 STYLES = ("accounts.css",)
 # Gzip what is larger than about one packet: below that it saves nothing on the wire.

@@ -17,6 +17,7 @@ for (const card of document.querySelectorAll(".card")) {
     badge: card.querySelector(".badge").textContent.trim(),
     failure: card.querySelector(".failure")?.textContent ?? "",
     inbound: card.querySelector(".inbound input")?.value ?? "",
+    wiring: card.querySelector(".wiring-status")?.textContent.trim() ?? "",
     verify: card.querySelector("[data-action=verify]:not([disabled])") ? "yes" : "no",
   };
 }
@@ -47,11 +48,19 @@ class Page:
 
     def button(self, text: str, within: str = "body") -> Any:
         """The visible button whose text is ``text``."""
-        found = [
-            button
-            for button in self.all(f"{within} button")
-            if button.text.strip() == text and button.is_displayed()
-        ]
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        found: list[Any] = []
+        for _ in range(5):
+            try:
+                found = [
+                    button
+                    for button in self.all(f"{within} button")
+                    if button.text.strip() == text and button.is_displayed()
+                ]
+                break
+            except StaleElementReferenceException:
+                continue  # a card redrawn by an event while the buttons were read: read again
         assert found, f"no button {text!r} in {within}: {self.css(within).text}"
         return found[0]
 
@@ -87,8 +96,8 @@ class Page:
         return dict(zip(names, values, strict=True))
 
     def cards(self) -> dict[str, dict[str, str]]:
-        """Each card by its title: its badge, failure sentence and inbound URL, read at once (the
-        cards are redrawn as events arrive)."""
+        """Each card by its title: its badge, failure sentence, inbound URL and wiring state, read
+        at once (the cards are redrawn as events arrive)."""
         cards: dict[str, dict[str, str]] = self.driver.execute_script(CARDS)
         return cards
 
@@ -128,6 +137,19 @@ class Page:
             field.send_keys(Keys.CONTROL, "a")  # typed over what is there
             field.send_keys(Keys.BACKSPACE)
             field.send_keys(value)
+
+    def campaign(self, name: str) -> dict[str, str]:
+        """The campaign card titled ``name``: its status (as the page shows it) and counters."""
+        found: dict[str, str] = self.driver.execute_script(
+            "const card = [...document.querySelectorAll('.campaign')]"
+            ".find((c) => c.querySelector('h3').textContent === arguments[0]);"
+            "return card ? { status: card.dataset.status,"
+            " badge: card.querySelector('.badge').textContent.trim(),"
+            " counts: card.querySelector('.counts').textContent,"
+            " added: card.querySelector('[data-role=added]')?.textContent ?? '' } : {};",
+            name,
+        )
+        return found
 
     def stored(self) -> dict[str, str]:
         entries: dict[str, str] = self.driver.execute_script(EVERYTHING_STORED)

@@ -10,10 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
-from providers.sms.twilio.standin_fixtures import pn_sid
 from tests.e2e.browser import RECORD_REFUSALS, chromium, needs_browser
 from tests.e2e.page_driver import Page
 from tests.e2e.server import Server, environment, free_port, run
@@ -51,15 +49,35 @@ def browser(workdir: Path) -> Iterator[Any]:
         yield driver
 
 
-def point_the_number_at(standin: TwilioDouble, inbound_url: str) -> None:
-    """What the admin does in the Twilio Console: the number's "A message comes in" URL."""
-    number = f"{standin.base_url}2010-04-01/Accounts/{standin.account_sid}/IncomingPhoneNumbers/"
-    answer = httpx.post(
-        f"{number}{pn_sid(PHONE)}.json",
-        auth=(standin.account_sid, AUTH_TOKEN),
-        data={"SmsMethod": "POST", "SmsUrl": inbound_url},
+def form_of(page: Page, provider: str) -> list[str]:
+    """Pick ``provider`` in the open dialog: the names of the fields it then shows, in order."""
+    from selenium.webdriver.support.ui import Select
+
+    Select(page.css("dialog select[name=provider]")).select_by_value(provider)
+    names: list[str] = page.driver.execute_script(
+        "return [...document.querySelectorAll('dialog [name]')].map((field) =>"
+        " field.name + (field.tagName === 'SELECT' && field.name !== 'provider' ? ':select' : ''))"
     )
-    assert answer.status_code == 200, answer.text
+    return names
+
+
+def run_a_campaign(page: Page) -> dict[str, str]:
+    """Create a campaign on the verified sender, paste three lines (one a duplicate), start it and
+    wait for its card to reach Completed: every step shown live on the card."""
+    page.button("Campaigns").click()
+    page.until(lambda: page.all("select[name=campaignSender] option"), "the campaign's sender")
+    page.css("input[name=name]").send_keys("Spring sale")
+    page.css(".campaign-form textarea[name=body]").send_keys("20% off this week")
+    page.button("Create campaign").click()
+    page.until(lambda: page.campaign("Spring sale").get("status") == "DRAFT", "a Draft campaign")
+    pasted = "+14155550101\n+14155550102\n+14155550101"
+    page.css(".campaign textarea[name=recipients]").send_keys(pasted)
+    page.button("Add recipients").click()
+    page.until(lambda: page.campaign("Spring sale")["added"].startswith("Added"), "the counts")
+    added = page.campaign("Spring sale")["added"]
+    page.css(".campaign [data-action=start]").click()
+    page.until(lambda: page.campaign("Spring sale")["status"] == "COMPLETED", "the campaign done")
+    return {**page.campaign("Spring sale"), "added": added}
 
 
 def marketer_key(server: Server) -> str:
@@ -93,10 +111,13 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     first.css("input[role=switch]").click()
     first.until(lambda: first.all(".toolbar button"), "the Add button once the integration is on")
     first.button("+ Add account").click()
+    msg91_form = form_of(first, "MSG91")
+    assert form_of(first, "TWILIO")[-2:] == ["sendRatePerSecond", "wireWebhooks"]
     save = first.button("Save account", "dialog")
     assert not save.is_enabled(), "Save waits for the required fields"
     first.fill({"displayName": "Marketing SMS", "senderId": PHONE, "clientId": "AC123"})
     first.fill({"authToken": AUTH_TOKEN, "baseUrl": standin.base_url})
+    first.css("dialog [name=wireWebhooks]").click()  # the stand-in's number gets our inbound URL
     secret = first.css("dialog [name=authToken]")
     assert secret.get_attribute("type") == "password"
     first.css("dialog .eye").click()
@@ -123,6 +144,9 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     first.shows(".toasts", "Verification process started")
     first.until(lambda: first.badge("Marketing SMS") == "✓ Verified", "the verdict")
     assert first.cards()["Marketing SMS"]["verify"] == "no"
+    first.until(
+        lambda: first.cards()["Marketing SMS"]["wiring"] == "✓ Webhooks wired", "the wiring state"
+    )
     assert first.stats() == {"Connected": "1", "Verified": "1", "Awaiting action": "0"}
 
     second.focus().until(lambda: second.badge("Marketing SMS") == "✓ Verified", "window two")
@@ -134,8 +158,7 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     first.button("Save account", "dialog").click()
     second.focus().shows("select[name=accountId]", f"Marketing texts ({PHONE})")
     assert first.focus().badge("Marketing texts") == "✓ Verified"
-    point_the_number_at(standin, first.focus().cards()["Marketing texts"]["inbound"])
-    first.button("Messages").click()
+    first.focus().button("Messages").click()
     second.focus().css("input[name=to]").send_keys(TO)
     second.css("textarea[name=body]").send_keys("Hello")
     second.button("Send SMS").click()
@@ -149,6 +172,7 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
         ),
         "the delivery and the reply arriving, newest first",
     )
+    campaign = run_a_campaign(first)
     first.button("Accounts").click()
 
     first.focus().press("Marketing texts", "edit")
@@ -195,6 +219,14 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     assert loaded
     assert all(url.startswith(f"{server.url}/") for url in loaded), loaded
 
+    assert msg91_form == [
+        "provider", "displayName", "senderId", "dltEntityId", "authToken", "route:select",
+        "sendRatePerSecond",
+    ]  # fmt: skip
+    assert campaign["added"] == "Added 2 recipients, skipped 1."
+    assert campaign["badge"] == "✓ Completed"
+    assert "3 of 3 recipients. Sent 2," in campaign["counts"]
+    assert "skipped 1," in campaign["counts"]
     assert same_document is True
     assert keyboard == {
         "first focus": "provider",
@@ -203,6 +235,7 @@ def test_an_admin_adds_verifies_edits_and_removes_an_account_seen_live_in_two_wi
     }
     assert overflow <= 0
     assert marketer_sees["add buttons"] == 0
+    assert marketer_sees["campaign forms"] == 1
     assert marketer_sees["switch enabled"] is False
     assert list(marketer_sees["stored"]) == ["session:sms-accounts:key"]
 
@@ -216,7 +249,7 @@ def dialog_by_keyboard(page: Page) -> dict[str, Any]:
     page.until(lambda: page.all("dialog[open]"), "the dialog")
     first_focus = browser.switch_to.active_element.get_attribute("name")
     inside = True
-    for _ in range(12):  # more stops than the dialog has: Tab must wrap round
+    for _ in range(16):  # more stops than the dialog has: Tab must wrap round
         browser.switch_to.active_element.send_keys(Keys.TAB)
         inside &= browser.execute_script("return !!document.activeElement.closest('dialog')")
     browser.switch_to.active_element.send_keys(Keys.ESCAPE)
@@ -251,6 +284,7 @@ def marketer_view(browser: Any, server: Server) -> dict[str, Any]:
     page.shows("main", "Only admins add, verify and change SMS accounts")
     return {
         "add buttons": len([b for b in page.all("button") if "Add account" in b.text]),
+        "campaign forms": len(page.all("form.campaign-form")),
         "switch enabled": page.css("input[role=switch]").is_enabled(),
         "stored": page.stored(),
     }

@@ -21,7 +21,9 @@ from api.accounts_page import (
 )
 
 ABSOLUTE = re.compile(r"(?i)\b[a-z][a-z0-9+.-]*://|(?<![:\w])//[\w.-]+\.[a-z]")
-IMPORTS = re.compile(r"""(?m)^\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]""")
+# ``import … from "./x.js"``, ``export … from "./x.js"`` and a bare ``import "./x.js"`` (a module
+# run for its effect, such as a card extension).
+IMPORTS = re.compile(r"""(?m)^\s*(?:(?:import|export)\b[^'"]*?from\s+|import\s+)['"]([^'"]+)['"]""")
 CSS_TARGETS = re.compile(r"""(?i)url\(\s*['"]?([^'")\s]*)|@import\s+['"]([^'"]*)""")
 
 

@@ -3,6 +3,10 @@
 // hint and its default; a secret is masked with an eye toggle. "Save account" stays disabled
 // until every required field is filled; the server's field errors are shown beside their fields.
 // In Edit, an empty secret keeps the current one, and only changed fields are sent.
+//
+// Below the provider's fields, two options every form has (not in smsProviders): the sending
+// pace (sendRatePerSecond) and, for providers whose replies come back through an inbound URL,
+// "Wire webhooks automatically" (wireWebhooks).
 
 import { fill, h, runModal, toast, uniqueId } from "./dom.js";
 
@@ -13,6 +17,17 @@ const UPDATE = (fields) => `mutation UpdateSmsAccount($id: ID!, $input: UpdateSm
   updateSmsAccount(id: $id, input: $input) { message account { ${fields} } errors { field code message } }
 }`;
 
+// A field with a fixed set of values is a select: MSG91's route (SmsRoute).
+export const ROUTES = { TRANSACTIONAL: "Transactional (any time)", PROMOTIONAL: "Promotional (10 AM to 9 PM)" };
+const CHOICES = { route: ROUTES };
+// The providers whose senders take an inbound webhook (smsProviders does not say; the server
+// refuses wireWebhooks for the others).
+const INBOUND_PROVIDERS = new Set(["TWILIO"]);
+const PACE = { name: "sendRatePerSecond", label: "Sending pace (message segments a second)", required: false,
+  secret: false, hint: "From 0.1 to 500. Empty: the default (a From number 1, a Messaging Service 10)." };
+const WIRE = { name: "wireWebhooks", label: "Wire webhooks automatically", required: false, secret: false,
+  hint: "On Verify, point the sender's “A message comes in” webhook at this server (and put back what was there when the account lets go of it)." };
+
 // Resolves with the saved account, or null when the dialog was closed without saving.
 export function openAccountDialog({ api, providers, account, fields }) {
   const editing = Boolean(account);
@@ -21,7 +36,7 @@ export function openAccountDialog({ api, providers, account, fields }) {
   const body = h("div", { class: "fields" });
   const save = h("button", { type: "submit", class: "primary", disabled: true }, "Save account");
   let saved = null;
-  let inputs = new Map(); // field name → { field, input, error }
+  let inputs = new Map(); // field name → { field, input, error, initial, read, convert }
 
   const providerId = uniqueId("provider");
   const providerSelect = h(
@@ -56,17 +71,49 @@ export function openAccountDialog({ api, providers, account, fields }) {
 
   function renderFields() {
     inputs = new Map();
-    fill(body, (provider()?.fields ?? []).map(renderField));
+    const chosen = provider();
+    fill(body, (chosen?.fields ?? []).map(renderField), chosen ? options(chosen) : null);
     refresh();
   }
 
-  function renderField(field) {
+  function options(chosen) {
+    const rate = editing ? String(account.sendRatePerSecond ?? "") : "";
+    const pace = renderField(PACE, { type: "number", min: "0.1", max: "500", step: "0.1", value: rate,
+      inputmode: "decimal" });
+    inputs.get(PACE.name).convert = (value) => (value.trim() === "" ? undefined : Number(value));
+    if (!INBOUND_PROVIDERS.has(chosen.provider)) return pace;
+    return [pace, wiringBox()];
+  }
+
+  function wiringBox() {
+    const id = uniqueId(WIRE.name);
+    const wired = editing && (account.webhooks?.status ?? "OFF") !== "OFF";
+    const input = h("input", { id, type: "checkbox", name: WIRE.name, "aria-describedby": `${id}-hint ${id}-error` });
+    input.checked = wired;
+    const error = h("p", { id: `${id}-error`, class: "field-error", hidden: true });
+    inputs.set(WIRE.name, { field: WIRE, input, error, initial: wired, read: () => input.checked });
+    return h("div", { class: "field check" },
+      h("div", { class: "check-row" }, input, h("label", { for: id }, WIRE.label)),
+      h("p", { id: `${id}-hint`, class: "hint" }, WIRE.hint),
+      error);
+  }
+
+  function control(field, attributes) {
+    const choices = CHOICES[field.name];
+    if (!choices) return h("input", attributes);
+    const select = h("select", { ...attributes, value: false, type: false },
+      Object.entries(choices).map(([value, label]) => h("option", { value }, label)));
+    select.value = attributes.value || Object.keys(choices)[0];
+    return select;
+  }
+
+  function renderField(field, extra = {}) {
     const id = uniqueId(field.name);
     const hintId = `${id}-hint`;
     const errorId = `${id}-error`;
     let value = editing ? account[field.name] ?? "" : field.defaultValue ?? "";
     if (field.secret && editing) value = "";
-    const input = h("input", {
+    const input = control(field, {
       id,
       name: field.name,
       type: field.secret ? "password" : "text",
@@ -77,9 +124,10 @@ export function openAccountDialog({ api, providers, account, fields }) {
       "aria-required": required(field) ? "true" : false,
       "aria-describedby": `${hintId} ${errorId}`,
       placeholder: field.secret && editing ? `Leave empty to keep ${account.authTokenHint}` : false,
+      ...extra,
     });
     const error = h("p", { id: errorId, class: "field-error", hidden: true });
-    inputs.set(field.name, { field, input, error, initial: value });
+    inputs.set(field.name, { field, input, error, initial: input.value, read: () => input.value });
     const hint = field.secret && editing
       ? `${field.hint ? field.hint + ". " : ""}Leave empty to keep the current one.`
       : field.hint;
@@ -110,7 +158,7 @@ export function openAccountDialog({ api, providers, account, fields }) {
 
   function refresh() {
     const missing = [...inputs.values()].some(
-      ({ field, input }) => required(field) && !input.value.trim(),
+      ({ field, read }) => required(field) && !String(read()).trim(),
     );
     save.disabled = missing;
   }
@@ -138,17 +186,19 @@ export function openAccountDialog({ api, providers, account, fields }) {
     first?.input.focus();
   }
 
-  // Add sends every field; Edit sends what changed (null means unchanged), and no empty secret.
+  // Add sends every field filled in; Edit sends what changed (null means unchanged), and no
+  // empty secret. An empty pace is the default in Add and unchanged in Edit.
   function input() {
     const values = {};
-    for (const [name, { field, input, initial }] of inputs) {
-      const value = input.value;
+    for (const [name, { field, initial, read, convert }] of inputs) {
+      const value = read();
       if (editing) {
         if (field.secret ? value === "" : value === initial) continue;
-      } else if (value === "" && !field.required) {
+      } else if ((value === "" || value === false) && !field.required) {
         continue;
       }
-      values[name] = value;
+      const sent = convert ? convert(value) : value;
+      if (sent !== undefined) values[name] = sent;
     }
     if (!editing) values.provider = provider().provider;
     return values;

@@ -4,16 +4,16 @@
 //
 // Later parts add to a card without touching this file's logic: a module imported by main.js
 // pushes { fields, render } onto CARD_EXTENSIONS (``fields`` is GraphQL selected on SmsAccount
-// wherever the page reads an account, ``render(account)`` returns an element or null, shown on
-// the card below its details), e.g. wiring.js for the webhook wiring state.
+// wherever the page reads an account, ``render(account)`` returns an element, an array of them or null,
+// shown on the card below its details), e.g. wiring.js for the webhook wiring state.
 
-import { openAccountDialog } from "./account-dialog.js";
-import { confirmModal, fill, h, toast, uniqueId, when } from "./dom.js";
+import { openAccountDialog, ROUTES } from "./account-dialog.js";
+import { confirmModal, copyRow, fill, h, toast, uniqueId, when } from "./dom.js";
 
 export const CARD_EXTENSIONS = [];
 
 const BASE_FIELDS = `id provider displayName senderId senderKind dltEntityId clientId
-  authTokenHint baseUrl status failure failureMessage inboundWebhookUrl verifiedAt
+  authTokenHint baseUrl route sendRatePerSecond status failure failureMessage inboundWebhookUrl verifiedAt
   lastCheckedAt createdAt updatedAt`;
 
 export function accountFields() {
@@ -45,6 +45,7 @@ const BADGES = {
   FAILED: { text: "Failed", sign: "✕" },
 };
 const SENDER_KINDS = { PHONE_NUMBER: "From number", MESSAGING_SERVICE: "Messaging Service" };
+const pace = (rate) => (rate ? `up to ${rate} segment${rate === 1 ? "" : "s"} a second` : "");
 
 export function mountAccounts({ api, root, integration, providers }) {
   const accounts = new Map();
@@ -58,6 +59,9 @@ export function mountAccounts({ api, root, integration, providers }) {
 
   const labelOf = (provider) =>
     providers.find((item) => item.provider === provider)?.label ?? provider;
+  // A card shows what its provider's form asks for: no Client ID or Base URL on an MSG91 card.
+  const asks = (provider, name) =>
+    providers.find((item) => item.provider === provider)?.fields.some((field) => field.name === name);
 
   // Newer state wins: an event and a mutation's answer may arrive in either order.
   function upsert(account) {
@@ -132,10 +136,12 @@ export function mountAccounts({ api, root, integration, providers }) {
         { class: "details" },
         detail("Provider", labelOf(account.provider)),
         detail(kind, account.senderId || "None: add a sender before verifying"),
-        detail("Client ID", account.clientId),
+        detail("Client ID", asks(account.provider, "clientId") && account.clientId),
         detail("Auth Token", account.authTokenHint),
         detail("DLT Entity ID", account.dltEntityId),
-        detail("Base URL", account.baseUrl),
+        detail("Route", ROUTES[account.route]),
+        detail("Base URL", asks(account.provider, "baseUrl") && account.baseUrl),
+        detail("Pace", pace(account.sendRatePerSecond)),
         detail("Last checked", when(account.lastCheckedAt)),
       ),
       account.status === "FAILED" && account.failureMessage
@@ -149,25 +155,13 @@ export function mountAccounts({ api, root, integration, providers }) {
 
   function inboundUrl(account, titleId) {
     if (!account.inboundWebhookUrl) return null;
-    const inputId = uniqueId("inbound");
-    const field = h("input", { id: inputId, type: "text", readonly: true, value: account.inboundWebhookUrl });
-    const copy = async () => {
-      try {
-        await navigator.clipboard.writeText(account.inboundWebhookUrl);
-      } catch {
-        field.select(); // no clipboard access: selected, for Ctrl+C
-        document.execCommand("copy");
-      }
-      toast("Inbound URL copied");
-    };
-    return h(
-      "div",
-      { class: "inbound" },
-      h("label", { for: inputId }, "Inbound URL (paste in Twilio as “A message comes in”)"),
-      h("div", { class: "copy-row" }, field,
-        h("button", { type: "button", "data-action": "copy", onclick: copy,
-          "aria-describedby": titleId }, "Copy")),
-    );
+    return copyRow({
+      label: "Inbound URL (paste in Twilio as “A message comes in”)",
+      value: account.inboundWebhookUrl,
+      action: "copy",
+      describedBy: titleId,
+      copied: "Inbound URL copied",
+    });
   }
 
   function actions(account) {

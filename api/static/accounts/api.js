@@ -95,17 +95,17 @@ export function createApi(key) {
     },
   });
 
-  // Subscribe to ``query``: ``onData`` gets each event's data; ``onResync`` is called when the
+  // Subscribe to ``query`` (with ``variables``): ``onData`` gets each event's data; ``onResync`` is called when the
   // server ended the subscription having missed events (RESYNC_REQUIRED) or for any other
   // reason: the caller refetches, and the subscription starts again (at most once a second).
   // A refused role is not retried. Returns a function that ends it.
-  function subscribe(query, onData, onResync) {
+  function subscribe(query, onData, onResync, variables = {}) {
     let stop = null;
     let ended = false;
     let refusedWith = null;
     const start = () => {
       stop = client.subscribe(
-        { query },
+        { query, variables },
         {
           next: (result) => {
             if (result.errors?.length) {

@@ -20,7 +20,7 @@ export function h(tag, attributes = {}, ...children) {
 }
 
 function append(element, children) {
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     element.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -104,6 +104,30 @@ export async function confirmModal(title, text, confirmLabel) {
     ),
   );
   return (await runModal(dialog, cancel)) === "yes";
+}
+
+// A read-only URL with a Copy button (the inbound URL, the status webhook URL): copied to the
+// clipboard, or selected for Ctrl+C where the page has no clipboard access.
+export function copyRow({ label, value, action, describedBy, copied }) {
+  const inputId = uniqueId(action);
+  const field = h("input", { id: inputId, type: "text", readonly: true, value });
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(value);
+    } catch {
+      field.select();
+      document.execCommand("copy");
+    }
+    toast(copied);
+  };
+  return h(
+    "div",
+    { class: "inbound", "data-role": action },
+    h("label", { for: inputId }, label),
+    h("div", { class: "copy-row" }, field,
+      h("button", { type: "button", "data-action": action, onclick: copy,
+        "aria-describedby": describedBy }, "Copy")),
+  );
 }
 
 let counter = 0;

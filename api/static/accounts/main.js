@@ -8,15 +8,19 @@
 
 import { mountAccounts } from "./accounts.js";
 import { ApiError, createApi } from "./api.js";
+import { mountCampaigns } from "./campaigns.js";
 import { fill, h, toast, toastRegionReady, uniqueId } from "./dom.js";
 import { mountMessages } from "./messages.js";
 import { mountSenders } from "./senders.js";
 import { askForKey, forgetKey, storedKey } from "./session.js";
+import "./wiring.js"; // the webhook wiring state on each card (a CARD_EXTENSIONS entry)
 
 export const TABS = [
   { id: "accounts", label: "Accounts", roles: ["admin", "marketer", "sales"], mount: accountsTab },
   { id: "send", label: "Send", roles: ["admin", "marketer"], mount: mountSenders },
   { id: "messages", label: "Messages", roles: ["admin", "marketer", "sales"], mount: mountMessages },
+  // Admins and marketers write; sales reads the list (resolvers/permissions.py).
+  { id: "campaigns", label: "Campaigns", roles: ["admin", "marketer", "sales"], mount: mountCampaigns },
 ];
 
 const INTEGRATION = "query SmsIntegrationState { smsIntegration { enabled } }";

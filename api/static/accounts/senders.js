@@ -38,32 +38,6 @@ export function mountSenders({ api, root }) {
   );
   fill(root, form);
 
-  // The picker shows display names (the provider underneath does not matter to who picks);
-  // the current choice stays picked while it is still in the list.
-  function show(senders) {
-    const chosen = picker.value;
-    fill(
-      picker,
-      senders.map((sender) =>
-        h("option", { value: sender.accountId }, `${sender.displayName} (${sender.senderId})`),
-      ),
-    );
-    if (senders.some((sender) => sender.accountId === chosen)) picker.value = chosen;
-    picker.disabled = senders.length === 0;
-    send.disabled = senders.length === 0;
-    pickerHint.textContent = senders.length
-      ? `${senders.length} verified sender${senders.length === 1 ? "" : "s"}.`
-      : "No verified sender yet: an admin adds and verifies an SMS account first.";
-  }
-
-  async function load() {
-    try {
-      show((await api.request(SENDERS)).smsSenders);
-    } catch (error) {
-      pickerHint.textContent = error.message;
-    }
-  }
-
   async function submit(event) {
     event.preventDefault();
     Object.values(errors).forEach((error) => (error.textContent = ""));
@@ -84,6 +58,40 @@ export function mountSenders({ api, root }) {
       toast(error.message, "error");
     } finally {
       send.disabled = picker.options.length === 0;
+    }
+  }
+
+  return followSenders(api, picker, pickerHint, (senders) => {
+    send.disabled = senders.length === 0;
+  });
+}
+
+// Keep ``picker`` (a <select>) listing the verified senders, live: display names (the provider
+// underneath does not matter to who picks), the current choice kept while it is still listed,
+// ``hint`` saying how many or that there are none. ``onList(senders)`` runs after each change.
+// Used by this tab and the Campaigns tab's form.
+export function followSenders(api, picker, hint, onList) {
+  function show(senders) {
+    const chosen = picker.value;
+    fill(
+      picker,
+      senders.map((sender) =>
+        h("option", { value: sender.accountId }, `${sender.displayName} (${sender.senderId})`),
+      ),
+    );
+    if (senders.some((sender) => sender.accountId === chosen)) picker.value = chosen;
+    picker.disabled = senders.length === 0;
+    hint.textContent = senders.length
+      ? `${senders.length} verified sender${senders.length === 1 ? "" : "s"}.`
+      : "No verified sender yet: an admin adds and verifies an SMS account first.";
+    onList(senders);
+  }
+
+  async function load() {
+    try {
+      show((await api.request(SENDERS)).smsSenders);
+    } catch (error) {
+      hint.textContent = error.message;
     }
   }
 
