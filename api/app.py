@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,16 +15,18 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.bootstrap import Runtime, build_services
 from api.cors import CrossOrigin
+from api.fast_reads import FastReads
 from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.health import health_routes
 from api.limits import LimitRequests
 from api.logs import AccessLog
+from api.memory_report import MemoryReport
 from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
 from api.response_cache import ResponseCache
@@ -42,7 +45,13 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build_services(load_settings())
     settings = runtime.settings
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
-    graphql_app, graphql = graphql_endpoint(runtime, failures)
+    authenticator = KeyAuthenticator(
+        runtime.services.reads,
+        runtime.services.writes,
+        cache_seconds=settings.auth_cache_seconds,
+        max_cached=settings.auth_cache_entries,
+    )
+    graphql_app, graphql = graphql_endpoint(runtime, authenticator, failures)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -53,9 +62,15 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         # tens of milliseconds (bench/reads.py's p99). Frozen objects are left out of collections.
         gc.collect()
         gc.freeze()
+        report = None
+        if settings.debug_memory_report_seconds:
+            report = MemoryReport(settings.debug_memory_report_seconds)
+            report.start()
         try:
             yield
         finally:
+            if report is not None:
+                await report.stop()
             gc.unfreeze()
             revocations.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -70,7 +85,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         *(asset_routes() if settings.graphiql_enabled else []),
         *([Route("/", home, methods=["GET"])] if settings.graphiql_enabled else []),
     ]
-    return Starlette(
+    app = App(
         routes=routes,
         lifespan=lifespan,
         middleware=[
@@ -87,6 +102,28 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )
+    if runtime.answers is not None:
+        app.front = FastReads(
+            functools.partial(Starlette.__call__, app),
+            authenticator=authenticator,
+            answers=runtime.answers,
+            origins=settings.origin_policy,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    return app
+
+
+class App(Starlette):
+    """Starlette, with cached reads answered in front of its middleware stack and router
+    (``api.fast_reads``: ``front``) when the response cache is on."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
 
 
 async def home(_: Request) -> RedirectResponse:
@@ -94,14 +131,13 @@ async def home(_: Request) -> RedirectResponse:
     return RedirectResponse("/graphql")
 
 
-def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQLApp, ASGIApp]:
+def graphql_endpoint(
+    runtime: Runtime, authenticator: KeyAuthenticator, failures: FailureLimiter
+) -> tuple[GraphQLApp, ASGIApp]:
     """Strawberry's app, and ``/graphql`` as served: key, request limits, the response cache,
     then Strawberry."""
     settings = runtime.settings
     services = runtime.services
-    authenticator = KeyAuthenticator(
-        services.reads, services.writes, cache_seconds=settings.auth_cache_seconds
-    )
     graphql_app = GraphQLApp(
         build_schema(
             limits=DocumentLimits(

@@ -118,6 +118,22 @@ class KeyAuthenticator:
             self._cached[digest] = (caller, now + self.cache_seconds)
         return caller
 
+    def __len__(self) -> int:
+        return len(self._cached)
+
+    def cached(self, authorization: str | None) -> Caller | None:
+        """The caller of a key this cache still holds (None: ask ``caller``): what a cached read
+        answered before any middleware runs goes by, within the same bound as every request."""
+        if self.cache_seconds <= 0:
+            return None
+        key = bearer_key(authorization)
+        if key is None:
+            return None
+        cached = self._cached.get(hash_key(key))
+        if cached is None or cached[1] <= time.monotonic():
+            return None
+        return cached[0]
+
     def forget(self, key_id: str) -> None:
         """A revocation announced on the bus: this key is refused from now on, not after the
         cache's bound."""

@@ -151,7 +151,7 @@ def cache_versions(settings: Settings) -> Versions | None:
     if sqlite_path(settings.database_url) is None:
         log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
         return None
-    return MemoryVersions()
+    return MemoryVersions(tracked=settings.cache_workspaces_tracked)
 
 
 def event_bus(settings: Settings) -> EventBus:

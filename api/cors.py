@@ -86,6 +86,19 @@ def _normalized(origin: str) -> str | None:
         return None
 
 
+def mark_answer(raw: list[tuple[bytes, bytes]], origin: str | None, policy: OriginPolicy) -> None:
+    """Add to an answer's raw headers what ``CrossOrigin`` adds (for ``api.fast_reads``)."""
+    allowed = origin is not None and policy.allows(origin)
+    _mark(MutableHeaders(raw=raw), origin, allowed)
+
+
+def _mark(answer: MutableHeaders, origin: str | None, allowed: bool) -> None:
+    answer.add_vary_header("Origin")
+    if allowed:
+        answer["Access-Control-Allow-Origin"] = str(origin)
+        answer["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+
+
 class CrossOrigin:
     """ASGI wrapper of the app: answers preflights to ``path`` (before any key is asked for, so a
     preflight is never a failed authentication) and marks its answers readable by allowed pages.
@@ -112,11 +125,7 @@ class CrossOrigin:
 
         async def marked(message: Message) -> None:
             if message["type"] == "http.response.start":
-                answer = MutableHeaders(scope=message)
-                answer.add_vary_header("Origin")
-                if allowed:
-                    answer["Access-Control-Allow-Origin"] = str(origin)
-                    answer["Access-Control-Expose-Headers"] = EXPOSED_HEADERS
+                _mark(MutableHeaders(scope=message), origin, allowed)
             await send(message)
 
         await self.app(scope, receive, marked)

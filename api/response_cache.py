@@ -47,7 +47,7 @@ CACHEABLE_FIELDS = frozenset(
     {"smsSenders", "smsAccounts", "smsAccount", "smsProviders", "smsIntegration", "__typename"}
 )
 ENTRY_OVERHEAD = 256  # bytes an entry costs beyond its key and body (tuple, dict slot, node)
-# A hit says so, for operators and tests; misses carry Strawberry's own headers.
+# A hit says so, for operators and tests; misses carry Strawberry's own headers, in this order.
 _HIT_HEADERS = [(b"content-type", b"application/json"), (b"x-cache", b"hit")]
 
 Key = tuple[str, str, bytes]
@@ -266,8 +266,13 @@ class ResponseCache:
             self.answers.put(key, version, answer.body())
 
 
+def hit_headers(body: bytes) -> list[tuple[bytes, bytes]]:
+    """The headers of a cached answer, here and in ``api.fast_reads``."""
+    return [(b"content-length", str(len(body)).encode()), *_HIT_HEADERS]
+
+
 async def _answer(send: Send, body: bytes) -> None:
-    headers = [*_HIT_HEADERS, (b"content-length", str(len(body)).encode())]
+    headers = hit_headers(body)
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 

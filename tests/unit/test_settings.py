@@ -117,3 +117,17 @@ def test_the_introspection_depth_is_capped_at_twenty(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("SMS_MAX_INTROSPECTION_DEPTH", "21")
     with pytest.raises(SettingsError, match=r"SMS_MAX_INTROSPECTION_DEPTH: .* or equal to 20"):
         load_settings()
+
+
+def test_a_long_running_server_is_bounded_and_unprofiled_by_default() -> None:
+    settings = load_settings()
+    assert (settings.auth_cache_entries, settings.cache_workspaces_tracked) == (10_000, 10_000)
+    assert settings.malloc_arenas == 2
+    assert settings.log_flush_seconds == 0.1
+    assert settings.debug_memory_report_seconds == 0
+
+
+def test_the_log_flush_wait_is_capped_at_five_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_LOG_FLUSH_SECONDS", "6")
+    with pytest.raises(SettingsError, match="SMS_LOG_FLUSH_SECONDS"):
+        load_settings()

@@ -1,0 +1,62 @@
+"""Every cache and table a long-running server fills is bounded by a setting, and refuses to
+grow past it (what a soak of weeks would otherwise accumulate)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from api.app import App
+from api.fast_reads import FastReads
+from api.response_cache import CachedAnswers
+from providers.cache_versions import MemoryVersions
+from tests.conftest import Keys
+from tests.integration.documents import INTEGRATION
+
+
+def answers_of(api: Any) -> CachedAnswers:
+    answers = api.runtime.answers
+    assert isinstance(answers, CachedAnswers)
+    return answers
+
+
+async def test_the_caller_cache_holds_no_more_keys_than_its_setting(
+    make_api: Callable[..., Any], keys: Keys
+) -> None:
+    async with make_api(auth_cache_entries=2) as api:
+        for key in (keys.admin, keys.marketer, keys.sales, keys.admin):
+            assert (await api.post(key, INTEGRATION)).status_code == 200
+
+        app = api.app
+        assert isinstance(app, App)
+        assert isinstance(app.front, FastReads)
+        assert len(app.front.authenticator) == 2
+
+
+async def test_the_response_cache_holds_no_more_bytes_than_its_setting(
+    make_api: Callable[..., Any], keys: Keys
+) -> None:
+    async with make_api(response_cache_bytes=2_000) as api:
+        store = answers_of(api).store
+        for number in range(40):
+            document = f"query Q{number} {{ smsIntegration {{ enabled }} }}"
+            assert (await api.post(keys.admin, document)).status_code == 200
+
+        assert 0 < len(store) < 40
+        assert store.size <= 2_000
+
+
+async def test_the_cache_versions_count_no_more_workspaces_than_their_setting(
+    make_api: Callable[..., Any],
+) -> None:
+    async with make_api(cache_workspaces_tracked=100) as api:
+        versions = answers_of(api).versions
+        assert isinstance(versions, MemoryVersions)
+        seen = set()
+        for number in range(150):
+            await versions.bump(f"workspace-{number}")
+            seen.add(await versions.current(f"workspace-{number}"))
+
+        assert len(versions) == 100
+        # The first workspaces were forgotten: their version is one none of them ever had.
+        assert await versions.current("workspace-0") not in seen
