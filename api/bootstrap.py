@@ -36,7 +36,7 @@ from resolvers.status_batches import StatusBatcher
 from resolvers.verification import CheckSchedule, Verifier
 from resolvers.wire import EVENTS
 from storage.crypto import SecretBox, load_or_create_key_file
-from storage.db import create_engine, create_sessionmakers, sqlite_path
+from storage.db import PoolBounds, create_engine, create_sessionmakers, sqlite_path
 from storage.types import utcnow
 
 log = logging.getLogger("sms_accounts")
@@ -198,7 +198,8 @@ class Database:
 
 def open_database(settings: Settings) -> Database:
     """Connects lazily: nothing is opened before the first session."""
-    engine = create_engine(settings.database_url, echo=settings.log_sql)
+    bounds = PoolBounds(settings.db_pool_size, settings.db_max_overflow, settings.sqlite_cache_kib)
+    engine = create_engine(settings.database_url, echo=settings.log_sql, bounds=bounds)
     reads, writes = create_sessionmakers(engine)
     return Database(engine, reads, writes)
 

@@ -12,10 +12,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -69,7 +69,8 @@ class AccessLog:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """32 random hex digits (as unique as a UUID4's, at a fifth of its cost)."""
+    return os.urandom(16).hex()
 
 
 def log_access(scope: Scope, status: int, seconds: float) -> None:
@@ -79,10 +80,26 @@ def log_access(scope: Scope, status: int, seconds: float) -> None:
     ``info`` adds, by walking the stack) is printed by no format of ours, and cached reads are
     answered in tens of microseconds."""
     if access_log.isEnabledFor(logging.INFO):
-        line = _access_line(scope, status, seconds)
-        access_log.handle(
-            access_log.makeRecord(access_log.name, logging.INFO, __file__, 0, line, (), None)
-        )
+        access_log.handle(_access_record(_access_line(scope, status, seconds)))
+
+
+# Every access line's record, but for its message and time: a copy costs a tenth of building one
+# (a LogRecord works out its module from its path, its thread's and process's names, each time).
+_ACCESS_RECORD = vars(
+    logging.LogRecord(access_log.name, logging.INFO, __file__, 0, "", (), None, "log_access")
+)
+
+
+def _access_record(line: str) -> logging.LogRecord:
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    fields = vars(record)
+    fields.update(_ACCESS_RECORD)
+    now = time.time()
+    fields["msg"] = line
+    fields["created"] = now
+    fields["msecs"] = (now - int(now)) * 1000
+    fields["relativeCreated"] += (now - _ACCESS_RECORD["created"]) * 1000
+    return record
 
 
 def incoming_request_id(scope: Scope) -> str | None:
@@ -103,7 +120,26 @@ def _access_line(scope: Scope, status: int, seconds: float) -> str:
     return f'{where} "{method} {path}" {status} {seconds * 1000:.1f}ms'
 
 
-class JsonFormatter(logging.Formatter):
+class _SecondStamps(logging.Formatter):
+    """A formatter that renders the date and time once a second, not once a line (``strftime``
+    was a tenth of a cached read's cost)."""
+
+    _second: tuple[int, str | None] = (-1, None)
+    _stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = (int(record.created), datefmt)
+        if second != self._second:
+            self._stamp = time.strftime(
+                datefmt or self.default_time_format, self.converter(record.created)
+            )
+            self._second = second
+        if datefmt:
+            return self._stamp
+        return f"{self._stamp},{int(record.msecs):03d}"  # logging's default_msec_format
+
+
+class JsonFormatter(_SecondStamps):
     """One JSON object a line, with the request id of the request the line belongs to."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -124,7 +160,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_SecondStamps):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         rid = request_id.get()

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # The server's log lines below WARNING are written in batches at most this long after the
     # first (a write per access line cost a cached read as much as answering it); 0: at once.
     log_flush_seconds: float = Field(default=0.1, ge=0, le=5)
+    # Connections to the database held at most: pooled, and more while busy (closed after use).
+    db_pool_size: int = Field(default=20, ge=1, le=1_000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1_000)
+    # SQLite's page cache per connection (KiB): with the pool, the bound of what SQLite holds.
+    sqlite_cache_kib: int = Field(default=1024, ge=64, le=1024 * 1024)
     # glibc malloc arenas the server may keep (api/allocator.py); 0: the C library's default.
     malloc_arenas: int = Field(default=2, ge=0, le=64)
     # Diagnostic, off (0): every this many seconds, log what was allocated since the first report
