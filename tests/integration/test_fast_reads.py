@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import event
 
 from api.app import App
 from api.fast_reads import FastReads
@@ -165,3 +166,23 @@ async def test_a_body_sent_in_pieces_is_read_whole_and_answered_from_the_cache(
     assert response.status_code == 200
     assert response.headers["x-cache"] == "hit"
     assert response.json()["data"]["smsSenders"] is not None
+
+
+async def test_the_reads_of_a_key_whose_caller_expired_share_one_key_lookup(
+    api: Api, keys: Keys
+) -> None:
+    lookups: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM api_keys" in statement:
+            lookups.append(statement)
+
+    engine = api.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answers = await asyncio.gather(*(read(api, keys.sales, SENDERS) for _ in range(16)))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert [answer.status_code for answer in answers] == [200] * 16
+    assert len(lookups) == 1
