@@ -19,7 +19,7 @@ from api.fast_reads import FastReads
 from resolvers.api_keys import revoke_api_key
 from storage.db import create_engine, create_sessionmakers
 from tests.conftest import Api, Keys
-from tests.integration.documents import ACCOUNTS, SENDERS
+from tests.integration.documents import ACCOUNTS, INTEGRATION, SENDERS
 from tests.integration.steps import added, enable
 
 ORIGIN = "http://127.0.0.1:5173"  # a page this machine serves: allowed in development
@@ -186,3 +186,30 @@ async def test_the_reads_of_a_key_whose_caller_expired_share_one_key_lookup(
 
     assert [answer.status_code for answer in answers] == [200] * 16
     assert len(lookups) == 1
+
+
+async def test_concurrent_misses_of_one_answer_share_one_execution(api: Api, keys: Keys) -> None:
+    await enable(api, keys.admin)
+    await added(api, keys.admin, displayName="Alerts")
+    await read(api, keys.marketer, INTEGRATION)  # the marketer's caller is cached
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM sms_accounts" in statement:
+            statements.append(statement)
+
+    engine = api.runtime.database.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        alone = await read(api, keys.admin, SENDERS)
+        executed_alone = len(statements)
+        together = await asyncio.gather(*(read(api, keys.marketer, SENDERS) for _ in range(16)))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert executed_alone >= 1
+    assert len(statements) == 2 * executed_alone
+    assert {answer.content for answer in together} == {alone.content}
+    assert sorted(answer.headers.get("x-cache", "miss") for answer in together) == (
+        ["hit"] * 15 + ["miss"]
+    )
