@@ -60,3 +60,17 @@ async def test_the_cache_versions_count_no_more_workspaces_than_their_setting(
         assert len(versions) == 100
         # The first workspaces were forgotten: their version is one none of them ever had.
         assert await versions.current("workspace-0") not in seen
+
+
+async def test_the_database_pool_and_sqlites_page_caches_are_bounded_by_their_settings(
+    make_api: Callable[..., Any],
+) -> None:
+    async with make_api(db_pool_size=3, db_max_overflow=1, sqlite_cache_kib=256) as api:
+        engine = api.runtime.database.engine
+        pool = engine.sync_engine.pool
+        assert (pool.size(), pool._max_overflow) == (3, 1)
+        if engine.dialect.name != "sqlite":
+            return
+        async with engine.connect() as connection:
+            cache = (await connection.exec_driver_sql("PRAGMA cache_size")).scalar()
+        assert cache == -256  # KiB

@@ -123,6 +123,11 @@ def test_a_long_running_server_is_bounded_and_unprofiled_by_default() -> None:
     settings = load_settings()
     assert (settings.auth_cache_entries, settings.cache_workspaces_tracked) == (10_000, 10_000)
     assert settings.malloc_arenas == 2
+    assert (settings.db_pool_size, settings.db_max_overflow, settings.sqlite_cache_kib) == (
+        20,
+        10,
+        1024,
+    )
     assert settings.log_flush_seconds == 0.1
     assert settings.debug_memory_report_seconds == 0
 
