@@ -29,7 +29,7 @@ from api.logs import AccessLog
 from api.memory_report import MemoryReport
 from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
-from api.response_cache import ResponseCache
+from api.response_cache import CacheableDocuments, ResponseCache
 from api.response_policy import ResponsePolicy
 from api.settings import load_settings
 from api.throttle import FailureLimiter
@@ -168,7 +168,8 @@ def graphql_endpoint(
     # A cached read is decided after the key and the limits, before Strawberry parses anything.
     answered: ASGIApp = graphql_app
     if runtime.answers is not None:
-        answered = ResponseCache(graphql_app, runtime.answers)
+        cacheable = CacheableDocuments(settings.document_cache_chars)
+        answered = ResponseCache(graphql_app, runtime.answers, cacheable)
     endpoint = RequireApiKey(
         LimitRequests(
             answered,

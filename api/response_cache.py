@@ -30,7 +30,6 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
-from functools import lru_cache
 
 from graphql import FieldNode, OperationType
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -114,7 +113,6 @@ def _cost(key: Key, body: bytes) -> int:
     return len(key[0]) + len(key[1]) + len(key[2]) + len(body) + ENTRY_OVERHEAD
 
 
-@lru_cache(maxsize=512)
 def is_cacheable_document(query: str, operation_name: str | None) -> bool:
     """A query operation whose root selections are all cacheable fields (no fragments)."""
     operation = chosen_operation(query, operation_name)
@@ -126,14 +124,42 @@ def is_cacheable_document(query: str, operation_name: str | None) -> bool:
     )
 
 
-def is_cacheable_request(request: object) -> bool:
-    """``request``: the JSON object of a POST, as ``LimitRequests`` accepted it."""
-    if not isinstance(request, dict):
-        return False
-    query, name = request.get("query"), request.get("operationName")
-    if not isinstance(query, str) or not (name is None or isinstance(name, str)):
-        return False
-    return is_cacheable_document(query, name)
+class CacheableDocuments:
+    """``is_cacheable_document``, remembered per document within ``budget_chars`` of document
+    text (least recently used first): a document may be a mebibyte of text within the request
+    limits, and a count of them bounds nothing."""
+
+    def __init__(self, budget_chars: int) -> None:
+        self.budget_chars = budget_chars
+        self.size = 0
+        self._known: OrderedDict[tuple[str, str | None], bool] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._known)
+
+    def of_request(self, request: object) -> bool:
+        """``request``: the JSON object of a POST, as ``LimitRequests`` accepted it."""
+        if not isinstance(request, dict):
+            return False
+        query, name = request.get("query"), request.get("operationName")
+        if not isinstance(query, str) or not (name is None or isinstance(name, str)):
+            return False
+        return self.of_document(query, name)
+
+    def of_document(self, query: str, name: str | None) -> bool:
+        known = self._known.get((query, name))
+        if known is not None:
+            self._known.move_to_end((query, name))
+            return known
+        verdict = is_cacheable_document(query, name)
+        cost = len(query) + len(name or "")
+        if cost <= self.budget_chars:
+            self._known[(query, name)] = verdict
+            self.size += cost
+            while self.size > self.budget_chars:
+                (text, dropped), _ = self._known.popitem(last=False)
+                self.size -= len(text) + len(dropped or "")
+        return verdict
 
 
 RETRY_FIRST_SECONDS = 0.05  # a failed bump's first retry; the wait doubles up to the cap
@@ -244,9 +270,10 @@ class ResponseCache:
     default's warm-read p99. The first executes; the others wait for its answer and are
     answered from it as hits, or, when it could not be stored (errors), execute their own."""
 
-    def __init__(self, app: ASGIApp, answers: CachedAnswers) -> None:
+    def __init__(self, app: ASGIApp, answers: CachedAnswers, cacheable: CacheableDocuments) -> None:
         self.app = app
         self.answers = answers
+        self.cacheable = cacheable
         # Executions in flight by entry and version: at most one per request in flight.
         self._flights: dict[tuple[Key, str], asyncio.Future[bytes | None]] = {}
 
@@ -263,7 +290,7 @@ class ResponseCache:
             hashlib.blake2b(body, digest_size=16).digest(),
         )
         version = await self.answers.version(caller.workspace_id)
-        if version is None or not is_cacheable_request(state.get("request")):
+        if version is None or not self.cacheable.of_request(state.get("request")):
             await self.app(scope, receive, send)
             return
         hit = self.answers.get(key, version)
