@@ -35,6 +35,7 @@ from api.logs import (
     request_id,
 )
 from api.response_cache import CachedAnswers, hit_headers
+from domain.vocabulary import Caller
 
 
 class FastReads:
@@ -56,7 +57,7 @@ class FastReads:
         self.origins = origins
         self.max_body_bytes = max_body_bytes
         self.path = path
-        self.answered = 0  # reads answered here (for /statusz and the tests)
+        self.answered = 0  # reads answered here (what the tests check)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != self.path:
@@ -66,22 +67,33 @@ class FastReads:
         headers = _wanted_headers(scope["headers"])
         caller = self.authenticator.cached(headers.get(b"authorization"))
         length = headers.get(b"content-length", "")
-        if caller is None or not length.isdigit() or int(length) > self.max_body_bytes:
+        # ASCII digits only: latin-1 has others ("²") that int() refuses.
+        if caller is None or not (length.isascii() and length.isdigit()):
+            await self.app(scope, receive, send)
+            return
+        if int(length) > self.max_body_bytes:
             await self.app(scope, receive, send)
             return
         read: list[Message] = []
         body = await _read_body(receive, read, int(length))
         hit = None
         if body is not None:
-            version = await self.answers.version(caller.workspace_id)
-            if version is not None:
-                digest = hashlib.blake2b(body, digest_size=16).digest()
-                hit = self.answers.get((caller.workspace_id, caller.role.value, digest), version)
+            try:
+                hit = await self._lookup(caller, body)
+            except Exception:  # the normal path meets it again, and answers and logs it as ever
+                hit = None
         if hit is None:
             await self.app(scope, _replay(read, receive), send)
             return
         self.answered += 1
         await self._answer(scope, send, hit, headers.get(b"origin"), started)
+
+    async def _lookup(self, caller: Caller, body: bytes) -> bytes | None:
+        version = await self.answers.version(caller.workspace_id)
+        if version is None:
+            return None
+        digest = hashlib.blake2b(body, digest_size=16).digest()
+        return self.answers.get((caller.workspace_id, caller.role.value, digest), version)
 
     async def _answer(
         self, scope: Scope, send: Send, body: bytes, origin: str | None, started: float
