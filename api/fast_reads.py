@@ -68,10 +68,8 @@ class FastReads:
         caller = self.authenticator.cached(headers.get(b"authorization"))
         length = headers.get(b"content-length", "")
         # ASCII digits only: latin-1 has others ("²") that int() refuses.
-        if caller is None or not (length.isascii() and length.isdigit()):
-            await self.app(scope, receive, send)
-            return
-        if int(length) > self.max_body_bytes:
+        readable = length.isascii() and length.isdigit()
+        if caller is None or not readable or int(length) > self.max_body_bytes:
             await self.app(scope, receive, send)
             return
         read: list[Message] = []
