@@ -19,13 +19,21 @@ closing about a second later. Loops are bounded in count and in time; everything
 
 It prints requests/s, p50/p95/p99 and errors per operation (goal: zero errors), the server's RSS
 (sampled every second: peak and final, goal flat within 10 % after the warm-up, the first sixth
-of the run) and its open file descriptors. ``--soak-minutes N`` then runs the same mix paced at
-half the measured rate for N minutes and checks the same flatness and that the descriptors do
-not grow.
+of the run), its open file descriptors and its asyncio tasks (``/statusz``). ``--soak-minutes N``
+then runs the same mix paced at half the measured rate for N minutes (30 and 60 are the issues'
+soaks) and checks that after its warm-up (its first sixth) RSS stays within 5 % and rises less
+than 0.1 MiB a minute by a linear fit, and that descriptors and tasks do not grow (the mean of
+the last tenth of the samples against the first tenth's, with room for the churn in flight).
+
+``--diagnose-memory SECONDS`` hunts growth: the server traces its allocations
+(``SMS_DEBUG_MEMORY_REPORT_SECONDS``, api/memory_report.py) and its reports (RSS against traced
+memory, the allocation sites and object types that grew most) are printed at the end. Traced
+memory flat while RSS climbs points at the C allocator; a climbing site points at the code.
 
 Run from the project root::
 
-    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--soak-minutes 10]
+    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--soak-minutes 30]
+        [--diagnose-memory 120]
 """
 
 from __future__ import annotations
