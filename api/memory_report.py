@@ -77,11 +77,12 @@ class MemoryReport:
         now = tracemalloc.take_snapshot()
         traced, _ = tracemalloc.get_traced_memory()
         log.warning(
-            "memory: RSS %.1f MiB (%+.1f since the first report), traced %.1f MiB, "
-            "%d asyncio tasks, %d descriptors",
+            "memory: RSS %.1f MiB (%+.1f since the first report), traced %.1f MiB (tracing "
+            "itself %.1f MiB), %d asyncio tasks, %d descriptors",
             rss_bytes() / 2**20,
             (rss_bytes() - rss) / 2**20,
             traced / 2**20,
+            tracemalloc.get_tracemalloc_memory() / 2**20,
             len(asyncio.all_tasks()),
             open_descriptors(),
         )

@@ -3,8 +3,12 @@ grow past it (what a soak of weeks would otherwise accumulate)."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from api.app import App
 from api.fast_reads import FastReads
@@ -74,3 +78,15 @@ async def test_the_database_pool_and_sqlites_page_caches_are_bounded_by_their_se
         async with engine.connect() as connection:
             cache = (await connection.exec_driver_sql("PRAGMA cache_size")).scalar()
         assert cache == -256  # KiB
+
+
+async def test_the_memory_diagnostic_reports_what_grew_when_turned_on(
+    make_api: Callable[..., Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="sms_accounts.memory")
+    async with make_api(debug_memory_report_seconds=0.3):
+        await asyncio.sleep(1.0)
+
+    reports = [r.getMessage() for r in caplog.records if r.name == "sms_accounts.memory"]
+    assert any(line.startswith("memory: RSS ") and "asyncio tasks" in line for line in reports)
+    assert any(line.startswith("memory: objects grown: ") for line in reports)
