@@ -64,16 +64,18 @@ class MemoryReport:
         tracemalloc.stop()
 
     async def _run(self) -> None:
-        first = tracemalloc.take_snapshot()
+        """Sites and types are compared with the previous report (a steady grower shows in
+        each), RSS with the first."""
+        previous = tracemalloc.take_snapshot()
         counts = object_counts()
         rss = rss_bytes()
         while True:
             await asyncio.sleep(self.every_seconds)
-            self.report(first, counts, rss)
+            previous, counts = self.report(previous, counts, rss)
 
     def report(
         self, first: tracemalloc.Snapshot, counts: collections.Counter[str], rss: int
-    ) -> None:
+    ) -> tuple[tracemalloc.Snapshot, collections.Counter[str]]:
         now = tracemalloc.take_snapshot()
         traced, _ = tracemalloc.get_traced_memory()
         log.warning(
@@ -93,12 +95,14 @@ class MemoryReport:
                 f"{Path(frame.filename).name}:{frame.lineno}" for frame in stat.traceback
             )
             log.warning(
-                "memory: %+.1f KiB in %+d blocks at %s",
+                "memory: %+.1f KiB in %+d blocks since the last report at %s",
                 stat.size_diff / 1024,
                 stat.count_diff,
                 where,
             )
-        grown = object_counts()
+        current = object_counts()
+        grown = collections.Counter(current)
         grown.subtract(counts)
         top = [f"{name} {count:+d}" for name, count in grown.most_common(TOP) if count > 0]
         log.warning("memory: objects grown: %s", ", ".join(top) or "none")
+        return now, current
