@@ -16,6 +16,7 @@ import contextlib
 import gc
 import logging
 import os
+import sys
 import tracemalloc
 from pathlib import Path
 
@@ -80,17 +81,17 @@ class MemoryReport:
         traced, _ = tracemalloc.get_traced_memory()
         log.warning(
             "memory: RSS %.1f MiB (%+.1f since the first report), traced %.1f MiB (tracing "
-            "itself %.1f MiB), %d asyncio tasks, %d descriptors",
+            "itself %.1f MiB), %d pymalloc blocks, %d asyncio tasks, %d descriptors",
             rss_bytes() / 2**20,
             (rss_bytes() - rss) / 2**20,
             traced / 2**20,
             tracemalloc.get_tracemalloc_memory() / 2**20,
+            sys.getallocatedblocks(),
             len(asyncio.all_tasks()),
             open_descriptors(),
         )
-        for stat in now.compare_to(first, "traceback")[:TOP]:
-            if stat.size_diff <= 0:
-                break
+        grew = [stat for stat in now.compare_to(first, "traceback") if stat.size_diff > 0]
+        for stat in sorted(grew, key=lambda stat: -stat.size_diff)[:TOP]:
             where = " <- ".join(
                 f"{Path(frame.filename).name}:{frame.lineno}" for frame in stat.traceback
             )
