@@ -4,6 +4,7 @@ grow past it (what a soak of weeks would otherwise accumulate)."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,8 +15,11 @@ from api.app import App
 from api.fast_reads import FastReads
 from api.response_cache import CachedAnswers
 from providers.cache_versions import MemoryVersions
+from resolvers.events import accounts_channel
 from tests.conftest import Keys
 from tests.integration.documents import INTEGRATION
+from tests.integration.live import ACCOUNT_CHANGED, Serve
+from tests.integration.steps import added, enable, update
 
 
 def answers_of(api: Any) -> CachedAnswers:
@@ -90,3 +94,27 @@ async def test_the_memory_diagnostic_reports_what_grew_when_turned_on(
     reports = [r.getMessage() for r in caplog.records if r.name == "sms_accounts.memory"]
     assert any(line.startswith("memory: RSS ") and "asyncio tasks" in line for line in reports)
     assert any(line.startswith("memory: objects grown: ") for line in reports)
+
+
+def collected_fields() -> int:
+    """graphql-core's memo entries of collected sub-fields alive in this process."""
+    gc.collect()
+    return sum(type(thing).__name__ == "CollectedFields" for thing in gc.get_objects())
+
+
+async def test_a_long_lived_subscription_keeps_nothing_of_the_events_it_was_pushed(
+    serve: Serve, keys: Keys
+) -> None:
+    async with serve() as live, live.socket(keys.admin) as ws:
+        await enable(live.api, keys.admin)
+        card = await added(live.api, keys.admin)
+        op = await live.subscribed(ws, keys.admin, ACCOUNT_CHANGED, accounts_channel)
+        await update(live.api, keys.admin, card["id"], displayName="warm")
+        await ws.next_payload(op)
+        before = collected_fields()
+
+        for number in range(30):
+            await update(live.api, keys.admin, card["id"], displayName=f"n{number}")
+            assert "errors" not in await ws.next_payload(op)
+
+        assert collected_fields() - before < 10  # each event's memo went with it
