@@ -157,6 +157,10 @@ class RedisVersions:
     async def aclose(self) -> None:
         await self._redis.aclose()
 
+    def __len__(self) -> int:
+        """Workspaces whose newest version is remembered (at most ``tracked``)."""
+        return len(self._seen)
+
     async def _get(self, key: str) -> bytes | None:
         value = await self._redis.get(key)
         return value.encode() if isinstance(value, str) else value

@@ -14,7 +14,7 @@ import pytest
 from api.app import App
 from api.fast_reads import FastReads
 from api.response_cache import CachedAnswers
-from providers.cache_versions import MemoryVersions
+from providers.cache_versions import MemoryVersions, RedisVersions
 from resolvers.events import accounts_channel
 from tests.conftest import Keys
 from tests.integration.documents import INTEGRATION
@@ -59,15 +59,16 @@ async def test_the_cache_versions_count_no_more_workspaces_than_their_setting(
 ) -> None:
     async with make_api(cache_workspaces_tracked=100) as api:
         versions = answers_of(api).versions
-        assert isinstance(versions, MemoryVersions)
+        assert isinstance(versions, MemoryVersions | RedisVersions)
         seen = set()
         for number in range(150):
             await versions.bump(f"workspace-{number}")
             seen.add(await versions.current(f"workspace-{number}"))
 
         assert len(versions) == 100
-        # The first workspaces were forgotten: their version is one none of them ever had.
-        assert await versions.current("workspace-0") not in seen
+        if isinstance(versions, MemoryVersions):
+            # The first workspaces were forgotten: their version is one none of them ever had.
+            assert await versions.current("workspace-0") not in seen
 
 
 async def test_the_database_pool_and_sqlites_page_caches_are_bounded_by_their_settings(
