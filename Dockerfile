@@ -16,7 +16,9 @@ RUN pip install --no-cache-dir --no-deps . && useradd --system --uid 10001 sms &
 
 USER sms
 # The volume holds the database (embedded default) and the first start's admin key file.
-ENV SMS_DATABASE_URL=sqlite+aiosqlite:////data/sms.db SMS_DATA_DIR=/data
+# One malloc arena per thread kept fragmented memory (api/allocator.py; serve caps them with
+# SMS_MALLOC_ARENAS too, this covers what runs before it).
+ENV SMS_DATABASE_URL=sqlite+aiosqlite:////data/sms.db SMS_DATA_DIR=/data MALLOC_ARENA_MAX=2
 VOLUME /data
 EXPOSE 8000
 HEALTHCHECK CMD python -c "import urllib.request;urllib.request.urlopen('http://127.0.0.1:8000/healthz')"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,20 +15,22 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import BaseRoute, Route, WebSocketRoute, request_response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.accounts_page import PAGE_PATH, accounts_page_routes
 from api.auth import KeyAuthenticator, RequireApiKey, graphiql_page
 from api.bootstrap import Runtime, build_services
 from api.cors import CrossOrigin
+from api.fast_reads import FastReads
 from api.graphiql import asset_routes
 from api.graphql import GraphQLApp
 from api.health import health_routes
 from api.limits import LimitRequests
 from api.logs import AccessLog
+from api.memory_report import MemoryReport
 from api.open_sockets import OpenSockets
 from api.outages import AnswerOutagesWith503
-from api.response_cache import ResponseCache
+from api.response_cache import CacheableDocuments, ResponseCache
 from api.response_policy import ResponsePolicy
 from api.settings import Settings, load_settings
 from api.throttle import FailureLimiter
@@ -43,7 +46,13 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
     runtime = runtime or build_services(load_settings())
     settings = runtime.settings
     failures = FailureLimiter(settings.auth_failures_per_second, settings.auth_failure_addresses)
-    graphql_app, graphql = graphql_endpoint(runtime, failures)
+    authenticator = KeyAuthenticator(
+        runtime.services.reads,
+        runtime.services.writes,
+        cache_seconds=settings.auth_cache_seconds,
+        max_cached=settings.auth_cache_entries,
+    )
+    graphql_app, graphql = graphql_endpoint(runtime, authenticator, failures)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -54,9 +63,15 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         # tens of milliseconds (bench/reads.py's p99). Frozen objects are left out of collections.
         gc.collect()
         gc.freeze()
+        report = None
+        if settings.debug_memory_report_seconds:
+            report = MemoryReport(settings.debug_memory_report_seconds)
+            report.start()
         try:
             yield
         finally:
+            if report is not None:
+                await report.stop()
             gc.unfreeze()
             revocations.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -72,7 +87,7 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
         *(accounts_page_routes() if settings.accounts_page_enabled else []),
         *home_route(settings),
     ]
-    return Starlette(
+    app = App(
         routes=routes,
         lifespan=lifespan,
         middleware=[
@@ -89,6 +104,28 @@ def create_app(runtime: Runtime | None = None) -> Starlette:
             Middleware(AnswerOutagesWith503, retry_after_seconds=settings.db_retry_after_seconds),
         ],
     )
+    if runtime.answers is not None:
+        app.front = FastReads(
+            functools.partial(Starlette.__call__, app),
+            authenticator=authenticator,
+            answers=runtime.answers,
+            origins=settings.origin_policy,
+            max_body_bytes=settings.max_body_bytes,
+        )
+    return app
+
+
+class App(Starlette):
+    """Starlette, with cached reads answered in front of its middleware stack and router
+    (``api.fast_reads``: ``front``) when the response cache is on."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is None:
+            await super().__call__(scope, receive, send)
+        else:
+            await self.front(scope, receive, send)
 
 
 def home_route(settings: Settings) -> list[BaseRoute]:
@@ -107,14 +144,13 @@ def home_route(settings: Settings) -> list[BaseRoute]:
     return [Route("/", home, methods=["GET"])]
 
 
-def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQLApp, ASGIApp]:
+def graphql_endpoint(
+    runtime: Runtime, authenticator: KeyAuthenticator, failures: FailureLimiter
+) -> tuple[GraphQLApp, ASGIApp]:
     """Strawberry's app, and ``/graphql`` as served: key, request limits, the response cache,
     then Strawberry."""
     settings = runtime.settings
     services = runtime.services
-    authenticator = KeyAuthenticator(
-        services.reads, services.writes, cache_seconds=settings.auth_cache_seconds
-    )
     graphql_app = GraphQLApp(
         build_schema(
             limits=DocumentLimits(
@@ -145,7 +181,8 @@ def graphql_endpoint(runtime: Runtime, failures: FailureLimiter) -> tuple[GraphQ
     # A cached read is decided after the key and the limits, before Strawberry parses anything.
     answered: ASGIApp = graphql_app
     if runtime.answers is not None:
-        answered = ResponseCache(graphql_app, runtime.answers)
+        cacheable = CacheableDocuments(settings.document_cache_chars)
+        answered = ResponseCache(graphql_app, runtime.answers, cacheable)
     endpoint = RequireApiKey(
         LimitRequests(
             answered,

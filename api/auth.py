@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import time
 from collections.abc import Mapping
 
@@ -82,6 +84,11 @@ class KeyAuthenticator:
     A live key's caller is remembered for ``cache_seconds`` (at most 5: a revoked key is refused
     by every replica within that bound), so a cached read costs no database round trip. Unknown
     and revoked keys are never remembered: each failed check is counted and slowed.
+
+    When a remembered caller expires, the requests of that key in flight share one lookup: each
+    asking on its own (32 at once under wrk, each a thread hop on SQLite, the pool's overflow
+    connections opened and closed for them) stalled every one of them every ``cache_seconds``,
+    the embedded default's warm-read p99.
     """
 
     def __init__(
@@ -97,6 +104,8 @@ class KeyAuthenticator:
         self.cache_seconds = cache_seconds
         self.max_cached = max_cached
         self._cached: dict[str, tuple[Caller, float]] = {}
+        # Lookups in flight by key digest: at most one per key, gone when it ends.
+        self._looking_up: dict[str, asyncio.Task[Caller | None]] = {}
 
     async def caller(self, authorization: str | None, *, fresh: bool = False) -> Caller | None:
         """``fresh``: ask the database (a websocket's handshake and its revocation rechecks)."""
@@ -110,6 +119,15 @@ class KeyAuthenticator:
         cached = self._cached.get(digest)
         if cached is not None and cached[1] > now:
             return cached[0]
+        lookup = self._looking_up.get(digest)
+        if lookup is None:
+            lookup = asyncio.create_task(self._look_up(key, digest, now))
+            self._looking_up[digest] = lookup
+            lookup.add_done_callback(functools.partial(self._looked_up, digest))
+        # Shielded: a request that goes away does not cancel the others' lookup.
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, key: str, digest: str, now: float) -> Caller | None:
         caller = await authenticate(self.sessions, key, writes=self.writes)
         self._cached.pop(digest, None)
         if caller is not None:
@@ -117,6 +135,27 @@ class KeyAuthenticator:
                 del self._cached[next(iter(self._cached))]  # the oldest entry
             self._cached[digest] = (caller, now + self.cache_seconds)
         return caller
+
+    def _looked_up(self, digest: str, lookup: asyncio.Task[Caller | None]) -> None:
+        self._looking_up.pop(digest, None)
+        if not lookup.cancelled():
+            lookup.exception()  # retrieved here too: every waiter may have gone
+
+    def __len__(self) -> int:
+        return len(self._cached)
+
+    def cached(self, authorization: str | None) -> Caller | None:
+        """The caller of a key this cache still holds (None: ask ``caller``): what a cached read
+        answered before any middleware runs goes by, within the same bound as every request."""
+        if self.cache_seconds <= 0:
+            return None
+        key = bearer_key(authorization)
+        if key is None:
+            return None
+        cached = self._cached.get(hash_key(key))
+        if cached is None or cached[1] <= time.monotonic():
+            return None
+        return cached[0]
 
     def forget(self, key_id: str) -> None:
         """A revocation announced on the bus: this key is refused from now on, not after the

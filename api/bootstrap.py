@@ -43,7 +43,7 @@ from resolvers.verification import CheckSchedule, Verifier
 from resolvers.webhook_wiring import WebhookWirer
 from resolvers.wire import EVENTS
 from storage.crypto import SecretBox, load_or_create_key_file
-from storage.db import create_engine, create_sessionmakers, sqlite_path
+from storage.db import PoolBounds, create_engine, create_sessionmakers, sqlite_path
 from storage.types import utcnow
 
 log = logging.getLogger("sms_accounts")
@@ -158,7 +158,7 @@ def cache_versions(settings: Settings) -> Versions | None:
     if sqlite_path(settings.database_url) is None:
         log.info("response cache off: several replicas need SMS_BROADCAST_URL=redis://…")
         return None
-    return MemoryVersions()
+    return MemoryVersions(tracked=settings.cache_workspaces_tracked)
 
 
 def event_bus(settings: Settings) -> EventBus:
@@ -205,7 +205,8 @@ class Database:
 
 def open_database(settings: Settings) -> Database:
     """Connects lazily: nothing is opened before the first session."""
-    engine = create_engine(settings.database_url, echo=settings.log_sql)
+    bounds = PoolBounds(settings.db_pool_size, settings.db_max_overflow, settings.sqlite_cache_kib)
+    engine = create_engine(settings.database_url, echo=settings.log_sql, bounds=bounds)
     reads, writes = create_sessionmakers(engine)
     return Database(engine, reads, writes)
 

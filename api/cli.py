@@ -24,6 +24,7 @@ from typing import TypeVar
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from api.allocator import limit_malloc_arenas
 from api.app import create_app
 from api.bootstrap import (
     ConfigurationError,
@@ -85,6 +86,8 @@ def _with_database(settings: Settings, work: Callable[..., Awaitable[T]], *args:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
+    # Before any thread starts: each would otherwise get an arena of its own (api/allocator.py).
+    limit_malloc_arenas(settings.malloc_arenas)
     migrate(settings.database_url)
     # Checked here too (create_app checks at start-up) so that it stops with exit code 2 and
     # a sentence rather than uvicorn's traceback.
@@ -501,7 +504,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"sms-accounts: {exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format)
+    # Only the server batches its lines: a command's lines come before its own output.
+    flush = settings.log_flush_seconds if args.command == "serve" else 0.0
+    configure_logging(settings.log_format, flush_seconds=flush)
     # Ours only: a library's debug lines could carry SQL parameters (aiosqlite logs them).
     log.setLevel(getattr(logging, args.log_level.upper()))
     try:

@@ -75,7 +75,7 @@ class LimitRequests:
         too_large = RequestRefused(413, f"The request body is larger than {limit} bytes.")
         declared = Request(scope).headers.get("content-length")
         if declared is not None:
-            if not declared.strip().isdigit():
+            if not (declared.strip().isascii() and declared.strip().isdigit()):
                 raise RequestRefused(400, "The Content-Length header is not a number.")
             if int(declared) > limit:
                 raise too_large

@@ -8,12 +8,14 @@ client or a proxy sent, if any, as its parent.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -41,9 +43,9 @@ class AccessLog:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        rid = uuid.uuid4().hex
+        rid = new_request_id()
         token = request_id.set(rid)
-        parent = parent_request_id.set(_incoming_id(scope))
+        parent = parent_request_id.set(incoming_request_id(scope))
         started = time.perf_counter()
         status = 500  # unless a response starts: an escaping error is answered 500 outside
 
@@ -61,13 +63,46 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if access_log.isEnabledFor(logging.INFO):
-                access_log.info(_access_line(scope, status, time.perf_counter() - started))
+            log_access(scope, status, time.perf_counter() - started)
             request_id.reset(token)
             parent_request_id.reset(parent)
 
 
-def _incoming_id(scope: Scope) -> str | None:
+def new_request_id() -> str:
+    """32 random hex digits (as unique as a UUID4's, at a fifth of its cost)."""
+    return os.urandom(16).hex()
+
+
+def log_access(scope: Scope, status: int, seconds: float) -> None:
+    """Hand one request's access line to the handlers (within the request's id context).
+
+    The record is made directly, not through ``Logger.info``: its caller's frame (the one thing
+    ``info`` adds, by walking the stack) is printed by no format of ours, and cached reads are
+    answered in tens of microseconds."""
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.handle(_access_record(_access_line(scope, status, seconds)))
+
+
+# Every access line's record, but for its message and time: a copy costs a tenth of building one
+# (a LogRecord works out its module from its path, its thread's and process's names, each time).
+_ACCESS_RECORD = vars(
+    logging.LogRecord(access_log.name, logging.INFO, __file__, 0, "", (), None, "log_access")
+)
+
+
+def _access_record(line: str) -> logging.LogRecord:
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    fields = vars(record)
+    fields.update(_ACCESS_RECORD)
+    now = time.time()
+    fields["msg"] = line
+    fields["created"] = now
+    fields["msecs"] = (now - int(now)) * 1000
+    fields["relativeCreated"] += (now - _ACCESS_RECORD["created"]) * 1000
+    return record
+
+
+def incoming_request_id(scope: Scope) -> str | None:
     for name, value in scope["headers"]:
         if name == REQUEST_ID_HEADER:
             return value.decode("ascii") if _SANE_REQUEST_ID.fullmatch(value) else None
@@ -85,7 +120,26 @@ def _access_line(scope: Scope, status: int, seconds: float) -> str:
     return f'{where} "{method} {path}" {status} {seconds * 1000:.1f}ms'
 
 
-class JsonFormatter(logging.Formatter):
+class _SecondStamps(logging.Formatter):
+    """A formatter that renders the date and time once a second, not once a line (``strftime``
+    was a tenth of a cached read's cost)."""
+
+    _second: tuple[int, str | None] = (-1, None)
+    _stamp = ""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        second = (int(record.created), datefmt)
+        if second != self._second:
+            self._stamp = time.strftime(
+                datefmt or self.default_time_format, self.converter(record.created)
+            )
+            self._second = second
+        if datefmt:
+            return self._stamp
+        return f"{self._stamp},{int(record.msecs):03d}"  # logging's default_msec_format
+
+
+class JsonFormatter(_SecondStamps):
     """One JSON object a line, with the request id of the request the line belongs to."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -106,7 +160,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_SecondStamps):
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         rid = request_id.get()
@@ -120,9 +174,68 @@ class TextFormatter(logging.Formatter):
         )
 
 
-def configure_logging(log_format: str, level: int = logging.INFO) -> None:
-    """Every logger (ours, uvicorn's, the libraries') writes through one handler on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
+class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """A stream handler that writes lines in batches: a write (a system call) per access line
+    cost a cached read as much as answering it.
+
+    Lines below WARNING wait in memory until ``max_bytes`` of them are there or ``flush_seconds``
+    after the first of them (a timer on the running event loop; with no loop in this thread,
+    at once); a WARNING or worse writes everything at once, in order, and so does ``flush()``
+    (called by ``logging.shutdown`` at exit)."""
+
+    def __init__(self, stream: Any, *, flush_seconds: float, max_bytes: int = 64 * 1024) -> None:
+        super().__init__(stream)
+        self.flush_seconds = flush_seconds
+        self.max_bytes = max_bytes
+        self._pending: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+        except Exception:
+            self.handleError(record)
+            return
+        self._pending.append(line)
+        self._size += len(line)
+        if record.levelno >= logging.WARNING or self._size >= self.max_bytes:
+            self.flush()
+        elif self._timer is None:
+            self._schedule()
+
+    def _schedule(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._timer = loop.call_later(self.flush_seconds, self.flush)
+
+    def flush(self) -> None:
+        with self.lock or contextlib.nullcontext():
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            if self._pending:
+                pending, self._pending, self._size = self._pending, [], 0
+                try:
+                    self.stream.write("".join(pending))
+                    self.stream.flush()
+                except Exception:  # the stream is gone (closed at exit): nothing to write to
+                    return
+
+
+def configure_logging(
+    log_format: str, level: int = logging.INFO, *, flush_seconds: float = 0.0
+) -> None:
+    """Every logger (ours, uvicorn's, the libraries') writes through one handler on stderr;
+    ``flush_seconds`` above 0 batches the lines below WARNING (``BufferedStreamHandler``)."""
+    handler: logging.StreamHandler = (  # type: ignore[type-arg]
+        BufferedStreamHandler(sys.stderr, flush_seconds=flush_seconds)
+        if flush_seconds > 0
+        else logging.StreamHandler(sys.stderr)
+    )
     if log_format == "json":
         formatter: logging.Formatter = JsonFormatter()
     else:

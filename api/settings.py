@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     # is remembered (revocation reaches every replica within this), the version store's timeout.
     response_cache_bytes: int = Field(default=32 * 1024 * 1024, ge=0, le=4 * 1024**3)
     auth_cache_seconds: float = Field(default=2.0, ge=0, le=5)
+    # The keys the caller cache holds at most (the oldest goes first).
+    auth_cache_entries: int = Field(default=10_000, ge=1, le=1_000_000)
     cache_version_timeout_seconds: float = Field(default=0.25, gt=0, le=5)
     # The cache's last resort: an entry is served at most this long after it was stored, so a
     # change no version bump announced (a failed bump seen from another replica, the CLI without
@@ -159,6 +161,19 @@ class Settings(BaseSettings):
     campaign_sweep_seconds: float = Field(default=30.0, gt=0, le=3_600)
     # Where the server keeps its own files (the first admin key); unset: the SQLite database's
     # folder, or ./data beside a server database.
+    # The server's log lines below WARNING are written in batches at most this long after the
+    # first (a write per access line cost a cached read as much as answering it); 0: at once.
+    log_flush_seconds: float = Field(default=0.1, ge=0, le=5)
+    # Connections to the database held at most: pooled, and more while busy (closed after use).
+    db_pool_size: int = Field(default=20, ge=1, le=1_000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1_000)
+    # SQLite's page cache per connection (KiB): with the pool, the bound of what SQLite holds.
+    sqlite_cache_kib: int = Field(default=1024, ge=64, le=1024 * 1024)
+    # glibc malloc arenas the server may keep (api/allocator.py); 0: the C library's default.
+    malloc_arenas: int = Field(default=2, ge=0, le=64)
+    # Diagnostic, off (0): every this many seconds, log what was allocated since the first report
+    # (tracemalloc: slow, for a soak that hunts growth; api/memory_report.py).
+    debug_memory_report_seconds: float = Field(default=0.0, ge=0, le=86_400)
     data_dir: str | None = None
 
     @field_validator("database_url")

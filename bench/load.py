@@ -19,13 +19,21 @@ closing about a second later. Loops are bounded in count and in time; everything
 
 It prints requests/s, p50/p95/p99 and errors per operation (goal: zero errors), the server's RSS
 (sampled every second: peak and final, goal flat within 10 % after the warm-up, the first sixth
-of the run) and its open file descriptors. ``--soak-minutes N`` then runs the same mix paced at
-half the measured rate for N minutes and checks the same flatness and that the descriptors do
-not grow.
+of the run), its open file descriptors and its asyncio tasks (``/statusz``). ``--soak-minutes N``
+then runs the same mix paced at half the measured rate for N minutes (30 and 60 are the issues'
+soaks) and checks that after its warm-up (its first sixth) RSS stays within 5 % and rises less
+than 0.1 MiB a minute by a linear fit, and that descriptors and tasks do not grow (the mean of
+the last tenth of the samples against the first tenth's, with room for the churn in flight).
+
+``--diagnose-memory SECONDS`` hunts growth: the server traces its allocations
+(``SMS_DEBUG_MEMORY_REPORT_SECONDS``, api/memory_report.py) and its reports (RSS against traced
+memory, the allocation sites and object types that grew most) are printed at the end. Traced
+memory flat while RSS climbs points at the C allocator; a climbing site points at the code.
 
 Run from the project root::
 
-    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--soak-minutes 10]
+    .venv/bin/python bench/load.py [--seconds 60] [--clients 50] [--soak-minutes 30]
+        [--diagnose-memory 120]
 """
 
 from __future__ import annotations
@@ -39,7 +47,7 @@ import sys
 import tempfile
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -90,7 +98,10 @@ VERIFY_ACCOUNTS = 20
 # user clicking again), counted apart from errors.
 EXPECTED_CODES = frozenset({"VERIFICATION_IN_PROGRESS"})
 SUBSCRIBERS = 200
-RSS_GOAL = 0.10
+RSS_GOAL = 0.10  # the load phase: closed loop, its caches still filling
+SOAK_RSS_GOAL = 0.05  # the soak: RSS after the warm-up within 5 % ...
+SLOPE_GOAL = 0.1  # ... and rising less than this many MiB a minute (a linear fit)
+TASK_SLACK = 40  # tasks the churn's sockets in flight may hold at one sample but not another
 REFUSED = "refused"  # a problem that is an expected answer
 FD_SLACK = 40  # sockets the churn and the clients may hold open at one sample but not another
 
@@ -382,19 +393,40 @@ def open_fds(pid: int) -> int:
 
 @dataclass
 class Watch:
-    """The server's RSS and descriptor count, sampled every second."""
+    """The server's RSS and descriptor count, sampled every second, and its asyncio tasks
+    (``/statusz``)."""
 
     pid: int
+    http: httpx.AsyncClient
     samples: list[tuple[float, int, int]] = field(default_factory=list)  # (time, rss, fds)
+    tasks: list[tuple[float, int]] = field(default_factory=list)  # (time, asyncio tasks)
 
     async def run(self, until: float) -> None:
         while time.monotonic() < until:
             with suppress(OSError):
                 self.samples.append((time.monotonic(), rss_bytes(self.pid), open_fds(self.pid)))
+            with suppress(httpx.HTTPError, ValueError, KeyError):
+                answer = await self.http.get("/statusz")
+                self.tasks.append((time.monotonic(), int(answer.json()["tasks"])))
             await asyncio.sleep(1)
 
     def after(self, since: float) -> list[tuple[float, int, int]]:
         return [sample for sample in self.samples if sample[0] >= since] or self.samples[-1:]
+
+    def tasks_after(self, since: float) -> list[int]:
+        return [count for at, count in self.tasks if at >= since] or [0]
+
+
+def slope_per_minute(points: Sequence[tuple[float, float]]) -> float:
+    """The least-squares slope of ``(seconds, value)`` points, per minute."""
+    if len(points) < 2:
+        return 0.0
+    mean_t = sum(t for t, _ in points) / len(points)
+    mean_v = sum(v for _, v in points) / len(points)
+    spread = sum((t - mean_t) ** 2 for t, _ in points)
+    if spread == 0:
+        return 0.0
+    return 60 * sum((t - mean_t) * (v - mean_v) for t, v in points) / spread
 
 
 # --- Phases -------------------------------------------------------------------------------------
@@ -432,7 +464,7 @@ async def phase(name: str, load: Load, sockets: Sockets, pid: int, plan: Plan) -
     load.operations = {}
     began = time.monotonic()
     until = began + plan.seconds
-    watch = Watch(pid)
+    watch = Watch(pid, load.http)
     pacer = Pacer(plan.rate)
     budget = int(plan.seconds * 1000) + 1  # more than a client can do: the time bounds the loop
     started = time.perf_counter()
@@ -506,37 +538,79 @@ def report(phase: Phase, events: int) -> list[str]:
         if operation.errors:
             problems.append(f"{phase.name} {name}: {operation.errors} error(s)")
     print(f"events received by the held subscriptions (whole run): {events}")
-    warm = phase.watch.after(phase.warmed)
-    base, peak, final = warm[0][1], max(s[1] for s in warm), phase.watch.samples[-1][1]
-    grew = peak / base - 1 if base else 0.0
-    flat = grew <= RSS_GOAL
-    print(
-        f"server RSS: after warm-up {base / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB, "
-        f"final {final / 2**20:.1f} MiB, overall peak "
-        f"{max(s[1] for s in phase.watch.samples) / 2**20:.1f} MiB: peak "
-        f"{grew:+.1%} over the warm-up's end (goal within {RSS_GOAL:.0%}: "
-        f"{'met' if flat else 'NOT met'})"
-    )
-    start, step = phase.watch.samples[0][0], max(1, len(phase.watch.samples) // 10)
-    timeline = ", ".join(
-        f"{at - start:.0f}s {rss / 2**20:.0f}" for at, rss, _ in phase.watch.samples[::step]
-    )
-    print(f"server RSS MiB over time: {timeline}")
-    fds_first, fds_peak, fds_final = warm[0][2], max(s[2] for s in warm), warm[-1][2]
-    steady = fds_final <= fds_first + FD_SLACK
-    print(
-        f"server open descriptors: after warm-up {fds_first}, peak {fds_peak}, final "
-        f"{fds_final} (no growth beyond {FD_SLACK} in-flight sockets: "
-        f"{'met' if steady else 'NOT met'})"
-    )
-    if not flat:
-        problems.append(f"{phase.name}: RSS grew {grew:.1%} after warm-up")
-    if not steady:
-        problems.append(f"{phase.name}: descriptors grew from {fds_first} to {fds_final}")
+    problems += memory_checks(phase)
     return problems
 
 
+def memory_checks(phase: Phase) -> list[str]:
+    """RSS after the warm-up (peak over its start, and the slope of a linear fit), descriptors
+    and asyncio tasks; the goals missed. A soak holds RSS within 5 % and under 0.1 MiB a minute;
+    the closed-loop load phase, whose caches are still filling, within 10 %."""
+    soak = phase.name == "soak"
+    goal = SOAK_RSS_GOAL if soak else RSS_GOAL
+    warm = phase.watch.after(phase.warmed)
+    base, peak, final = warm[0][1], max(s[1] for s in warm), phase.watch.samples[-1][1]
+    grew = peak / base - 1 if base else 0.0
+    slope = slope_per_minute([(at, rss / 2**20) for at, rss, _ in warm])
+    flat = grew <= goal and (not soak or slope < SLOPE_GOAL)
+    print(
+        f"server RSS: after warm-up {base / 2**20:.1f} MiB, peak {peak / 2**20:.1f} MiB, "
+        f"final {final / 2**20:.1f} MiB: peak {grew:+.1%} over the warm-up's end, slope "
+        f"{slope:+.3f} MiB/min (linear fit after warm-up; goal within {goal:.0%}"
+        + (f" and under {SLOPE_GOAL} MiB/min" if soak else "")
+        + f": {'met' if flat else 'NOT met'})"
+    )
+    start, step = phase.watch.samples[0][0], max(1, len(phase.watch.samples) // 12)
+    timeline = ", ".join(
+        f"{(at - start) / 60:.1f}m {rss / 2**20:.1f}" for at, rss, _ in phase.watch.samples[::step]
+    )
+    print(f"server RSS MiB over time: {timeline}")
+    fds = [s[2] for s in warm]
+    fds_first, fds_final = _tenth_mean(fds, first=True), _tenth_mean(fds, first=False)
+    steady = fds_final <= fds_first + FD_SLACK
+    print(
+        f"server open descriptors after warm-up: first tenth {fds_first:.0f}, last tenth "
+        f"{fds_final:.0f}, peak {max(fds)}, slope "
+        f"{slope_per_minute([(at, n) for at, _, n in warm]):+.2f}/min (flat within {FD_SLACK}: "
+        f"{'met' if steady else 'NOT met'})"
+    )
+    tasks = phase.watch.tasks_after(phase.warmed)
+    tasks_first, tasks_final = _tenth_mean(tasks, first=True), _tenth_mean(tasks, first=False)
+    # The closed-loop phase's churn backs up as it likes: the tasks are held flat in the soak.
+    tasks_flat = tasks_final <= tasks_first + TASK_SLACK or not soak
+    warm_tasks = [(at, n) for at, n in phase.watch.tasks if at >= phase.warmed]
+    print(
+        f"server asyncio tasks after warm-up: first tenth {tasks_first:.0f}, last tenth "
+        f"{tasks_final:.0f}, peak {max(tasks)}, slope {slope_per_minute(warm_tasks):+.2f}/min "
+        f"(flat within {TASK_SLACK}: {'met' if tasks_flat else 'NOT met'})"
+    )
+    problems = []
+    if not flat:
+        problems.append(f"{phase.name}: RSS grew {grew:.1%} after warm-up, {slope:+.3f} MiB/min")
+    if not steady:
+        problems.append(f"{phase.name}: descriptors grew from {fds_first:.0f} to {fds_final:.0f}")
+    if not tasks_flat:
+        problems.append(f"{phase.name}: tasks grew from {tasks_first:.0f} to {tasks_final:.0f}")
+    return problems
+
+
+def _tenth_mean(values: list[int], *, first: bool) -> float:
+    """The mean of the first or last tenth of the samples: one sample is noise (a churned socket
+    in flight), a tenth is the level."""
+    tenth = max(1, len(values) // 10)
+    part = values[:tenth] if first else values[-tenth:]
+    return sum(part) / len(part)
+
+
 # --- Entry point --------------------------------------------------------------------------------
+
+
+def print_memory_reports(log: Path) -> None:
+    """The server's memory reports (``api/memory_report.py``), from its log."""
+    print("\n=== the server's memory reports ===")
+    for line in log.read_text(errors="replace").splitlines():
+        if "sms_accounts.memory" in line:
+            print(line)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -546,6 +620,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--subscribers", type=int, default=SUBSCRIBERS, help="held (default 200)")
     parser.add_argument("--churn", type=float, default=20.0, help="websockets opened per second")
     parser.add_argument("--soak-minutes", type=float, default=0.0, help="soak at half the rate")
+    parser.add_argument(
+        "--diagnose-memory",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="trace the server's allocations and print, every SECONDS, what grew (slow: "
+        "SMS_DEBUG_MEMORY_REPORT_SECONDS)",
+    )
     parser.add_argument(
         "--mix",
         type=_mix,
@@ -591,8 +673,12 @@ def main(argv: list[str] | None = None) -> int:
                 "SMS_ALLOWED_PROVIDER_HOSTS": common.HOST,
                 "SMS_PUBLIC_URL": common.local_url(port),
             }
+            if args.diagnose_memory:
+                environment["SMS_DEBUG_MEMORY_REPORT_SECONDS"] = f"{args.diagnose_memory:g}"
             with common.cli_server(scratch, port, environment) as process:
                 phases, events, samples = common.run_async(drive(seeded, port, process, args))
+            if args.diagnose_memory:
+                print_memory_reports(scratch / f"access-{port}.log")
     finally:
         double.stop()
     problems = [problem for found in phases for problem in report(found, events)]

@@ -51,17 +51,35 @@ class Versions(Protocol):
 
 
 class MemoryVersions:
-    """Versions of one process. A new process starts a new epoch (its cache is empty anyway)."""
+    """Versions of one process. A new process starts a new epoch (its cache is empty anyway).
 
-    def __init__(self) -> None:
+    At most ``tracked`` workspaces are counted (the least recently bumped is forgotten). Every
+    version comes from one sequence, and a workspace never bumped or forgotten reads the
+    generation of forgetting, which moves on at each one: a forgotten workspace's version is new,
+    so nothing stored under its old one is served again."""
+
+    def __init__(self, tracked: int = 10_000) -> None:
         self._epoch = secrets.token_hex(4)
-        self._counters: dict[str, int] = {}
+        self._tracked = tracked
+        self._counters: OrderedDict[str, int] = OrderedDict()
+        self._sequence = itertools.count(1)
+        self._forgotten = 0
+
+    def __len__(self) -> int:
+        return len(self._counters)
 
     async def current(self, workspace_id: str) -> str:
-        return f"{self._epoch}:{self._counters.get(workspace_id, 0)}"
+        counter = self._counters.get(workspace_id)
+        if counter is None:
+            return f"{self._epoch}:f{self._forgotten}"
+        return f"{self._epoch}:{counter}"
 
     async def bump(self, workspace_id: str) -> None:
-        self._counters[workspace_id] = self._counters.get(workspace_id, 0) + 1
+        self._counters[workspace_id] = next(self._sequence)
+        self._counters.move_to_end(workspace_id)
+        if len(self._counters) > self._tracked:
+            self._counters.popitem(last=False)
+            self._forgotten += 1
 
     async def aclose(self) -> None:
         return None
@@ -138,6 +156,10 @@ class RedisVersions:
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+    def __len__(self) -> int:
+        """Workspaces whose newest version is remembered (at most ``tracked``)."""
+        return len(self._seen)
 
     async def _get(self, key: str) -> bytes | None:
         value = await self._redis.get(key)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import socket
 import sqlite3
@@ -46,29 +47,47 @@ def create_sqlite_file(path: Path) -> bool:
     return True
 
 
-def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
+@dataclass(frozen=True)
+class PoolBounds:
+    """What a process holds open on its database: ``size`` pooled connections and ``overflow``
+    more while busy; on SQLite each holds a page cache of at most ``sqlite_cache_kib``."""
+
+    size: int = 20
+    overflow: int = 10
+    sqlite_cache_kib: int = 2000  # SQLite's own default
+
+
+def create_engine(
+    database_url: str, *, echo: bool = False, bounds: PoolBounds | None = None
+) -> AsyncEngine:
+    bounds = bounds or PoolBounds()
     url = make_url(database_url)
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
-    if url.drivername.startswith("sqlite"):
+    sqlite = url.drivername.startswith("sqlite")
+    if sqlite:
         path = sqlite_path(database_url)
         if path is not None:
             create_sqlite_file(path)
         kwargs["connect_args"] = {"timeout": 30}
     # Enough pooled connections for a busy worker: beyond the pool, connections are opened and
     # closed per request (a thread, a file open and the pragmas each time on SQLite).
-    kwargs.update(pool_size=20, max_overflow=10)
+    kwargs.update(pool_size=bounds.size, max_overflow=bounds.overflow)
+    # The most recently used connection first: under a light load the same few serve everything
+    # and the others' page caches stay small (SQLite: each fills its own as the file grows).
+    kwargs["pool_use_lifo"] = True
     # A pooled connection may have died with a database server's restart: a ping before each
     # checkout replaces it, so the first request after the restart does not fail. A SQLite file
     # has no server to restart, and its ping would cost a thread hop per request.
-    kwargs["pool_pre_ping"] = not url.drivername.startswith("sqlite")
+    kwargs["pool_pre_ping"] = not sqlite
     engine = create_async_engine(url, **kwargs)
-    if url.drivername.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    if sqlite:
+        pragmas = functools.partial(_sqlite_pragmas, cache_kib=bounds.sqlite_cache_kib)
+        event.listen(engine.sync_engine, "connect", pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_kib: int = 2000) -> None:
     # SQLAlchemy, not the driver, begins transactions, so writers can take the lock up front.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -76,6 +95,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Negative: a size in KiB, not pages. Each connection's cache fills as the file grows.
+    cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
     cursor.close()
 
 

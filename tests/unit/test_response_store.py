@@ -12,7 +12,12 @@ from collections.abc import Callable
 import pytest
 from redis.asyncio import Redis
 
-from api.response_cache import CachedAnswers, ResponseStore, is_cacheable_document
+from api.response_cache import (
+    CacheableDocuments,
+    CachedAnswers,
+    ResponseStore,
+    is_cacheable_document,
+)
 from providers.cache_versions import (
     VERSION_PREFIX,
     MemoryVersions,
@@ -214,3 +219,16 @@ async def test_redis_versions_never_come_back_when_redis_lost_its_data() -> None
         await raw.flushdb()
         await raw.aclose()
         await versions.aclose()
+
+
+def test_what_is_remembered_of_documents_stays_within_its_text_budget() -> None:
+    documents = CacheableDocuments(budget_chars=300)
+    texts = [f"query Q{n} {{ smsSenders {{ senderId }} }}" for n in range(40)]
+
+    verdicts = [documents.of_document(text, None) for text in texts]
+    long = "query { smsSenders { senderId } }" + " " * 1_000
+
+    assert verdicts == [True] * 40
+    assert documents.of_document(long, None) is True
+    assert 0 < len(documents) < 40
+    assert documents.size <= 300

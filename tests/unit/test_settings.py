@@ -199,4 +199,20 @@ def test_webhook_signers_are_remembered_for_ten_thousand_accounts_at_most_by_def
     assert load_settings().webhook_signers_remembered == 10_000
     monkeypatch.setenv("SMS_WEBHOOK_SIGNERS_REMEMBERED", "-1")
     with pytest.raises(SettingsError, match="SMS_WEBHOOK_SIGNERS_REMEMBERED"):
+def test_a_long_running_server_is_bounded_and_unprofiled_by_default() -> None:
+    settings = load_settings()
+    assert (settings.auth_cache_entries, settings.cache_workspaces_tracked) == (10_000, 10_000)
+    assert settings.malloc_arenas == 2
+    assert (settings.db_pool_size, settings.db_max_overflow, settings.sqlite_cache_kib) == (
+        20,
+        10,
+        1024,
+    )
+    assert settings.log_flush_seconds == 0.1
+    assert settings.debug_memory_report_seconds == 0
+
+
+def test_the_log_flush_wait_is_capped_at_five_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMS_LOG_FLUSH_SECONDS", "6")
+    with pytest.raises(SettingsError, match="SMS_LOG_FLUSH_SECONDS"):
         load_settings()
