@@ -199,6 +199,9 @@ def test_webhook_signers_are_remembered_for_ten_thousand_accounts_at_most_by_def
     assert load_settings().webhook_signers_remembered == 10_000
     monkeypatch.setenv("SMS_WEBHOOK_SIGNERS_REMEMBERED", "-1")
     with pytest.raises(SettingsError, match="SMS_WEBHOOK_SIGNERS_REMEMBERED"):
+        load_settings()
+
+
 def test_a_long_running_server_is_bounded_and_unprofiled_by_default() -> None:
     settings = load_settings()
     assert (settings.auth_cache_entries, settings.cache_workspaces_tracked) == (10_000, 10_000)
