@@ -190,6 +190,10 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._pending: list[str] = []
         self._size = 0
         self._timer: asyncio.TimerHandle | None = None
+        # The loop the timer runs on: a line logged on a loop that has since closed (``serve``
+        # runs its start-up steps on a loop of their own) must not leave the next lines waiting
+        # for a timer that never fires.
+        self._timer_loop: asyncio.AbstractEventLoop | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -201,22 +205,25 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._size += len(line)
         if record.levelno >= logging.WARNING or self._size >= self.max_bytes:
             self.flush()
-        elif self._timer is None:
+        elif self._timer is None or self._timer_loop is not _running_loop():
             self._schedule()
 
     def _schedule(self) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
+        loop = _running_loop()
+        if loop is None:
             self.flush()
             return
+        if self._timer is not None:
+            self._timer.cancel()
         self._timer = loop.call_later(self.flush_seconds, self.flush)
+        self._timer_loop = loop
 
     def flush(self) -> None:
         with self.lock or contextlib.nullcontext():
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+                self._timer_loop = None
             if self._pending:
                 pending, self._pending, self._size = self._pending, [], 0
                 try:
@@ -224,6 +231,13 @@ class BufferedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
                     self.stream.flush()
                 except Exception:  # the stream is gone (closed at exit): nothing to write to
                     return
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 def configure_logging(

@@ -43,6 +43,25 @@ async def test_a_warning_is_written_at_once_with_everything_before_it() -> None:
     assert stream.getvalue() == "INFO before\nWARNING trouble\n"
 
 
+def test_a_line_logged_on_a_loop_that_closed_does_not_hold_back_the_next_loops_lines() -> None:
+    """``serve`` logs its start-up steps on a loop of its own, then serves on another."""
+    stream = io.StringIO()
+    log = logger_into(stream, flush_seconds=0.05)
+
+    async def start_up() -> None:
+        log.info("migrated")
+
+    async def serve() -> str:
+        log.info("serving")
+        await asyncio.sleep(0.3)
+        return stream.getvalue()
+
+    asyncio.run(start_up())  # its loop closes before its timer fires
+    written = asyncio.run(serve())
+
+    assert written == "INFO migrated\nINFO serving\n"
+
+
 def test_without_an_event_loop_every_line_is_written_at_once() -> None:
     stream = io.StringIO()
     logger_into(stream, flush_seconds=60).info("alone")
