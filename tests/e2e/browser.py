@@ -53,8 +53,9 @@ needs_browser = pytest.mark.skipif(
 
 
 @contextmanager
-def chromium(profile: Path) -> Iterator[Any]:
-    """A headless Chromium whose pages reach 127.0.0.1 only: every other name fails to resolve."""
+def chromium(profile: Path, *, window_size: str | None = None) -> Iterator[Any]:
+    """A headless Chromium whose pages reach 127.0.0.1 only: every other name fails to resolve.
+    ``window_size`` ("width,height") replaces headless Chromium's default."""
     if MISSING:
         pytest.fail(f"SMS_TEST_REQUIRE_BROWSER=1 but missing: {', '.join(MISSING)}")
     from selenium import webdriver
@@ -74,6 +75,7 @@ def chromium(profile: Path) -> Iterator[Any]:
         "--disable-dev-shm-usage",
         f"--user-data-dir={profile}",
         "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+        *([f"--window-size={window_size}"] if window_size else []),
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))

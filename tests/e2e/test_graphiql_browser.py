@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import account_input
-from tests.e2e.browser import EVERYTHING_STORED, RECORD_REFUSALS
+from tests.e2e.browser import EVERYTHING_STORED, RECORD_REFUSALS, chromium
 from tests.e2e.server import Server, environment
 from tests.integration.documents import ADD, SET_ENABLED
 
@@ -51,35 +51,9 @@ WAIT_SECONDS = 90
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    if MISSING:
-        pytest.fail(f"SMS_TEST_REQUIRE_BROWSER=1 but missing: {', '.join(MISSING)}")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,900",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-        # No internet for the page: every host name but the loopback address fails to resolve.
-        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_REFUSALS})
-    try:
+    with chromium(tmp_path / "chromium-profile", window_size="1400,900") as driver:
+        driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_REFUSALS})
         yield driver
-    finally:
-        driver.quit()
 
 
 def editor(driver: Any, css: str) -> str:
