@@ -23,9 +23,19 @@ class TaskSet:
         return len(self._all)
 
     async def wait_idle(self) -> None:
-        """Wait until none runs (tasks may start others meanwhile)."""
+        """Wait until none runs (tasks may start others meanwhile).
+
+        A task that has just ended stays in the set until its done callback runs on the next
+        turn of the loop. Since Python 3.12, ``gather`` of tasks that are all done is done
+        without yielding, so looping on it alone never lets that callback run: the loop spun
+        forever (seen as a hung test on 3.13). Waiting only for running tasks, and otherwise
+        yielding once, lets the ended ones be forgotten."""
         while self._all:
-            await asyncio.gather(*self._all, return_exceptions=True)
+            running = [task for task in self._all if not task.done()]
+            if running:
+                await asyncio.wait(running)
+            else:
+                await asyncio.sleep(0)
 
     async def cancel_all(self) -> None:
         for task in list(self._all):

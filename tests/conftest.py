@@ -8,9 +8,12 @@ import base64
 import logging
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+import signal
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import httpx
@@ -44,6 +47,48 @@ TABLES = (
     "api_keys",
     "workspaces",
 )
+
+
+# A test phase (setup, call, teardown) that runs longer than this fails with a traceback of where it
+# was, instead of holding the whole run until CI's own limit ends it with no clue (a spinning event
+# loop did once). The slowest test takes about 30 s here; 180 s leaves room for a loaded machine.
+TEST_TIME_LIMIT_SECONDS = float(os.environ.get("SMS_TEST_TIME_LIMIT_SECONDS", "180"))
+
+
+class OverranTimeLimit(Exception):
+    """A test phase ran past SMS_TEST_TIME_LIMIT_SECONDS."""
+
+
+@contextmanager
+def _time_limited(what: str) -> Iterator[None]:
+    def overran(signum: int, frame: FrameType | None) -> None:
+        raise OverranTimeLimit(f"{what} ran longer than {TEST_TIME_LIMIT_SECONDS:g} s")
+
+    previous = signal.signal(signal.SIGALRM, overran)
+    signal.setitimer(signal.ITIMER_REAL, TEST_TIME_LIMIT_SECONDS)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    with _time_limited(f"the setup of {item.nodeid}"):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    with _time_limited(item.nodeid):
+        return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
+    with _time_limited(f"the teardown of {item.nodeid}"):
+        return (yield)
 
 
 @pytest.fixture(scope="session")

@@ -46,3 +46,19 @@ async def test_a_task_set_forgets_each_task_as_it_ends_and_cancels_the_rest() ->
 
     assert forever.cancelled()
     assert len(tasks) == 0
+
+
+async def test_waiting_for_idle_just_as_the_last_task_ends_returns() -> None:
+    """The waiter wakes before the ended task's done callback has forgotten it (it set the event
+    the waiter waits on, then ended): on Python 3.12 and newer this used to spin forever."""
+    tasks = TaskSet()
+    ending = asyncio.Event()
+
+    async def end() -> None:
+        ending.set()
+
+    tasks.add(asyncio.create_task(end()))
+    await ending.wait()
+    await tasks.wait_idle()
+
+    assert len(tasks) == 0
