@@ -13,11 +13,18 @@ weighted mix of
 * ``callback``: the next signed status callback (queued, sent, delivered) of a sent message;
 * ``verify``: ``verifySmsAccount`` of an account checked against the stand-in;
 
-while 200 websockets hold subscriptions (accounts, senders and messages, in turn) and another
-task opens and closes websockets at ``--churn`` per second (default 20), each subscribing and
-closing about a second later. Loops are bounded in count and in time; everything is loopback.
+while campaigns send (part 9): each of ``CAMPAIGN_ACCOUNTS`` verified senders, paced at
+``CAMPAIGN_RATE`` segments a second, runs one campaign of ``CAMPAIGN_SIZE`` recipients after
+another (created, recipients added, started, then read every 2 s as a page would until every
+recipient is handed over and reported delivered), through a second stand-in that posts each
+message's status callbacks (queued, sent, delivered) back to the server, signed; and while 200
+websockets hold subscriptions (accounts, senders and messages, in turn) and another task opens
+and closes websockets at ``--churn`` per second (default 20), each subscribing and closing about
+a second later. Loops are bounded in count and in time; everything is loopback.
 
-It prints requests/s, p50/p95/p99 and errors per operation (goal: zero errors), the server's RSS
+It prints requests/s, p50/p95/p99 and errors per operation (goal: zero errors; ``campaign`` is
+one whole campaign, its time from create to the last delivery report), the campaigns' messages
+and status callbacks (goal: every callback answered 204), the server's RSS
 (sampled every second: peak and final, goal flat within 10 % after the warm-up, the first sixth
 of the run), its open file descriptors and its asyncio tasks (``/statusz``). ``--soak-minutes N``
 then runs the same mix paced at half the measured rate for N minutes (30 and 60 are the issues'
@@ -77,6 +84,24 @@ mutation Send($input: SendSmsInput!) {
   sendSms(input: $input) { message { id providerMessageId status } errors { field code message } }
 }
 """
+CREATE_CAMPAIGN = """
+mutation Create($input: CreateSmsCampaignInput!) {
+  createSmsCampaign(input: $input) { campaign { id } errors { field code message } }
+}
+"""
+ADD_RECIPIENTS = """
+mutation Add($id: ID!, $recipients: [SmsCampaignRecipientInput!]!) {
+  addSmsCampaignRecipients(id: $id, recipients: $recipients) { errors { field code message } }
+}
+"""
+START_CAMPAIGN = """
+mutation Start($id: ID!) { startSmsCampaign(id: $id) { errors { field code message } } }
+"""
+CAMPAIGN = """
+query Campaign($id: ID!) {
+  smsCampaign(id: $id) { status progress { total pending sent delivered failed unconfirmed } }
+}
+"""
 HISTORY = """
 query History($first: Int) {
   smsMessages(first: $first) {
@@ -98,6 +123,13 @@ VERIFY_ACCOUNTS = 20
 # user clicking again), counted apart from errors.
 EXPECTED_CODES = frozenset({"VERIFICATION_IN_PROGRESS"})
 SUBSCRIBERS = 200
+SEND_RATE = 500  # segments a second allowed to each of the mix's sending accounts
+CAMPAIGN_ACCOUNTS = 2
+CAMPAIGN_RATE = 5  # segments a second per campaign sender
+CAMPAIGN_SIZE = 100  # recipients per campaign: 20 s of sending at CAMPAIGN_RATE
+CAMPAIGN_GRACE = 60.0  # seconds past its expected time before a campaign counts as stuck
+CAMPAIGN_POLL = 2.0  # how often a campaign's progress is read
+CAMPAIGN_FIRST = SENDING_ACCOUNTS + VERIFY_ACCOUNTS  # the first campaign sender's number
 RSS_GOAL = 0.10  # the load phase: closed loop, its caches still filling
 SOAK_RSS_GOAL = 0.05  # the soak: RSS after the warm-up within 5 % ...
 SLOPE_GOAL = 0.1  # ... and rising less than this many MiB a minute (a linear fit)
@@ -120,6 +152,15 @@ def twilio() -> TwilioDouble:
     return double.start()
 
 
+def campaign_twilio(seconds: float) -> TwilioDouble:
+    """A second stand-in, for the campaigns' senders: like Twilio it posts each message's status
+    callbacks (queued, sent, delivered) back to the server, signed, and it keeps them all for the
+    run so that every answer is counted."""
+    numbers = [(phone(CAMPAIGN_FIRST + n), True) for n in range(CAMPAIGN_ACCOUNTS)]
+    callbacks = int(seconds * CAMPAIGN_ACCOUNTS * CAMPAIGN_RATE * len(STATUSES) * 1.5) + 10_000
+    return TwilioDouble(numbers=numbers, recorded=callbacks).start()
+
+
 # --- Setup --------------------------------------------------------------------------------------
 
 
@@ -128,27 +169,35 @@ class Seeded:
     key: str
     sending: list[str]  # VERIFIED accounts on the stand-in
     verifying: list[str]  # accounts the mix verifies again and again
+    campaigning: list[str]  # VERIFIED accounts on the campaigns' stand-in, at CAMPAIGN_RATE
 
 
-async def seed(settings: Settings, base_url: str) -> Seeded:
-    """A workspace with the integration on and accounts on the stand-in, the sending ones set
-    VERIFIED in the table."""
+async def seed(settings: Settings, base_url: str, campaign_base_url: str) -> Seeded:
+    """A workspace with the integration on and accounts on the stand-ins, the sending and the
+    campaign ones set VERIFIED in the table."""
     async with common.seeding(settings) as seeded:
         ids = []
-        for number in range(SENDING_ACCOUNTS + VERIFY_ACCOUNTS):
-            fields = {
+        for number in range(CAMPAIGN_FIRST + CAMPAIGN_ACCOUNTS):
+            campaign = number >= CAMPAIGN_FIRST
+            fields: dict[str, Any] = {
                 "provider": "TWILIO",
                 "senderId": phone(number),  # one Account SID and sender is connected once
                 "clientId": ACCOUNT_SID,
                 "authToken": AUTH_TOKEN,
-                "baseUrl": base_url,
-                "displayName": f"Load line {number:02d}",
+                "baseUrl": campaign_base_url if campaign else base_url,
+                "displayName": f"{'Campaign' if campaign else 'Load'} line {number:02d}",
             }
+            if campaign:
+                fields["sendRatePerSecond"] = CAMPAIGN_RATE
+            elif number < SENDING_ACCOUNTS:
+                # The mix's sends go as fast as its clients ask: the pace is the campaigns' test.
+                fields["sendRatePerSecond"] = SEND_RATE
             ids.append((await seeded.add_account(fields))["id"])
         async with seeded.services.writes() as session:
-            await common.mark_verified(session, ids[:SENDING_ACCOUNTS])
+            await common.mark_verified(session, ids[:SENDING_ACCOUNTS] + ids[CAMPAIGN_FIRST:])
             await session.commit()
-    return Seeded(seeded.key, ids[:SENDING_ACCOUNTS], ids[SENDING_ACCOUNTS:])
+    sending, verifying = ids[:SENDING_ACCOUNTS], ids[SENDING_ACCOUNTS:CAMPAIGN_FIRST]
+    return Seeded(seeded.key, sending, verifying, ids[CAMPAIGN_FIRST:])
 
 
 # --- The mix ------------------------------------------------------------------------------------
@@ -246,6 +295,76 @@ class Load:
         except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
             problem = f"{type(exc).__name__}: {exc}"
         self.record(name, time.perf_counter() - started, problem)
+
+
+@dataclass
+class Campaigns:
+    """On each campaign sender, one campaign after another until ``stop``; each is recorded as
+    the operation ``campaign`` (from its create to its last delivery report)."""
+
+    load: Load
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    made: itertools.count[int] = field(default_factory=itertools.count)
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._in_turn(account) for account in self.load.seeded.campaigning))
+
+    async def _in_turn(self, account: str) -> None:
+        while not self.stop.is_set():
+            started = time.perf_counter()
+            try:
+                problem = await self._campaign(account)
+            except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            self.load.record("campaign", time.perf_counter() - started, problem)
+            if problem is not None:
+                await asyncio.sleep(CAMPAIGN_POLL)  # a refused create is not retried in a loop
+
+    async def _campaign(self, account: str) -> str | None:
+        """Create, add the recipients, start; then wait for every delivery report."""
+        number = next(self.made)
+        fields = {
+            "accountId": account,
+            "name": f"Load campaign {number}",
+            "body": "Your table is ready",
+            "idempotencyKey": f"load-{number}",
+        }
+        data, problem = await self.load.graphql(CREATE_CAMPAIGN, {"input": fields})
+        if problem is not None:
+            return problem
+        campaign_id = data["createSmsCampaign"]["campaign"]["id"]
+        recipients = [{"to": f"+1628555{n:04d}"} for n in range(CAMPAIGN_SIZE)]
+        for query, variables in (
+            (ADD_RECIPIENTS, {"id": campaign_id, "recipients": recipients}),
+            (START_CAMPAIGN, {"id": campaign_id}),
+        ):
+            problem = (await self.load.graphql(query, variables))[1]
+            if problem is not None:
+                return problem
+        return await self._delivered(campaign_id)
+
+    async def _delivered(self, campaign_id: str) -> str | None:
+        """Read the campaign every ``CAMPAIGN_POLL`` s, as its page would, until it is completed
+        and every recipient reported delivered; a problem past its time and ``CAMPAIGN_GRACE``."""
+        deadline = time.monotonic() + CAMPAIGN_SIZE / CAMPAIGN_RATE + CAMPAIGN_GRACE
+        found: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            await asyncio.sleep(CAMPAIGN_POLL)
+            data, problem = await self.load.graphql(CAMPAIGN, {"id": campaign_id})
+            if problem is not None:
+                return problem
+            found = data["smsCampaign"]
+            progress = found["progress"]
+            if found["status"] == "COMPLETED" and progress["delivered"] == progress["total"]:
+                return None
+        return f"campaign {campaign_id} not done in time: {found}"
+
+
+def campaign_callbacks(standin: TwilioDouble) -> tuple[int, int, int]:
+    """The campaigns' stand-in so far: sends accepted, status callbacks answered 204, others."""
+    answers = [hook.status_code for hook in standin.webhooks if hook.kind == "status"]
+    taken = sum(1 for code in answers if code == 204)
+    return len(standin.sends), taken, len(answers) - taken
 
 
 class Pacer:
@@ -432,6 +551,7 @@ def slope_per_minute(points: Sequence[tuple[float, float]]) -> float:
 # --- Phases -------------------------------------------------------------------------------------
 
 WS_OPERATIONS = ("ws subscribe", "ws open+close", "ws event")
+NOT_PACED = (*WS_OPERATIONS, "campaign")  # not the mix's: left out of its rate
 
 
 @dataclass(frozen=True)
@@ -441,11 +561,12 @@ class Phase:
     operations: dict[str, Operation]
     watch: Watch
     warmed: float  # monotonic time the warm-up ended
+    campaigns: tuple[int, int, int]  # campaign_callbacks() during the phase
 
     @property
     def http_rate(self) -> float:
         done = sum(
-            len(op.latencies) for name, op in self.operations.items() if name not in WS_OPERATIONS
+            len(op.latencies) for name, op in self.operations.items() if name not in NOT_PACED
         )
         return done / self.wall
 
@@ -459,9 +580,13 @@ class Plan:
     mix: dict[str, int]  # operation -> weight
 
 
-async def phase(name: str, load: Load, sockets: Sockets, pid: int, plan: Plan) -> Phase:
-    """The mix for ``plan.seconds``, with the churn and the server watched meanwhile."""
+async def phase(
+    name: str, load: Load, sockets: Sockets, pid: int, plan: Plan, standin: TwilioDouble
+) -> Phase:
+    """The mix for ``plan.seconds``, with the churn and the server watched meanwhile (the
+    campaigns send throughout, started by ``drive``)."""
     load.operations = {}
+    before = campaign_callbacks(standin)
     began = time.monotonic()
     until = began + plan.seconds
     watch = Watch(pid, load.http)
@@ -473,13 +598,19 @@ async def phase(name: str, load: Load, sockets: Sockets, pid: int, plan: Plan) -
         sockets.churn(plan.churn, until),
         watch.run(until),
     )
+    after = campaign_callbacks(standin)
     return Phase(
-        name, time.perf_counter() - started, load.operations, watch, began + plan.seconds / 6
+        name,
+        time.perf_counter() - started,
+        load.operations,
+        watch,
+        began + plan.seconds / 6,
+        (after[0] - before[0], after[1] - before[1], after[2] - before[2]),
     )
 
 
 async def drive(
-    seeded: Seeded, port: int, process: Any, args: argparse.Namespace
+    seeded: Seeded, port: int, process: Any, standin: TwilioDouble, args: argparse.Namespace
 ) -> tuple[list[Phase], int, list[str]]:
     """Open the held subscriptions, run the load (and the soak); the phases, the events the held
     sockets received, and the problems."""
@@ -504,12 +635,17 @@ async def drive(
         )
         if sockets.failed:
             load.samples.append(f"{sockets.failed} held subscription(s) could not be opened")
+        campaigns = Campaigns(load)
+        sending = asyncio.create_task(campaigns.run())
         plan = Plan(args.seconds, args.clients, args.churn, None, args.mix)
-        phases = [await phase("load", load, sockets, process.pid, plan)]
+        phases = [await phase("load", load, sockets, process.pid, plan, standin)]
         if args.soak_minutes:
             rate = phases[0].http_rate / 2
             soak = Plan(args.soak_minutes * 60, args.clients, args.churn, rate, args.mix)
-            phases.append(await phase("soak", load, sockets, process.pid, soak))
+            phases.append(await phase("soak", load, sockets, process.pid, soak, standin))
+        sending.cancel()  # the campaign in flight ends with the run, unrecorded
+        with suppress(asyncio.CancelledError):
+            await sending
         sockets.stop.set()
         await asyncio.gather(*holders)
     return phases, sockets.events, load.samples
@@ -538,6 +674,15 @@ def report(phase: Phase, events: int) -> list[str]:
         if operation.errors:
             problems.append(f"{phase.name} {name}: {operation.errors} error(s)")
     print(f"events received by the held subscriptions (whole run): {events}")
+    sends, taken, refused = phase.campaigns
+    print(
+        f"campaigns: {sends} messages handed to the stand-in ({sends / phase.wall:.1f}/s), "
+        f"{taken} status callbacks answered 204 ({taken / phase.wall:.1f}/s), {refused} not"
+    )
+    if refused:
+        problems.append(f"{phase.name}: {refused} campaign status callback(s) not answered 204")
+    if not phase.operations.get("campaign"):
+        problems.append(f"{phase.name}: no campaign completed")
     problems += memory_checks(phase)
     return problems
 
@@ -661,13 +806,14 @@ def main(argv: list[str] | None = None) -> int:
         + (f", soak {args.soak_minutes:g} min at half the rate" if args.soak_minutes else "")
     )
     double = twilio()
+    campaigning = campaign_twilio(args.seconds + args.soak_minutes * 60)
     try:
         with tempfile.TemporaryDirectory(prefix="sms-load-") as folder:
             scratch = Path(folder)
             database_url = f"sqlite+aiosqlite:///{scratch}/data/sms.db"  # serve's default there
             migrate(database_url)
             settings = Settings(database_url=database_url, allowed_provider_hosts=common.HOST)
-            seeded = common.run_async(seed(settings, double.base_url))
+            seeded = common.run_async(seed(settings, double.base_url, campaigning.base_url))
             port = common.free_port()
             environment = {
                 "SMS_ALLOWED_PROVIDER_HOSTS": common.HOST,
@@ -676,11 +822,15 @@ def main(argv: list[str] | None = None) -> int:
             if args.diagnose_memory:
                 environment["SMS_DEBUG_MEMORY_REPORT_SECONDS"] = f"{args.diagnose_memory:g}"
             with common.cli_server(scratch, port, environment) as process:
-                phases, events, samples = common.run_async(drive(seeded, port, process, args))
+                phases, events, samples = common.run_async(
+                    drive(seeded, port, process, campaigning, args)
+                )
+                campaigning.drop_callbacks = True  # the server stops next: nobody to answer
             if args.diagnose_memory:
                 print_memory_reports(scratch / f"access-{port}.log")
     finally:
         double.stop()
+        campaigning.stop()
     problems = [problem for found in phases for problem in report(found, events)]
     print(
         f"\nload average at the end {common.load_average()}; "
