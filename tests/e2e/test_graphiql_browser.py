@@ -7,10 +7,7 @@ test is skipped, unless ``SMS_TEST_REQUIRE_BROWSER=1`` (set by ``.ci/run``) make
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -18,27 +15,11 @@ from typing import Any
 import pytest
 
 from tests.conftest import account_input
-from tests.e2e.browser import EVERYTHING_STORED, RECORD_REFUSALS, chromium
+from tests.e2e.browser import EVERYTHING_STORED, RECORD_REFUSALS, chromium, needs_browser
 from tests.e2e.server import Server, environment
 from tests.integration.documents import ADD, SET_ENABLED
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-MISSING = [
-    name
-    for name, present in (
-        ("chromium", CHROMIUM),
-        ("chromium-driver", CHROMEDRIVER),
-        ("selenium", importlib.util.find_spec("selenium")),
-    )
-    if not present
-]
-REQUIRED = os.environ.get("SMS_TEST_REQUIRE_BROWSER") == "1"
-pytestmark = pytest.mark.skipif(
-    bool(MISSING) and not REQUIRED,
-    reason=f"headless browser test needs {', '.join(MISSING)} (apt-get install chromium "
-    "chromium-driver; pip install -e '.[dev]')",
-)
+pytestmark = needs_browser
 
 HEADERS_PANE = ".graphiql-editor-tool .graphiql-editor:not(.hidden)"
 # Named like the page's example query: GraphiQL picks up a new operation name from the editor a
