@@ -205,7 +205,12 @@ class Database:
 
 def open_database(settings: Settings) -> Database:
     """Connects lazily: nothing is opened before the first session."""
-    bounds = PoolBounds(settings.db_pool_size, settings.db_max_overflow, settings.sqlite_cache_kib)
+    bounds = PoolBounds(
+        settings.db_pool_size,
+        settings.db_max_overflow,
+        settings.sqlite_cache_kib,
+        settings.sqlite_heap_limit_kib,
+    )
     engine = create_engine(settings.database_url, echo=settings.log_sql, bounds=bounds)
     reads, writes = create_sessionmakers(engine)
     return Database(engine, reads, writes)

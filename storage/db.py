@@ -50,11 +50,13 @@ def create_sqlite_file(path: Path) -> bool:
 @dataclass(frozen=True)
 class PoolBounds:
     """What a process holds open on its database: ``size`` pooled connections and ``overflow``
-    more while busy; on SQLite each holds a page cache of at most ``sqlite_cache_kib``."""
+    more while busy; on SQLite each holds a page cache of at most ``sqlite_cache_kib``, and all of
+    SQLite in this process strives to stay under ``sqlite_heap_limit_kib`` (0: no limit)."""
 
     size: int = 20
     overflow: int = 10
     sqlite_cache_kib: int = 2000  # SQLite's own default
+    sqlite_heap_limit_kib: int = 0  # SQLite's own default: none
 
 
 def create_engine(
@@ -81,13 +83,19 @@ def create_engine(
     kwargs["pool_pre_ping"] = not sqlite
     engine = create_async_engine(url, **kwargs)
     if sqlite:
-        pragmas = functools.partial(_sqlite_pragmas, cache_kib=bounds.sqlite_cache_kib)
+        pragmas = functools.partial(
+            _sqlite_pragmas,
+            cache_kib=bounds.sqlite_cache_kib,
+            heap_limit_kib=bounds.sqlite_heap_limit_kib,
+        )
         event.listen(engine.sync_engine, "connect", pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_kib: int = 2000) -> None:
+def _sqlite_pragmas(
+    dbapi_connection: Any, _record: Any, *, cache_kib: int = 2000, heap_limit_kib: int = 0
+) -> None:
     # SQLAlchemy, not the driver, begins transactions, so writers can take the lock up front.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
@@ -97,6 +105,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, cache_kib: int = 200
     cursor.execute("PRAGMA busy_timeout=30000")
     # Negative: a size in KiB, not pages. Each connection's cache fills as the file grows.
     cursor.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+    if heap_limit_kib:
+        # One budget for the whole process (the pragma is process-wide; every connection sets
+        # the same): near it, a connection recycles its own least recently used pages, so the
+        # pool's caches stop growing however many connections have been used.
+        cursor.execute(f"PRAGMA soft_heap_limit={int(heap_limit_kib) * 1024}")
     cursor.close()
 
 

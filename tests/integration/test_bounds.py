@@ -74,7 +74,8 @@ async def test_the_cache_versions_count_no_more_workspaces_than_their_setting(
 async def test_the_database_pool_and_sqlites_page_caches_are_bounded_by_their_settings(
     make_api: Callable[..., Any],
 ) -> None:
-    async with make_api(db_pool_size=3, db_max_overflow=1, sqlite_cache_kib=256) as api:
+    bounds = {"sqlite_cache_kib": 256, "sqlite_heap_limit_kib": 8192}
+    async with make_api(db_pool_size=3, db_max_overflow=1, **bounds) as api:
         engine = api.runtime.database.engine
         pool = engine.sync_engine.pool
         assert (pool.size(), pool._max_overflow) == (3, 1)
@@ -82,7 +83,9 @@ async def test_the_database_pool_and_sqlites_page_caches_are_bounded_by_their_se
             return
         async with engine.connect() as connection:
             cache = (await connection.exec_driver_sql("PRAGMA cache_size")).scalar()
+            heap = (await connection.exec_driver_sql("PRAGMA soft_heap_limit")).scalar()
         assert cache == -256  # KiB
+        assert heap == 8192 * 1024  # bytes, for the whole process
 
 
 async def test_the_memory_diagnostic_reports_what_grew_when_turned_on(
