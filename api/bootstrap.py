@@ -210,6 +210,7 @@ def open_database(settings: Settings) -> Database:
         settings.db_max_overflow,
         settings.sqlite_cache_kib,
         settings.sqlite_heap_limit_kib,
+        settings.sqlite_cached_statements,
     )
     engine = create_engine(settings.database_url, echo=settings.log_sql, bounds=bounds)
     reads, writes = create_sessionmakers(engine)

@@ -174,6 +174,10 @@ class Settings(BaseSettings):
     # pool's caches and prepared statements filled for over half an hour of an hour's soak
     # (+0.17 MiB a minute); 0: no limit.
     sqlite_heap_limit_kib: int = Field(default=16 * 1024, ge=0, le=1024 * 1024)
+    # Prepared statements each SQLite connection keeps (Python's sqlite3 default is 128). They
+    # were most of SQLite's memory in the hour's soak (~1 MB a pooled connection, filling as each
+    # connection met more statements); the statements a request runs again stay prepared.
+    sqlite_cached_statements: int = Field(default=32, ge=0, le=1_000)
     # glibc malloc arenas the server may keep (api/allocator.py); 0: the C library's default.
     malloc_arenas: int = Field(default=2, ge=0, le=64)
     # Diagnostic, off (0): every this many seconds, log what was allocated since the first report

@@ -50,13 +50,15 @@ def create_sqlite_file(path: Path) -> bool:
 @dataclass(frozen=True)
 class PoolBounds:
     """What a process holds open on its database: ``size`` pooled connections and ``overflow``
-    more while busy; on SQLite each holds a page cache of at most ``sqlite_cache_kib``, and all of
-    SQLite in this process strives to stay under ``sqlite_heap_limit_kib`` (0: no limit)."""
+    more while busy; on SQLite each holds a page cache of at most ``sqlite_cache_kib`` and at most
+    ``sqlite_cached_statements`` prepared statements, and all of SQLite in this process strives
+    to stay under ``sqlite_heap_limit_kib`` (0: no limit)."""
 
     size: int = 20
     overflow: int = 10
     sqlite_cache_kib: int = 2000  # SQLite's own default
     sqlite_heap_limit_kib: int = 0  # SQLite's own default: none
+    sqlite_cached_statements: int = 128  # Python's sqlite3 default
 
 
 def create_engine(
@@ -70,7 +72,10 @@ def create_engine(
         path = sqlite_path(database_url)
         if path is not None:
             create_sqlite_file(path)
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {
+            "timeout": 30,
+            "cached_statements": bounds.sqlite_cached_statements,
+        }
     # Enough pooled connections for a busy worker: beyond the pool, connections are opened and
     # closed per request (a thread, a file open and the pragmas each time on SQLite).
     kwargs.update(pool_size=bounds.size, max_overflow=bounds.overflow)

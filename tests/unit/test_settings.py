@@ -211,7 +211,7 @@ def test_a_long_running_server_is_bounded_and_unprofiled_by_default() -> None:
         10,
         1024,
     )
-    assert settings.sqlite_heap_limit_kib == 16 * 1024
+    assert (settings.sqlite_heap_limit_kib, settings.sqlite_cached_statements) == (16 * 1024, 32)
     assert settings.log_flush_seconds == 0.1
     assert settings.debug_memory_report_seconds == 0
 
