@@ -3,10 +3,14 @@ grow past it (what a soak of weeks would otherwise accumulate)."""
 
 from __future__ import annotations
 
+import _sqlite3
 import asyncio
+import ctypes
 import gc
 import logging
+import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +20,7 @@ from api.fast_reads import FastReads
 from api.response_cache import CachedAnswers
 from providers.cache_versions import MemoryVersions, RedisVersions
 from resolvers.events import accounts_channel
+from storage.db import PoolBounds, create_engine
 from tests.conftest import Keys
 from tests.integration.documents import INTEGRATION
 from tests.integration.live import ACCOUNT_CHANGED, Serve
@@ -86,6 +91,47 @@ async def test_the_database_pool_and_sqlites_page_caches_are_bounded_by_their_se
             heap = (await connection.exec_driver_sql("PRAGMA soft_heap_limit")).scalar()
         assert cache == -256  # KiB
         assert heap == 8192 * 1024  # bytes, for the whole process
+
+
+async def test_a_sqlite_connection_keeps_only_the_prepared_statements_its_setting_allows(
+    tmp_path: Path,
+) -> None:
+    """The same 200 distinct statements leave SQLite holding far less on a connection of ours
+    that keeps 7 prepared than on one that keeps Python's default 128."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'statements.db'}"
+    engine = create_engine(url, bounds=PoolBounds(sqlite_cached_statements=7))
+    try:
+        async with engine.connect() as connection:
+            before = sqlite_memory_used()
+            for statement in STATEMENTS:
+                await connection.exec_driver_sql(statement, (1, "x"))
+            kept = sqlite_memory_used() - before
+    finally:
+        await engine.dispose()
+    plain = sqlite3.connect(tmp_path / "statements.db", cached_statements=128)
+    try:
+        before = sqlite_memory_used()
+        for statement in STATEMENTS:
+            plain.execute(statement, (1, "x")).fetchall()
+        default = sqlite_memory_used() - before
+    finally:
+        plain.close()
+
+    assert kept < default / 4, (kept, default)
+
+
+STATEMENTS = [
+    f"SELECT {number} + ? AS total, upper('{number}') AS name, length(?) AS size"
+    for number in range(200)
+]
+
+
+def sqlite_memory_used() -> int:
+    """All the memory SQLite holds in this process (sqlite3_memory_used, through ctypes)."""
+    library = ctypes.CDLL(_sqlite3.__file__)
+    library.sqlite3_memory_used.restype = ctypes.c_int64
+    used: int = library.sqlite3_memory_used()
+    return used
 
 
 async def test_the_memory_diagnostic_reports_what_grew_when_turned_on(
