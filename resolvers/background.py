@@ -28,12 +28,13 @@ class TaskSet:
         A task that has just ended stays in the set until its done callback runs on the next
         turn of the loop. Since Python 3.12, ``gather`` of tasks that are all done is done
         without yielding, so looping on it alone never lets that callback run: the loop spun
-        forever (seen as a hung test on 3.13). Waiting only for running tasks, and otherwise
-        yielding once, lets the ended ones be forgotten."""
+        forever (seen as a hung test on 3.13). Gathering only running tasks, and otherwise
+        yielding once, lets the ended ones be forgotten. (``gather``, not ``wait``: cancelling
+        this wait, as a shutdown's grace period does, cancels the tasks too.)"""
         while self._all:
             running = [task for task in self._all if not task.done()]
             if running:
-                await asyncio.wait(running)
+                await asyncio.gather(*running, return_exceptions=True)
             else:
                 await asyncio.sleep(0)
 
