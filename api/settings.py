@@ -170,9 +170,8 @@ class Settings(BaseSettings):
     # SQLite's page cache per connection (KiB): with the pool, the bound of what SQLite holds.
     sqlite_cache_kib: int = Field(default=1024, ge=64, le=1024 * 1024)
     # SQLite's memory in all (KiB), process-wide: near it, each connection reuses its own least
-    # recently used cache pages instead of adding more (PRAGMA soft_heap_limit). Without it the
-    # pool's caches and prepared statements filled for over half an hour of an hour's soak
-    # (+0.17 MiB a minute); 0: no limit.
+    # recently used cache pages instead of adding more (PRAGMA soft_heap_limit), however many
+    # pooled connections were used. It bounds the page caches only; 0: no limit.
     sqlite_heap_limit_kib: int = Field(default=16 * 1024, ge=0, le=1024 * 1024)
     # Prepared statements each SQLite connection keeps (Python's sqlite3 default is 128). They
     # were most of SQLite's memory in the hour's soak (~1 MB a pooled connection, filling as each

@@ -299,18 +299,17 @@ class Load:
 
 @dataclass
 class Campaigns:
-    """On each campaign sender, one campaign after another until ``stop``; each is recorded as
+    """On each campaign sender, one campaign after another until cancelled; each is recorded as
     the operation ``campaign`` (from its create to its last delivery report)."""
 
     load: Load
-    stop: asyncio.Event = field(default_factory=asyncio.Event)
     made: itertools.count[int] = field(default_factory=itertools.count)
 
     async def run(self) -> None:
         await asyncio.gather(*(self._in_turn(account) for account in self.load.seeded.campaigning))
 
     async def _in_turn(self, account: str) -> None:
-        while not self.stop.is_set():
+        while True:
             started = time.perf_counter()
             try:
                 problem = await self._campaign(account)

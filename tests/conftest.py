@@ -9,7 +9,6 @@ import faulthandler
 import logging
 import os
 import shutil
-import sys
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,18 +48,16 @@ TABLES = (
 )
 
 
-# A test phase (setup, call, teardown) that runs longer than this ends the run at once with a
-# traceback of every thread, instead of holding it until CI's own limit ends it with no clue (a
-# spinning event loop did once). faulthandler's watchdog is a thread: no signal handler (an
-# alarm signal broke PostgreSQL connection attempts in teardowns). The slowest test takes about
-# 35 s on a loaded machine; 180 s leaves room.
+# A test phase (setup, call, teardown) that runs longer than this ends the run at once (exit code
+# 1; the watchdog's traceback goes to the phase's captured output), instead of holding it until
+# CI's own limit (a spinning event loop did once). faulthandler's watchdog is a thread: no signal
+# handler (an alarm signal broke PostgreSQL connection attempts in teardowns). The slowest test
+# takes about 35 s on a loaded machine; 180 s leaves room.
 TEST_TIME_LIMIT_SECONDS = float(os.environ.get("SMS_TEST_TIME_LIMIT_SECONDS", "180"))
 
 
 @contextmanager
 def _time_limited() -> Iterator[None]:
-    """The traceback it prints names the test: its frames are the test's."""
-    sys.stderr.flush()
     faulthandler.dump_traceback_later(TEST_TIME_LIMIT_SECONDS, exit=True)
     try:
         yield
